@@ -1,0 +1,52 @@
+"""leanfit: train, tune, compare and compress models with honest resampling.
+
+The public API is re-exported here lazily, so ``import leanfit`` stays light: engines and even
+pandas-heavy modules load on first use.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "train": "leanfit.tuning.train",
+    "TrainResult": "leanfit.tuning.result",
+    "Control": "leanfit.control",
+    "PreProcess": "leanfit.preprocess",
+    "expand_grid": "leanfit.models.base",
+    "Model": "leanfit.models.base",
+    "Param": "leanfit.models.base",
+    "get_model": "leanfit.models.base",
+    "registry": "leanfit.models.base",
+    "partition": "leanfit.splits",
+    "kfold": "leanfit.splits",
+    "repeated_kfold": "leanfit.splits",
+    "bootstrap": "leanfit.splits",
+    "lgocv": "leanfit.splits",
+    "loocv": "leanfit.splits",
+    "group_kfold": "leanfit.splits",
+    "time_slices": "leanfit.splits",
+    "Resamples": "leanfit.splits",
+    "best": "leanfit.selection",
+    "one_se": "leanfit.selection",
+    "tolerance": "leanfit.selection",
+    "summarize": "leanfit.metrics",
+}
+_MODULES = {"datasets": "leanfit.datasets", "metrics": "leanfit.metrics"}
+
+__all__ = sorted([*_EXPORTS, *_MODULES])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    if name in _MODULES:
+        return import_module(_MODULES[name])
+    raise AttributeError(f"module 'leanfit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

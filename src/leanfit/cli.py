@@ -1,0 +1,120 @@
+"""The ``leanfit`` command: thin over the API, and quick to answer ``--help`` (nothing heavy is
+imported until a sub-command runs)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+DESCRIPTION = """\
+leanfit trains and tunes models with honest resampling (caret's train / trainControl workflow,
+faster), then compares, compresses and ships them.
+
+Examples:
+  leanfit run examples/sonar.yaml          run the seed's Sonar workflow end to end
+  leanfit run examples/sonar.yaml -j 2     ... with 2 worker processes
+  leanfit models                           list the models and their engines
+  leanfit models gbm                       parameters and defaults of one model
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="leanfit",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser(
+        "run",
+        help="run an experiment config (YAML) end to end",
+        description="Run every fit of an experiment config in order, print "
+        "caret-like tables, and write results (CSV, JSON) to the output folder.",
+    )
+    run.add_argument("config", help="path to the experiment YAML, e.g. examples/sonar.yaml")
+    run.add_argument(
+        "-j",
+        "--n-jobs",
+        type=int,
+        default=None,
+        help="worker processes (default: the config's n_jobs, else 1; -1 = all "
+        "cores). Results are identical for any value.",
+    )
+    run.add_argument(
+        "-o", "--output", default=None, help="folder for results (default: the config's output)"
+    )
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    models = sub.add_parser(
+        "models",
+        help="list models, or show one model's parameters",
+        description="List the model library (filter by tag, mode or "
+        "engine), or show one model's parameters and defaults.",
+    )
+    models.add_argument("name", nargs="?", help="a model name, e.g. gbm")
+    models.add_argument("--tag", help="only models with this tag (substring match)")
+    models.add_argument("--mode", choices=["classification", "regression"])
+    models.add_argument("--engine", help="only models on this engine, e.g. lightgbm")
+    return p
+
+
+def _models(args: argparse.Namespace) -> int:
+    from .models.base import get_model, registry
+
+    if args.name:
+        m = get_model(args.name)
+        print(f"{m.name}: {m.label}  [engine: {m.engine}; modes: {', '.join(m.modes)}]")
+        print(f"tags: {', '.join(m.tags)}")
+        print(f"sub-model parameters (scored from one fit): {', '.join(m.submodel) or 'none'}")
+        print("parameters:")
+        for p in m.params:
+            rng = ", ".join(map(str, p.choices)) if p.kind == "cat" else f"{p.low} .. {p.high}"
+            alias = f" (alias {', '.join(p.aliases)})" if p.aliases else ""
+            scale = ", log scale" if p.log else ""
+            print(f"  {p.name:<20} {p.kind:<6} {rng}{scale}  {p.label}{alias}")
+        print(
+            "simplest first by: "
+            + ", ".join(f"{k} {'ascending' if a else 'descending'}" for k, a in m.complexity_order)
+        )
+        return 0
+    rows = []
+    for name, cls in registry().items():
+        if args.mode and args.mode not in cls.modes:
+            continue
+        if args.engine and args.engine != cls.engine:
+            continue
+        if args.tag and not any(args.tag.lower() in t.lower() for t in cls.tags):
+            continue
+        rows.append((name, cls.engine, "/".join(m[:5] for m in cls.modes), cls.label))
+    for name, engine, modes, label in rows:
+        print(f"{name:<14} {engine:<10} {modes:<17} {label}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.version:
+        from . import __version__
+
+        print(__version__)
+        return 0
+    try:
+        if args.command == "run":
+            from .experiment import load_experiment, run_experiment
+
+            exp = load_experiment(
+                args.config, n_jobs=args.n_jobs, output=args.output, verbose=not args.quiet
+            )
+            run_experiment(exp)
+            return 0
+        if args.command == "models":
+            return _models(args)
+    except (ValueError, FileNotFoundError, TypeError) as e:
+        print(f"leanfit: error: {e}", file=sys.stderr)
+        return 2
+    _parser().print_help()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

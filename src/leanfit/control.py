@@ -1,0 +1,201 @@
+"""Control: caret's ``trainControl`` — how train() resamples, scores and selects.
+
+A frozen dataclass validated on creation, so a bad setting fails before any fitting starts.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import splits
+from .metrics import SUMMARIES
+
+METHODS = (
+    "boot",
+    "boot632",
+    "optimism_boot",
+    "cv",
+    "repeatedcv",
+    "loocv",
+    "lgocv",
+    "group_cv",
+    "timeslice",
+    "none",
+)
+# Reserved names: accepted by caret, arriving with later leanfit releases.
+LATER = ("oob", "adaptive_cv", "adaptive_boot", "adaptive_lgocv")
+_ALIASES = {"LOOCV": "loocv", "LGOCV": "lgocv", "optimism.boot": "optimism_boot"}
+SELECTIONS = ("best", "one_se", "oneSE", "tolerance")
+_DEFAULT_NUMBER = {"boot": 25, "boot632": 25, "optimism_boot": 25, "lgocv": 25}
+
+
+@dataclass(frozen=True)
+class Control:
+    """How train() resamples, scores and selects (caret's ``trainControl``).
+
+    method: "boot" (caret's default, 25 bootstrap samples), "boot632", "optimism_boot", "cv",
+        "repeatedcv", "loocv", "lgocv", "group_cv" (needs ``groups=`` in train), "timeslice",
+        "none" (fit one candidate, no resampling).
+    number: folds (cv, repeatedcv, group_cv; default 10) or resamples (boot*, lgocv; default 25).
+    repeats: repetitions of k-fold for "repeatedcv". Caret's trap: leaving it unset in caret
+        silently gives ONE repeat, so "repeatedcv" equals "cv". leanfit keeps that default for
+        compatibility but warns when repeatedcv is used without ``repeats``.
+    p: training fraction for "lgocv".
+    initial_window, horizon, fixed_window, skip: rolling-origin settings for "timeslice".
+    index / index_out: user-given training rows per resample (and held-out rows; default the
+        complement) — overrides ``method``'s own splitting, as caret's ``index``.
+    class_probs: compute class probabilities (needed for ROC, logLoss, ...).
+    summary: "default" (Accuracy, Kappa / RMSE, Rsquared, MAE), "two_class" (ROC, Sens, Spec),
+        "pr" (AUC, Precision, Recall, F), "log_loss", "multi_class", or a callable
+        ``f(data: DataFrame, levels) -> dict`` like caret's summaryFunction.
+    selection: "best", "one_se", "tolerance" (1.5 %), or a callable
+        ``f(results, metric, maximize) -> row position`` on the simplest-first results table.
+    search: "grid" or "random" (tune_length random candidates).
+    return_resamp: "final" (per-resample metrics of the chosen candidate), "all", or "none".
+    save_predictions: False/"none", True/"all" (every candidate), or "final".
+    seed: seed for resampling and every fit (train(seed=...) overrides it).
+    verbose: show a progress bar over tasks.
+    n_jobs: worker processes (1 = in-process). Results are identical for any n_jobs.
+    """
+
+    method: str = "boot"
+    number: int | None = None
+    repeats: int | None = None
+    p: float = 0.75
+    initial_window: int | None = None
+    horizon: int = 1
+    fixed_window: bool = True
+    skip: int = 0
+    index: Sequence[Sequence[int]] | None = None
+    index_out: Sequence[Sequence[int]] | None = None
+    class_probs: bool = False
+    summary: str | Callable[..., Any] = "default"
+    selection: str | Callable[..., int] = "best"
+    search: str = "grid"
+    return_resamp: str = "final"
+    save_predictions: bool | str = False
+    seed: int | None = None
+    verbose: bool = False
+    n_jobs: int = 1
+
+    def __post_init__(self) -> None:
+        method = _ALIASES.get(self.method, self.method)
+        object.__setattr__(self, "method", method)
+        if method in LATER:
+            raise ValueError(f"Control(method={method!r}) is not available yet in leanfit")
+        if method not in METHODS:
+            raise ValueError(f"Control(method={self.method!r}) is not one of {list(METHODS)}")
+        if self.number is not None and (not isinstance(self.number, int) or self.number < 1):
+            raise ValueError(f"Control(number={self.number!r}) must be a positive integer")
+        if (
+            method in ("cv", "repeatedcv", "group_cv")
+            and self.number is not None
+            and (self.number < 2)
+        ):
+            raise ValueError(f"Control(number={self.number}) must be >= 2 folds for {method}")
+        if self.repeats is not None and (not isinstance(self.repeats, int) or self.repeats < 1):
+            raise ValueError(f"Control(repeats={self.repeats!r}) must be a positive integer")
+        if method == "repeatedcv" and self.repeats is None and self.index is None:
+            warnings.warn(
+                "Control(method='repeatedcv') without repeats= uses 1 repeat (caret's default), "
+                "which is plain 10-fold CV; pass repeats=10 for the usual design",
+                UserWarning,
+                stacklevel=3,
+            )
+        if not 0 < self.p < 1:
+            raise ValueError(f"Control(p={self.p}) must be strictly between 0 and 1")
+        if method == "timeslice" and self.index is None and not self.initial_window:
+            raise ValueError("Control(method='timeslice') needs initial_window=")
+        if isinstance(self.summary, str) and self.summary not in SUMMARIES:
+            raise ValueError(
+                f"Control(summary={self.summary!r}) is not one of {list(SUMMARIES)} or a callable"
+            )
+        if isinstance(self.selection, str) and self.selection not in SELECTIONS:
+            raise ValueError(
+                f"Control(selection={self.selection!r}) is not one of {list(SELECTIONS)} "
+                "or a callable"
+            )
+        if self.search not in ("grid", "random"):
+            raise ValueError(f"Control(search={self.search!r}) must be 'grid' or 'random'")
+        if self.return_resamp not in ("final", "all", "none"):
+            raise ValueError(
+                f"Control(return_resamp={self.return_resamp!r}) must be 'final', 'all' or 'none'"
+            )
+        sp = {True: "all", False: "none"}.get(self.save_predictions, self.save_predictions)
+        if sp not in ("all", "final", "none"):
+            raise ValueError(
+                f"Control(save_predictions={self.save_predictions!r}) must be True, False, "
+                "'all', 'final' or 'none'"
+            )
+        object.__setattr__(self, "save_predictions", sp)
+        if not isinstance(self.n_jobs, int) or self.n_jobs == 0 or self.n_jobs < -1:
+            raise ValueError(f"Control(n_jobs={self.n_jobs!r}) must be a positive int or -1")
+        if self.index_out is not None and self.index is None:
+            raise ValueError("Control(index_out=...) needs index= as well")
+
+    @property
+    def folds(self) -> int:
+        """The effective ``number`` with caret's defaults filled in."""
+        return self.number or _DEFAULT_NUMBER.get(self.method, 10)
+
+    @property
+    def workers(self) -> int:
+        import os
+
+        return (os.cpu_count() or 1) if self.n_jobs == -1 else self.n_jobs
+
+    def describe(self) -> str:
+        """caret's one-line description of the resampling design."""
+        k, r = self.folds, self.repeats or 1
+        if self.index is not None:
+            return f"User-given resamples ({len(self.index)} resamples)"
+        return {
+            "boot": f"Bootstrapped ({k} reps)",
+            "boot632": f"Bootstrapped (632 rule, {k} reps)",
+            "optimism_boot": f"Optimism-corrected bootstrap ({k} reps)",
+            "cv": f"Cross-Validated ({k} fold)",
+            "repeatedcv": f"Cross-Validated ({k} fold, repeated {r} times)",
+            "loocv": "Leave-One-Out Cross-Validation",
+            "lgocv": f"Repeated Train/Test Splits Estimated ({k} reps, {self.p:.0%})",
+            "group_cv": f"Grouped Cross-Validation ({k} fold)",
+            "timeslice": "Rolling Forecasting Origin Resampling",
+            "none": "None",
+        }[self.method]
+
+
+def make_resamples(
+    control: Control, y: np.ndarray, seed: int | None, groups: np.ndarray | None = None
+) -> splits.Resamples:
+    """Draw the resamples the control asks for; identical for every model given the same seed."""
+    n = len(y)
+    if control.index is not None:
+        return splits.from_indices(control.index, n, index_out=control.index_out)
+    m, k = control.method, control.folds
+    if m in ("boot", "boot632", "optimism_boot"):
+        return splits.bootstrap(y, number=k, seed=seed)
+    if m == "cv":
+        return splits.kfold(y, k=k, seed=seed)
+    if m == "repeatedcv":
+        return splits.repeated_kfold(y, k=k, repeats=control.repeats or 1, seed=seed)
+    if m == "loocv":
+        return splits.loocv(n)
+    if m == "lgocv":
+        return splits.lgocv(y, number=k, p=control.p, seed=seed)
+    if m == "group_cv":
+        if groups is None:
+            raise ValueError("Control(method='group_cv') needs train(..., groups=...)")
+        return splits.group_kfold(groups, k=k, seed=seed)
+    if m == "timeslice":
+        return splits.time_slices(
+            n,
+            initial_window=control.initial_window,
+            horizon=control.horizon,
+            fixed_window=control.fixed_window,
+            skip=control.skip,
+        )
+    raise ValueError(f"no resamples for Control(method={m!r})")

@@ -1,0 +1,181 @@
+"""Executors: run tasks (resample x fit group) and stream their results back as they finish.
+
+Every executor runs the same ``run_task`` over the same ``Context``; engines run single-threaded
+inside tasks, so results are identical whichever executor and however many workers are used.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..models.base import CLASSIFICATION, Model, TrainingData
+from ..preprocess import PreProcess
+from ..tuning.plan import FitGroup, Task
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every task needs, sent to each worker once; tasks carry only rows and seeds."""
+
+    X: np.ndarray
+    y: np.ndarray
+    weights: np.ndarray | None
+    mode: str
+    levels: tuple[str, ...]
+    columns: tuple[str, ...]
+    model: Model
+    preprocess: tuple[str, ...]
+    groups: tuple[FitGroup, ...]
+    class_probs: bool
+
+
+@dataclass
+class TaskResult:
+    """Held-out predictions of every candidate of one fit group on one resample (or the error)."""
+
+    resample: int
+    group: int
+    preds: dict[str, np.ndarray] = field(default_factory=dict)  # eval name -> (S, n)
+    probs: dict[str, np.ndarray] = field(default_factory=dict)  # eval name -> (S, n, K)
+    fit_time: float = 0.0
+    predict_time: float = 0.0
+    error: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def fit_one(
+    ctx: Context,
+    rows: np.ndarray,
+    group: FitGroup,
+    seed: int,
+    subs: list[dict[str, Any]] | None = None,
+) -> tuple[PreProcess | None, Any]:
+    """Fit pre-processing and the model on ``rows`` (used by tasks and by the final fit)."""
+    X = ctx.X[rows]
+    pp = None
+    if ctx.preprocess:
+        pp = PreProcess(ctx.preprocess).fit(X)
+        X = pp.transform(X)
+    w = None if ctx.weights is None else ctx.weights[rows]
+    data = TrainingData(
+        X=X, y=ctx.y[rows], mode=ctx.mode, levels=ctx.levels, columns=ctx.columns, weights=w
+    )
+    return pp, ctx.model.fit(data, group.params, subs or group.subs, seed)
+
+
+def predict_group(
+    ctx: Context, pp: PreProcess | None, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predictions (S, n) and, when asked for, probabilities (S, n, K) for every sub-model."""
+    if pp is not None:
+        X = pp.transform(X)
+    model = ctx.model
+    if ctx.mode != CLASSIFICATION:
+        return model.predict(fitted, X, subs), None
+    if ctx.class_probs or model.classes_from_proba:
+        prob = model.predict_proba(fitted, X, subs)
+        pred = prob.argmax(axis=2) if model.classes_from_proba else model.predict(fitted, X, subs)
+        return pred, (prob if ctx.class_probs else None)
+    return model.predict(fitted, X, subs), None
+
+
+def run_task(ctx: Context, task: Task) -> TaskResult:
+    """Fit one group on one resample and predict its evaluation rows; never raises.
+
+    The caller limits BLAS/OpenMP pools to one thread (see the executors), once per process.
+    """
+    out = TaskResult(task.resample, task.group)
+    group = ctx.groups[task.group]
+    try:
+        t0 = time.perf_counter()
+        pp, fitted = fit_one(ctx, task.train, group, task.seed)
+        t1 = time.perf_counter()
+        for name, rows in task.evals.items():
+            pred, prob = predict_group(ctx, pp, fitted, ctx.X[rows], group.subs)
+            out.preds[name] = pred
+            if prob is not None:
+                out.probs[name] = prob
+        out.fit_time, out.predict_time = t1 - t0, time.perf_counter() - t1
+        out.info = ctx.model.describe_fit(fitted)
+    except Exception:  # a failed fit is recorded against its candidates, never dropped
+        out.error = traceback.format_exc(limit=6)
+    return out
+
+
+class Executor(Protocol):
+    def run(self, ctx: Context, tasks: Iterable[Task]) -> Iterator[TaskResult]: ...
+
+
+class SerialExecutor:
+    """Runs tasks one after another in this process."""
+
+    def run(self, ctx: Context, tasks: Iterable[Task]) -> Iterator[TaskResult]:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            for t in tasks:
+                yield run_task(ctx, t)
+
+
+# A worker process's current Context, loaded once per train() call and replaced by the next
+# one: the data reaches each worker once, and warm workers are reused across train() calls.
+_WORKER: dict[str, Any] = {}
+
+
+def _run_in_worker(path: str, token: str, task: Task) -> TaskResult:
+    if _WORKER.get("token") != token:
+        import pickle
+
+        from threadpoolctl import threadpool_limits
+
+        with open(path, "rb") as f:
+            ctx = pickle.load(f)  # written by this run's parent process, never by a user
+        threadpool_limits(1)
+        _WORKER.clear()
+        _WORKER.update(token=token, ctx=ctx)
+    return run_task(_WORKER["ctx"], task)
+
+
+class ProcessExecutor:
+    """Runs tasks in local worker processes (loky, kept warm between train() calls)."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+
+    def run(self, ctx: Context, tasks: Iterable[Task]) -> Iterator[TaskResult]:
+        import os
+        import tempfile
+        import uuid
+        from concurrent.futures import as_completed
+
+        import cloudpickle
+        from loky import get_reusable_executor
+
+        fd, path = tempfile.mkstemp(prefix="leanfit-", suffix=".ctx")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                cloudpickle.dump(ctx, f)  # cloudpickle: user-defined models work too
+            token = uuid.uuid4().hex
+            # Engines loaded later in the worker (OpenMP in LightGBM) start single-threaded too.
+            one = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+            pool = get_reusable_executor(max_workers=self.workers, timeout=120, env=one)
+            futures = [pool.submit(_run_in_worker, path, token, t) for t in tasks]
+            try:
+                for fut in as_completed(futures):
+                    yield fut.result()
+            finally:
+                for fut in futures:
+                    fut.cancel()
+        finally:
+            os.unlink(path)
+
+
+def make_executor(workers: int) -> Executor:
+    """The serial executor for one worker, local processes for more."""
+    return SerialExecutor() if workers <= 1 else ProcessExecutor(workers)

@@ -1,0 +1,258 @@
+"""Experiments from a config file: the seed's caret workflow as data, validated before any fit.
+
+A config names the data, an optional stratified partition, named controls and grids, and the
+fits to run in order (each optionally followed by a tolerance pick or predictions on the held-out
+rows). ``run_experiment`` prints caret-like tables and writes CSV/JSON results to ``output``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .control import Control
+from .models.base import get_model
+from .tuning.plan import normalize_grid
+
+_FIT_KEYS = {
+    "method",
+    "control",
+    "grid",
+    "tune_length",
+    "preprocess",
+    "metric",
+    "maximize",
+    "seed",
+    "tolerance",
+    "predict",
+    "selection",
+}
+
+
+@dataclass
+class Experiment:
+    """A validated experiment: data, partition, and the fits to run in order."""
+
+    name: str
+    data: pd.DataFrame
+    formula: str
+    training: pd.DataFrame
+    testing: pd.DataFrame | None
+    fits: dict[str, dict[str, Any]]
+    output: Path | None
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+def _seq(v: Any) -> Any:
+    """Grid values: a list, a scalar, or {from, to, by} like R's seq()."""
+    if isinstance(v, dict):
+        missing = {"from", "to", "by"} - set(v)
+        if missing:
+            raise ValueError(f"a grid range needs from/to/by; missing {sorted(missing)}")
+        n = int(round((v["to"] - v["from"]) / v["by"])) + 1
+        return [v["from"] + i * v["by"] for i in range(n)]
+    return v
+
+
+def load_data(spec: str, base: Path) -> pd.DataFrame:
+    """A bundled data set name, or a CSV path relative to the config file."""
+    from . import datasets
+
+    if spec in datasets.NAMES:
+        return datasets.load(spec)
+    path = Path(spec) if Path(spec).is_absolute() else base / spec
+    if not path.exists():
+        raise ValueError(
+            f"data {spec!r} is neither a bundled data set {list(datasets.NAMES)} "
+            f"nor an existing CSV file ({path})"
+        )
+    return pd.read_csv(path)
+
+
+def load_experiment(
+    path: str | Path,
+    n_jobs: int | None = None,
+    output: str | Path | None = None,
+    verbose: bool = True,
+) -> Experiment:
+    """Read and validate a config: every name, method, grid and control is checked up front."""
+    import yaml
+
+    from .frame import parse_formula
+    from .splits import partition
+    from .tuning.train import plan_train
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"config file {str(path)!r} does not exist")
+    cfg = yaml.safe_load(path.read_text()) or {}
+    unknown = set(cfg) - {
+        "name",
+        "data",
+        "formula",
+        "partition",
+        "n_jobs",
+        "controls",
+        "grids",
+        "fits",
+        "output",
+    }
+    if unknown:
+        raise ValueError(f"unknown config key(s) {sorted(unknown)}")
+    for key in ("data", "formula", "fits"):
+        if key not in cfg:
+            raise ValueError(f"config {str(path)!r} lacks {key!r}")
+    data = load_data(cfg["data"], path.parent)
+    target, _ = parse_formula(cfg["formula"], list(map(str, data.columns)))
+    training, testing = data, None
+    if "partition" in cfg:
+        part = dict(cfg["partition"])
+        rows = partition(data[target], p=part.get("p", 0.75), seed=part.get("seed"))
+        training, testing = data.iloc[rows], data.drop(data.index[rows])
+
+    jobs = n_jobs if n_jobs is not None else cfg.get("n_jobs", 1)
+    controls = {}
+    for cname, cspec in (cfg.get("controls") or {}).items():
+        try:
+            controls[cname] = Control(**{**cspec, "n_jobs": jobs, "verbose": verbose})
+        except TypeError as e:
+            raise ValueError(f"control {cname!r}: {e}") from None
+    grids = {
+        g: {k: _seq(v) for k, v in spec.items()} for g, spec in (cfg.get("grids") or {}).items()
+    }
+    fits = {}
+    for fname, fspec in cfg["fits"].items():
+        bad = set(fspec) - _FIT_KEYS
+        if bad:
+            raise ValueError(
+                f"fit {fname!r}: unknown key(s) {sorted(bad)}; valid: {sorted(_FIT_KEYS)}"
+            )
+        spec = dict(fspec)
+        model = get_model(spec.get("method", "gbm"))
+        ctl = spec.get("control")
+        if isinstance(ctl, str):
+            if ctl not in controls:
+                raise ValueError(f"fit {fname!r} names control {ctl!r}; defined: {list(controls)}")
+            spec["control"] = controls[ctl]
+        else:
+            spec["control"] = Control(**{**(ctl or {}), "n_jobs": jobs, "verbose": verbose})
+        grid = spec.get("grid")
+        if isinstance(grid, str):
+            if grid not in grids:
+                raise ValueError(f"fit {fname!r} names grid {grid!r}; defined: {list(grids)}")
+            grid = grids[grid]
+        elif isinstance(grid, dict):
+            grid = {k: _seq(v) for k, v in grid.items()}
+        if grid is not None:
+            try:
+                normalize_grid(model, grid)
+            except ValueError as e:
+                raise ValueError(f"fit {fname!r}: {e}") from None
+        spec["grid"] = grid
+        if spec.get("predict") and testing is None:
+            raise ValueError(f"fit {fname!r} predicts held-out rows, but there is no partition")
+        if spec.get("selection"):
+            spec["control"] = replace(spec["control"], selection=spec.pop("selection"))
+        train_args = {k: v for k, v in spec.items() if k not in ("tolerance", "predict")}
+        try:
+            spec["plan"] = plan_train(cfg["formula"], data=training, **train_args)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"fit {fname!r}: {e}") from None
+        fits[fname] = spec
+    out = Path(output) if output else (Path(cfg["output"]) if cfg.get("output") else None)
+    return Experiment(
+        name=cfg.get("name", path.stem),
+        data=data,
+        formula=cfg["formula"],
+        training=training,
+        testing=testing,
+        fits=fits,
+        output=out,
+    )
+
+
+def run_experiment(exp: Experiment, echo=print) -> dict[str, Any]:
+    """Run every fit in order, print caret-like output, and write results if asked."""
+    from .selection import tolerance
+    from .tuning.train import run_plan
+
+    t0 = time.perf_counter()
+    echo(
+        f"== {exp.name}: {len(exp.training)} training rows"
+        + (f", {len(exp.testing)} held out" if exp.testing is not None else "")
+    )
+    summary: dict[str, Any] = {"name": exp.name, "fits": {}}
+    for fname, spec in exp.fits.items():
+        echo(f"\n== {fname}")
+        res = run_plan(spec["plan"])
+        exp.results[fname] = res
+        echo(repr(res))
+        entry = {
+            "method": res.method,
+            "metric": res.metric,
+            "best_params": res.best_params,
+            "times": {k: round(v, 3) for k, v in res.times.items()},
+            "final_info": res.final_info,
+        }
+        if res.scores is not None:
+            best = res.results.iloc[res.best_index]
+            entry["best_metrics"] = {m: float(best[m]) for m in res.metric_names}
+            entry["resample_hash"] = res.resamples.hash
+            entry["failed_fits"] = len(res.scores.failures)
+        if spec.get("tolerance"):
+            tol = dict(spec["tolerance"])
+            metric = tol.get("metric", res.metric)
+            row = tolerance(
+                res.results,
+                metric=metric,
+                tol=tol.get("tol", 1.5),
+                maximize=tol.get("maximize", res.maximize),
+            )
+            echo(
+                f"\n{fname}: simplest candidate within {tol.get('tol', 1.5)}% of the best "
+                f"{metric} (row {row}):"
+            )
+            cols = list(res.candidates.columns) + res.metric_names
+            echo(res.results.iloc[[row]][cols].to_string())
+            entry["tolerance_pick"] = res.results.iloc[row][cols].to_dict()
+        if spec.get("predict"):
+            head = int(dict(spec["predict"]).get("head", len(exp.testing)))
+            rows = exp.testing.head(head)
+            pred, prob = res.predict(rows), None
+            echo(f"\n{fname}: predictions on the first {head} held-out rows")
+            echo(pd.DataFrame({"pred": pred}).to_string())
+            if res.dataset.mode == "classification" and res.model.probabilities:
+                prob = res.predict_proba(rows)
+                echo(prob.to_string())
+            entry["predictions"] = [str(v) for v in pred]
+            if prob is not None:
+                entry["probabilities"] = prob.round(6).to_dict("list")
+        summary["fits"][fname] = entry
+        if exp.output:
+            _write_fit(exp.output, fname, res)
+    summary["total_seconds"] = round(time.perf_counter() - t0, 3)
+    echo("\n== timings (seconds)")
+    for fname, e in summary["fits"].items():
+        echo(f"  {fname:<10} {e['times']['everything']:8.2f}")
+    echo(f"  {'total':<10} {summary['total_seconds']:8.2f}")
+    if exp.output:
+        exp.output.mkdir(parents=True, exist_ok=True)
+        (exp.output / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+        echo(f"results written to {exp.output}/")
+    return summary
+
+
+def _write_fit(out: Path, fname: str, res: Any) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    if res.scores is not None:
+        res.results.to_csv(out / f"{fname}_results.csv", index=False)
+        rs = res.resample
+        if rs is not None:
+            rs.to_csv(out / f"{fname}_resample.csv", index=False)
+        if len(res.failures):
+            res.failures.to_csv(out / f"{fname}_failures.csv", index=False)

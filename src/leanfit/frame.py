@@ -1,0 +1,255 @@
+"""Input normalisation: a DataFrame + target, a formula, or X/y become one numeric Dataset.
+
+pandas and polars frames are accepted (polars is converted once at the door); factor columns are
+dummy-encoded (treatment coding, first level dropped, like R's model.matrix) when a formula or a
+DataFrame + target column is given. New data is encoded with the same recipe at predict time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .models.base import CLASSIFICATION, REGRESSION
+
+
+def to_pandas(obj: Any) -> Any:
+    """Convert a polars DataFrame/Series to pandas; leave everything else alone."""
+    if type(obj).__module__.startswith("polars"):
+        return obj.to_pandas()
+    return obj
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """How raw predictor columns become the numeric matrix (kept to encode new data alike)."""
+
+    columns: tuple[str, ...]
+    categorical: tuple[tuple[str, tuple[str, ...]], ...]  # (column, levels) for factor columns
+    feature_names: tuple[str, ...]
+
+    def transform(self, data: Any) -> np.ndarray:
+        """Encode new data (a DataFrame with the training predictor columns, or an array)."""
+        data = to_pandas(data)
+        if not isinstance(data, pd.DataFrame):
+            arr = np.asarray(data, dtype=float)
+            if arr.ndim == 1:
+                arr = arr[None, :]
+            if arr.shape[1] != len(self.feature_names):
+                raise ValueError(
+                    f"new data has {arr.shape[1]} columns, the model was trained on "
+                    f"{len(self.feature_names)}"
+                )
+            return arr
+        missing = [c for c in self.columns if c not in data.columns]
+        if missing:
+            raise ValueError(f"new data lacks the predictor column(s) {missing}")
+        cats = dict(self.categorical)
+        parts = []
+        for col in self.columns:
+            s = data[col]
+            if col in cats:
+                parts.append(_dummies(s, col, cats[col], strict=True))
+            else:
+                parts.append(_numeric(s, col)[:, None])
+        return np.hstack(parts) if parts else np.empty((len(data), 0))
+
+
+def _numeric(s: pd.Series, name: str) -> np.ndarray:
+    if s.dtype == bool:
+        return s.to_numpy(dtype=float)
+    if not pd.api.types.is_numeric_dtype(s.dtype):
+        raise ValueError(
+            f"column {name!r} is not numeric (dtype {s.dtype}); use the formula interface "
+            f"('y ~ .') or a DataFrame with a target column, which dummy-encode factor columns"
+        )
+    return s.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _dummies(s: pd.Series, name: str, levels: tuple[str, ...], strict: bool) -> np.ndarray:
+    values = s.astype("string")
+    unknown = set(values.dropna().unique()) - set(levels)
+    if strict and unknown:
+        raise ValueError(
+            f"column {name!r} has level(s) {sorted(unknown)} not seen in training "
+            f"(known: {list(levels)})"
+        )
+    arr = values.to_numpy(dtype=object, na_value=None)
+    out = np.zeros((len(arr), len(levels) - 1))
+    for j, lev in enumerate(levels[1:]):
+        out[:, j] = arr == lev
+    out[pd.isna(values).to_numpy()] = np.nan
+    return out
+
+
+def _is_factor(s: pd.Series) -> bool:
+    return not (pd.api.types.is_numeric_dtype(s.dtype) or s.dtype == bool)
+
+
+def _levels(s: pd.Series) -> tuple[str, ...]:
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        used = set(s.dropna().astype(str))
+        return tuple(str(c) for c in s.cat.categories if str(c) in used)
+    return tuple(sorted(s.dropna().astype(str).unique()))
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A training table made numeric: X, encoded target, class levels, weights and the recipe."""
+
+    X: np.ndarray
+    y: np.ndarray
+    mode: str
+    levels: tuple[str, ...]
+    encoder: Encoder
+    target: str
+    weights: np.ndarray | None = None
+
+    @property
+    def y_labels(self) -> np.ndarray:
+        """The target as the user gave it (class names for classification)."""
+        if self.mode == CLASSIFICATION:
+            return np.asarray(self.levels, dtype=object)[self.y]
+        return self.y
+
+
+_FORMULA = re.compile(r"^\s*([^~]+?)\s*~\s*(.+?)\s*$")
+
+
+def parse_formula(formula: str, columns: list[str]) -> tuple[str, list[str]]:
+    """Parse ``"y ~ ."``, ``"y ~ a + b"`` or ``"y ~ . - a"`` into (target, predictor columns)."""
+    m = _FORMULA.match(formula)
+    if not m:
+        raise ValueError(f"formula {formula!r} must look like 'Class ~ .' or 'y ~ a + b'")
+    target, rhs = m.group(1).strip().strip("`"), m.group(2)
+    if target not in columns:
+        raise ValueError(f"formula target {target!r} is not a column of data")
+    terms = re.findall(r"([+-]?)\s*([^+-]+)", rhs)
+    keep: list[str] = []
+    drop: set[str] = set()
+    for sign, term in terms:
+        term = term.strip().strip("`")
+        if term in ("1", "0"):
+            continue
+        if any(ch in term for ch in ":*^()|/"):
+            raise ValueError(
+                f"formula term {term!r} is not supported: use '.', column names, '+' and '-'"
+            )
+        names = [c for c in columns if c != target] if term == "." else [term]
+        for n in names:
+            if n not in columns:
+                raise ValueError(f"formula names column {n!r}, which data does not have")
+            if sign == "-":
+                drop.add(n)
+            elif n not in keep:
+                keep.append(n)
+    preds = [c for c in keep if c not in drop and c != target]
+    if not preds:
+        raise ValueError(f"formula {formula!r} leaves no predictor columns")
+    return target, preds
+
+
+def make_dataset(
+    x: Any,
+    y: Any = None,
+    *,
+    data: Any = None,
+    weights: Any = None,
+    mode: str | None = None,
+) -> Dataset:
+    """Normalise train()'s inputs: (formula, data), (DataFrame, target name) or (X, y)."""
+    x, y, data = to_pandas(x), to_pandas(y), to_pandas(data)
+    encode_factors = True
+    if isinstance(x, str):
+        if data is None:
+            raise ValueError("a formula needs data=: train('Class ~ .', data=df, ...)")
+        if not isinstance(data, pd.DataFrame):
+            raise TypeError("data= must be a pandas or polars DataFrame")
+        target, preds = parse_formula(x, list(map(str, data.columns)))
+        frame, ys = data[preds], data[target]
+    elif isinstance(x, pd.DataFrame) and isinstance(y, str):
+        if y not in x.columns:
+            raise ValueError(f"target column {y!r} is not a column of the DataFrame")
+        target, frame, ys = y, x.drop(columns=[y]), x[y]
+    else:
+        if y is None:
+            raise ValueError(
+                "train() needs a target: a formula with data=, a DataFrame and a target column "
+                "name, or X and y"
+            )
+        encode_factors = False
+        frame = x if isinstance(x, pd.DataFrame) else _array_frame(x)
+        ys = y if isinstance(y, pd.Series) else pd.Series(np.asarray(y))
+        target = str(ys.name) if ys.name is not None else "y"
+        if len(ys) != len(frame):
+            raise ValueError(f"X has {len(frame)} rows but y has {len(ys)}")
+    frame.columns = [str(c) for c in frame.columns]
+    encoder = _fit_encoder(frame, encode_factors)
+    X = encoder.transform(frame)
+    yv, levels, mode = _encode_target(ys, target, mode)
+    w = _check_weights(weights, len(yv))
+    return Dataset(X=X, y=yv, mode=mode, levels=levels, encoder=encoder, target=target, weights=w)
+
+
+def _array_frame(x: Any) -> pd.DataFrame:
+    arr = np.asarray(x)
+    if arr.ndim != 2:
+        raise ValueError(f"X must be 2-dimensional, got shape {arr.shape}")
+    return pd.DataFrame(arr, columns=[f"X{j + 1}" for j in range(arr.shape[1])])
+
+
+def _fit_encoder(frame: pd.DataFrame, encode_factors: bool) -> Encoder:
+    cats, names = [], []
+    for col in frame.columns:
+        s = frame[col]
+        if _is_factor(s):
+            if not encode_factors:
+                _numeric(s, col)  # raises the clear message
+            levels = _levels(s)
+            if len(levels) < 2:
+                raise ValueError(f"factor column {col!r} has fewer than 2 levels: {list(levels)}")
+            cats.append((col, levels))
+            names.extend(f"{col}{lev}" for lev in levels[1:])
+        else:
+            names.append(col)
+    return Encoder(tuple(frame.columns), tuple(cats), tuple(names))
+
+
+def _encode_target(ys: pd.Series, name: str, mode: str | None) -> tuple[np.ndarray, tuple, str]:
+    n_missing = int(ys.isna().sum())
+    if n_missing:
+        rows = np.flatnonzero(ys.isna().to_numpy())[:5].tolist()
+        raise ValueError(
+            f"target {name!r} has {n_missing} missing value(s) (first rows {rows}); "
+            "drop or impute those rows first"
+        )
+    if ys.nunique() < 2:
+        raise ValueError(f"target {name!r} is constant ({ys.iloc[0]!r}): nothing to learn")
+    if mode is None:
+        mode = (
+            REGRESSION
+            if pd.api.types.is_numeric_dtype(ys.dtype) and ys.dtype != bool
+            else (CLASSIFICATION)
+        )
+    if mode == REGRESSION:
+        if not pd.api.types.is_numeric_dtype(ys.dtype):
+            raise ValueError(f"target {name!r} is not numeric, so it cannot be regressed")
+        return ys.to_numpy(dtype=float), (), REGRESSION
+    levels = _levels(ys)
+    codes = pd.Categorical(ys.astype(str), categories=list(levels)).codes.astype(np.int64)
+    return codes, levels, CLASSIFICATION
+
+
+def _check_weights(weights: Any, n: int) -> np.ndarray | None:
+    if weights is None:
+        return None
+    w = np.asarray(to_pandas(weights), dtype=float)
+    if w.shape != (n,):
+        raise ValueError(f"weights must have one value per row ({n}), got shape {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("weights must be finite and non-negative")
+    return w

@@ -1,0 +1,235 @@
+"""The model contract (caret's model-info, typed) and the registry of models by name.
+
+A model is one small declarative class: its parameters, how to build default and random grids,
+which parameters are sub-model axes (scored for many values from one fit), a complexity order for
+one_se/tolerance selection, and fit/predict functions. Engines are imported inside ``fit`` so that
+``import leanfit`` stays light.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import itertools
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+CLASSIFICATION = "classification"
+REGRESSION = "regression"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One tunable parameter: its type, range and scale (for random and Bayesian search)."""
+
+    name: str
+    kind: str  # "int" | "float" | "cat"
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple[Any, ...] = ()
+    label: str = ""
+    aliases: tuple[str, ...] = ()
+    special: tuple[str, ...] = ()  # symbolic values resolved at fit time (e.g. "sigest")
+
+    def check(self, value: Any) -> str | None:
+        """Return why ``value`` is not valid for this parameter, or None when it is."""
+        if value in self.special:
+            return None
+        if self.kind == "cat":
+            if self.choices and value not in self.choices:
+                return f"must be one of {list(self.choices)}"
+            return None
+        if isinstance(value, str):
+            return f"must be a number, got {value!r}"
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            return f"must be a number, got {value!r}"
+        if np.isnan(v):
+            return "must not be missing"
+        if self.kind == "int" and v != int(v):
+            return f"must be a whole number, got {value!r}"
+        if self.low is not None and v < self.low:
+            return f"must be >= {self.low}, got {value!r}"
+        if self.high is not None and v > self.high:
+            return f"must be <= {self.high}, got {value!r}"
+        return None
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """Draw ``size`` random values over the parameter's range and scale."""
+        if self.kind == "cat":
+            return rng.choice(np.array(self.choices, dtype=object), size=size)
+        lo, hi = float(self.low), float(self.high)
+        if self.log:
+            v = np.exp(rng.uniform(np.log(lo), np.log(hi), size))
+        else:
+            v = rng.uniform(lo, hi, size)
+        if self.kind == "int":
+            v = np.clip(np.round(v), lo, hi).astype(int)
+        return v
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What a model sees: a numeric matrix, an encoded target and what it means."""
+
+    X: np.ndarray
+    y: np.ndarray  # class codes 0..K-1 for classification, floats for regression
+    mode: str
+    levels: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()
+    weights: np.ndarray | None = None
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.levels)
+
+
+@dataclass
+class Model:
+    """Base class of every model. Subclasses declare class attributes and override fit/predict.
+
+    Contract for the sub-model trick: ``fit`` receives ``subs`` (a list of dicts over the
+    ``submodel`` parameters, possibly ``[{}]``) and must produce a fit able to score each of them;
+    ``predict``/``predict_proba`` return one prediction per entry of ``subs``: arrays of shape
+    (len(subs), n) and (len(subs), n, n_classes).
+    """
+
+    name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    engine: ClassVar[str] = ""
+    modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION, REGRESSION)
+    tags: ClassVar[tuple[str, ...]] = ()
+    params: ClassVar[tuple[Param, ...]] = ()
+    submodel: ClassVar[tuple[str, ...]] = ()
+    # Sort keys for "simplest first": (param name, ascending?) pairs, first key most important.
+    complexity_order: ClassVar[tuple[tuple[str, bool], ...]] = ()
+    takes_weights: ClassVar[bool] = False
+    takes_missing: ClassVar[bool] = False
+    probabilities: ClassVar[bool] = True
+    # True when predicted classes are the argmax of the probabilities (one pass gives both).
+    classes_from_proba: ClassVar[bool] = True
+    options: dict[str, Any] = field(default_factory=dict)
+
+    # -- grids -----------------------------------------------------------------------------
+    def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
+        """caret's ``grid(search="grid")``: about ``length`` values per parameter."""
+        raise NotImplementedError(f"model {self.name!r} has no default grid; pass grid=")
+
+    def random_grid(
+        self, data: TrainingData, length: int, rng: np.random.Generator
+    ) -> pd.DataFrame:
+        """caret's ``grid(search="random")``: ``length`` random candidates."""
+        cols = {p.name: p.sample(rng, length) for p in self.params}
+        return pd.DataFrame(cols)
+
+    # -- fitting ---------------------------------------------------------------------------
+    def fit(
+        self,
+        data: TrainingData,
+        params: dict[str, Any],
+        subs: list[dict[str, Any]],
+        seed: int,
+    ) -> Any:
+        raise NotImplementedError
+
+    def predict(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        """Class codes (classification) or values (regression), shape (len(subs), n)."""
+        if self.probabilities:
+            return self.predict_proba(fitted, X, subs).argmax(axis=2)
+        raise NotImplementedError
+
+    def predict_proba(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        """Class probabilities, shape (len(subs), n, n_classes)."""
+        raise NotImplementedError(f"model {self.name!r} gives no class probabilities")
+
+    def describe_fit(self, fitted: Any) -> dict[str, Any]:
+        """Values chosen at fit time that the grid does not show (e.g. an estimated sigma)."""
+        return {}
+
+    # -- derived helpers -------------------------------------------------------------------
+    @property
+    def param_names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+    def alias_map(self) -> dict[str, str]:
+        """Map every accepted column name (caret's dotted names too) to the parameter name."""
+        out = {}
+        for p in self.params:
+            out[p.name] = p.name
+            out[p.name.replace("_", ".")] = p.name
+            for a in p.aliases:
+                out[a] = p.name
+        return out
+
+    def sort_simplest_first(self, grid: pd.DataFrame) -> pd.DataFrame:
+        """Order candidates simplest first by the declared complexity order."""
+        keys = [k for k, _ in self.complexity_order if k in grid.columns]
+        asc = [a for k, a in self.complexity_order if k in grid.columns]
+        if not keys:
+            return grid
+        return grid.sort_values(keys, ascending=asc, kind="mergesort")
+
+
+def expand_grid(**params: Any) -> pd.DataFrame:
+    """caret's/R's ``expand.grid``: every combination of the given values, first varying fastest."""
+    names = list(params)
+    values = [list(v) if np.ndim(v) and not isinstance(v, str) else [v] for v in params.values()]
+    rows = [tuple(reversed(r)) for r in itertools.product(*reversed(values))]
+    return pd.DataFrame(rows, columns=names)
+
+
+# -- the registry ---------------------------------------------------------------------------
+# Model families, one module each. A new model in an existing family is one class; a new family
+# is one more entry here.
+_FAMILIES = (
+    "leanfit.models.boosting",
+    "leanfit.models.linear",
+    "leanfit.models.discriminant",
+    "leanfit.models.svm",
+)
+
+
+def _subclasses(cls: type) -> list[type]:
+    out = []
+    for sub in cls.__subclasses__():
+        out.append(sub)
+        out.extend(_subclasses(sub))
+    return out
+
+
+@cache
+def registry() -> dict[str, type[Model]]:
+    """All built-in models by name (computed once: the set of classes does not change)."""
+    for mod in _FAMILIES:
+        importlib.import_module(mod)
+    found = {}
+    for cls in _subclasses(Model):
+        if cls.name and cls.__module__ in _FAMILIES:
+            found[cls.name] = cls
+    return dict(sorted(found.items()))
+
+
+def get_model(method: str | Model | type[Model]) -> Model:
+    """Resolve a method name (or a user-defined model class/instance) into a model instance."""
+    if isinstance(method, Model):
+        return method
+    if isinstance(method, type) and issubclass(method, Model):
+        return method()
+    if not isinstance(method, str):
+        raise TypeError(
+            f"method must be a model name or a leanfit Model, got {type(method).__name__}"
+        )
+    reg = registry()
+    key = method.replace(".", "_")
+    key = {"svmRadial": "svm_radial"}.get(method, key)
+    if key in reg:
+        return reg[key]()
+    close = difflib.get_close_matches(method, list(reg), n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise ValueError(f"unknown method {method!r}.{hint} Known methods: {', '.join(reg)}.")

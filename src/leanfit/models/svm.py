@@ -1,0 +1,267 @@
+"""Support vector machines: caret's ``svmRadial`` on scikit-learn's libsvm (kernlab's formulation).
+
+Like kernlab's ``ksvm`` (which caret calls with its default ``scaled=TRUE``), the predictors are
+standardised on the fitting rows before the kernel exp(-sigma ||x - x'||^2) is applied, and for
+regression the response is standardised too, so sigma, C and epsilon mean what they mean in caret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from leanfit.models.base import CLASSIFICATION, REGRESSION, Model, Param, TrainingData, expand_grid
+
+SIGEST = "sigest"  # the sigma value meaning "estimate from the fitting rows"
+EPSILON = 0.1  # kernlab's default epsilon for eps-regression (in standardised-response units)
+
+
+def _standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """R's ``scale()``: centre and divide by the sd (ddof=1); constant columns are only centred."""
+    X = np.asarray(X, dtype=float)
+    center = X.mean(axis=0)
+    scale = X.std(axis=0, ddof=1) if X.shape[0] > 1 else np.zeros(X.shape[1])
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+    return (X - center) / scale, center, scale
+
+
+def sigest_from_draw(X_scaled: np.ndarray, index1: np.ndarray, index2: np.ndarray) -> np.ndarray:
+    """kernlab's sigest core for given row pairs: 1/quantile(dist, (.9, .5, .1)) of nonzero dists.
+
+    Falls back to 1/p for all three values when every sampled pair is identical (kernlab would
+    fail there), so a resample of duplicated rows still fits.
+    """
+    diff = X_scaled[index1] - X_scaled[index2]
+    dist = (diff**2).sum(axis=1)
+    dist = dist[dist != 0]
+    if dist.size == 0:
+        return np.full(3, 1.0 / max(X_scaled.shape[1], 1))
+    return 1.0 / np.quantile(dist, [0.9, 0.5, 0.1])
+
+
+def sigest(X: np.ndarray, seed: int, frac: float = 0.5) -> np.ndarray:
+    """kernlab's ``sigest(scaled=TRUE)``: the (low, middle, high) sigma range for an RBF kernel."""
+    X_scaled, _, _ = _standardise(X)
+    m = X_scaled.shape[0]
+    k = max(int(np.floor(frac * m)), 1)
+    rng = np.random.default_rng(seed)
+    index1 = rng.integers(0, m, size=k)
+    index2 = rng.integers(0, m, size=k)
+    return sigest_from_draw(X_scaled, index1, index2)
+
+
+def sigest_sigma(X: np.ndarray, seed: int) -> float:
+    """caret's single sigma from sigest: the mean of the 0.9 and 0.1 quantile values."""
+    srange = sigest(X, seed)
+    return float((srange[0] + srange[2]) / 2.0)
+
+
+def _libsvm_platt_available() -> bool:
+    """Whether this scikit-learn still has SVC(probability=True) (deprecated 1.9, gone in 1.11)."""
+    from sklearn.svm import SVC
+
+    return "probability" in SVC().get_params()
+
+
+def _fit_svc(
+    X: np.ndarray, y: np.ndarray, weights: np.ndarray | None, sigma: float, C: float, seed: int
+) -> tuple[Any, Any]:
+    """Fit the classifier and its Platt probabilities: (SVC, None) or (SVC, calibrator).
+
+    libsvm's own Platt scaling (internal 5-fold CV, pairwise coupling) is kernlab's prob.model
+    and is used while scikit-learn has it; afterwards an equivalent-in-spirit
+    CalibratedClassifierCV(method="sigmoid", ensemble=False) replaces it.
+    """
+    import warnings
+
+    from sklearn.svm import SVC
+
+    if _libsvm_platt_available():
+        svc = SVC(
+            kernel="rbf", gamma=sigma, C=C, probability=True, random_state=seed, cache_size=200
+        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message=".*`probability` parameter", category=FutureWarning
+            )
+            svc.fit(X, y, sample_weight=weights)
+        return svc, None
+
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.model_selection import StratifiedKFold
+
+    base = SVC(kernel="rbf", gamma=sigma, C=C, cache_size=200)
+    smallest = int(np.bincount(y)[np.unique(y)].min())
+    cv = StratifiedKFold(max(2, min(5, smallest)), shuffle=True, random_state=seed)
+    cal = CalibratedClassifierCV(base, method="sigmoid", ensemble=False, cv=cv)
+    cal.fit(X, y, sample_weight=weights)
+    return cal.calibrated_classifiers_[0].estimator, cal
+
+
+@dataclass
+class SVMFit:
+    """A fitted radial SVM with the scaling and the sigma it used (picklable)."""
+
+    estimator: Any  # sklearn SVC / SVR, or None when only one class was present
+    sigma: float
+    center: np.ndarray
+    scale: np.ndarray
+    y_center: float = 0.0
+    y_scale: float = 1.0
+    mode: str = CLASSIFICATION
+    n_classes: int = 0
+    constant_class: int | None = None
+    calibrator: Any = None  # CalibratedClassifierCV where libsvm's Platt scaling is gone
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Apply the fitting rows' standardisation to new rows."""
+        return (np.asarray(X, dtype=float) - self.center) / self.scale
+
+
+class SVMRadial(Model):
+    """Support vector machine with a radial basis kernel (caret's ``svmRadial``, kernlab's ksvm).
+
+    ``sigma="sigest"`` estimates sigma with kernlab's sigest on the rows being fitted (caret does it
+    once on the whole training set, which leaks the held-out rows into the grid). Set
+    ``options={"scaled": False}`` to skip the standardisation ksvm does by default.
+    """
+
+    name: ClassVar[str] = "svm_radial"
+    label: ClassVar[str] = "Support Vector Machines with Radial Basis Function Kernel"
+    engine: ClassVar[str] = "sklearn"
+    modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION, REGRESSION)
+    tags: ClassVar[tuple[str, ...]] = (
+        "kernel method",
+        "support vector machines",
+        "radial basis function",
+        "robust methods",
+    )
+    params: ClassVar[tuple[Param, ...]] = (
+        Param("sigma", "float", 1e-8, 1e3, log=True, label="Sigma", special=(SIGEST,)),
+        Param("C", "float", 1e-6, 1e6, log=True, label="Cost"),
+    )
+    submodel: ClassVar[tuple[str, ...]] = ()
+    complexity_order: ClassVar[tuple[tuple[str, bool], ...]] = (("C", True), ("sigma", False))
+    takes_weights: ClassVar[bool] = True
+    probabilities: ClassVar[bool] = True
+    classes_from_proba: ClassVar[bool] = False  # classes from the decision function, as kernlab
+
+    # -- grids -----------------------------------------------------------------------------
+    def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
+        """caret's grid, with sigma estimated per fit: C = 2^((1:length) - 3), sigma "sigest"."""
+        return expand_grid(sigma=SIGEST, C=2.0 ** (np.arange(1, length + 1) - 3))
+
+    def random_grid(
+        self, data: TrainingData, length: int, rng: np.random.Generator
+    ) -> pd.DataFrame:
+        """caret's random search: log sigma over sigest's range widened 75%, C = 2^U(-5, 10)."""
+        srange = sigest(data.X, int(rng.integers(2**31)))
+        lo, hi = np.log(srange.min()), np.log(srange.max())
+        widen = 0.75 * (hi - lo)  # R's extendrange(f = .75)
+        sigma = np.exp(rng.uniform(lo - widen, hi + widen, length))
+        return pd.DataFrame({"sigma": sigma, "C": 2.0 ** rng.uniform(-5.0, 10.0, length)})
+
+    def sort_simplest_first(self, grid: pd.DataFrame) -> pd.DataFrame:
+        """Sort by C then descending sigma, leaving sigma out when it holds "sigest"."""
+        keys = [(k, a) for k, a in self.complexity_order if k in grid.columns]
+        if "sigma" in grid.columns and not pd.api.types.is_numeric_dtype(grid["sigma"]):
+            keys = [(k, a) for k, a in keys if k != "sigma"]
+        if not keys:
+            return grid
+        return grid.sort_values(
+            [k for k, _ in keys], ascending=[a for _, a in keys], kind="mergesort"
+        )
+
+    # -- fitting ---------------------------------------------------------------------------
+    def fit(
+        self,
+        data: TrainingData,
+        params: dict[str, Any],
+        subs: list[dict[str, Any]],
+        seed: int,
+    ) -> SVMFit:
+        """Standardise, resolve sigma (estimating it if "sigest"), and fit libsvm's SVC or SVR."""
+        from sklearn.svm import SVR
+
+        X = np.asarray(data.X, dtype=float)
+        raw = params["sigma"]
+        if isinstance(raw, str):
+            if raw != SIGEST:
+                raise ValueError(f"sigma must be a positive number or {SIGEST!r}, got {raw!r}")
+            sigma = sigest_sigma(X, seed)
+        else:
+            sigma = float(raw)
+        C = float(params["C"])
+        if self.options.get("scaled", True):
+            Xs, center, scale = _standardise(X)
+        else:
+            Xs, center, scale = X, np.zeros(X.shape[1]), np.ones(X.shape[1])
+        weights = None if data.weights is None else np.asarray(data.weights, dtype=float)
+        rs = int(seed) % 2**32
+
+        if data.mode == REGRESSION:
+            y = np.asarray(data.y, dtype=float)
+            y_center, y_scale = 0.0, 1.0
+            if self.options.get("scaled", True):
+                y_center = float(y.mean())
+                sd = float(y.std(ddof=1)) if y.size > 1 else 0.0
+                y_scale = sd if np.isfinite(sd) and sd > 0 else 1.0
+            svr = SVR(kernel="rbf", gamma=sigma, C=C, epsilon=EPSILON, cache_size=200)
+            svr.fit(Xs, (y - y_center) / y_scale, sample_weight=weights)
+            return SVMFit(svr, sigma, center, scale, y_center, y_scale, REGRESSION)
+
+        y = np.asarray(data.y).astype(int)
+        present = np.unique(y)
+        if present.size < 2:  # libsvm cannot fit one class: predict it with certainty
+            return SVMFit(
+                None,
+                sigma,
+                center,
+                scale,
+                mode=CLASSIFICATION,
+                n_classes=data.n_classes,
+                constant_class=int(present[0]),
+            )
+        svc, calibrator = _fit_svc(Xs, y, weights, sigma, C, rs)
+        return SVMFit(
+            svc,
+            sigma,
+            center,
+            scale,
+            mode=CLASSIFICATION,
+            n_classes=data.n_classes,
+            calibrator=calibrator,
+        )
+
+    def predict(self, fitted: SVMFit, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        """Class codes from the decision function (kernlab's type="response"), or values."""
+        Xs = fitted.transform(X)
+        if fitted.mode == REGRESSION:
+            pred = fitted.estimator.predict(Xs) * fitted.y_scale + fitted.y_center
+        elif fitted.estimator is None:
+            pred = np.full(Xs.shape[0], fitted.constant_class, dtype=int)
+        else:
+            pred = fitted.estimator.predict(Xs).astype(int)
+        return np.tile(pred, (len(subs), 1))
+
+    def predict_proba(
+        self, fitted: SVMFit, X: np.ndarray, subs: list[dict[str, Any]]
+    ) -> np.ndarray:
+        """libsvm's Platt probabilities in class-code order, K columns (absent classes get 0)."""
+        if fitted.mode == REGRESSION:
+            raise NotImplementedError("svm_radial gives no probabilities in regression")
+        Xs = fitted.transform(X)
+        proba = np.zeros((Xs.shape[0], fitted.n_classes))
+        if fitted.estimator is None:
+            proba[:, fitted.constant_class] = 1.0
+        else:
+            probs = fitted.estimator if fitted.calibrator is None else fitted.calibrator
+            proba[:, probs.classes_.astype(int)] = probs.predict_proba(Xs)
+        return np.tile(proba, (len(subs), 1, 1))
+
+    def describe_fit(self, fitted: SVMFit) -> dict[str, Any]:
+        """The sigma the fit used (estimated when the grid said "sigest")."""
+        return {"sigma": fitted.sigma}

@@ -1,0 +1,94 @@
+"""Printing a TrainResult the way caret's ``print.train`` does, so a caret user can read it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..models.base import CLASSIFICATION
+
+if TYPE_CHECKING:
+    from .result import TrainResult
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float | np.floating):
+        return f"{v:.7g}"
+    return str(v)
+
+
+def _dotted(model, name: str) -> str:
+    """caret's parameter name (``n.trees``) where the model declares one."""
+    for p in model.params:
+        if p.name == name:
+            dotted = [a for a in p.aliases if "." in a]
+            return dotted[0] if dotted else name
+    return name
+
+
+def format_train(res: TrainResult) -> str:
+    """caret-style text: data, pre-processing, resampling, the results table and the choice."""
+    ds, ctl, model = res.dataset, res.control, res.model
+    lines = [model.label or model.name, ""]
+    lines.append(f"{len(ds.y)} samples")
+    lines.append(f"{len(ds.encoder.feature_names)} predictors")
+    if ds.mode == CLASSIFICATION:
+        lines.append(f"{len(ds.levels)} classes: " + ", ".join(f"'{lv}'" for lv in ds.levels))
+    lines.append("")
+    if res.final_preprocess is not None:
+        lines.append(f"Pre-processing: {res.final_preprocess.describe()}")
+    else:
+        lines.append("No pre-processing")
+    lines.append(f"Resampling: {ctl.describe()}")
+    if res.resamples is None:
+        lines.append("")
+        lines.append("Tuning parameters were fixed: " + _params(res, res.best_params))
+        return "\n".join(lines)
+    sizes = [len(t) for t in res.resamples.train[:6]]
+    lines.append(
+        "Summary of sample sizes: "
+        + ", ".join(map(str, sizes))
+        + (", ..." if len(res.resamples) > 6 else "")
+    )
+    lines.append(
+        "Resampling results across tuning parameters:"
+        if len(res.candidates) > 1
+        else "Resampling results:"
+    )
+    lines.append("")
+    table = res.results
+    varying = [c for c in res.candidates.columns if res.candidates[c].nunique() > 1]
+    constant = [c for c in res.candidates.columns if c not in varying]
+    cols = varying + res.metric_names
+    show = table[cols].rename(columns={c: _dotted(model, c) for c in varying})
+    lines.extend("  " + ln for ln in show.to_string(index=False, float_format=_fmt).splitlines())
+    lines.append("")
+    for c in constant:
+        lines.append(
+            f"Tuning parameter '{_dotted(model, c)}' was held constant at a value of "
+            f"{_fmt(table[c].iloc[0])}"
+        )
+    for k, v in res.final_info.items():
+        lines.append(f"The final model used {k} = {_fmt(v)} (estimated from the training rows)")
+    direction = "largest" if res.maximize else "smallest"
+    rule = ctl.selection if isinstance(ctl.selection, str) else "a custom rule"
+    how = {
+        "best": f"the {direction} value",
+        "one_se": "the one SE rule",
+        "oneSE": "the one SE rule",
+        "tolerance": "a tolerance rule",
+    }.get(rule, rule)
+    lines.append(f"{res.metric} was used to select the optimal model using {how}.")
+    lines.append("The final values used for the model were " + _params(res, res.best_params) + ".")
+    n_fail = len(res.scores.failures)
+    if n_fail:
+        lines.append(f"WARNING: {n_fail} candidate fits failed; see .failures")
+    return "\n".join(lines)
+
+
+def _params(res: TrainResult, params: dict[str, Any]) -> str:
+    parts = [f"{_dotted(res.model, k)} = {_fmt(v)}" for k, v in params.items()]
+    if len(parts) > 1:
+        return ", ".join(parts[:-1]) + " and " + parts[-1]
+    return parts[0] if parts else "(none)"

@@ -1,0 +1,358 @@
+"""TrainResult: what train() found — resampled scores, the choice, the final model — and Scores,
+the per-resample metrics of every candidate from which all of it is derived (and re-derived by
+``update()`` without refitting a single resample)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..control import Control
+from ..execute import Context, TaskResult, fit_one, predict_group
+from ..frame import Dataset
+from ..metrics import summarize
+from ..models.base import CLASSIFICATION, Model
+from ..selection import RULES
+from ..splits import Resamples
+from .plan import Task, task_seed
+
+_E632 = 1.0 - np.exp(-1.0)  # 0.632: weight of the out-of-bag estimate in the 632 rule
+
+
+@dataclass
+class Scores:
+    """Held-out metrics of every candidate on every resample, plus what produced them."""
+
+    values: np.ndarray  # (resamples, candidates, metrics)
+    names: list[str]
+    apparent: np.ndarray | None = None  # (candidates, metrics): fitted and scored on all rows
+    inbag: np.ndarray | None = None  # optimism bootstrap: scored on the bootstrap rows
+    allrows: np.ndarray | None = None  # optimism bootstrap: scored on all original rows
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    saved: list[tuple[int, tuple[int, ...], np.ndarray, np.ndarray, np.ndarray | None]] = field(
+        default_factory=list
+    )
+    fit_time: float = 0.0
+    predict_time: float = 0.0
+    n_tasks: int = 0
+    info: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, n_resamples: int, n_cands: int, names: list[str]) -> Scores:
+        return cls(values=np.full((n_resamples, n_cands, len(names)), np.nan), names=names)
+
+    def add(self, r: TaskResult, ctx: Context, task: Task, control: Control) -> None:
+        """Score one task's predictions (vectorised over its candidates) and keep them."""
+        group = ctx.groups[r.group]
+        cands = list(group.candidates)
+        self.n_tasks += 1
+        self.fit_time += r.fit_time
+        self.predict_time += r.predict_time
+        if r.error is not None:
+            for c in cands:
+                self.failures.append({"resample": r.resample, "candidate": c, "error": r.error})
+            return
+        if r.resample >= 0 and r.info:
+            self.info.setdefault(r.resample, r.info)
+        for ev, pred in r.preds.items():
+            rows = task.evals[ev]
+            w = None if ctx.weights is None else ctx.weights[rows]
+            m = summarize(control.summary, ctx.y[rows], pred, r.probs.get(ev), ctx.levels, w)
+            arr = np.column_stack([np.asarray(m[n], dtype=float) for n in self.names])
+            if ev == "heldout":
+                self.values[r.resample, cands] = arr
+                if control.save_predictions != "none":
+                    self.saved.append((r.resample, tuple(cands), rows, pred, r.probs.get(ev)))
+            else:
+                target = self._extra(ev)
+                if target.ndim == 2:
+                    target[cands] = arr
+                else:
+                    target[r.resample, cands] = arr
+
+    def _extra(self, ev: str) -> np.ndarray:
+        shape = self.values.shape
+        if getattr(self, ev if ev != "all" else "allrows") is None:
+            init = np.full(shape[1:] if ev == "apparent" else shape, np.nan)
+            setattr(self, ev if ev != "all" else "allrows", init)
+        return getattr(self, ev if ev != "all" else "allrows")
+
+    def apparent_ok(self) -> bool:
+        return self.apparent is not None and not np.all(np.isnan(self.apparent))
+
+    def estimates(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per candidate: the performance estimate (632 / optimism rules applied) and its SD."""
+        with np.errstate(all="ignore"), _quiet():
+            mean = np.nanmean(self.values, axis=0)
+            sd = np.nanstd(self.values, axis=0, ddof=1)
+            if self.apparent is not None and self.inbag is not None:
+                optimism = np.nanmean(self.inbag - self.allrows, axis=0)
+                mean = self.apparent - optimism
+            elif self.apparent is not None:
+                mean = _E632 * mean + (1 - _E632) * self.apparent
+        return mean, sd
+
+
+def _quiet():
+    import warnings
+
+    ctx = warnings.catch_warnings()
+    ctx.__enter__()
+    warnings.simplefilter("ignore", RuntimeWarning)
+
+    class _Exit:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            ctx.__exit__(*a)
+
+    return _Exit()
+
+
+@dataclass
+class TrainResult:
+    """The outcome of train(): caret's ``train`` object, with pandas tables.
+
+    results: every candidate (simplest first) with each metric's mean and SD over resamples.
+    best_params / best_index: the chosen candidate. final_model: the engine's model refitted on
+    all rows. resample: per-resample metrics of the chosen candidate (all candidates with
+    ``return_resamp="all"``). predictions: saved held-out predictions. times: seconds spent.
+    """
+
+    model: Model
+    control: Control
+    dataset: Dataset
+    context: Context
+    candidates: pd.DataFrame
+    metric: str
+    maximize: bool
+    seed: int
+    resamples: Resamples | None
+    scores: Scores | None
+    metric_names: list[str]
+    best_index: int = -1
+    final_model: Any = None
+    final_preprocess: Any = None
+    final_info: dict[str, Any] = field(default_factory=dict)
+    times: dict[str, float] = field(default_factory=dict)
+
+    # -- tables ----------------------------------------------------------------------------
+    @property
+    def method(self) -> str:
+        return self.model.name
+
+    @property
+    def results(self) -> pd.DataFrame:
+        """Every candidate × metric: mean and SD over resamples (caret's ``$results``)."""
+        out = self.candidates.copy()
+        if self.scores is None:
+            return out
+        mean, sd = self.scores.estimates()
+        for j, n in enumerate(self.metric_names):
+            out[n] = mean[:, j]
+        for j, n in enumerate(self.metric_names):
+            out[f"{n}SD"] = sd[:, j]
+        out.attrs["n_resamples"] = len(self.resamples)
+        return out
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        """The chosen candidate's parameters (caret's ``$bestTune``)."""
+        return _row(self.candidates, self.best_index)
+
+    @property
+    def resample(self) -> pd.DataFrame | None:
+        """Per-resample metrics of the chosen candidate (or all, with return_resamp="all")."""
+        if self.scores is None or self.control.return_resamp == "none":
+            return None
+        names = list(self.resamples.names)
+        if self.control.return_resamp == "final":
+            df = pd.DataFrame(self.scores.values[:, self.best_index, :], columns=self.metric_names)
+            df["Resample"] = names
+            return df
+        frames = []
+        for c in range(len(self.candidates)):
+            df = pd.DataFrame(self.scores.values[:, c, :], columns=self.metric_names)
+            for k, v in _row(self.candidates, c).items():
+                df[k] = v
+            df["Resample"] = names
+            frames.append(df)
+        return pd.concat(frames, ignore_index=True)
+
+    @property
+    def predictions(self) -> pd.DataFrame | None:
+        """Held-out predictions (caret's ``$pred``): one row per held-out row and candidate."""
+        if self.scores is None or not self.scores.saved:
+            return None
+        only_best = self.control.save_predictions == "final"
+        ds, frames = self.dataset, []
+        for r, cands, rows, pred, prob in sorted(self.scores.saved, key=lambda s: (s[0], s[1])):
+            for s, c in enumerate(cands):
+                if only_best and c != self.best_index:
+                    continue
+                df = pd.DataFrame({"rowIndex": rows})
+                if ds.mode == CLASSIFICATION:
+                    lv = np.asarray(ds.levels, dtype=object)
+                    df["pred"], df["obs"] = lv[pred[s]], lv[ds.y[rows]]
+                    if prob is not None:
+                        for k, name in enumerate(ds.levels):
+                            df[name] = prob[s, :, k]
+                else:
+                    df["pred"], df["obs"] = pred[s], ds.y[rows]
+                for k, v in _row(self.candidates, c).items():
+                    df[k] = v
+                df["Resample"] = self.resamples.names[r]
+                frames.append(df)
+        return pd.concat(frames, ignore_index=True) if frames else None
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        """Every failed fit: resample, candidate parameters and the error (never dropped)."""
+        rows = []
+        for f in self.scores.failures if self.scores else []:
+            name = "AllData" if f["resample"] < 0 else self.resamples.names[f["resample"]]
+            rows.append(
+                {
+                    "Resample": name,
+                    **_row(self.candidates, f["candidate"]),
+                    "error": f["error"].strip().splitlines()[-1],
+                    "traceback": f["error"],
+                }
+            )
+        return pd.DataFrame(rows)
+
+    # -- selection -------------------------------------------------------------------------
+    def select(
+        self, selection: Any = None, metric: str | None = None, maximize: bool | None = None
+    ) -> int:
+        """The row of ``results`` the selection rule picks (caret's selectionFunction)."""
+        rule = selection if selection is not None else self.control.selection
+        metric = metric or self.metric
+        maximize = self.maximize if maximize is None else maximize
+        res = self.results
+        if rule in ("one_se", "oneSE"):
+            return RULES[rule](res, metric, maximize, num=len(self.resamples))
+        if isinstance(rule, str):
+            return RULES[rule](res, metric=metric, maximize=maximize)
+        return int(rule(res, metric, maximize))
+
+    def update(
+        self,
+        params: dict[str, Any] | None = None,
+        selection: Any = None,
+        metric: str | None = None,
+        maximize: bool | None = None,
+    ) -> TrainResult:
+        """Re-choose the final candidate (by rule, metric or explicit params) and refit only the
+        final model — the resampled scores are reused (caret's ``update.train``)."""
+        new = copy.copy(self)
+        new.times = dict(self.times)
+        if metric is not None:
+            if metric not in self.metric_names:
+                raise ValueError(
+                    f"metric {metric!r} is not in the results; available: {self.metric_names}"
+                )
+            new.metric = metric
+            if maximize is None:
+                from ..metrics import maximize_default
+
+                maximize = maximize_default(metric)
+        if maximize is not None:
+            new.maximize = bool(maximize)
+        if selection is not None:
+            new.control = dataclasses.replace(self.control, selection=selection)
+        if params is not None:
+            idx = _find_candidate(self.candidates, self.model, params)
+        elif self.scores is None:
+            raise ValueError(
+                "a model fitted with Control(method='none') has no resamples to "
+                "re-select from; pass params="
+            )
+        else:
+            idx = new.select()
+        return fit_final(new, idx)
+
+    # -- prediction ------------------------------------------------------------------------
+    def _predict(self, newdata: Any) -> tuple[np.ndarray, np.ndarray | None, Any]:
+        X = self.dataset.encoder.transform(newdata)
+        index = newdata.index if isinstance(newdata, pd.DataFrame) else None
+        sub = self._sub()
+        ctx = (
+            dataclasses.replace(self.context, class_probs=True)
+            if (self.dataset.mode == CLASSIFICATION and self.model.probabilities)
+            else self.context
+        )
+        pred, prob = predict_group(ctx, self.final_preprocess, self.final_model, X, [sub])
+        return pred[0], (None if prob is None else prob[0]), index
+
+    def predict(self, newdata: Any) -> pd.Series:
+        """Predicted classes (or values) for new rows, with the training pre-processing."""
+        t0 = time.perf_counter()
+        pred, _, index = self._predict(newdata)
+        if self.dataset.mode == CLASSIFICATION:
+            pred = pd.Categorical.from_codes(pred, categories=list(self.dataset.levels))
+        self.times["prediction"] = time.perf_counter() - t0
+        return pd.Series(pred, index=index, name=self.dataset.target)
+
+    def predict_proba(self, newdata: Any) -> pd.DataFrame:
+        """Class probabilities for new rows: one column per class level."""
+        if self.dataset.mode != CLASSIFICATION or not self.model.probabilities:
+            raise ValueError(f"method {self.method!r} on this target gives no class probabilities")
+        _, prob, index = self._predict(newdata)
+        return pd.DataFrame(prob, columns=list(self.dataset.levels), index=index)
+
+    def _sub(self) -> dict[str, Any]:
+        row = _row(self.candidates, self.best_index)
+        return {p: row[p] for p in self.model.submodel if p in row}
+
+    # -- display ---------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        from .display import format_train
+
+        return format_train(self)
+
+
+def fit_final(res: TrainResult, index: int) -> TrainResult:
+    """Refit candidate ``index`` on all training rows (fresh pre-processing on all rows too)."""
+    from threadpoolctl import threadpool_limits
+
+    from .plan import fit_groups
+
+    t0 = time.perf_counter()
+    res.best_index = int(index)
+    row = res.candidates.iloc[[index]].reset_index(drop=True)
+    group = fit_groups(res.model, row)[0]
+    all_rows = np.arange(len(res.dataset.y))
+    with threadpool_limits(1):
+        pp, fitted = fit_one(res.context, all_rows, group, task_seed(res.seed, -2, 0))
+    res.final_model, res.final_preprocess = fitted, pp
+    res.final_info = res.model.describe_fit(fitted)
+    res.times["final"] = time.perf_counter() - t0
+    return res
+
+
+def _row(frame: pd.DataFrame, i: int) -> dict[str, Any]:
+    """Row ``i`` as plain Python values, each column keeping its own type (ints stay ints)."""
+    return frame.iloc[[i]].to_dict("records")[0]
+
+
+def _find_candidate(cands: pd.DataFrame, model: Model, params: dict[str, Any]) -> int:
+    aliases = model.alias_map()
+    params = {aliases.get(k, k): v for k, v in params.items()}
+    unknown = [k for k in params if k not in cands.columns]
+    if unknown:
+        raise ValueError(f"{unknown} are not parameters of {model.name!r}: {list(cands.columns)}")
+    mask = np.ones(len(cands), dtype=bool)
+    for k, v in params.items():
+        mask &= cands[k].to_numpy() == v
+    hits = np.flatnonzero(mask)
+    if len(hits) == 0:
+        raise ValueError(f"no candidate has {params}; update() can only pick a tuned candidate")
+    return int(hits[0])

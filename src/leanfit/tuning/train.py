@@ -1,0 +1,289 @@
+"""train(): validate everything, plan the tasks, run them, score them, select, refit.
+
+Nothing here is model-specific: models come from the registry, resamples from control.py,
+scores from metrics.py and the choice from selection.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..control import Control, make_resamples
+from ..execute import Context, TaskResult, make_executor
+from ..frame import Dataset, make_dataset
+from ..metrics import check_summary, maximize_default, metric_names
+from ..models.base import CLASSIFICATION, REGRESSION, Model, TrainingData, get_model
+from ..preprocess import PreProcess
+from ..splits import Resamples
+from .plan import Task, candidates, fit_groups, task_seed
+from .result import Scores, TrainResult, fit_final
+
+_IMPUTERS = {"medianImpute", "median_impute"}
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    """Everything train() will do, validated, with nothing fitted yet."""
+
+    model: Model
+    control: Control
+    dataset: Dataset
+    context: Context
+    candidates: pd.DataFrame
+    metric: str
+    maximize: bool
+    seed: int
+    metric_names: list[str]
+    resamples: Resamples | None
+    tasks: tuple[Task, ...]
+
+    @property
+    def fits_per_resample(self) -> int:
+        """Model fits per resample: the number of fit groups (sub-model trick applied)."""
+        return len(self.context.groups)
+
+
+def plan_train(
+    x: Any,
+    y: Any = None,
+    *,
+    data: Any = None,
+    method: str | Model = "gbm",
+    control: Control | None = None,
+    grid: Any = None,
+    tune_length: int = 3,
+    preprocess: list[str] | tuple[str, ...] | None = None,
+    metric: str | None = None,
+    maximize: bool | None = None,
+    weights: Any = None,
+    groups: Any = None,
+    seed: int | None = None,
+) -> TrainPlan:
+    """Validate train()'s inputs and plan its tasks without fitting anything (see ``train``)."""
+    control = control or Control()
+    model = get_model(method)
+    ds = make_dataset(x, y, data=data, weights=weights)
+    steps = _check_preprocess(preprocess)
+    _check_inputs(model, ds, steps, control)
+    if seed is None:
+        seed = (
+            control.seed
+            if control.seed is not None
+            else int(np.random.SeedSequence().generate_state(1)[0])
+        )
+    resampling = control.method != "none"
+    if resampling:
+        check_summary(control.summary, ds.mode, len(ds.levels), control.class_probs)
+    names = metric_names(
+        control.summary, ds.mode, ds.levels, control.class_probs, y_sample=ds.y_labels[:20]
+    )
+    metric = metric or _default_metric(ds.mode, names)
+    if resampling and metric not in names:
+        raise ValueError(
+            f"metric {metric!r} is not produced by summary {_summary_name(control.summary)!r}; "
+            f"it produces {names}"
+        )
+    maximize = maximize_default(metric) if maximize is None else bool(maximize)
+
+    whole = TrainingData(
+        X=ds.X,
+        y=ds.y,
+        mode=ds.mode,
+        levels=ds.levels,
+        columns=ds.encoder.feature_names,
+        weights=ds.weights,
+    )
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0]))
+    cands = candidates(model, whole, grid, tune_length, control.search, rng)
+    groups_ = fit_groups(model, cands)
+    ctx = Context(
+        X=ds.X,
+        y=ds.y,
+        weights=ds.weights,
+        mode=ds.mode,
+        levels=ds.levels,
+        columns=ds.encoder.feature_names,
+        model=model,
+        preprocess=steps,
+        groups=tuple(groups_),
+        class_probs=control.class_probs,
+    )
+    resamples, tasks = None, ()
+    if resampling:
+        resamples = make_resamples(
+            control,
+            ds.y_labels if ds.mode == CLASSIFICATION else ds.y,
+            seed,
+            None if groups is None else np.asarray(groups),
+        )
+        if resamples.n != len(ds.y):
+            raise ValueError(f"resamples refer to {resamples.n} rows, the data has {len(ds.y)}")
+        tasks = tuple(_plan_tasks(control.method, resamples, len(groups_), seed, len(ds.y)))
+    elif len(cands) != 1:
+        raise ValueError(
+            f"Control(method='none') fits exactly one candidate; the grid has {len(cands)} "
+            "rows (pass a one-row grid)"
+        )
+    return TrainPlan(
+        model=model,
+        control=control,
+        dataset=ds,
+        context=ctx,
+        candidates=cands,
+        metric=metric,
+        maximize=maximize,
+        seed=seed,
+        metric_names=names,
+        resamples=resamples,
+        tasks=tasks,
+    )
+
+
+def train(x: Any, y: Any = None, **kwargs: Any) -> TrainResult:
+    """Tune a model by resampling and refit the chosen candidate on all rows (caret's ``train``).
+
+    Inputs: a formula with ``data=`` (``train("Class ~ .", data=df)``), a DataFrame and a target
+    column name (``train(df, "Class")``), or ``X`` and ``y``. ``method`` is a model name (see
+    ``leanfit models``) or a user-defined ``Model``. ``grid`` is a DataFrame or dict of lists
+    (caret's dotted names such as ``interaction.depth`` accepted); without it ``tune_length``
+    (default 3) builds the model's default grid (or random draws with
+    ``Control(search="random")``). ``preprocess`` steps are fitted inside every resample on its
+    training rows only. ``metric`` defaults to Accuracy / RMSE (or the summary's first metric);
+    ``maximize`` to the metric's natural direction. ``weights`` are observation weights,
+    ``groups`` row groups for ``Control(method="group_cv")``. One ``seed`` reproduces every
+    resample and fit, whatever ``n_jobs``. Every input is checked before anything is fitted.
+    """
+    t_start = time.perf_counter()
+    return run_plan(plan_train(x, y, **kwargs), t_start)
+
+
+def run_plan(plan: TrainPlan, t_start: float | None = None) -> TrainResult:
+    """Execute a plan: run its tasks, score them, select a candidate and refit it on all rows."""
+    t_start = time.perf_counter() if t_start is None else t_start
+    res = TrainResult(
+        model=plan.model,
+        control=plan.control,
+        dataset=plan.dataset,
+        context=plan.context,
+        candidates=plan.candidates,
+        metric=plan.metric,
+        maximize=plan.maximize,
+        seed=plan.seed,
+        resamples=plan.resamples,
+        scores=None,
+        metric_names=plan.metric_names,
+    )
+    if plan.resamples is None:
+        res = fit_final(res, 0)
+        res.times["everything"] = time.perf_counter() - t_start
+        return res
+    scores = Scores.empty(len(plan.resamples), len(plan.candidates), plan.metric_names)
+    t_res = time.perf_counter()
+    by_key = {(t.resample, t.group): t for t in plan.tasks}
+    for r in _run(plan.context, list(plan.tasks), plan.control, plan.model):
+        scores.add(r, plan.context, by_key[(r.resample, r.group)], plan.control)
+    if np.all(np.isnan(scores.values)) and not scores.apparent_ok():
+        first = scores.failures[0]["error"] if scores.failures else "no metric was computed"
+        raise RuntimeError(f"every candidate failed for {plan.model.name!r}; first error:\n{first}")
+    res.scores = scores
+    res.times["resampling"] = time.perf_counter() - t_res
+    res = fit_final(res, res.select())
+    res.times["everything"] = time.perf_counter() - t_start
+    return res
+
+
+def _run(ctx: Context, tasks: list[Task], control: Control, model: Model) -> Iterator[TaskResult]:
+    """Run every task, streaming results (and the progress bar) as they finish."""
+    from tqdm.auto import tqdm
+
+    executor = make_executor(min(control.workers, len(tasks)))
+    with tqdm(
+        total=len(tasks),
+        desc=f"train {model.name}",
+        unit="fit",
+        disable=not control.verbose,
+        leave=False,
+    ) as bar:
+        for r in executor.run(ctx, tasks):
+            bar.update(1)
+            yield r
+
+
+def _plan_tasks(method: str, resamples: Resamples, n_groups: int, seed: int, n: int) -> list[Task]:
+    """Resample x fit group, plus the apparent (all rows) fits the 632 / optimism rules need."""
+    all_rows = np.arange(n)
+    tasks = []
+    for r, (_, tr, te) in enumerate(resamples):
+        evals = {"heldout": te}
+        if method == "optimism_boot":
+            evals.update(inbag=tr, all=all_rows)
+        tasks.extend(Task(r, g, task_seed(seed, r, g), tr, evals) for g in range(n_groups))
+    if method in ("boot632", "optimism_boot"):
+        tasks.extend(
+            Task(-1, g, task_seed(seed, -1, g), all_rows, {"apparent": all_rows})
+            for g in range(n_groups)
+        )
+    return tasks
+
+
+def _check_preprocess(steps: Any) -> tuple[str, ...]:
+    if steps is None:
+        return ()
+    if isinstance(steps, str):
+        steps = [steps]
+    steps = tuple(steps)
+    PreProcess(steps)  # validates the names before any fitting
+    return steps
+
+
+def _check_inputs(model: Model, ds: Dataset, steps: tuple[str, ...], control: Control) -> None:
+    if ds.mode not in model.modes:
+        raise ValueError(
+            f"method {model.name!r} does not do {ds.mode} (it does {', '.join(model.modes)})"
+        )
+    if ds.weights is not None and not model.takes_weights:
+        raise ValueError(f"method {model.name!r} does not take observation weights")
+    nan_cols = [
+        c
+        for c, bad in zip(ds.encoder.feature_names, np.isnan(ds.X).any(axis=0), strict=True)
+        if bad
+    ]
+    if nan_cols and not model.takes_missing and not _IMPUTERS & set(steps):
+        shown = nan_cols[:5] + (["..."] if len(nan_cols) > 5 else [])
+        raise ValueError(
+            f"predictor column(s) {shown} have missing values and method {model.name!r} cannot "
+            "take them; add preprocess=['median_impute'] or remove those rows"
+        )
+    if control.class_probs and ds.mode == REGRESSION:
+        raise ValueError("Control(class_probs=True) is for classification; the target is numeric")
+    if control.class_probs and not model.probabilities:
+        raise ValueError(f"method {model.name!r} gives no class probabilities")
+    if (
+        ds.mode == CLASSIFICATION
+        and control.method in ("cv", "repeatedcv")
+        and (control.index is None)
+    ):
+        counts = np.bincount(ds.y, minlength=len(ds.levels))
+        small = [
+            (lev, int(c)) for lev, c in zip(ds.levels, counts, strict=True) if c < control.folds
+        ]
+        if small:
+            raise ValueError(
+                f"class(es) {small} have fewer rows than the {control.folds} folds; use fewer "
+                "folds (Control(number=...)) or another resampling method"
+            )
+
+
+def _default_metric(mode: str, names: list[str]) -> str:
+    preferred = "Accuracy" if mode == CLASSIFICATION else "RMSE"
+    return preferred if preferred in names else names[0]
+
+
+def _summary_name(summary: Any) -> str:
+    return summary if isinstance(summary, str) else getattr(summary, "__name__", "custom")
