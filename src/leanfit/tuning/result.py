@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +45,15 @@ class Scores:
     info: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def empty(cls, n_resamples: int, n_cands: int, names: list[str]) -> Scores:
-        return cls(values=np.full((n_resamples, n_cands, len(names)), np.nan), names=names)
+    def empty(cls, n_resamples: int, n_cands: int, names: list[str], method: str) -> Scores:
+        """All-missing scores; the 632 and optimism rules also keep apparent/in-bag scores."""
+        shape = (n_resamples, n_cands, len(names))
+        out = cls(values=np.full(shape, np.nan), names=names)
+        if method in ("boot632", "optimism_boot"):
+            out.apparent = np.full(shape[1:], np.nan)
+        if method == "optimism_boot":
+            out.inbag, out.allrows = np.full(shape, np.nan), np.full(shape, np.nan)
+        return out
 
     def add(self, r: TaskResult, ctx: Context, task: Task, control: Control) -> None:
         """Score one task's predictions (vectorised over its candidates) and keep them."""
@@ -65,30 +73,20 @@ class Scores:
             w = None if ctx.weights is None else ctx.weights[rows]
             m = summarize(control.summary, ctx.y[rows], pred, r.probs.get(ev), ctx.levels, w)
             arr = np.column_stack([np.asarray(m[n], dtype=float) for n in self.names])
-            if ev == "heldout":
-                self.values[r.resample, cands] = arr
-                if control.save_predictions != "none":
-                    self.saved.append((r.resample, tuple(cands), rows, pred, r.probs.get(ev)))
+            if ev == "apparent":
+                self.apparent[cands] = arr
             else:
-                target = self._extra(ev)
-                if target.ndim == 2:
-                    target[cands] = arr
-                else:
-                    target[r.resample, cands] = arr
-
-    def _extra(self, ev: str) -> np.ndarray:
-        shape = self.values.shape
-        if getattr(self, ev if ev != "all" else "allrows") is None:
-            init = np.full(shape[1:] if ev == "apparent" else shape, np.nan)
-            setattr(self, ev if ev != "all" else "allrows", init)
-        return getattr(self, ev if ev != "all" else "allrows")
+                getattr(self, ev)[r.resample, cands] = arr
+            if ev == "values" and control.save_predictions != "none":
+                self.saved.append((r.resample, tuple(cands), rows, pred, r.probs.get(ev)))
 
     def apparent_ok(self) -> bool:
         return self.apparent is not None and not np.all(np.isnan(self.apparent))
 
     def estimates(self) -> tuple[np.ndarray, np.ndarray]:
         """Per candidate: the performance estimate (632 / optimism rules applied) and its SD."""
-        with np.errstate(all="ignore"), _quiet():
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-missing candidates stay NaN
             mean = np.nanmean(self.values, axis=0)
             sd = np.nanstd(self.values, axis=0, ddof=1)
             if self.apparent is not None and self.inbag is not None:
@@ -97,23 +95,6 @@ class Scores:
             elif self.apparent is not None:
                 mean = _E632 * mean + (1 - _E632) * self.apparent
         return mean, sd
-
-
-def _quiet():
-    import warnings
-
-    ctx = warnings.catch_warnings()
-    ctx.__enter__()
-    warnings.simplefilter("ignore", RuntimeWarning)
-
-    class _Exit:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *a):
-            ctx.__exit__(*a)
-
-    return _Exit()
 
 
 @dataclass

@@ -183,7 +183,9 @@ def run_plan(plan: TrainPlan, t_start: float | None = None) -> TrainResult:
         res = fit_final(res, 0)
         res.times["everything"] = time.perf_counter() - t_start
         return res
-    scores = Scores.empty(len(plan.resamples), len(plan.candidates), plan.metric_names)
+    scores = Scores.empty(
+        len(plan.resamples), len(plan.candidates), plan.metric_names, plan.control.method
+    )
     t_res = time.perf_counter()
     by_key = {(t.resample, t.group): t for t in plan.tasks}
     for r in _run(plan.context, list(plan.tasks), plan.control, plan.model):
@@ -220,9 +222,9 @@ def _plan_tasks(method: str, resamples: Resamples, n_groups: int, seed: int, n: 
     all_rows = np.arange(n)
     tasks = []
     for r, (_, tr, te) in enumerate(resamples):
-        evals = {"heldout": te}
+        evals = {"values": te}  # named after the Scores array each evaluation fills
         if method == "optimism_boot":
-            evals.update(inbag=tr, all=all_rows)
+            evals.update(inbag=tr, allrows=all_rows)
         tasks.extend(Task(r, g, task_seed(seed, r, g), tr, evals) for g in range(n_groups))
     if method in ("boot632", "optimism_boot"):
         tasks.extend(
