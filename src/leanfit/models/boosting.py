@@ -20,8 +20,10 @@ class GBM(Model):
     """Stochastic gradient boosting with R gbm's semantics, fitted by LightGBM.
 
     ``interaction_depth`` is the number of splits per tree (a tree grown best-first with
-    depth + 1 leaves, as gbm does), ``n_minobsinnode`` the minimum rows per leaf, and each tree
-    sees a random half of the rows (gbm's ``bag.fraction = 0.5``; change it with
+    depth + 1 leaves, as gbm does), ``n_minobsinnode`` the minimum rows per leaf (LightGBM counts
+    rows from hessian sums, so under Bernoulli loss a leaf can hold slightly fewer), and each tree
+    sees a random half of the rows (gbm's ``bag.fraction = 0.5``; LightGBM draws each row with
+    that probability rather than exactly half; change it with
     ``GBM(options={"bag_fraction": ...})``). Bernoulli / multinomial / Gaussian loss by mode.
     Sub-model: one fit with the largest ``n_trees`` scores every smaller tree count.
     """

@@ -66,7 +66,7 @@ class GLMNet(Model):
         """caret: lambdas of a ``length + 2``-long glmnet path at alpha 0.5, ends dropped."""
         n, p = data.X.shape
         lmax = lambda_max(data, 0.5)
-        ratio = 1e-4 if n > p else 1e-2
+        ratio = 1e-2 if n < p else 1e-4  # glmnet's lambda.min.ratio
         path = np.geomspace(lmax, lmax * ratio, length + 2)[1:-1][:length]
         return expand_grid(alpha=np.linspace(0.1, 1.0, length), **{"lambda": path})
 
@@ -103,11 +103,19 @@ class GLMNet(Model):
     def _glum_path(Z: np.ndarray, data: TrainingData, alpha: float, path: np.ndarray):
         from glum import GeneralizedLinearRegressor
 
-        family = "binomial" if data.mode == CLASSIFICATION else "normal"
+        y = data.y.astype(float)
+        family, y_scale = "binomial", 1.0
+        if data.mode != CLASSIFICATION:
+            # glmnet solves the Gaussian problem for y / sd(y) at lambda / sd(y); only then does
+            # its ridge term (alpha < 1) mean what it means in R.
+            family = "normal"
+            w = np.ones(len(y)) if data.weights is None else data.weights
+            y_scale = float(np.sqrt(np.average((y - np.average(y, weights=w)) ** 2, weights=w)))
+            y_scale = y_scale if y_scale > 0 else 1.0
         m = GeneralizedLinearRegressor(
             family=family,
             l1_ratio=alpha,
-            alpha=list(path),
+            alpha=list(path / y_scale),
             alpha_search=True,
             scale_predictors=False,
             gradient_tol=1e-7,
@@ -115,8 +123,9 @@ class GLMNet(Model):
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            m.fit(Z, data.y.astype(float), sample_weight=data.weights)
-        return np.asarray(m.coef_path_)[:, :, None], np.asarray(m.intercept_path_)[:, None]
+            m.fit(Z, y / y_scale, sample_weight=data.weights)
+        coefs = np.asarray(m.coef_path_)[:, :, None] * y_scale
+        return coefs, np.asarray(m.intercept_path_)[:, None] * y_scale
 
     @staticmethod
     def _multinomial_path(
@@ -125,6 +134,8 @@ class GLMNet(Model):
         from sklearn.linear_model import LogisticRegression
 
         n = len(Z)
+        # glmnet scales weights to mean 1, so lambda means the same whatever their total.
+        w = None if data.weights is None else data.weights / data.weights.mean()
         coefs, intercepts = [], []
         m = LogisticRegression(
             solver="saga",
@@ -138,7 +149,7 @@ class GLMNet(Model):
             warnings.simplefilter("ignore")
             for lam in path:
                 m.set_params(C=1.0 / (n * lam))
-                m.fit(Z, data.y, sample_weight=data.weights)
+                m.fit(Z, data.y, sample_weight=w)
                 coefs.append(m.coef_.T.copy())
                 intercepts.append(m.intercept_.copy())
         return np.stack(coefs), np.stack(intercepts)
