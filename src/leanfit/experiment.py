@@ -16,8 +16,6 @@ from typing import Any
 import pandas as pd
 
 from .control import Control
-from .models.base import get_model
-from .tuning.plan import normalize_grid
 
 _FIT_KEYS = {
     "method",
@@ -85,7 +83,6 @@ def load_experiment(
 
     from .frame import parse_formula
     from .splits import partition
-    from .tuning.train import plan_train
 
     path = Path(path)
     if not path.exists():
@@ -120,50 +117,25 @@ def load_experiment(
     for cname, cspec in (cfg.get("controls") or {}).items():
         try:
             controls[cname] = Control(**{**cspec, "n_jobs": jobs, "verbose": verbose})
-        except TypeError as e:
+        except (TypeError, ValueError) as e:
             raise ValueError(f"control {cname!r}: {e}") from None
     grids = {
         g: {k: _seq(v) for k, v in spec.items()} for g, spec in (cfg.get("grids") or {}).items()
     }
     fits = {}
     for fname, fspec in cfg["fits"].items():
-        bad = set(fspec) - _FIT_KEYS
-        if bad:
-            raise ValueError(
-                f"fit {fname!r}: unknown key(s) {sorted(bad)}; valid: {sorted(_FIT_KEYS)}"
-            )
-        spec = dict(fspec)
-        model = get_model(spec.get("method", "gbm"))
-        ctl = spec.get("control")
-        if isinstance(ctl, str):
-            if ctl not in controls:
-                raise ValueError(f"fit {fname!r} names control {ctl!r}; defined: {list(controls)}")
-            spec["control"] = controls[ctl]
-        else:
-            spec["control"] = Control(**{**(ctl or {}), "n_jobs": jobs, "verbose": verbose})
-        grid = spec.get("grid")
-        if isinstance(grid, str):
-            if grid not in grids:
-                raise ValueError(f"fit {fname!r} names grid {grid!r}; defined: {list(grids)}")
-            grid = grids[grid]
-        elif isinstance(grid, dict):
-            grid = {k: _seq(v) for k, v in grid.items()}
-        if grid is not None:
-            try:
-                normalize_grid(model, grid)
-            except ValueError as e:
-                raise ValueError(f"fit {fname!r}: {e}") from None
-        spec["grid"] = grid
-        if spec.get("predict") and testing is None:
-            raise ValueError(f"fit {fname!r} predicts held-out rows, but there is no partition")
-        if spec.get("selection"):
-            spec["control"] = replace(spec["control"], selection=spec.pop("selection"))
-        train_args = {k: v for k, v in spec.items() if k not in ("tolerance", "predict")}
         try:
-            spec["plan"] = plan_train(cfg["formula"], data=training, **train_args)
-        except (ValueError, TypeError) as e:
+            fits[fname] = _plan_fit(
+                fspec,
+                cfg["formula"],
+                training,
+                testing,
+                controls,
+                grids,
+                {"n_jobs": jobs, "verbose": verbose},
+            )
+        except (TypeError, ValueError) as e:
             raise ValueError(f"fit {fname!r}: {e}") from None
-        fits[fname] = spec
     out = Path(output) if output else (Path(cfg["output"]) if cfg.get("output") else None)
     return Experiment(
         name=cfg.get("name", path.stem),
@@ -174,6 +146,62 @@ def load_experiment(
         fits=fits,
         output=out,
     )
+
+
+def _plan_fit(
+    fspec: dict[str, Any],
+    formula: str,
+    training: pd.DataFrame,
+    testing: pd.DataFrame | None,
+    controls: dict[str, Control],
+    grids: dict[str, dict[str, Any]],
+    run_opts: dict[str, Any],
+) -> dict[str, Any]:
+    """Resolve one fit's named control and grid and plan it: every check, no fitting."""
+    from .tuning.train import plan_train
+
+    bad = set(fspec) - _FIT_KEYS
+    if bad:
+        raise ValueError(f"unknown key(s) {sorted(bad)}; valid: {sorted(_FIT_KEYS)}")
+    spec = dict(fspec)
+    ctl = spec.get("control")
+    if isinstance(ctl, str):
+        if ctl not in controls:
+            raise ValueError(f"names control {ctl!r}; defined: {list(controls)}")
+        spec["control"] = controls[ctl]
+    else:
+        spec["control"] = Control(**{**(ctl or {}), **run_opts})
+    grid = spec.get("grid")
+    if isinstance(grid, str):
+        if grid not in grids:
+            raise ValueError(f"names grid {grid!r}; defined: {list(grids)}")
+        grid = grids[grid]
+    elif isinstance(grid, dict):
+        grid = {k: _seq(v) for k, v in grid.items()}
+    spec["grid"] = grid
+    if spec.get("selection"):
+        spec["control"] = replace(spec["control"], selection=spec.pop("selection"))
+    predict = spec.get("predict")
+    if predict:
+        if testing is None:
+            raise ValueError("predicts held-out rows, but the config has no partition")
+        head = predict.get("head", len(testing)) if isinstance(predict, dict) else len(testing)
+        if not isinstance(head, int) or head < 1:
+            raise ValueError(f"predict: head must be a positive integer, got {head!r}")
+        spec["predict"] = {"head": head}
+    train_args = {k: v for k, v in spec.items() if k not in ("tolerance", "predict")}
+    plan = plan_train(formula, data=training, **train_args)
+    tol = spec.get("tolerance")
+    if tol:
+        tol = {"metric": plan.metric, "tol": 1.5, "maximize": None, **dict(tol)}
+        if tol["metric"] not in plan.metric_names:
+            raise ValueError(
+                f"tolerance metric {tol['metric']!r} is not produced; the fit "
+                f"produces {plan.metric_names}"
+            )
+        spec["tolerance"] = tol
+    spec["plan"] = plan
+    return spec
 
 
 def run_experiment(exp: Experiment, echo=print) -> dict[str, Any]:
@@ -204,24 +232,20 @@ def run_experiment(exp: Experiment, echo=print) -> dict[str, Any]:
             entry["best_metrics"] = {m: float(best[m]) for m in res.metric_names}
             entry["resample_hash"] = res.resamples.hash
             entry["failed_fits"] = len(res.scores.failures)
-        if spec.get("tolerance"):
-            tol = dict(spec["tolerance"])
-            metric = tol.get("metric", res.metric)
-            row = tolerance(
-                res.results,
-                metric=metric,
-                tol=tol.get("tol", 1.5),
-                maximize=tol.get("maximize", res.maximize),
-            )
+        tol = spec.get("tolerance")
+        if tol:
+            metric = tol["metric"]
+            maximize = res.maximize if tol["maximize"] is None else tol["maximize"]
+            row = tolerance(res.results, metric=metric, tol=tol["tol"], maximize=maximize)
             echo(
-                f"\n{fname}: simplest candidate within {tol.get('tol', 1.5)}% of the best "
+                f"\n{fname}: simplest candidate within {tol['tol']}% of the best "
                 f"{metric} (row {row}):"
             )
             cols = list(res.candidates.columns) + res.metric_names
             echo(res.results.iloc[[row]][cols].to_string())
-            entry["tolerance_pick"] = res.results.iloc[row][cols].to_dict()
+            entry["tolerance_pick"] = res.results.iloc[[row]][cols].to_dict("records")[0]
         if spec.get("predict"):
-            head = int(dict(spec["predict"]).get("head", len(exp.testing)))
+            head = spec["predict"]["head"]
             rows = exp.testing.head(head)
             pred, prob = res.predict(rows), None
             echo(f"\n{fname}: predictions on the first {head} held-out rows")

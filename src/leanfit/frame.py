@@ -18,10 +18,20 @@ from .models.base import CLASSIFICATION, REGRESSION
 
 
 def to_pandas(obj: Any) -> Any:
-    """Convert a polars DataFrame/Series to pandas; leave everything else alone."""
-    if type(obj).__module__.startswith("polars"):
-        return obj.to_pandas()
-    return obj
+    """Convert a polars DataFrame/Series to pandas; leave everything else alone.
+
+    A polars Categorical has no declared level order (pandas would get first-seen order), so it
+    arrives as strings and gets sorted levels like R's factor(); a polars Enum keeps its order.
+    """
+    if not type(obj).__module__.startswith("polars"):
+        return obj
+    import polars as pl
+
+    if isinstance(obj, pl.DataFrame):
+        obj = obj.with_columns(pl.col(pl.Categorical).cast(pl.String))
+    elif isinstance(obj, pl.Series) and obj.dtype == pl.Categorical:
+        obj = obj.cast(pl.String)
+    return obj.to_pandas()
 
 
 @dataclass(frozen=True)

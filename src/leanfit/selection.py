@@ -31,12 +31,14 @@ def one_se(
     """Simplest row within one standard error of the best (Breiman et al., caret's ``oneSE``).
 
     The standard error is the best row's resampled SD / sqrt(number of resamples); ``num``
-    defaults to the table's ``n_resamples`` column when present.
+    defaults to ``results.attrs["n_resamples"]``, which ``TrainResult.results`` sets.
     """
     v = _values(results, metric)
     sd = results[f"{metric}SD"].to_numpy(dtype=float)
     if num is None:
-        num = int(results["n_resamples"].max()) if "n_resamples" in results else 1
+        if "n_resamples" not in results.attrs:
+            raise ValueError("one_se needs num= (the number of resamples) for this table")
+        num = int(results.attrs["n_resamples"])
     i = best(results, metric, maximize)
     se = sd[i] / np.sqrt(num)
     ok = v >= v[i] - se if maximize else v <= v[i] + se

@@ -81,9 +81,13 @@ def format_train(res: TrainResult) -> str:
     }.get(rule, rule)
     lines.append(f"{res.metric} was used to select the optimal model using {how}.")
     lines.append("The final values used for the model were " + _params(res, res.best_params) + ".")
-    n_fail = len(res.scores.failures)
-    if n_fail:
-        lines.append(f"WARNING: {n_fail} candidate fits failed; see .failures")
+    failures = res.scores.failures
+    if failures:
+        n_fits = len({(f["resample"], f["group"]) for f in failures})
+        lines.append(
+            f"WARNING: {n_fits} model fits failed ({len(failures)} candidate x "
+            "resample scores missing); see .failures"
+        )
     return "\n".join(lines)
 
 

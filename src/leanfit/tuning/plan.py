@@ -60,7 +60,7 @@ def normalize_grid(model: Model, grid: Any) -> pd.DataFrame:
     if grid.empty:
         raise ValueError("grid has no rows")
     for p in model.params:
-        for v in grid[p.name].unique():
+        for v in map(_py, grid[p.name].unique()):
             why = p.check(v)
             if why:
                 raise ValueError(f"grid value {p.name}={v!r} for {model.name!r}: {why}")

@@ -35,6 +35,7 @@ class Scores:
     apparent: np.ndarray | None = None  # (candidates, metrics): fitted and scored on all rows
     inbag: np.ndarray | None = None  # optimism bootstrap: scored on the bootstrap rows
     allrows: np.ndarray | None = None  # optimism bootstrap: scored on all original rows
+    pooled: np.ndarray | None = None  # LOOCV: (candidates, metrics) of the pooled predictions
     failures: list[dict[str, Any]] = field(default_factory=list)
     saved: list[tuple[int, tuple[int, ...], np.ndarray, np.ndarray, np.ndarray | None]] = field(
         default_factory=list
@@ -64,7 +65,9 @@ class Scores:
         self.predict_time += r.predict_time
         if r.error is not None:
             for c in cands:
-                self.failures.append({"resample": r.resample, "candidate": c, "error": r.error})
+                self.failures.append(
+                    {"resample": r.resample, "group": r.group, "candidate": c, "error": r.error}
+                )
             return
         if r.resample >= 0 and r.info:
             self.info.setdefault(r.resample, r.info)
@@ -77,8 +80,26 @@ class Scores:
                 self.apparent[cands] = arr
             else:
                 getattr(self, ev)[r.resample, cands] = arr
-            if ev == "values" and control.save_predictions != "none":
+            keep = control.save_predictions != "none" or control.method == "loocv"
+            if ev == "values" and keep:
                 self.saved.append((r.resample, tuple(cands), rows, pred, r.probs.get(ev)))
+
+    def pool(self, ctx: Context, control: Control) -> None:
+        """Score each candidate on all held-out predictions together (caret's LOOCV rule:
+        one-row resamples have no RMSE, R², Kappa or ROC of their own)."""
+        self.pooled = np.full(self.values.shape[1:], np.nan)
+        by_group: dict[tuple[int, ...], list] = {}
+        for _, cands, rows, pred, prob in sorted(self.saved, key=lambda e: (e[0], e[1])):
+            by_group.setdefault(cands, []).append((rows, pred, prob))
+        for cands, parts in by_group.items():
+            rows = np.concatenate([p[0] for p in parts])
+            pred = np.concatenate([p[1] for p in parts], axis=1)
+            prob = None if parts[0][2] is None else np.concatenate([p[2] for p in parts], axis=1)
+            w = None if ctx.weights is None else ctx.weights[rows]
+            m = summarize(control.summary, ctx.y[rows], pred, prob, ctx.levels, w)
+            self.pooled[list(cands)] = np.column_stack(
+                [np.asarray(m[n], dtype=float) for n in self.names]
+            )
 
     def apparent_ok(self) -> bool:
         return self.apparent is not None and not np.all(np.isnan(self.apparent))
@@ -89,7 +110,9 @@ class Scores:
             warnings.simplefilter("ignore", RuntimeWarning)  # all-missing candidates stay NaN
             mean = np.nanmean(self.values, axis=0)
             sd = np.nanstd(self.values, axis=0, ddof=1)
-            if self.apparent is not None and self.inbag is not None:
+            if self.pooled is not None:
+                mean, sd = self.pooled, np.full_like(self.pooled, np.nan)
+            elif self.apparent is not None and self.inbag is not None:
                 optimism = np.nanmean(self.inbag - self.allrows, axis=0)
                 mean = self.apparent - optimism
             elif self.apparent is not None:
@@ -170,7 +193,7 @@ class TrainResult:
     @property
     def predictions(self) -> pd.DataFrame | None:
         """Held-out predictions (caret's ``$pred``): one row per held-out row and candidate."""
-        if self.scores is None or not self.scores.saved:
+        if self.scores is None or not self.scores.saved or self.control.save_predictions == "none":
             return None
         only_best = self.control.save_predictions == "final"
         ds, frames = self.dataset, []

@@ -190,6 +190,8 @@ def run_plan(plan: TrainPlan, t_start: float | None = None) -> TrainResult:
     by_key = {(t.resample, t.group): t for t in plan.tasks}
     for r in _run(plan.context, list(plan.tasks), plan.control, plan.model):
         scores.add(r, plan.context, by_key[(r.resample, r.group)], plan.control)
+    if plan.control.method == "loocv":
+        scores.pool(plan.context, plan.control)
     if np.all(np.isnan(scores.values)) and not scores.apparent_ok():
         first = scores.failures[0]["error"] if scores.failures else "no metric was computed"
         raise RuntimeError(f"every candidate failed for {plan.model.name!r}; first error:\n{first}")
