@@ -111,6 +111,7 @@ def run_leanfit(n_jobs: int) -> tuple[dict[str, float], dict[str, float], dict[s
             extra["gbmFit2_fits_per_resample"] = plan.fits_per_resample
             extra["gbmFit2_tasks"] = len(plan.tasks)
             extra["gbmFit2_overhead_ratio"] = res.times["resampling"] / ideal
+            extra["gbmFit2_overhead_total"] = res.times["everything"] / ideal
     times["total"] = time.perf_counter() - t_all - times["rdaFit"]
     return times, quality, extra
 

@@ -29,13 +29,16 @@ _EXPORTS = {
     "loocv": "leanfit.splits",
     "group_kfold": "leanfit.splits",
     "time_slices": "leanfit.splits",
-    "Resamples": "leanfit.splits",
     "best": "leanfit.selection",
     "one_se": "leanfit.selection",
     "tolerance": "leanfit.selection",
     "summarize": "leanfit.metrics",
 }
-_MODULES = {"datasets": "leanfit.datasets", "metrics": "leanfit.metrics"}
+_MODULES = {
+    "datasets": "leanfit.datasets",
+    "metrics": "leanfit.metrics",
+    "splits": "leanfit.splits",
+}
 
 __all__ = sorted([*_EXPORTS, *_MODULES])
 
