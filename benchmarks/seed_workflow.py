@@ -125,8 +125,12 @@ def median_cmd_time(cmd: list[str], n: int = 7) -> float:
     return statistics.median(ts)
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """Resident memory of a process and all its descendants (from /proc)."""
+def _tree_memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) summed over a process and all its descendants, from /proc.
+
+    PSS counts each shared page (numpy, LightGBM, ... loaded by every worker) once in total,
+    so it is the tree's real footprint; summed RSS counts shared pages once per process.
+    """
     children: dict[int, list[int]] = {}
     for d in os.listdir("/proc"):
         if d.isdigit():
@@ -135,21 +139,24 @@ def _tree_rss_kb(pid: int) -> int:
             except (OSError, IndexError):
                 continue
             children.setdefault(ppid, []).append(int(d))
-    total, stack = 0, [pid]
+    rss = pss = 0
+    stack = [pid]
     while stack:
         p = stack.pop()
         stack.extend(children.get(p, []))
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
         except OSError:
             pass
-    return total
+    return rss, pss
 
 
-def peak_memory_mb(n_jobs: int) -> float:
-    """Peak summed RSS of `leanfit run examples/sonar.yaml` and its worker processes."""
+def peak_memory_mb(n_jobs: int) -> tuple[float, float]:
+    """Peak (summed RSS, PSS) of `leanfit run examples/sonar.yaml` and its worker processes."""
     proc = subprocess.Popen(
         [
             str(BIN / "leanfit"),
@@ -164,11 +171,12 @@ def peak_memory_mb(n_jobs: int) -> float:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    peak = 0
+    peak_rss = peak_pss = 0
     while proc.poll() is None:
-        peak = max(peak, _tree_rss_kb(proc.pid))
+        rss, pss = _tree_memory_kb(proc.pid)
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
         time.sleep(0.1)
-    return peak / 1024
+    return peak_rss / 1024, peak_pss / 1024
 
 
 def main() -> None:
@@ -220,9 +228,10 @@ def main() -> None:
         f"import leanfit: {imp:.3f} s   leanfit --help: {hlp:.3f} s   (median of 7, incl. "
         "interpreter start)"
     )
+    rss, pss = peak_memory_mb(args.n_jobs)
     print(
-        f"peak memory of `leanfit run examples/sonar.yaml -j {args.n_jobs}` (all processes): "
-        f"{peak_memory_mb(args.n_jobs):.0f} MB"
+        f"peak memory of `leanfit run examples/sonar.yaml -j {args.n_jobs}`, all processes: "
+        f"{pss:.0f} MB PSS (shared pages counted once), {rss:.0f} MB summed RSS"
     )
 
 
