@@ -1,0 +1,310 @@
+"""Plots of one trained model's resampling: the tuning profile (caret's ``plot.train`` /
+``ggplot.train``, line or level plot) and the chosen candidate's per-resample metric
+distribution (caret's ``densityplot`` / ``histogram`` / ``stripplot`` of a train object)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..tuning.display import _dotted
+from ._style import (
+    CHOSEN,
+    INK,
+    MUTED,
+    choose_metric,
+    color,
+    fmt,
+    kde,
+    new_figure,
+    padded_range,
+    panels,
+    subtitle,
+    themed,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from ..tuning.result import TrainResult
+
+_NO_RESAMPLING = (
+    "no resampling was done (method='none'): there are no {what} to plot; "
+    "train with a resampling Control (e.g. Control(method='cv')) to see them"
+)
+
+
+# -- shared helpers (also used by the held-out prediction plots) ---------------------------------
+def require_resampled(res: TrainResult, what: str = "tuning results") -> None:
+    """Refuse a model fitted without resampling (caret: 'no tuning results to plot')."""
+    if res.scores is None:
+        raise ValueError(_NO_RESAMPLING.format(what=what))
+
+
+def model_title(res: TrainResult) -> str:
+    """The model's label and method name, e.g. 'Stochastic Gradient Boosting (gbm)'."""
+    label = res.model.label or res.method
+    return f"{label} ({res.method})" if label != res.method else label
+
+
+def param_label(res: TrainResult, name: str) -> str:
+    """A parameter's readable label with caret's dotted name: 'Max Tree Depth (interaction.depth)'."""
+    dotted = _dotted(res.model, name)
+    label = next((p.label for p in res.model.params if p.name == name and p.label), "")
+    return f"{label} ({dotted})" if label and label != dotted else dotted
+
+
+def describe_params(res: TrainResult, params: dict[str, Any]) -> str:
+    """'n.trees = 30, interaction.depth = 2' with caret's dotted names."""
+    return ", ".join(f"{_dotted(res.model, k)} = {fmt(v)}" for k, v in params.items())
+
+
+def estimate_label(res: TrainResult, metric: str) -> str:
+    """What the tuning profile's y values are: 'Resampled ROC (mean over 3 resamples)'."""
+    n = len(res.resamples)
+    method = res.control.method
+    if res.scores.pooled is not None:
+        return f"Resampled {metric} (pooled over {n} held-out rows)"
+    if method == "boot632":
+        return f"Resampled {metric} (632 estimate over {n} resamples)"
+    if method == "optimism_boot":
+        return f"Resampled {metric} (optimism-corrected, {n} resamples)"
+    return f"Resampled {metric} (mean over {n} resamples)"
+
+
+def _is_numeric(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+
+
+# -- tuning profile ------------------------------------------------------------------------------
+@themed
+def plot_tuning(res: TrainResult, metric: str | None = None, kind: str = "line") -> Figure:
+    """The resampled metric over the tuning grid (caret's ``plot(fit)``), chosen candidate
+    circled: ``kind="line"`` puts the first varying numeric parameter on x with one line per
+    combination of the other varying parameters; ``kind="level"`` is a heat map over two."""
+    if kind not in ("line", "level"):
+        raise ValueError(f"kind={kind!r} must be 'line' or 'level'")
+    require_resampled(res, "tuning results")
+    metric = choose_metric(metric, res.metric_names, res.metric)
+    cands = res.candidates
+    varying = [c for c in cands.columns if cands[c].nunique(dropna=False) > 1]
+    numeric = [c for c in varying if _is_numeric(cands[c])]
+    if not numeric:
+        tuned = ", ".join(f"{_dotted(res.model, c)} ({cands[c].nunique()} values)" for c in varying)
+        raise ValueError(
+            f"plot_tuning needs a tuning parameter with more than one numeric value; "
+            f"{res.method!r} was tuned over {len(cands)} candidate(s)"
+            + (f" varying only non-numeric {tuned}" if tuned else " with no varying parameter")
+            + "; see res.results for the numbers"
+        )
+    x = numeric[0]
+    others = [c for c in varying if c != x]
+    table = res.results
+    if kind == "line":
+        return _tuning_lines(res, table, metric, x, others)
+    if not others:
+        raise ValueError(
+            f"a level plot needs two varying tuning parameters; {res.method!r} varied only "
+            f"{_dotted(res.model, x)}: use kind='line'"
+        )
+    return _tuning_levels(res, table, metric, x, others[0], others[1:])
+
+
+def _constant_note(res: TrainResult, varying: list[str]) -> str:
+    fixed = {c: res.candidates[c].iloc[0] for c in res.candidates.columns if c not in varying}
+    return f"\nheld constant: {describe_params(res, fixed)}" if fixed else ""
+
+
+def _tuning_lines(
+    res: TrainResult, table: pd.DataFrame, metric: str, x: str, others: list[str]
+) -> Figure:
+    fig = new_figure(7.6, 4.6)
+    ax = fig.add_subplot()
+    groups = table.groupby(others, sort=True, dropna=False) if others else [((), table)]
+    for i, (key, g) in enumerate(groups):
+        key = key if isinstance(key, tuple) else (key,)
+        g = g.sort_values(x)
+        label = " / ".join(fmt(v) for v in key) if others else metric
+        ax.plot(
+            g[x].to_numpy(dtype=float),
+            g[metric].to_numpy(dtype=float),
+            marker="o",
+            color=color(i),
+            label=label,
+        )
+    best = table.iloc[res.best_index]
+    ax.scatter(
+        [float(best[x])],
+        [float(best[metric])],
+        s=190,
+        facecolors="none",
+        edgecolors=CHOSEN,
+        linewidths=1.4,
+        zorder=5,
+    )
+    xs = np.sort(table[x].unique().astype(float))
+    _x_scale(res, ax, x, xs)
+    ax.set_xlabel(param_label(res, x))
+    ax.set_ylabel(estimate_label(res, metric))
+    if others:
+        title = (
+            param_label(res, others[0])
+            if len(others) == 1
+            else " / ".join(_dotted(res.model, c) for c in others)
+        )
+        ax.legend(title=title, loc="center left", bbox_to_anchor=(1.01, 0.5), alignment="left")
+    fig.suptitle(f"{model_title(res)}: resampled {metric} across the tuning grid", x=0.02, ha="left")
+    subtitle(
+        ax,
+        f"circled: chosen candidate ({describe_params(res, res.best_params)})"
+        + _constant_note(res, [x, *others]),
+    )
+    return fig
+
+
+def _x_scale(res: TrainResult, ax: Axes, x: str, xs: np.ndarray) -> None:
+    """Log x for parameters tuned over orders of magnitude; tick every value when there are few."""
+    log = any(p.name == x and p.log for p in res.model.params)
+    if log and xs.min() > 0 and xs.max() / xs.min() >= 20:
+        ax.set_xscale("log")
+    if len(xs) <= 12:
+        ax.set_xticks(xs, [fmt(v) for v in xs])
+        ax.minorticks_off()
+
+
+def _tuning_levels(
+    res: TrainResult, table: pd.DataFrame, metric: str, x: str, y: str, rest: list[str]
+) -> Figure:
+    from matplotlib.colors import Normalize
+    from matplotlib.patches import Rectangle
+
+    xs = np.sort(table[x].unique())
+    ys = sorted(table[y].unique(), key=lambda v: (isinstance(v, str), v))
+    groups = list(table.groupby(rest, sort=True, dropna=False)) if rest else [((), table)]
+    fig, axes = panels(
+        len(groups),
+        ncols=min(len(groups), 2),
+        size=(max(3.8, 0.75 * len(xs) + 2.2), max(3.0, 0.5 * len(ys) + 1.8)),
+        sharex=True,
+        sharey=True,
+        extra=(1.2, 0.7),
+    )
+    vals = table[metric].to_numpy(dtype=float)
+    finite = vals[np.isfinite(vals)]
+    norm = Normalize(float(finite.min()), float(finite.max())) if len(finite) else Normalize(0, 1)
+    best = table.iloc[res.best_index]
+    image = None
+    for ax, (key, g) in zip(axes, groups, strict=True):
+        grid = np.full((len(ys), len(xs)), np.nan)
+        xi = {v: i for i, v in enumerate(xs)}
+        yi = {v: i for i, v in enumerate(ys)}
+        for _, row in g.iterrows():
+            grid[yi[row[y]], xi[row[x]]] = row[metric]
+        image = ax.imshow(
+            np.ma.masked_invalid(grid), origin="lower", aspect="auto", norm=norm, cmap="viridis"
+        )
+        ax.grid(False)
+        if grid.size <= 100:
+            for (r, c), v in np.ndenumerate(grid):
+                if np.isfinite(v):
+                    rgb = image.cmap(norm(v))[:3]
+                    light = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] > 0.5
+                    ax.text(
+                        c, r, f"{v:.3g}", ha="center", va="center", fontsize=8,
+                        color=INK if light else "white",
+                    )  # fmt: skip
+        if all(best[c] == k for c, k in zip(rest, key if isinstance(key, tuple) else (key,))):
+            bx, by = xi[best[x]], yi[best[y]]
+            ax.add_patch(
+                Rectangle((bx - 0.5, by - 0.5), 1, 1, fill=False, edgecolor=CHOSEN, linewidth=2.2)
+            )
+        ax.set_xticks(range(len(xs)), [fmt(v) for v in xs])
+        ax.set_yticks(range(len(ys)), [fmt(v) for v in ys])
+        ax.set_xlabel(param_label(res, x))
+        ax.set_ylabel(param_label(res, y))
+        if rest:
+            keys = key if isinstance(key, tuple) else (key,)
+            ax.set_title(describe_params(res, dict(zip(rest, keys, strict=True))), fontsize=9)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(True)
+    fig.colorbar(image, ax=axes, label=estimate_label(res, metric), shrink=0.9)
+    fig.suptitle(
+        f"{model_title(res)}: resampled {metric} over {_dotted(res.model, x)} and "
+        f"{_dotted(res.model, y)}",
+        x=0.02,
+        ha="left",
+    )
+    if not rest:
+        subtitle(
+            axes[0],
+            f"boxed: chosen candidate ({describe_params(res, res.best_params)})"
+            + _constant_note(res, [x, y]),
+        )
+    return fig
+
+
+# -- per-resample distribution -------------------------------------------------------------------
+def resample_values(res: TrainResult, metric: str) -> tuple[np.ndarray, list[str]]:
+    """The chosen candidate's held-out metric on each resample (finite values) and their names."""
+    j = res.metric_names.index(metric)
+    values = np.asarray(res.scores.values[:, res.best_index, j], dtype=float)
+    names = list(res.resamples.names)
+    keep = np.isfinite(values)
+    if not keep.any():
+        raise ValueError(
+            f"no resample has a value of {metric!r} for the chosen candidate"
+            + (
+                " (leave-one-out resamples are scored only when pooled)"
+                if res.control.method == "loocv"
+                else ""
+            )
+        )
+    return values[keep], [n for n, k in zip(names, keep, strict=True) if k]
+
+
+@themed
+def plot_resample_distribution(
+    res: TrainResult, metric: str | None = None, kind: str = "density"
+) -> Figure:
+    """The chosen candidate's per-resample metric values as a density, histogram or strip plot
+    (caret's densityplot / histogram / stripplot of a train object): how stable the estimate is."""
+    if kind not in ("density", "hist", "strip"):
+        raise ValueError(f"kind={kind!r} must be 'density', 'hist' or 'strip'")
+    require_resampled(res, "resampling results")
+    metric = choose_metric(metric, res.metric_names, res.metric)
+    values, _ = resample_values(res, metric)
+    n = len(values)
+    fig = new_figure(6.8, 4.0)
+    ax = fig.add_subplot()
+    c = color(0)
+    lo, hi = padded_range(values, 0.25)
+    if kind == "density":
+        grid = np.linspace(lo, hi, 256)
+        dens = kde(values, grid)
+        if dens is not None:
+            ax.plot(grid, dens, color=c)
+            ax.fill_between(grid, dens, color=c, alpha=0.15, linewidth=0)
+        ax.scatter(values, np.zeros(n), marker="|", s=250, color=INK, linewidths=1.2, zorder=3)
+        ax.set_ylabel("Density")
+        ax.set_ylim(bottom=0)
+    elif kind == "hist":
+        bins = int(np.clip(np.ceil(np.log2(n) + 1), 3, 20))
+        ax.hist(values, bins=bins, color=c, alpha=0.75, edgecolor="white")
+        ax.set_ylabel("Number of resamples")
+    else:
+        jitter = np.random.default_rng(0).uniform(-0.25, 0.25, n)
+        ax.scatter(values, jitter, s=36, color=c, alpha=0.8, edgecolors="white", linewidths=0.5)
+        ax.set_ylim(-1, 1)
+        ax.set_yticks([])
+        ax.grid(False, axis="y")
+    mean = float(values.mean())
+    ax.axvline(mean, color=MUTED, linestyle="--", linewidth=1.2, label=f"mean = {mean:.4g}")
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel(f"Held-out {metric} per resample ({n} resamples)")
+    ax.legend(loc="upper right")
+    fig.suptitle(f"{model_title(res)}: {metric} across resamples", x=0.02, ha="left")
+    subtitle(ax, f"chosen candidate: {describe_params(res, res.best_params)}")
+    return fig
