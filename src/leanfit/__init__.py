@@ -33,11 +33,16 @@ _EXPORTS = {
     "one_se": "leanfit.selection",
     "tolerance": "leanfit.selection",
     "summarize": "leanfit.metrics",
+    "resamples": "leanfit.compare",
+    "learning_curve": "leanfit.learning",
+    "learning_curve_of": "leanfit.learning",
+    "write_report": "leanfit.report",
 }
 _MODULES = {
     "datasets": "leanfit.datasets",
     "metrics": "leanfit.metrics",
     "splits": "leanfit.splits",
+    "plots": "leanfit.plots",
 }
 
 __all__ = sorted([*_EXPORTS, *_MODULES])

@@ -13,6 +13,7 @@ faster), then compares, compresses and ships them.
 Examples:
   leanfit run examples/sonar.yaml          run the seed's Sonar workflow end to end
   leanfit run examples/sonar.yaml -j 2     ... with 2 worker processes
+  leanfit report examples/sonar.yaml       ... and write only its HTML report
   leanfit models                           list the models and their engines
   leanfit models gbm                       parameters and defaults of one model
 """
@@ -45,6 +46,19 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", default=None, help="folder for results (default: the config's output)"
     )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    rep = sub.add_parser(
+        "report",
+        help="run an experiment config and write its self-contained HTML report",
+        description="Run an experiment config (like `run`, quietly) and write one "
+        "self-contained HTML report: design, tuning tables and profiles, the between-model "
+        "comparison with its tests, the chosen models, seeds, versions and timings. (Reports of "
+        "stored runs without refitting come with the experiment store.)",
+    )
+    rep.add_argument("config", help="path to the experiment YAML")
+    rep.add_argument(
+        "-o", "--output", default=None, help="report file (default: <config output>/report.html)"
+    )
+    rep.add_argument("-j", "--n-jobs", type=int, default=None, help="worker processes")
     models = sub.add_parser(
         "models",
         help="list models, or show one model's parameters",
@@ -106,6 +120,21 @@ def main(argv: list[str] | None = None) -> int:
                 args.config, n_jobs=args.n_jobs, output=args.output, verbose=not args.quiet
             )
             run_experiment(exp)
+            return 0
+        if args.command == "report":
+            from pathlib import Path
+
+            from .experiment import load_experiment, run_experiment
+
+            exp = load_experiment(args.config, n_jobs=args.n_jobs, verbose=False)
+            exp.output = None
+            exp.report = (
+                Path(args.output)
+                if args.output
+                else (exp.report or Path("leanfit-out") / "report.html")
+            )
+            run_experiment(exp, echo=lambda *a: None)
+            print(f"report written to {exp.report}")
             return 0
         if args.command == "models":
             return _models(args)

@@ -43,6 +43,8 @@ class Experiment:
     testing: pd.DataFrame | None
     fits: dict[str, dict[str, Any]]
     output: Path | None
+    compare: dict[str, str] = field(default_factory=dict)  # display name -> fit name
+    report: Path | None = None
     results: dict[str, Any] = field(default_factory=dict)
 
 
@@ -98,6 +100,7 @@ def load_experiment(
         "grids",
         "fits",
         "output",
+        "compare",
     }
     if unknown:
         raise ValueError(f"unknown config key(s) {sorted(unknown)}")
@@ -137,6 +140,7 @@ def load_experiment(
         except (TypeError, ValueError) as e:
             raise ValueError(f"fit {fname!r}: {e}") from None
     out = Path(output) if output else (Path(cfg["output"]) if cfg.get("output") else None)
+    compare = _check_compare(cfg.get("compare") or {}, fits)
     return Experiment(
         name=cfg.get("name", path.stem),
         data=data,
@@ -145,7 +149,33 @@ def load_experiment(
         testing=testing,
         fits=fits,
         output=out,
+        compare=compare,
+        report=out / "report.html" if out else None,
     )
+
+
+def _check_compare(compare: dict[str, str], fits: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """The models to compare must be resampled fits on identical resamples (checked now)."""
+    if not compare:
+        return {}
+    if not isinstance(compare, dict) or len(compare) < 2:
+        raise ValueError("compare: needs at least two entries, e.g. {GBM: gbmFit3, SVM: svmFit}")
+    hashes = {}
+    for label, fname in compare.items():
+        if fname not in fits:
+            raise ValueError(f"compare: {label!r} names fit {fname!r}; fits: {list(fits)}")
+        plan = fits[fname]["plan"]
+        if plan.resamples is None:
+            raise ValueError(f"compare: fit {fname!r} has no resamples (method='none')")
+        hashes[fname] = plan.resamples.hash
+    first = next(iter(hashes))
+    for fname, h in hashes.items():
+        if h != hashes[first]:
+            raise ValueError(
+                f"compare: fits {first!r} and {fname!r} are resampled on different rows "
+                f"(hashes {hashes[first][:12]} and {h[:12]}); give them the same seed and control"
+            )
+    return dict(compare)
 
 
 def _plan_fit(
@@ -259,6 +289,9 @@ def run_experiment(exp: Experiment, echo=print) -> dict[str, Any]:
         summary["fits"][fname] = entry
         if exp.output:
             _write_fit(exp.output, fname, res)
+    comparisons = []
+    if exp.compare:
+        comparisons.append(_run_compare(exp, summary, echo))
     summary["total_seconds"] = round(time.perf_counter() - t0, 3)
     echo("\n== timings (seconds)")
     for fname, e in summary["fits"].items():
@@ -268,7 +301,36 @@ def run_experiment(exp: Experiment, echo=print) -> dict[str, Any]:
         exp.output.mkdir(parents=True, exist_ok=True)
         (exp.output / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
         echo(f"results written to {exp.output}/")
+    if exp.report:
+        from .report import write_report
+
+        t1 = time.perf_counter()
+        notes = {
+            "Partition": f"{len(exp.training)} training rows, "
+            + (f"{len(exp.testing)} held out" if exp.testing is not None else "no hold-out")
+        }
+        write_report(exp.report, exp.name, exp.results, comparisons, notes)
+        echo(f"report written to {exp.report} ({time.perf_counter() - t1:.1f} s)")
     return summary
+
+
+def _run_compare(exp: Experiment, summary: dict[str, Any], echo) -> Any:
+    """caret's resamples / summary / diff on the configured fits, printed and kept."""
+    from .compare import resamples
+    from .report import Comparison
+
+    comp = resamples({label: exp.results[f] for label, f in exp.compare.items()})
+    diffs = [comp.diff(), comp.diff(test="corrected_t", adjustment="holm")]
+    echo("\n== comparison: " + ", ".join(comp.models))
+    echo(repr(comp.summary()))
+    for d in diffs:
+        echo(repr(d))
+    summary["comparison"] = {
+        "models": exp.compare,
+        "summary": comp.summary().to_frame().to_dict("records"),
+        "diffs": [d.to_frame().to_dict("records") for d in diffs],
+    }
+    return Comparison(", ".join(comp.models), comp, diffs)
 
 
 def _write_fit(out: Path, fname: str, res: Any) -> None:

@@ -1,0 +1,273 @@
+"""One self-contained HTML report of an experiment: design, tuning, comparison, tests, timings.
+
+Images are PNGs embedded as data URIs and the style sheet is inline, so the file opens anywhere
+with no network. Everything shown is derived from the held-out scores already computed.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import platform
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+_CSS = """
+body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;color:#1d2430;
+background:#f6f7f9;line-height:1.45}
+main{max-width:1100px;margin:0 auto;padding:24px 32px 64px;background:#fff}
+h1{font-size:1.6em;margin:.2em 0}h2{border-bottom:2px solid #dde3ea;padding-bottom:4px;
+margin-top:2em}h3{margin-top:1.4em}
+table{border-collapse:collapse;font-size:.86em;margin:.6em 0}
+th,td{border:1px solid #dde3ea;padding:3px 8px;text-align:right}
+th{background:#eef2f6}td.l,th.l{text-align:left}tr.best td{background:#fff4cc;font-weight:600}
+img{max-width:100%;height:auto;border:1px solid #eef2f6;margin:6px 0}
+.meta{color:#55606e;font-size:.9em}.grid{display:flex;flex-wrap:wrap;gap:12px}
+.grid figure{margin:0;flex:1 1 460px}figcaption{font-size:.85em;color:#55606e}
+details summary{cursor:pointer;color:#24528a}code{background:#f1f3f5;padding:0 3px}
+.warn{color:#a33}
+"""
+
+_VERSIONS = ("leanfit", "numpy", "pandas", "scikit-learn", "lightgbm", "glum", "matplotlib")
+
+
+@dataclass
+class Comparison:
+    """A between-model comparison to show: its name, the comparison object and its diffs."""
+
+    name: str
+    comparison: Any  # leanfit.compare.ModelComparison
+    diffs: Sequence[Any] = field(default_factory=tuple)  # leanfit.compare.ModelDiff
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=72, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _img(fig: Any, caption: str) -> str:
+    return (
+        f'<figure><img alt="{html.escape(caption)}" src="{_png(fig)}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _table(
+    df: pd.DataFrame, best: int | None = None, digits: int = 4, left: Sequence[str] = ()
+) -> str:
+    """A DataFrame as an HTML table; ``best`` highlights one row (the chosen candidate)."""
+    cols = list(df.columns)
+    head = "".join(
+        f'<th class="{"l" if c in left else ""}">{html.escape(str(c))}</th>' for c in cols
+    )
+    rows = []
+    for i, rec in enumerate(df.itertuples(index=False, name=None)):
+        cells = []
+        for c, v in zip(cols, rec, strict=True):
+            if isinstance(v, float):
+                text = (
+                    ""
+                    if pd.isna(v)
+                    else f"{v:.{digits}g}"
+                    if abs(v) >= 1e4
+                    else (f"{v:.{digits}f}")
+                )
+            else:
+                text = html.escape(str(v))
+            cells.append(f'<td class="{"l" if c in left else ""}">{text}</td>')
+        cls = ' class="best"' if best is not None and i == best else ""
+        rows.append(f"<tr{cls}>{''.join(cells)}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _versions() -> str:
+    parts = []
+    for name in _VERSIONS:
+        try:
+            parts.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return ", ".join(parts) + f"; Python {platform.python_version()}"
+
+
+def _fit_section(name: str, res: Any) -> str:
+    from .. import plots
+
+    model = res.model
+    out = [
+        f'<h2 id="fit-{html.escape(name)}">{html.escape(name)}: '
+        f"{html.escape(model.label or model.name)}</h2>"
+    ]
+    design = res.control.describe()
+    if res.resamples is not None:
+        sizes = [len(t) for t in res.resamples.train]
+        design += (
+            f"; {len(res.resamples)} resamples of {min(sizes)}–{max(sizes)} training "
+            f"rows; resample hash <code>{res.resamples.hash[:16]}</code>"
+        )
+    pp = res.final_preprocess.describe() if res.final_preprocess is not None else "none"
+    chosen = ", ".join(f"{k} = {v}" for k, v in res.best_params.items())
+    extra = "".join(
+        f"; {k} = {v:.6g} (estimated at fit time)"
+        for k, v in res.final_info.items()
+        if isinstance(v, float)
+    )
+    out.append(
+        f'<p class="meta">Method <code>{html.escape(model.name)}</code> (engine '
+        f"{html.escape(model.engine)}), seed {res.seed}. Resampling: {html.escape(design)}. "
+        f"Pre-processing: {html.escape(pp)}.</p>"
+        f"<p><b>Chosen:</b> {html.escape(chosen)}{html.escape(extra)} — by "
+        f"{html.escape(res.metric)} ({'largest' if res.maximize else 'smallest'}, rule "
+        f"{html.escape(str(res.control.selection))}).</p>"
+    )
+    if res.scores is None:
+        out.append("<p>No resampling (method = none): one candidate fitted on all rows.</p>")
+        return "".join(out)
+    table = res.results
+    cols = (
+        list(res.candidates.columns) + list(res.metric_names) + [f"{m}SD" for m in res.metric_names]
+    )
+    best_row = table.iloc[[res.best_index]][cols]
+    out.append(_table(best_row, left=()))
+    figs = []
+    varying = [c for c in res.candidates.columns if res.candidates[c].nunique() > 1]
+    numeric = [c for c in varying if pd.api.types.is_numeric_dtype(res.candidates[c])]
+    if numeric:
+        figs.append(
+            _img(
+                plots.plot_tuning(res),
+                f"{name}: resampled {res.metric} across the tuning parameters",
+            )
+        )
+    figs.append(
+        _img(
+            plots.plot_resample_distribution(res),
+            f"{name}: {res.metric} of the chosen candidate per resample",
+        )
+    )
+    out.append(f'<div class="grid">{"".join(figs)}</div>')
+    out.append(
+        f"<details><summary>All {len(table)} candidates (simplest first)</summary>"
+        f"{_table(table[cols], best=res.best_index)}</details>"
+    )
+    if len(res.failures):
+        out.append(
+            f'<p class="warn">{len(res.failures)} candidate × resample fits failed; '
+            f"first error: {html.escape(res.failures['error'].iloc[0])}</p>"
+        )
+    return "".join(out)
+
+
+def _comparison_section(cmp: Comparison) -> str:
+    from .. import plots
+
+    comp = cmp.comparison
+    out = [
+        f"<h2>Comparison: {html.escape(cmp.name)}</h2>",
+        f'<p class="meta">Models {html.escape(", ".join(comp.models))} on the same '
+        f"{len(comp.resample_names)} resamples (hash "
+        f"<code>{comp.resample_hash[:16]}</code>); metrics "
+        f"{html.escape(', '.join(comp.metrics))}.</p>",
+    ]
+    summ = comp.summary().to_frame()
+    out.append("<h3>Resampled performance</h3>" + _table(summ, left=("metric", "model")))
+    figs = [
+        _img(plots.plot_box(comp), "Box-and-whisker plots of the resampled metrics"),
+        _img(plots.plot_dot(comp), "Means with 95% confidence intervals"),
+    ]
+    out.append(f'<div class="grid">{"".join(figs)}</div>')
+    for d in cmp.diffs:
+        frame = d.to_frame()
+        test, adj = frame["test"].iloc[0], frame["adjustment"].iloc[0]
+        label = {
+            "t": "paired t-test",
+            "corrected_t": "Nadeau–Bengio corrected resampled t-test",
+        }.get(test, test)
+        out.append(f"<h3>Differences: {html.escape(label)}, {html.escape(adj)} adjustment</h3>")
+        cols = [
+            "metric",
+            "model1",
+            "model2",
+            "estimate",
+            "lower",
+            "upper",
+            "statistic",
+            "p_value",
+            "p_adjusted",
+        ]
+        out.append(_table(frame[cols], left=("metric", "model1", "model2")))
+        out.append(f'<div class="grid">{_img(plots.plot_diff(d), f"Differences ({label})")}</div>')
+    return "".join(out)
+
+
+def render_report(
+    title: str,
+    fits: Mapping[str, Any],
+    comparisons: Sequence[Comparison] = (),
+    notes: Mapping[str, Any] | None = None,
+) -> str:
+    """The whole report as one HTML string (see ``write_report``)."""
+    t0 = time.perf_counter()
+    first = next(iter(fits.values()))
+    ds = first.dataset
+    counts = ""
+    if ds.levels:
+        n = pd.Series(ds.y_labels).value_counts().reindex(list(ds.levels))
+        counts = "; classes " + ", ".join(f"{k}: {v}" for k, v in n.items())
+    toc = " · ".join(f'<a href="#fit-{html.escape(k)}">{html.escape(k)}</a>' for k in fits)
+    parts = [
+        f"<h1>{html.escape(title)}</h1>",
+        f'<p class="meta">Written {time.strftime("%Y-%m-%d %H:%M:%S")} by {_versions()}.</p>',
+        "<h2>Data and design</h2>",
+        f"<p>{len(ds.y)} training rows, {len(ds.encoder.feature_names)} predictors, target "
+        f"<code>{html.escape(ds.target)}</code> ({ds.mode}){html.escape(counts)}.</p>",
+    ]
+    for k, v in (notes or {}).items():
+        parts.append(f"<p><b>{html.escape(str(k))}:</b> {html.escape(str(v))}</p>")
+    parts.append(f"<p>Fits: {toc}</p>")
+    timing = pd.DataFrame(
+        [
+            {
+                "fit": k,
+                "method": r.method,
+                "candidates": len(r.candidates),
+                "resamples": 0 if r.resamples is None else len(r.resamples),
+                "seconds": r.times.get("everything", float("nan")),
+            }
+            for k, r in fits.items()
+        ]
+    )
+    parts.append("<h3>Timings</h3>" + _table(timing, digits=2, left=("fit", "method")))
+    for cmp in comparisons:
+        parts.append(_comparison_section(cmp))
+    for name, res in fits.items():
+        parts.append(_fit_section(name, res))
+    parts.append(f'<p class="meta">Report rendered in {time.perf_counter() - t0:.2f} s.</p>')
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
+        f"<body><main>{''.join(parts)}</main></body></html>"
+    )
+
+
+def write_report(
+    path: str | Path,
+    title: str,
+    fits: Mapping[str, Any],
+    comparisons: Sequence[Comparison] = (),
+    notes: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write the self-contained HTML report of these fits and comparisons to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_report(title, fits, comparisons, notes), encoding="utf-8")
+    return path
