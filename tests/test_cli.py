@@ -177,8 +177,10 @@ def test_run_small_config(tmp_path, capsys, training, testing):
         "gbmFit_results.csv",
         "rdaFit_resample.csv",
         "rdaFit_results.csv",
+        "report.html",
         "summary.json",
     ]
+    assert f"report written to {out_dir / 'report.html'}" in out
     summary = json.loads((out_dir / "summary.json").read_text())
     assert summary["name"] == "tiny-sonar"
     assert list(summary["fits"]) == ["gbmFit", "rdaFit", "gbmNone"]

@@ -346,9 +346,9 @@ def diagnose_curve(curve: LearningCurve, metric: str | None = None) -> Diagnosis
     rising = bool(np.isfinite(slope) and slope > RISING_SLOPE)
     facts = (
         f"training {metric} {_fmt(app)} vs resampled {_fmt(res)} at {size:.0f} rows: a gap of "
-        f"{_fmt(gap * abs(scale))} ({gap:.0%} of the distance from the no-information value "
+        f"{_fmt(gap * abs(scale))} ({_pct(gap)} of the distance from the no-information value "
         f"{_fmt(base)} to the ideal {_fmt(ideal)}); the resampled {metric} is "
-        f"{1 - q_res:.0%} of that distance short of ideal"
+        f"{_pct(1 - q_res)} of that distance short of ideal"
     )
     trend = _trend(slope, float(mid["size"]), size)
     if gap > OVER_GAP:
@@ -370,7 +370,7 @@ def diagnose_curve(curve: LearningCurve, metric: str | None = None) -> Diagnosis
     elif q_app < UNDER_APPARENT:
         verdict = "under-fitting"
         why = (
-            f"even the training {metric} covers only {q_app:.0%} of that distance (below "
+            f"even the training {metric} covers only {_pct(q_app)} of that distance (below "
             f"{UNDER_APPARENT:.0%}) and the gap is small: the model is too simple for the data "
             "(unless the outcome is that noisy)"
         )
@@ -387,7 +387,7 @@ def diagnose_curve(curve: LearningCurve, metric: str | None = None) -> Diagnosis
         verdict = "balanced"
         why = (
             f"the gap is within {OVER_GAP:.0%} of that distance and training performance covers "
-            f"{q_app:.0%} of it"
+            f"{_pct(q_app)} of it"
         )
         remedies = ["more training data: the resampled curve is still rising"] if rising else []
     message = f"{verdict}: {facts}; {why}. {trend}"
@@ -734,14 +734,10 @@ def _trend(slope: float, from_size: float, to_size: float) -> str:
     """The resampled curve's last-half trend in words, with the number."""
     if not np.isfinite(slope):
         return "With one size there is no trend to read."
-    if slope > RISING_SLOPE:
-        return (
-            f"The resampled curve is still rising: +{slope:.0%} of that distance from "
-            f"{from_size:.0f} to {to_size:.0f} rows."
-        )
+    state = "is still rising" if slope > RISING_SLOPE else "has flattened"
     return (
-        f"The resampled curve has flattened: {slope:+.0%} of that distance from {from_size:.0f} "
-        f"to {to_size:.0f} rows."
+        f"The resampled curve {state}: {_pct(slope, True)} of that distance from "
+        f"{from_size:.0f} to {to_size:.0f} rows."
     )
 
 
@@ -761,8 +757,15 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
 
 
+def _pct(v: float, sign: bool = False) -> str:
+    """A scaled number as a whole percentage (no "-0%"), with its sign when asked."""
+    v = 0.0 if abs(v) < 0.005 else float(v)
+    return f"{v:+.0%}" if sign else f"{v:.0%}"
+
+
 def _fmt(v: float) -> str:
     """A metric value for messages: 3 decimals, or 4 significant digits when large."""
     if v is None or not np.isfinite(v):
         return "NA"
+    v = 0.0 if abs(v) < 5e-4 else float(v)  # no "-0.000"
     return f"{v:.3f}" if abs(v) < 100 else f"{v:.4g}"

@@ -106,7 +106,7 @@ def _fit_section(name: str, res: Any) -> str:
         f'<h2 id="fit-{html.escape(name)}">{html.escape(name)}: '
         f"{html.escape(model.label or model.name)}</h2>"
     ]
-    design = res.control.describe()
+    design = html.escape(res.control.describe())
     if res.resamples is not None:
         sizes = [len(t) for t in res.resamples.train]
         design += (
@@ -122,7 +122,7 @@ def _fit_section(name: str, res: Any) -> str:
     )
     out.append(
         f'<p class="meta">Method <code>{html.escape(model.name)}</code> (engine '
-        f"{html.escape(model.engine)}), seed {res.seed}. Resampling: {html.escape(design)}. "
+        f"{html.escape(model.engine)}), seed {res.seed}. Resampling: {design}. "
         f"Pre-processing: {html.escape(pp)}.</p>"
         f"<p><b>Chosen:</b> {html.escape(chosen)}{html.escape(extra)} — by "
         f"{html.escape(res.metric)} ({'largest' if res.maximize else 'smallest'}, rule "
