@@ -30,21 +30,45 @@ FLAGS = [
 def report(tmp_path_factory, training):
     ctl = lf.Control(method="cv", number=4, class_probs=True, summary="two_class", seed=7)
     fits = {
-        "GBM": lf.train("Class ~ .", data=training, method="gbm", control=ctl, metric="ROC",
-                        grid=lf.expand_grid(interaction_depth=[1, 3], n_trees=[20, 40],
-                                            shrinkage=0.1, n_minobsinnode=10)),
-        "RDA": lf.train("Class ~ .", data=training, method="rda", control=ctl, metric="ROC",
-                        tune_length=2),
-        "GLMNET": lf.train("Class ~ .", data=training, method="glmnet", control=ctl,
-                           metric="ROC", tune_length=2, preprocess=["center", "scale"]),
+        "GBM": lf.train(
+            "Class ~ .",
+            data=training,
+            method="gbm",
+            control=ctl,
+            metric="ROC",
+            grid=lf.expand_grid(
+                interaction_depth=[1, 3], n_trees=[20, 40], shrinkage=0.1, n_minobsinnode=10
+            ),
+        ),
+        "RDA": lf.train(
+            "Class ~ .", data=training, method="rda", control=ctl, metric="ROC", tune_length=2
+        ),
+        "GLMNET": lf.train(
+            "Class ~ .",
+            data=training,
+            method="glmnet",
+            control=ctl,
+            metric="ROC",
+            tune_length=2,
+            preprocess=["center", "scale"],
+        ),
     }
     comp = resamples(fits)
     diffs = [comp.diff(), comp.diff(test="corrected_t", adjustment="holm")]
     t0 = time.perf_counter()
-    path = write_report(tmp_path_factory.mktemp("rep") / "report.html", "Sonar test report",
-                        fits, [Comparison("three models", comp, diffs)])
-    return {"path": path, "fits": fits, "comp": comp, "diffs": diffs,
-            "seconds": time.perf_counter() - t0}
+    path = write_report(
+        tmp_path_factory.mktemp("rep") / "report.html",
+        "Sonar test report",
+        fits,
+        [Comparison("three models", comp, diffs)],
+    )
+    return {
+        "path": path,
+        "fits": fits,
+        "comp": comp,
+        "diffs": diffs,
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def test_report_is_self_contained(report):
@@ -63,8 +87,9 @@ def test_report_renders_in_chromium(report, tmp_path):
 
     errors: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS,
-                                    env={"HOME": str(tmp_path)})
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=FLAGS, env={"HOME": str(tmp_path)}
+        )
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -72,7 +97,8 @@ def test_report_renders_in_chromium(report, tmp_path):
         page.goto(report["path"].as_uri())
         page.wait_for_load_state("load")
         images = page.eval_on_selector_all(
-            "img", "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight])")
+            "img", "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight])"
+        )
         body = page.inner_text("body")
         page.screenshot(path=str(Path("/tmp") / "leanfit-report.png"), full_page=True)
         browser.close()

@@ -128,9 +128,22 @@ def panels(
     return fig, axes[:n]
 
 
+def suptitle(fig: Figure, text: str) -> None:
+    """The figure's bold title, left-aligned and wrapped to the figure width (never clipped)."""
+    import textwrap
+
+    width = max(30, int(fig.get_figwidth() * 9.8))
+    fig.suptitle(textwrap.fill(text, width, break_on_hyphens=False), x=0.02, ha="left")
+
+
 def subtitle(ax: Axes, text: str) -> None:
-    """A small grey explanatory line above a panel (what is circled, what was held fixed)."""
-    ax.set_title(text, fontsize=8.5, color=MUTED, loc="left")
+    """A small grey explanatory line above a panel (what is circled, what was held fixed),
+    wrapped to the panel's width."""
+    import textwrap
+
+    width = max(30, int(ax.get_position().width * ax.figure.get_figwidth() * 17))
+    lines = [textwrap.fill(line, width, break_on_hyphens=False) for line in text.splitlines()]
+    ax.set_title("\n".join(lines), fontsize=8.5, color=MUTED, loc="left")
 
 
 def fmt(v: Any) -> str:
@@ -169,7 +182,9 @@ def choose_metric(metric: str | None, available: list[str] | tuple[str, ...], de
     """Validate one metric name against what was computed (listing the choices if it is not)."""
     metric = default if metric is None else metric
     if metric not in available:
-        raise ValueError(f"metric {metric!r} was not computed; available metrics: {list(available)}")
+        raise ValueError(
+            f"metric {metric!r} was not computed; available metrics: {list(available)}"
+        )
     return metric
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..models.base import CLASSIFICATION
-from ._style import INK, MUTED, color, new_figure, subtitle, themed
+from ._style import INK, MUTED, color, new_figure, subtitle, suptitle, themed
 from .train import describe_params, model_title, require_resampled
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def _one_vs_rest(res: TrainResult, pred: pd.DataFrame) -> list[tuple[str, np.nda
 def _pool_note(res: TrainResult, pred: pd.DataFrame) -> str:
     n_res = pred["Resample"].nunique() if "Resample" in pred.columns else len(res.resamples)
     return (
-        f"{len(pred)} held-out predictions pooled over {n_res} resamples; "
+        f"{len(pred)} held-out predictions pooled over {n_res} resamples\n"
         f"chosen candidate: {describe_params(res, res.best_params)}"
     )
 
@@ -113,8 +113,8 @@ def plot_roc(res: TrainResult) -> Figure:
     ax.set_aspect("equal")
     ax.set_xlabel("False positive rate (1 - specificity)")
     ax.set_ylabel("True positive rate (sensitivity)")
-    ax.legend(loc="lower right", title="event")
-    fig.suptitle(f"{model_title(res)}: held-out ROC curve", x=0.02, ha="left")
+    ax.legend(loc="lower right", title="event", alignment="left")
+    suptitle(fig, f"{model_title(res)}: held-out ROC curve")
     subtitle(ax, _pool_note(res, pred))
     return fig
 
@@ -135,8 +135,8 @@ def plot_pr(res: TrainResult) -> Figure:
     ax.set_aspect("equal")
     ax.set_xlabel("Recall (sensitivity)")
     ax.set_ylabel("Precision (positive predictive value)")
-    ax.legend(loc="lower left", title="event (dotted: prevalence)")
-    fig.suptitle(f"{model_title(res)}: held-out precision-recall curve", x=0.02, ha="left")
+    ax.legend(loc="lower left", title="event (dotted: prevalence)", alignment="left")
+    suptitle(fig, f"{model_title(res)}: held-out precision-recall curve")
     subtitle(ax, _pool_note(res, pred))
     return fig
 
@@ -147,7 +147,9 @@ def calibration_table(score: np.ndarray, positive: np.ndarray, bins: int) -> pd.
     edges = np.linspace(0.0, 1.0, bins + 1)
     idx = np.clip(np.searchsorted(edges, score, side="right") - 1, 0, bins - 1)
     df = pd.DataFrame({"bin": idx, "p": score, "event": positive.astype(float)})
-    out = df.groupby("bin").agg(n=("p", "size"), predicted=("p", "mean"), observed=("event", "mean"))
+    out = df.groupby("bin").agg(
+        n=("p", "size"), predicted=("p", "mean"), observed=("event", "mean")
+    )
     return out.reset_index()
 
 
@@ -172,14 +174,15 @@ def plot_calibration(res: TrainResult, bins: int = 10) -> Figure:
                 textcoords="offset points",
                 fontsize=7,
                 color=color(i),
+                bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.75},
             )
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.04, 1.04)
     ax.set_aspect("equal")
     ax.set_xlabel(f"Mean predicted probability of the event ({bins} equal-width bins)")
     ax.set_ylabel("Observed event rate")
-    ax.legend(loc="upper left", title="event")
-    fig.suptitle(f"{model_title(res)}: calibration of held-out probabilities", x=0.02, ha="left")
+    ax.legend(loc="upper left", title="event", alignment="left")
+    suptitle(fig, f"{model_title(res)}: calibration of held-out probabilities")
     subtitle(ax, _pool_note(res, pred))
     return fig
 
@@ -208,8 +211,16 @@ def plot_confusion(res: TrainResult) -> Figure:
     image = ax.imshow(pct.to_numpy(), cmap="Blues", vmin=0, vmax=max(float(pct.max().max()), 1e-9))
     for (r, c), v in np.ndenumerate(pct.to_numpy()):
         dark = v > 0.6 * float(pct.max().max())
-        ax.text(c, r, f"{v:.1f}%", ha="center", va="center", fontsize=10 if k <= 6 else 8,
-                color="white" if dark else INK, fontweight="bold" if r == c else "normal")  # fmt: skip
+        ax.text(
+            c,
+            r,
+            f"{v:.1f}%",
+            ha="center",
+            va="center",
+            fontsize=10 if k <= 6 else 8,
+            color="white" if dark else INK,
+            fontweight="bold" if r == c else "normal",
+        )
     ax.grid(False)
     for side_name in ("top", "right"):
         ax.spines[side_name].set_visible(True)
@@ -219,7 +230,7 @@ def plot_confusion(res: TrainResult) -> Figure:
     ax.set_ylabel("Prediction")
     fig.colorbar(image, ax=ax, label="% of all held-out predictions", shrink=0.8)
     accuracy = float(np.trace(pct.to_numpy()))
-    fig.suptitle(f"{model_title(res)}: held-out confusion matrix", x=0.02, ha="left")
+    suptitle(fig, f"{model_title(res)}: held-out confusion matrix")
     subtitle(
         ax,
         f"{res.control.describe()}; cells are % of all {len(pred)} held-out predictions\n"

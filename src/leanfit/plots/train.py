@@ -22,6 +22,7 @@ from ._style import (
     padded_range,
     panels,
     subtitle,
+    suptitle,
     themed,
 )
 
@@ -51,10 +52,12 @@ def model_title(res: TrainResult) -> str:
 
 
 def param_label(res: TrainResult, name: str) -> str:
-    """A parameter's readable label with caret's dotted name: 'Max Tree Depth (interaction.depth)'."""
+    """A parameter's label with caret's dotted name, e.g. 'Max Tree Depth (interaction.depth)'."""
     dotted = _dotted(res.model, name)
     label = next((p.label for p in res.model.params if p.name == name and p.label), "")
-    return f"{label} ({dotted})" if label and label != dotted else dotted
+    if not label or label.lower() == dotted.lower():
+        return label or dotted
+    return f"{label} ({dotted})"
 
 
 def describe_params(res: TrainResult, params: dict[str, Any]) -> str:
@@ -118,6 +121,10 @@ def _constant_note(res: TrainResult, varying: list[str]) -> str:
     return f"\nheld constant: {describe_params(res, fixed)}" if fixed else ""
 
 
+def _chosen(res: TrainResult, varying: list[str]) -> str:
+    return describe_params(res, {k: v for k, v in res.best_params.items() if k in varying})
+
+
 def _tuning_lines(
     res: TrainResult, table: pd.DataFrame, metric: str, x: str, others: list[str]
 ) -> Figure:
@@ -144,6 +151,7 @@ def _tuning_lines(
         edgecolors=CHOSEN,
         linewidths=1.4,
         zorder=5,
+        clip_on=False,
     )
     xs = np.sort(table[x].unique().astype(float))
     _x_scale(res, ax, x, xs)
@@ -156,10 +164,10 @@ def _tuning_lines(
             else " / ".join(_dotted(res.model, c) for c in others)
         )
         ax.legend(title=title, loc="center left", bbox_to_anchor=(1.01, 0.5), alignment="left")
-    fig.suptitle(f"{model_title(res)}: resampled {metric} across the tuning grid", x=0.02, ha="left")
+    suptitle(fig, f"{model_title(res)}: resampled {metric} across the tuning grid")
     subtitle(
         ax,
-        f"circled: chosen candidate ({describe_params(res, res.best_params)})"
+        f"circled: chosen candidate ({_chosen(res, [x, *others])})"
         + _constant_note(res, [x, *others]),
     )
     return fig
@@ -213,10 +221,16 @@ def _tuning_levels(
                     rgb = image.cmap(norm(v))[:3]
                     light = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] > 0.5
                     ax.text(
-                        c, r, f"{v:.3g}", ha="center", va="center", fontsize=8,
+                        c,
+                        r,
+                        f"{v:.3g}",
+                        ha="center",
+                        va="center",
+                        fontsize=8,
                         color=INK if light else "white",
-                    )  # fmt: skip
-        if all(best[c] == k for c, k in zip(rest, key if isinstance(key, tuple) else (key,))):
+                    )
+        keys = key if isinstance(key, tuple) else (key,)
+        if all(best[c] == k for c, k in zip(rest, keys, strict=True)):
             bx, by = xi[best[x]], yi[best[y]]
             ax.add_patch(
                 Rectangle((bx - 0.5, by - 0.5), 1, 1, fill=False, edgecolor=CHOSEN, linewidth=2.2)
@@ -226,22 +240,19 @@ def _tuning_levels(
         ax.set_xlabel(param_label(res, x))
         ax.set_ylabel(param_label(res, y))
         if rest:
-            keys = key if isinstance(key, tuple) else (key,)
             ax.set_title(describe_params(res, dict(zip(rest, keys, strict=True))), fontsize=9)
         for side in ("top", "right"):
             ax.spines[side].set_visible(True)
     fig.colorbar(image, ax=axes, label=estimate_label(res, metric), shrink=0.9)
-    fig.suptitle(
+    suptitle(
+        fig,
         f"{model_title(res)}: resampled {metric} over {_dotted(res.model, x)} and "
         f"{_dotted(res.model, y)}",
-        x=0.02,
-        ha="left",
     )
     if not rest:
         subtitle(
             axes[0],
-            f"boxed: chosen candidate ({describe_params(res, res.best_params)})"
-            + _constant_note(res, [x, y]),
+            f"boxed: chosen candidate ({_chosen(res, [x, y])})" + _constant_note(res, [x, y]),
         )
     return fig
 
@@ -305,6 +316,6 @@ def plot_resample_distribution(
     ax.set_xlim(lo, hi)
     ax.set_xlabel(f"Held-out {metric} per resample ({n} resamples)")
     ax.legend(loc="upper right")
-    fig.suptitle(f"{model_title(res)}: {metric} across resamples", x=0.02, ha="left")
+    suptitle(fig, f"{model_title(res)}: {metric} across resamples")
     subtitle(ax, f"chosen candidate: {describe_params(res, res.best_params)}")
     return fig
