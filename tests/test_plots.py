@@ -575,3 +575,60 @@ def test_bad_comparison_arguments(comp):
         plots.plot_dot(comp, conf_level=95)
     with pytest.raises(TypeError, match="pandas Series or DataFrame"):
         plots.plot_importance([1, 2, 3])
+
+
+def test_between_model_plots_on_a_real_comparison(gbm, training):
+    """The real leanfit.compare objects (not fakes) drive every between-model plot."""
+    rda_roc = lf.train(
+        "Class ~ .",
+        data=training,
+        method="rda",
+        tune_length=2,
+        control=gbm.control,
+        metric="ROC",
+        seed=1,
+    )
+    comp = lf.resamples({"GBM": gbm, "RDA": rda_roc})
+    d = comp.diff()
+    figs = [
+        plots.plot_box(comp),
+        plots.plot_dot(comp),
+        plots.plot_density(comp),
+        plots.plot_splom(comp, "ROC"),
+        plots.plot_bland_altman(comp, "ROC"),
+        plots.plot_diff(d),
+    ]
+    for fig in figs:
+        fig.savefig(BytesIO(), format="png")
+    diffs = comp.column("GBM", "ROC") - comp.column("RDA", "ROC")
+    ba = figs[4].axes[0]
+    levels = sorted(
+        line.get_ydata()[0] for line in ba.get_lines() if len(set(line.get_ydata())) == 1
+    )
+    expected = sorted(
+        [
+            0.0,
+            diffs.mean(),
+            diffs.mean() + 1.96 * diffs.std(ddof=1),
+            diffs.mean() - 1.96 * diffs.std(ddof=1),
+        ]
+    )
+    np.testing.assert_allclose(levels, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_learning_curve_plot_from_a_real_curve(training):
+    curve = lf.learning_curve(
+        "Class ~ .",
+        data=training,
+        method="rda",
+        params={"gamma": 0.5, "lambda": 0.5},
+        sizes=(0.5, 1.0),
+        control=lf.Control(method="cv", number=3),
+        seed=3,
+    )
+    fig = plots.plot_learning_curve(curve.table, metric="Accuracy")
+    fig.savefig(BytesIO(), format="png")
+    acc = curve.table[curve.table["metric"] == "Accuracy"]
+    ys = [tuple(np.round(line.get_ydata(), 12)) for line in fig.axes[0].get_lines()]
+    assert tuple(np.round(acc["resampled_mean"].to_numpy(), 12)) in ys
+    assert tuple(np.round(acc["apparent_mean"].to_numpy(), 12)) in ys

@@ -60,6 +60,15 @@ def _img(fig: Any, caption: str) -> str:
     )
 
 
+def _number(v: float, digits: int, p_value: bool = False) -> str:
+    """Fixed decimals for metrics; significant digits for p-values and very large or small."""
+    if pd.isna(v):
+        return ""
+    if p_value and 0 < v < 10**-digits:
+        return f"{v:.3g}" if v >= 2.2e-16 else "&lt; 2.2e-16"
+    return f"{v:.{digits}g}" if abs(v) >= 1e4 else f"{v:.{digits}f}"
+
+
 def _table(
     df: pd.DataFrame, best: int | None = None, digits: int = 4, left: Sequence[str] = ()
 ) -> str:
@@ -73,13 +82,7 @@ def _table(
         cells = []
         for c, v in zip(cols, rec, strict=True):
             if isinstance(v, float):
-                text = (
-                    ""
-                    if pd.isna(v)
-                    else f"{v:.{digits}g}"
-                    if abs(v) >= 1e4
-                    else (f"{v:.{digits}f}")
-                )
+                text = _number(v, digits, p_value=c.startswith("p_"))
             else:
                 text = html.escape(str(v))
             cells.append(f'<td class="{"l" if c in left else ""}">{text}</td>')
@@ -114,7 +117,10 @@ def _fit_section(name: str, res: Any) -> str:
             f"rows; resample hash <code>{res.resamples.hash[:16]}</code>"
         )
     pp = res.final_preprocess.describe() if res.final_preprocess is not None else "none"
-    chosen = ", ".join(f"{k} = {v}" for k, v in res.best_params.items())
+    chosen = ", ".join(
+        f"{k} = {v:.6g}" if isinstance(v, float) else f"{k} = {v}"
+        for k, v in res.best_params.items()
+    )
     extra = "".join(
         f"; {k} = {v:.6g} (estimated at fit time)"
         for k, v in res.final_info.items()
@@ -124,9 +130,14 @@ def _fit_section(name: str, res: Any) -> str:
         f'<p class="meta">Method <code>{html.escape(model.name)}</code> (engine '
         f"{html.escape(model.engine)}), seed {res.seed}. Resampling: {design}. "
         f"Pre-processing: {html.escape(pp)}.</p>"
-        f"<p><b>Chosen:</b> {html.escape(chosen)}{html.escape(extra)} — by "
-        f"{html.escape(res.metric)} ({'largest' if res.maximize else 'smallest'}, rule "
-        f"{html.escape(str(res.control.selection))}).</p>"
+        f"<p><b>Chosen:</b> {html.escape(chosen)}{html.escape(extra)}"
+        + (
+            ""
+            if res.scores is None
+            else f" — by {html.escape(res.metric)} ({'largest' if res.maximize else 'smallest'}"
+            f", rule {html.escape(str(res.control.selection))})"
+        )
+        + ".</p>"
     )
     if res.scores is None:
         out.append("<p>No resampling (method = none): one candidate fitted on all rows.</p>")
