@@ -152,6 +152,21 @@ class Model:
         """Values chosen at fit time that the grid does not show (e.g. an estimated sigma)."""
         return {}
 
+    def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
+        """Model-specific variable importance per input column (unscaled), or None when the
+        engine has none (a model-free importance is used then)."""
+        return None
+
+    # Out-of-bag scoring (Control(method="oob")): bagged models predict each training row from
+    # the members that did not see it, so one fit on all rows is scored without resampling.
+    supports_oob: ClassVar[bool] = False
+
+    def oob_predict(
+        self, fitted: Any, subs: list[dict[str, Any]]
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Out-of-bag predictions (S, n) and probabilities (S, n, K) or None, per training row."""
+        raise NotImplementedError(f"model {self.name!r} has no out-of-bag predictions")
+
     # -- derived helpers -------------------------------------------------------------------
     @property
     def param_names(self) -> list[str]:
@@ -189,9 +204,13 @@ def expand_grid(**params: Any) -> pd.DataFrame:
 # is one more entry here.
 _FAMILIES = (
     "leanfit.models.boosting",
+    "leanfit.models.trees",
     "leanfit.models.linear",
     "leanfit.models.discriminant",
+    "leanfit.models.neighbors",
     "leanfit.models.svm",
+    "leanfit.models.kernel",
+    "leanfit.models.neural",
 )
 
 

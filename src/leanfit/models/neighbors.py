@@ -1,0 +1,1 @@
+"""Nearest-neighbour models (see the model contract in base.py)."""

@@ -1,0 +1,1 @@
+"""Single trees, bagging and forests (see the model contract in base.py)."""
