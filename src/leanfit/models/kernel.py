@@ -1,1 +1,1 @@
-"""Kernel methods other than SVMs (Gaussian processes, kernel ridge) (see the model contract in base.py)."""
+"""Kernel methods other than SVMs: Gaussian processes, kernel ridge."""

@@ -1,1 +1,1 @@
-"""Neural networks (scikit-learn MLP now; PyTorch networks later) (see the model contract in base.py)."""
+"""Neural networks: scikit-learn MLP now; PyTorch networks come later."""
