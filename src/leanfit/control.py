@@ -25,10 +25,12 @@ METHODS = (
     "lgocv",
     "group_cv",
     "timeslice",
+    "oob",
     "none",
 )
 # Reserved names: accepted by caret, arriving with later leanfit releases.
-LATER = ("oob", "adaptive_cv", "adaptive_boot", "adaptive_lgocv")
+LATER = ("adaptive_cv", "adaptive_boot", "adaptive_lgocv")
+SAMPLING = ("down", "up", "smote")
 _ALIASES = {"LOOCV": "loocv", "LGOCV": "lgocv", "optimism.boot": "optimism_boot"}
 SELECTIONS = ("best", "one_se", "oneSE", "tolerance")
 _DEFAULT_NUMBER = {"boot": 25, "boot632": 25, "optimism_boot": 25, "lgocv": 25}
@@ -40,7 +42,8 @@ class Control:
 
     method: "boot" (caret's default, 25 bootstrap samples), "boot632", "optimism_boot", "cv",
         "repeatedcv", "loocv", "lgocv", "group_cv" (needs ``groups=`` in train), "timeslice",
-        "none" (fit one candidate, no resampling).
+        "oob" (bagged models and forests: one fit per candidate on all rows, scored on each
+        row's out-of-bag prediction), "none" (fit one candidate, no resampling).
     number: folds (cv, repeatedcv, group_cv; default 10) or resamples (boot*, lgocv; default 25).
     repeats: repetitions of k-fold for "repeatedcv". Caret's trap: leaving it unset in caret
         silently gives ONE repeat, so "repeatedcv" equals "cv". leanfit keeps that default for
@@ -61,6 +64,8 @@ class Control:
     seed: seed for resampling and every fit (train(seed=...) overrides it).
     verbose: show a progress bar over tasks.
     n_jobs: worker processes (1 = in-process). Results are identical for any n_jobs.
+    sampling: class-imbalance sampling "down", "up" or "smote", applied to each resample's
+        training rows only (after pre-processing, never to held-out rows) and to the final fit.
     """
 
     method: str = "boot"
@@ -82,6 +87,7 @@ class Control:
     seed: int | None = None
     verbose: bool = False
     n_jobs: int = 1
+    sampling: str | None = None
 
     def __post_init__(self) -> None:
         method = _ALIASES.get(self.method, self.method)
@@ -135,6 +141,10 @@ class Control:
         object.__setattr__(self, "save_predictions", sp)
         if not isinstance(self.n_jobs, int) or self.n_jobs == 0 or self.n_jobs < -1:
             raise ValueError(f"Control(n_jobs={self.n_jobs!r}) must be a positive int or -1")
+        if self.sampling is not None and self.sampling not in SAMPLING:
+            raise ValueError(
+                f"Control(sampling={self.sampling!r}) is not one of {list(SAMPLING)} or None"
+            )
         if self.index_out is not None and self.index is None:
             raise ValueError("Control(index_out=...) needs index= as well")
 
@@ -164,6 +174,7 @@ class Control:
             "lgocv": f"Repeated Train/Test Splits Estimated ({k} reps, {self.p:.0%})",
             "group_cv": f"Grouped Cross-Validation ({k} fold)",
             "timeslice": "Rolling Forecasting Origin Resampling",
+            "oob": "Out of Bag Resampling",
             "none": "None",
         }[self.method]
 
@@ -190,6 +201,9 @@ def make_resamples(
         if groups is None:
             raise ValueError("Control(method='group_cv') needs train(..., groups=...)")
         return splits.group_kfold(groups, k=k, seed=seed)
+    if m == "oob":
+        rows = np.arange(n)
+        return splits.from_indices([rows], n, index_out=[rows], names=["OOB"])
     if m == "timeslice":
         return splits.time_slices(
             n,

@@ -33,6 +33,8 @@ class Context:
     preprocess: tuple[str, ...]
     groups: tuple[FitGroup, ...]
     class_probs: bool
+    sampling: str | None = None  # class-imbalance sampling of the fitting rows
+    oob: bool = False  # score the fit's own out-of-bag predictions (Control(method="oob"))
 
 
 @dataclass
@@ -62,10 +64,12 @@ def fit_one(
     if ctx.preprocess:
         pp = PreProcess(ctx.preprocess).fit(X)
         X = pp.transform(X)
-    w = None if ctx.weights is None else ctx.weights[rows]
-    data = TrainingData(
-        X=X, y=ctx.y[rows], mode=ctx.mode, levels=ctx.levels, columns=ctx.columns, weights=w
-    )
+    y, w = ctx.y[rows], None if ctx.weights is None else ctx.weights[rows]
+    if ctx.sampling:
+        from ..sampling import resample_rows
+
+        X, y, w = resample_rows(X, y, w, ctx.sampling, seed)
+    data = TrainingData(X=X, y=y, mode=ctx.mode, levels=ctx.levels, columns=ctx.columns, weights=w)
     return pp, ctx.model.fit(data, group.params, subs or group.subs, seed)
 
 
@@ -97,7 +101,11 @@ def run_task(ctx: Context, task: Task) -> TaskResult:
         pp, fitted = fit_one(ctx, task.train, group, task.seed)
         t1 = time.perf_counter()
         for name, rows in task.evals.items():
-            pred, prob = predict_group(ctx, pp, fitted, ctx.X[rows], group.subs)
+            if ctx.oob:
+                pred, prob = ctx.model.oob_predict(fitted, group.subs)
+                prob = prob if ctx.class_probs else None
+            else:
+                pred, prob = predict_group(ctx, pp, fitted, ctx.X[rows], group.subs)
             out.preds[name] = pred
             if prob is not None:
                 out.probs[name] = prob

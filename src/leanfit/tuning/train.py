@@ -113,6 +113,8 @@ def plan_train(
         preprocess=steps,
         groups=tuple(groups_),
         class_probs=control.class_probs,
+        sampling=control.sampling,
+        oob=control.method == "oob",
     )
     resamples, tasks = None, ()
     if resampling:
@@ -264,6 +266,18 @@ def _check_inputs(model: Model, ds: Dataset, steps: tuple[str, ...], control: Co
             f"predictor column(s) {shown} have missing values and method {model.name!r} cannot "
             "take them; add preprocess=['median_impute'] or remove those rows"
         )
+    if control.method == "oob" and not model.supports_oob:
+        raise ValueError(
+            f"Control(method='oob') needs a bagged model or forest; {model.name!r} has no "
+            "out-of-bag predictions"
+        )
+    if control.sampling and control.method == "oob":
+        raise ValueError(
+            "Control(sampling=...) cannot be combined with method='oob': sampled "
+            "rows have no out-of-bag predictions of the original rows"
+        )
+    if control.sampling and ds.mode != CLASSIFICATION:
+        raise ValueError(f"Control(sampling={control.sampling!r}) is for classification targets")
     if control.class_probs and ds.mode == REGRESSION:
         raise ValueError("Control(class_probs=True) is for classification; the target is numeric")
     if control.class_probs and not model.probabilities:
