@@ -37,6 +37,11 @@ _EXPORTS = {
     "learning_curve": "leanfit.learning",
     "learning_curve_of": "leanfit.learning",
     "write_report": "leanfit.report",
+    "var_imp": "leanfit.importance",
+    "rfe": "leanfit.featsel",
+    "sbf": "leanfit.featsel",
+    "gafs": "leanfit.featsel",
+    "safs": "leanfit.featsel",
 }
 _MODULES = {
     "datasets": "leanfit.datasets",

@@ -1,0 +1,88 @@
+"""Sub-model reuse (caret's ``loop``), measured per model: fits per resample and wall time with the
+trick against the same grid with every candidate fitted separately (issue 3 figures).
+
+The "separate" run uses the same model class with its sub-model axis switched off, so the only
+difference is how many fits are made; the results must be identical (checked and printed).
+
+    python benchmarks/submodel_reuse.py [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+
+def _cases():
+    import leanfit as lf
+
+    return [
+        ("knn", "k over 10 values", {"k": list(range(5, 25, 2))}, 5.0),
+        (
+            "glmnet",
+            "lambda path over 20 values",
+            {"alpha": [0.5], "lambda": list(np.geomspace(0.3, 0.001, 20))},
+            5.0,
+        ),
+        ("rpart", "cp path over 10 values", {"cp": list(np.geomspace(0.2, 0.001, 10))}, 3.0),
+        (
+            "gbm",
+            "n_trees over 30 values (the seed's grid, one depth)",
+            lf.expand_grid(
+                interaction_depth=[5], n_trees=range(50, 1501, 50), shrinkage=0.1, n_minobsinnode=20
+            ),
+            None,
+        ),
+        ("pls", "ncomp over 10 values", {"ncomp": list(range(1, 11))}, None),
+    ]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    import leanfit as lf
+    from leanfit.models.base import registry
+    from leanfit.tuning.train import plan_train, run_plan
+
+    sonar = lf.datasets.load("sonar")
+    ctl = lf.Control(method="cv", number=10, seed=1)
+    print(f"Sonar, 10-fold CV, serial (n_jobs=1), median of {args.repeats}")
+    print(
+        f"{'model':<8}{'grid':<48}{'fits/res':>9}{'separate':>9}{'trick s':>9}"
+        f"{'separate s':>11}{'speed-up':>9}{'target':>8}  same results"
+    )
+    for name, what, grid, target in _cases():
+        if name not in registry():
+            print(f"{name:<8}(not in this build's model library)")
+            continue
+        cls = registry()[name]
+        flat = type(f"{cls.__name__}Separate", (cls,), {"submodel": ()})
+        timings, fits, tables = {}, {}, {}
+        for label, model in (("trick", cls()), ("separate", flat())):
+            ts = []
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                plan = plan_train("Class ~ .", data=sonar, method=model, control=ctl, grid=grid)
+                res = run_plan(plan, t0)
+                ts.append(res.times["resampling"])
+            timings[label] = statistics.median(ts)
+            fits[label] = plan.fits_per_resample
+            tables[label] = res.results
+        same = np.allclose(
+            tables["trick"]["Accuracy"], tables["separate"]["Accuracy"], atol=1e-12, equal_nan=True
+        )
+        ratio = timings["separate"] / timings["trick"]
+        tgt = f">= {target:.0f}x" if target else "-"
+        print(
+            f"{name:<8}{what:<48}{fits['trick']:>9}{fits['separate']:>9}"
+            f"{timings['trick']:>9.2f}{timings['separate']:>11.2f}{ratio:>8.1f}x{tgt:>8}  "
+            f"{same}"
+        )
+
+
+if __name__ == "__main__":
+    main()

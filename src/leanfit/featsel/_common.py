@@ -1,0 +1,573 @@
+"""Shared machinery of the feature-selection wrappers: the problem, subset fits and scores,
+univariate filters, per-resample scoring and an order-keeping parallel map.
+
+Every wrapper (rfe, sbf, gafs, safs) plans its outer resampling with train()'s ``plan_train``
+(so inputs, metric and resamples are checked exactly as train() checks them), then runs one job
+per outer resample: the selection sees that resample's training rows only and its chosen subset
+is scored on the held-out rows, so the reported performance includes the selection. Fits go
+through ``execute.fit_one`` / ``predict_group`` on a Context restricted to the subset's columns,
+scores through ``metrics.summarize``. Every job derives its seeds from the run seed and its
+resample position, so results are identical for any ``n_jobs``.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..control import Control
+    from ..execute import Context
+    from ..frame import Dataset
+    from ..models.base import Model
+    from ..preprocess import PreProcess
+    from ..splits import Resamples
+    from ..tuning.plan import FitGroup
+    from ..tuning.result import TrainResult
+
+CLASSIFICATION = "classification"
+
+
+# ---------------------------------------------------------------------------------------------
+# the problem: data, model, one candidate and how to score it
+# ---------------------------------------------------------------------------------------------
+
+
+class NoImportanceError(ValueError):
+    """rank="model" was asked of a model without an importance of its own (never retried)."""
+
+
+@dataclass(frozen=True)
+class SubsetFit:
+    """One fit of the model on some rows and a subset of the columns (positions into X)."""
+
+    cols: np.ndarray
+    ctx: Context
+    pp: PreProcess | None
+    fitted: Any
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """What a selection job needs (sent to each worker): data, model, one candidate, scoring."""
+
+    X: np.ndarray
+    y: np.ndarray
+    weights: np.ndarray | None
+    mode: str
+    levels: tuple[str, ...]
+    columns: tuple[str, ...]
+    strata: np.ndarray  # what resampling stratifies on: class labels or the numeric outcome
+    model: Model
+    group: FitGroup
+    preprocess: tuple[str, ...]
+    summary: Any
+    class_probs: bool
+    metric: str
+    maximize: bool
+    names: tuple[str, ...]
+    seed: int
+
+    @property
+    def p(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def sign(self) -> float:
+        """+1 when larger metric values are better, -1 otherwise (fitness is sign * metric)."""
+        return 1.0 if self.maximize else -1.0
+
+    def context(self, cols: np.ndarray) -> Context:
+        """train()'s Context restricted to the columns ``cols`` (one fit group: the candidate)."""
+        from ..execute import Context
+
+        return Context(
+            X=self.X[:, cols],
+            y=self.y,
+            weights=self.weights,
+            mode=self.mode,
+            levels=self.levels,
+            columns=tuple(self.columns[c] for c in cols),
+            model=self.model,
+            preprocess=self.preprocess,
+            groups=(self.group,),
+            class_probs=self.class_probs,
+        )
+
+    def fit(self, rows: np.ndarray, cols: np.ndarray, seed: int) -> SubsetFit:
+        """Fit pre-processing and the model on ``rows`` using only the columns ``cols``."""
+        from ..execute import fit_one
+
+        cols = np.sort(np.asarray(cols, dtype=np.int64))
+        ctx = self.context(cols)
+        pp, fitted = fit_one(ctx, rows, self.group, seed)
+        return SubsetFit(cols=cols, ctx=ctx, pp=pp, fitted=fitted)
+
+    def predict(self, fit: SubsetFit, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions (n,) and, when the summary needs them, probabilities (n, K) for ``rows``."""
+        return self.predict_matrix(fit, fit.ctx.X[rows])
+
+    def predict_matrix(self, fit: SubsetFit, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions (n,) and probabilities (n, K) or None for a matrix of ``fit``'s columns."""
+        from ..execute import predict_group
+
+        pred, prob = predict_group(fit.ctx, fit.pp, fit.fitted, X, [self.group.subs[0]])
+        return pred[0], (None if prob is None else prob[0])
+
+    def score(self, rows: np.ndarray, pred: np.ndarray, prob: np.ndarray | None) -> np.ndarray:
+        """Every metric of the summary (in ``names`` order) for predictions of ``rows``."""
+        from ..metrics import summarize
+
+        pred = np.asarray(pred)
+        if pred.ndim == 1:
+            pred = pred[None]
+            prob = None if prob is None else np.asarray(prob)[None]
+        w = None if self.weights is None else self.weights[rows]
+        m = summarize(self.summary, self.y[rows], pred, prob, self.levels, w)
+        out = np.full((pred.shape[0], len(self.names)), np.nan)
+        for j, n in enumerate(self.names):
+            if n in m:
+                out[:, j] = np.asarray(m[n], dtype=float)
+        return out[0] if out.shape[0] == 1 else out
+
+    @property
+    def metric_index(self) -> int:
+        return self.names.index(self.metric)
+
+    def importance(self, fit: SubsetFit, rows: np.ndarray, how: str = "auto") -> np.ndarray:
+        """Importance of each column of ``fit`` (its own ``cols`` order) for ranking: the model's
+        importance (classes averaged, as caret's rfe), else the filter score on ``rows``."""
+        imp = None
+        if how in ("auto", "model"):
+            imp = model_importance(self.model, fit.fitted, [self.group.subs[0]], fit.pp)
+            if imp is not None:
+                imp = np.asarray(imp, dtype=float)
+                imp = imp.mean(axis=1) if imp.ndim == 2 else imp
+                if imp.shape != (len(fit.cols),):
+                    imp = None
+            if imp is None and how == "model":
+                raise NoImportanceError(
+                    f"method {self.model.name!r} gives no importance of its own; use rank='auto' "
+                    "or rank='filter'"
+                )
+        if imp is None:
+            from ..importance import filter_scores
+
+            imp = filter_scores(
+                self.X[np.ix_(rows, fit.cols)], self.y[rows], self.mode, self.levels
+            )
+            imp = imp.mean(axis=1)
+        return np.where(np.isnan(imp), -np.inf, imp)
+
+
+def model_importance(
+    model: Model, fitted: Any, subs: list[dict[str, Any]], pp: PreProcess | None
+) -> np.ndarray | None:
+    """The model's own importance per input column (None when it has none); columns a zero-variance
+    filter removed before the fit get NaN."""
+    imp = model.importance(fitted, subs)
+    if imp is None:
+        return None
+    imp = np.asarray(imp, dtype=float)
+    kept = getattr(pp, "kept_", None)
+    n_in = getattr(pp, "n_features_in_", None)
+    if kept is not None and n_in is not None and len(kept) != n_in and imp.shape[0] == len(kept):
+        full = np.full((n_in, *imp.shape[1:]), np.nan)
+        full[kept] = imp
+        imp = full
+    return imp
+
+
+def rank_columns(cols: np.ndarray, imp: np.ndarray) -> np.ndarray:
+    """``cols`` ordered by decreasing importance; ties keep the original column order."""
+    order = np.lexsort((cols, -imp))
+    return np.asarray(cols)[order]
+
+
+# ---------------------------------------------------------------------------------------------
+# planning: inputs checked by train()'s own planner
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a wrapper needs after its inputs were checked: the problem, dataset and resamples."""
+
+    problem: Problem
+    dataset: Dataset
+    control: Control
+    resamples: Resamples
+    params: dict[str, Any]
+    preprocess: tuple[str, ...]
+
+
+def setup(
+    x: Any,
+    y: Any,
+    *,
+    data: Any,
+    method: Any,
+    control: Control | None,
+    params: dict[str, Any] | None,
+    metric: str | None,
+    maximize: bool | None,
+    seed: int | None,
+    preprocess: Any,
+    weights: Any,
+    groups: Any,
+    what: str,
+) -> Setup:
+    """Plan the outer resampling with ``plan_train`` (one candidate) and build the Problem."""
+    from ..control import Control
+    from ..models.base import CLASSIFICATION as CLS
+    from ..models.base import get_model
+    from ..tuning.plan import fit_groups
+    from ..tuning.train import plan_train
+
+    control = control if control is not None else Control(method="cv", number=10)
+    if not isinstance(control, Control):
+        raise TypeError(f"control must be a leanfit Control, got {type(control).__name__}")
+    if control.method == "none":
+        raise ValueError(
+            f"{what} needs outer resampling to estimate the performance of the selection; "
+            "Control(method='none') has no held-out rows (use e.g. Control(method='cv'))"
+        )
+    model = get_model(method)
+    grid = None if params is None else check_params(model, params)
+    try:
+        plan = plan_train(
+            x,
+            y,
+            data=data,
+            method=model,
+            control=control,
+            grid=grid,
+            tune_length=1,
+            preprocess=preprocess,
+            metric=metric,
+            maximize=maximize,
+            weights=weights,
+            groups=groups,
+            seed=seed,
+        )
+    except NotImplementedError as err:
+        raise ValueError(f"{err}; pass params= (one value per parameter) to {what}") from err
+    ds = plan.dataset
+    row = plan.candidates.iloc[[0]].reset_index(drop=True)
+    group = fit_groups(plan.model, row)[0]
+    chosen = {k: _py(v) for k, v in row.to_dict("records")[0].items()} if row.shape[1] else {}
+    problem = Problem(
+        X=ds.X,
+        y=ds.y,
+        weights=ds.weights,
+        mode=ds.mode,
+        levels=ds.levels,
+        columns=tuple(ds.encoder.feature_names),
+        strata=ds.y_labels if ds.mode == CLS else ds.y,
+        model=plan.model,
+        group=group,
+        preprocess=plan.context.preprocess,
+        summary=plan.control.summary,
+        class_probs=plan.control.class_probs,
+        metric=plan.metric,
+        maximize=plan.maximize,
+        names=tuple(plan.metric_names),
+        seed=plan.seed,
+    )
+    return Setup(
+        problem=problem,
+        dataset=ds,
+        control=plan.control,
+        resamples=plan.resamples,
+        params=chosen,
+        preprocess=plan.context.preprocess,
+    )
+
+
+def problem_from_result(result: TrainResult, metric: str | None = None) -> tuple[Problem, int]:
+    """The Problem of a TrainResult's chosen candidate, and the fit group train() fitted it in
+    (so a refit on a resample with that group's task seed repeats train()'s fit)."""
+    from ..metrics import maximize_default
+    from ..models.base import CLASSIFICATION as CLS
+    from ..tuning.plan import fit_groups
+
+    ds = result.dataset
+    metric = metric or result.metric
+    if metric not in result.metric_names:
+        raise ValueError(
+            f"metric {metric!r} is not produced by the result's summary; it produces "
+            f"{list(result.metric_names)}"
+        )
+    maximize = result.maximize if metric == result.metric else maximize_default(metric)
+    best = result.best_index
+    row = result.candidates.iloc[[best]].reset_index(drop=True)
+    group = fit_groups(result.model, row)[0]
+    g = next((i for i, fg in enumerate(result.context.groups) if best in fg.candidates), 0)
+    problem = Problem(
+        X=ds.X,
+        y=ds.y,
+        weights=ds.weights,
+        mode=ds.mode,
+        levels=ds.levels,
+        columns=tuple(ds.encoder.feature_names),
+        strata=ds.y_labels if ds.mode == CLS else ds.y,
+        model=result.model,
+        group=group,
+        preprocess=result.context.preprocess,
+        summary=result.control.summary,
+        class_probs=result.control.class_probs,
+        metric=metric,
+        maximize=maximize,
+        names=tuple(result.metric_names),
+        seed=result.seed,
+    )
+    return problem, g
+
+
+def check_params(model: Model, params: dict[str, Any]) -> dict[str, list[Any]]:
+    """One full parameter set (caret's dotted names accepted) as a one-row grid."""
+    if not isinstance(params, dict):
+        raise ValueError(
+            f"params must be a dict of parameter -> value, got {type(params).__name__}"
+        )
+    aliases = model.alias_map()
+    unknown = [k for k in params if k not in aliases]
+    if unknown:
+        raise ValueError(
+            f"params {unknown} are not parameters of {model.name!r}; its parameters are "
+            f"{model.param_names}"
+        )
+    mapped: dict[str, Any] = {}
+    for k, v in params.items():
+        if isinstance(v, list | tuple | set | np.ndarray):
+            raise ValueError(f"params[{k!r}] must be one value (the selection fixes the model)")
+        mapped[aliases[k]] = v
+    missing = [p for p in model.param_names if p not in mapped]
+    if missing:
+        raise ValueError(
+            f"params for {model.name!r} lack {missing}; give all of {model.param_names}"
+        )
+    return {p: [mapped[p]] for p in model.param_names}
+
+
+def final_fit(s: Setup, cols: Sequence[int]) -> TrainResult:
+    """Fit the candidate on all rows using only ``cols`` (a TrainResult: predict, var_imp...)."""
+    import pandas as pd
+
+    from ..control import Control
+    from ..tuning.train import train
+
+    ds, prob = s.dataset, s.problem
+    cols = np.sort(np.asarray(cols, dtype=np.int64))
+    frame = pd.DataFrame(ds.X[:, cols], columns=[prob.columns[c] for c in cols])
+    if ds.mode == CLASSIFICATION:
+        target = pd.Series(pd.Categorical.from_codes(ds.y, categories=list(ds.levels)))
+    else:
+        target = pd.Series(ds.y)
+    target.name = ds.target
+    control = Control(method="none", summary=prob.summary, class_probs=prob.class_probs)
+    grid = {k: [v] for k, v in s.params.items()} if s.params else None
+    return train(
+        frame,
+        target,
+        method=prob.model,
+        control=control,
+        grid=grid,
+        tune_length=1,
+        preprocess=list(s.preprocess) or None,
+        metric=prob.metric,
+        maximize=prob.maximize,
+        weights=ds.weights,
+        seed=prob.seed,
+    )
+
+
+class PredictsWithSubset:
+    """Mixin of the selection results: predict new rows given with all the original predictors
+    (encoded as at training time, then reduced to the final model's columns)."""
+
+    final_model: TrainResult
+    _encoder: Any
+    _columns: tuple[str, ...]
+
+    def _x(self, newdata: Any) -> pd.DataFrame:
+        import pandas as pd
+
+        X = self._encoder.transform(newdata)
+        names = list(self.final_model.dataset.encoder.feature_names)
+        pos = [self._columns.index(c) for c in names]
+        index = newdata.index if isinstance(newdata, pd.DataFrame) else None
+        return pd.DataFrame(X[:, pos], columns=names, index=index)
+
+    def predict(self, newdata: Any) -> pd.Series:
+        """Predicted classes (or values) for new rows with all the original predictor columns."""
+        return self.final_model.predict(self._x(newdata))
+
+    def predict_proba(self, newdata: Any) -> pd.DataFrame:
+        """Class probabilities for new rows with all the original predictor columns."""
+        return self.final_model.predict_proba(self._x(newdata))
+
+
+# ---------------------------------------------------------------------------------------------
+# scoring held-out predictions per resample (pooled for LOOCV, as train() does)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Held:
+    """Held-out predictions of one outer resample for one setting (a size, an iteration...)."""
+
+    rows: np.ndarray
+    pred: np.ndarray
+    prob: np.ndarray | None
+
+
+def score_held(
+    prob: Problem, held: list[list[Held | None]], pooled: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Scores (resamples, settings, metrics) of ``held[r][k]``; with ``pooled`` (LOOCV) also the
+    score of every setting's predictions pooled over resamples (settings, metrics)."""
+    n_r = len(held)
+    n_k = max((len(h) for h in held), default=0)
+    values = np.full((n_r, n_k, len(prob.names)), np.nan)
+    for r, per in enumerate(held):
+        for k, h in enumerate(per):
+            if h is not None and not pooled:
+                values[r, k] = prob.score(h.rows, h.pred, h.prob)
+    if not pooled:
+        return values, None
+    out = np.full((n_k, len(prob.names)), np.nan)
+    for k in range(n_k):
+        parts = [per[k] for per in held if k < len(per) and per[k] is not None]
+        if parts:
+            rows = np.concatenate([h.rows for h in parts])
+            pred = np.concatenate([h.pred for h in parts])
+            pr = None if parts[0].prob is None else np.concatenate([h.prob for h in parts])
+            out[k] = prob.score(rows, pred, pr)
+    return values, out
+
+
+def mean_sd(values: np.ndarray, pooled: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and SD (n - 1) over resamples (axis 0) ignoring missing values; pooled for LOOCV."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(values, axis=0)
+        sd = np.nanstd(values, axis=0, ddof=1)
+    if pooled is not None:
+        return pooled, np.full_like(pooled, np.nan)
+    return mean, sd
+
+
+def profile_frame(
+    key: str, keys: Sequence[Any], names: Sequence[str], mean: np.ndarray, sd: np.ndarray
+) -> pd.DataFrame:
+    """caret's results layout: the key column, every metric's mean, then every metric's SD."""
+    import pandas as pd
+
+    out = pd.DataFrame({key: list(keys)})
+    for j, n in enumerate(names):
+        out[n] = mean[:, j]
+    for j, n in enumerate(names):
+        out[f"{n}SD"] = sd[:, j]
+    return out
+
+
+def resample_frame(
+    names: Sequence[str], values: np.ndarray, resample_names: Sequence[str], **extra: Any
+) -> pd.DataFrame:
+    """Per-resample metrics (one row per resample) with extra columns and the resample name."""
+    import pandas as pd
+
+    df = pd.DataFrame(values, columns=list(names))
+    for k, v in extra.items():
+        df[k] = v
+    df["Resample"] = list(resample_names)
+    return df
+
+
+# ---------------------------------------------------------------------------------------------
+# running jobs
+# ---------------------------------------------------------------------------------------------
+
+
+def job_seed(seed: int, resample: int, stream: int) -> np.random.SeedSequence:
+    """A seed sequence for job ``resample`` (-1: the search on all rows) and purpose ``stream``."""
+    return np.random.SeedSequence([seed, resample + 2, 7919, stream])
+
+
+def fit_seed(seed: int, resample: int, stream: int = 0) -> int:
+    """A model seed for a job's fits; the same for every subset, so subsets are compared fairly."""
+    return int(job_seed(seed, resample, 1000 + stream).generate_state(1, dtype=np.uint32)[0])
+
+
+def guarded(fn: Callable[[], Any], errors: list[str], label: str) -> Any:
+    """Run ``fn``; on failure record the short traceback under ``label`` and return None."""
+    try:
+        return fn()
+    except NoImportanceError:
+        raise
+    except Exception:  # a failed fit is recorded and scored as missing, never dropped silently
+        errors.append(f"{label}: {traceback.format_exc(limit=4)}")
+        return None
+
+
+def _call(fn: Callable[[Any], Any], item: Any) -> Any:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return fn(item)
+
+
+def parallel_map(fn: Callable[[Any], Any], items: list[Any], workers: int) -> list[Any]:
+    """``[fn(item) for item in items]`` in order, in local worker processes when workers > 1;
+    engines run single-threaded either way, so results do not depend on ``workers``."""
+    workers = max(1, min(int(workers), len(items)))
+    if workers == 1:
+        return [_call(fn, it) for it in items]
+    from loky import get_reusable_executor
+
+    one = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    pool = get_reusable_executor(max_workers=workers, timeout=120, env=one)
+    futures = [pool.submit(_call, fn, it) for it in items]
+    try:
+        return [f.result() for f in futures]
+    finally:
+        for f in futures:
+            f.cancel()
+
+
+# ---------------------------------------------------------------------------------------------
+# small helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _py(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def fmt(v: float) -> str:
+    """A metric value for printed tables: 4 significant digits, NA for missing."""
+    if v is None or not math.isfinite(v):
+        return "NA"
+    return f"{v:.4g}"
+
+
+def format_table(df: pd.DataFrame, mark: Sequence[bool] | None = None) -> list[str]:
+    """Right-aligned text table (caret's print layout), with a ``Selected`` star column."""
+    cols = list(df.columns)
+    cells = [[str(c) for c in cols] + (["Selected"] if mark is not None else [])]
+    for i, row in enumerate(df.itertuples(index=False)):
+        line = [fmt(float(v)) if isinstance(v, float) else str(v) for v in row]
+        if mark is not None:
+            line.append("*" if mark[i] else "")
+        cells.append(line)
+    widths = [max(len(r[j]) for r in cells) for j in range(len(cells[0]))]
+    return [" " + " ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
