@@ -114,9 +114,11 @@ def test_models_lists_the_library(capsys):
     reg = [ln.split()[0] for ln in capsys.readouterr().out.splitlines()]
     assert "rda" not in reg and "gbm" in reg
     assert main(["models", "--engine", "lightgbm"]) == 0
-    assert [ln.split()[0] for ln in capsys.readouterr().out.splitlines()] == ["gbm"]
+    on_lightgbm = [ln.split()[0] for ln in capsys.readouterr().out.splitlines()]
+    assert "gbm" in on_lightgbm and "glmnet" not in on_lightgbm and "rda" not in on_lightgbm
     assert main(["models", "--tag", "discriminant"]) == 0
-    assert [ln.split()[0] for ln in capsys.readouterr().out.splitlines()] == ["rda"]
+    tagged = [ln.split()[0] for ln in capsys.readouterr().out.splitlines()]
+    assert "rda" in tagged and "lda" in tagged and "gbm" not in tagged
 
 
 def test_models_shows_one_model(capsys):
@@ -135,7 +137,7 @@ def test_models_unknown_name(capsys):
     assert main(["models", "gmb"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("leanfit: error: unknown method 'gmb'")
-    assert "Did you mean 'gbm'?" in err
+    assert "Did you mean" in err and "'gbm'" in err.split("Known methods")[0]
 
 
 def test_run_missing_config(tmp_path, capsys):

@@ -6,6 +6,7 @@ inside tasks, so results are identical whichever executor and however many worke
 
 from __future__ import annotations
 
+import copy
 import time
 import traceback
 from collections.abc import Iterable, Iterator
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 
 from ..models.base import CLASSIFICATION, Model, TrainingData
 from ..preprocess import PreProcess
@@ -30,7 +32,7 @@ class Context:
     levels: tuple[str, ...]
     columns: tuple[str, ...]
     model: Model
-    preprocess: tuple[str, ...]
+    preprocess: PreProcess | None  # an unfitted template; every fit fits its own copy
     groups: tuple[FitGroup, ...]
     class_probs: bool
     sampling: str | None = None  # class-imbalance sampling of the fitting rows
@@ -59,17 +61,18 @@ def fit_one(
     subs: list[dict[str, Any]] | None = None,
 ) -> tuple[PreProcess | None, Any]:
     """Fit pre-processing and the model on ``rows`` (used by tasks and by the final fit)."""
-    X = ctx.X[rows]
+    X, columns = ctx.X[rows], ctx.columns
     pp = None
-    if ctx.preprocess:
-        pp = PreProcess(ctx.preprocess).fit(X)
+    if ctx.preprocess is not None:
+        pp = copy.deepcopy(ctx.preprocess).fit(pd.DataFrame(X, columns=list(columns), copy=False))
         X = pp.transform(X)
+        columns = tuple(map(str, pp.output_names_))
     y, w = ctx.y[rows], None if ctx.weights is None else ctx.weights[rows]
     if ctx.sampling:
         from ..sampling import resample_rows
 
         X, y, w = resample_rows(X, y, w, ctx.sampling, seed)
-    data = TrainingData(X=X, y=y, mode=ctx.mode, levels=ctx.levels, columns=ctx.columns, weights=w)
+    data = TrainingData(X=X, y=y, mode=ctx.mode, levels=ctx.levels, columns=columns, weights=w)
     return pp, ctx.model.fit(data, group.params, subs or group.subs, seed)
 
 

@@ -68,7 +68,7 @@ class Problem:
     strata: np.ndarray  # what resampling stratifies on: class labels or the numeric outcome
     model: Model
     group: FitGroup
-    preprocess: tuple[str, ...]
+    preprocess: PreProcess | None
     summary: Any
     class_probs: bool
     metric: str
@@ -206,7 +206,7 @@ class Setup:
     control: Control
     resamples: Resamples
     params: dict[str, Any]
-    preprocess: tuple[str, ...]
+    preprocess: PreProcess | None
 
 
 def setup(
@@ -382,7 +382,7 @@ def final_fit(s: Setup, cols: Sequence[int]) -> TrainResult:
         control=control,
         grid=grid,
         tune_length=1,
-        preprocess=list(s.preprocess) or None,
+        preprocess=s.preprocess,
         metric=prob.metric,
         maximize=prob.maximize,
         weights=ds.weights,

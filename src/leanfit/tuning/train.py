@@ -24,7 +24,7 @@ from ..splits import Resamples
 from .plan import Task, candidates, fit_groups, task_seed
 from .result import Scores, TrainResult, fit_final
 
-_IMPUTERS = {"medianImpute", "median_impute"}
+_IMPUTERS = {"median_impute", "knn_impute", "bag_impute"}
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def plan_train(
     control: Control | None = None,
     grid: Any = None,
     tune_length: int = 3,
-    preprocess: list[str] | tuple[str, ...] | None = None,
+    preprocess: list[str] | tuple[str, ...] | PreProcess | None = None,
     metric: str | None = None,
     maximize: bool | None = None,
     weights: Any = None,
@@ -238,17 +238,17 @@ def _plan_tasks(method: str, resamples: Resamples, n_groups: int, seed: int, n: 
     return tasks
 
 
-def _check_preprocess(steps: Any) -> tuple[str, ...]:
-    if steps is None:
-        return ()
+def _check_preprocess(steps: Any) -> PreProcess | None:
+    """A list of step names or a PreProcess (with options such as thresh=) becomes an unfitted
+    template, validated now; each resample fits its own copy."""
+    if steps is None or isinstance(steps, PreProcess):
+        return steps
     if isinstance(steps, str):
         steps = [steps]
-    steps = tuple(steps)
-    PreProcess(steps)  # validates the names before any fitting
-    return steps
+    return PreProcess(tuple(steps)) if len(steps) else None
 
 
-def _check_inputs(model: Model, ds: Dataset, steps: tuple[str, ...], control: Control) -> None:
+def _check_inputs(model: Model, ds: Dataset, steps: PreProcess | None, control: Control) -> None:
     if ds.mode not in model.modes:
         raise ValueError(
             f"method {model.name!r} does not do {ds.mode} (it does {', '.join(model.modes)})"
@@ -260,11 +260,12 @@ def _check_inputs(model: Model, ds: Dataset, steps: tuple[str, ...], control: Co
         for c, bad in zip(ds.encoder.feature_names, np.isnan(ds.X).any(axis=0), strict=True)
         if bad
     ]
-    if nan_cols and not model.takes_missing and not _IMPUTERS & set(steps):
+    if nan_cols and not model.takes_missing and not _IMPUTERS & set(steps.steps if steps else ()):
         shown = nan_cols[:5] + (["..."] if len(nan_cols) > 5 else [])
         raise ValueError(
             f"predictor column(s) {shown} have missing values and method {model.name!r} cannot "
-            "take them; add preprocess=['median_impute'] or remove those rows"
+            "take them; add preprocess=['median_impute'] (or knn_impute, bag_impute) or remove "
+            "those rows"
         )
     if control.method == "oob" and not model.supports_oob:
         raise ValueError(
