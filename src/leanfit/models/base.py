@@ -234,6 +234,22 @@ def registry() -> dict[str, type[Model]]:
     return dict(sorted(found.items()))
 
 
+# caret's method names where leanfit spells them differently.
+_CARET_NAMES = {
+    "svmRadial": "svm_radial",
+    "svmLinear": "svm_linear",
+    "svmPoly": "svm_poly",
+    "xgbTree": "xgb_tree",
+    "xgbLinear": "xgb_linear",
+    "extraTrees": "extra_trees",
+    "AdaBoost.M1": "adaboost",
+    "ada": "adaboost",
+    "gaussprRadial": "gaussprocess",
+    "nnet": "mlp",
+    "krlsRadial": "kernel_ridge",
+}
+
+
 def get_model(method: str | Model | type[Model]) -> Model:
     """Resolve a method name (or a user-defined model class/instance) into a model instance."""
     if isinstance(method, Model):
@@ -245,8 +261,7 @@ def get_model(method: str | Model | type[Model]) -> Model:
             f"method must be a model name or a leanfit Model, got {type(method).__name__}"
         )
     reg = registry()
-    key = method.replace(".", "_")
-    key = {"svmRadial": "svm_radial"}.get(method, key)
+    key = _CARET_NAMES.get(method, method.replace(".", "_"))
     if key in reg:
         return reg[key]()
     close = difflib.get_close_matches(method, list(reg), n=3, cutoff=0.5)
