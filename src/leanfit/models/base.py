@@ -247,6 +247,8 @@ _CARET_NAMES = {
     "gaussprRadial": "gaussprocess",
     "nnet": "mlp",
     "krlsRadial": "kernel_ridge",
+    "svmRadialCost": "svm_radial_cost",
+    "nsc": "pam",
 }
 
 

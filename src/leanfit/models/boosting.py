@@ -8,12 +8,33 @@ import numpy as np
 import pandas as pd
 
 from .base import CLASSIFICATION, Model, Param, TrainingData, expand_grid
+from .trees import EngineFit, expand_proba
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def lgb_staged_raw(booster: Any, X: np.ndarray, counts: list[int], num_threads: int) -> np.ndarray:
+    """A LightGBM booster's raw scores after each of ``counts`` iterations, from one pass."""
+    order = np.argsort(counts, kind="stable")
+    out: list[np.ndarray] = [np.empty(0)] * len(counts)
+    total, done = 0.0, 0
+    for i in order:
+        c = min(counts[i], booster.num_trees() // booster.num_model_per_iteration())
+        if c > done:
+            total = total + booster.predict(
+                X,
+                raw_score=True,
+                start_iteration=done,
+                num_iteration=c - done,
+                num_threads=num_threads,
+            )
+            done = c
+        out[i] = np.array(total, dtype=float, copy=True)
+    return np.stack(out)
 
 
 class GBM(Model):
@@ -127,22 +148,11 @@ class GBM(Model):
     def _raw(self, booster: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
         """Raw scores at every requested tree count from one pass over the trees."""
         counts = [int(s["n_trees"]) for s in subs]
-        order = np.argsort(counts, kind="stable")
-        out: list[np.ndarray] = [np.empty(0)] * len(counts)
-        total, done = 0.0, 0
-        for i in order:
-            c = min(counts[i], booster.num_trees() // booster.num_model_per_iteration())
-            if c > done:
-                total = total + booster.predict(
-                    X,
-                    raw_score=True,
-                    start_iteration=done,
-                    num_iteration=c - done,
-                    num_threads=int(self.options.get("num_threads", 1)),
-                )
-                done = c
-            out[i] = np.array(total, dtype=float, copy=True)
-        return np.stack(out)
+        return lgb_staged_raw(booster, X, counts, int(self.options.get("num_threads", 1)))
+
+    def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray:
+        """Total gain of each column's splits (gbm's relative influence, unscaled)."""
+        return fitted.feature_importance(importance_type="gain")
 
     def predict(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
         if fitted.params["objective"] == "regression":
@@ -155,3 +165,784 @@ class GBM(Model):
             p1 = 1.0 / (1.0 + np.exp(-raw))
             return np.stack([1.0 - p1, p1], axis=2)
         return _softmax(raw)
+
+
+# -- more boosting engines ---------------------------------------------------------------------
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _counts(subs: list[dict[str, Any]], key: str) -> list[int]:
+    """The requested iteration counts of ``key``, one per sub."""
+    return [int(s[key]) for s in subs]
+
+
+def _leaves(length: int) -> list[int]:
+    """Leaf counts 3, 7, 15, 31, ... (2^(d+1) - 1 for d = 1..len; LightGBM's default is 31)."""
+    return [2 ** (i + 1) - 1 for i in range(1, length + 1)]
+
+
+def _raw_to_proba(scores: np.ndarray) -> np.ndarray:
+    """Raw scores, (S, n) binary or (S, n, K) multiclass, as (S, n, K) probabilities."""
+    if scores.ndim == 2:
+        p1 = _sigmoid(scores)
+        return np.stack([1.0 - p1, p1], axis=2)
+    return _softmax(scores)
+
+
+class AdaBoost(Model):
+    """AdaBoost.M1 (caret's ``AdaBoost.M1``, after adabag) by scikit-learn's SAMME.
+
+    Each round fits a tree of depth ``max_depth`` to the re-weighted rows and gives it the vote
+    ``learning_rate * (log((1 - err) / err) + log(K - 1))``: for two classes, adabag's "Freund"
+    coefficient at learning rate 1 and its "Breiman" coefficient at 0.5 (adabag resamples the
+    rows by their weights; scikit-learn re-weights them). Class probabilities are scikit-learn's
+    (a softmax of the normalised votes). Boosting stops early when a tree fits the weighted rows
+    perfectly; larger counts then score the trees there are. Sub-model: one fit with the largest
+    ``n_estimators`` scores every smaller count.
+    """
+
+    name = "adaboost"
+    label = "AdaBoost.M1"
+    engine = "sklearn"
+    modes = (CLASSIFICATION,)
+    tags = ("tree-based", "ensemble", "boosting", "implicit feature selection")
+    params = (
+        Param("n_estimators", "int", 1, 10000, label="#Trees", aliases=("mfinal", "iter")),
+        Param("max_depth", "int", 1, 30, label="Max Tree Depth", aliases=("maxdepth",)),
+        Param(
+            "learning_rate", "float", 0.001, 10.0, log=True, label="Learning Rate", aliases=("nu",)
+        ),
+    )
+    submodel = ("n_estimators",)
+    complexity_order = (("n_estimators", True), ("max_depth", True), ("learning_rate", True))
+    takes_weights = True
+
+    def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
+        """caret: trees 50..50*len x depth 1..len; learning rate 1 / 0.5 for its coefficients."""
+        return expand_grid(
+            n_estimators=[50 * i for i in range(1, length + 1)],
+            max_depth=list(range(1, length + 1)),
+            learning_rate=[1.0, 0.5],
+        )
+
+    def random_grid(
+        self, data: TrainingData, length: int, rng: np.random.Generator
+    ) -> pd.DataFrame:
+        """caret: trees 1..100, depth 1..30; learning rate U(0.001, 1) for the coefficient type."""
+        return pd.DataFrame(
+            {
+                "n_estimators": rng.integers(1, 101, length),
+                "max_depth": rng.integers(1, 31, length),
+                "learning_rate": rng.uniform(0.001, 1.0, length),
+            }
+        )
+
+    def fit(
+        self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
+    ) -> Any:
+        from sklearn.ensemble import AdaBoostClassifier
+        from sklearn.tree import DecisionTreeClassifier
+
+        if data.mode != CLASSIFICATION:
+            raise ValueError("adaboost is a classification model")
+        est = AdaBoostClassifier(
+            estimator=DecisionTreeClassifier(max_depth=int(params["max_depth"])),
+            n_estimators=max(_counts(subs, "n_estimators")),
+            learning_rate=float(params["learning_rate"]),
+            random_state=int(seed) % (2**32),
+        )
+        est.fit(data.X, data.y.astype(int), sample_weight=data.weights)
+        return EngineFit(est, data.mode, data.n_classes)
+
+    def predict_proba(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        est = fitted.est
+        counts = [min(c, len(est.estimators_)) for c in _counts(subs, "n_estimators")]
+        want, got = set(counts), {}
+        for i, p in enumerate(est.staged_predict_proba(X), start=1):
+            if i in want:
+                got[i] = expand_proba(p, est.classes_, fitted.n_classes)
+                if len(got) == len(want):
+                    break
+        return np.stack([got[c] for c in counts])
+
+    def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
+        """The trees' impurity importances weighted by their votes (first sub's trees)."""
+        est = fitted.est
+        k = min(int(subs[0]["n_estimators"]), len(est.estimators_))
+        w = est.estimator_weights_[:k]
+        imp = np.stack([t.feature_importances_ for t in est.estimators_[:k]])
+        return (w[:, None] * imp).sum(axis=0) / max(w.sum(), 1e-300)
+
+    def describe_fit(self, fitted: Any) -> dict[str, Any]:
+        """Trees actually fitted, when boosting stopped before the asked-for count."""
+        est = fitted.est
+        n = len(est.estimators_)
+        return {"trees_fitted": n} if n < est.n_estimators else {}
+
+
+class HistGBM(Model):
+    """scikit-learn's histogram gradient boosting (LightGBM-style trees grown leaf-wise).
+
+    Log loss (binary or multinomial) or squared error by mode, no early stopping, no subsampling
+    (so the seed changes nothing on small data). Runs on one OpenMP thread. Sub-model: one fit
+    with the largest ``max_iter`` scores every smaller count (staged predictions).
+    """
+
+    name = "hist_gbm"
+    label = "Histogram-Based Gradient Boosting"
+    engine = "sklearn"
+    tags = ("tree-based", "boosting", "ensemble", "implicit feature selection")
+    params = (
+        Param("max_iter", "int", 1, 100000, label="# Boosting Iterations"),
+        Param(
+            "learning_rate",
+            "float",
+            0.0001,
+            1.0,
+            log=True,
+            label="Learning Rate",
+            aliases=("shrinkage",),
+        ),
+        Param("max_leaf_nodes", "int", 2, 100000, label="Max Leaves"),
+        Param("min_samples_leaf", "int", 1, 100000, label="Min. Leaf Size"),
+        Param("l2_regularization", "float", 0.0, 1e6, label="L2 Regularization"),
+    )
+    submodel = ("max_iter",)
+    complexity_order = (
+        ("max_iter", True),
+        ("max_leaf_nodes", True),
+        ("learning_rate", True),
+        ("min_samples_leaf", False),
+        ("l2_regularization", False),
+    )
+    takes_weights = True
+    takes_missing = True
+
+    def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
+        """Leaves 3, 7, 15, ... x iterations 50..50*len x learning rate 0.05, 0.1; defaults else."""
+        return expand_grid(
+            max_leaf_nodes=_leaves(length),
+            max_iter=[50 * i for i in range(1, length + 1)],
+            learning_rate=[0.05, 0.1],
+            min_samples_leaf=20,
+            l2_regularization=0.0,
+        )
+
+    def random_grid(
+        self, data: TrainingData, length: int, rng: np.random.Generator
+    ) -> pd.DataFrame:
+        """Log-uniform iterations, leaves, learning rate; uniform leaf size; L2 10^U(-5, 1)."""
+        return pd.DataFrame(
+            {
+                "max_iter": rng.integers(10, 1001, length),
+                "learning_rate": np.exp(rng.uniform(np.log(0.005), np.log(0.5), length)),
+                "max_leaf_nodes": np.round(np.exp(rng.uniform(np.log(2), np.log(256), length)))
+                .astype(int)
+                .clip(2, 256),
+                "min_samples_leaf": rng.integers(2, 51, length),
+                "l2_regularization": 10.0 ** rng.uniform(-5, 1, length),
+            }
+        )
+
+    def fit(
+        self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
+    ) -> Any:
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+        from threadpoolctl import threadpool_limits
+
+        cls = data.mode == CLASSIFICATION
+        est = (HistGradientBoostingClassifier if cls else HistGradientBoostingRegressor)(
+            max_iter=max(_counts(subs, "max_iter")),
+            learning_rate=float(params["learning_rate"]),
+            max_leaf_nodes=int(params["max_leaf_nodes"]),
+            min_samples_leaf=int(params["min_samples_leaf"]),
+            l2_regularization=float(params["l2_regularization"]),
+            early_stopping=False,
+            random_state=int(seed) % (2**32),
+        )
+        y = data.y.astype(int) if cls else data.y.astype(float)
+        with threadpool_limits(1, user_api="openmp"):
+            est.fit(data.X, y, sample_weight=data.weights)
+        return EngineFit(est, data.mode, data.n_classes)
+
+    def _staged(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        """Probabilities (S, n, K) or values (S, n) at each sub's count, from one staged pass."""
+        from threadpoolctl import threadpool_limits
+
+        est = fitted.est
+        cls = fitted.mode == CLASSIFICATION
+        counts = [min(c, est.n_iter_) for c in _counts(subs, "max_iter")]
+        want, got = set(counts), {}
+        with threadpool_limits(1, user_api="openmp"):
+            stages = est.staged_predict_proba(X) if cls else est.staged_predict(X)
+            for i, p in enumerate(stages, start=1):
+                if i in want:
+                    got[i] = expand_proba(p, est.classes_, fitted.n_classes) if cls else p
+                    if len(got) == len(want):
+                        break
+        return np.stack([got[c] for c in counts])
+
+    def predict(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        if fitted.mode == CLASSIFICATION:
+            return self.predict_proba(fitted, X, subs).argmax(axis=2)
+        return self._staged(fitted, X, subs)
+
+    def predict_proba(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        return self._staged(fitted, X, subs)
+
+    def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
+        """Split gains per column over the first sub's iterations (None if sklearn's changed)."""
+        est = fitted.est
+        k = min(int(subs[0]["max_iter"]), est.n_iter_)
+        out = np.zeros(est.n_features_in_)
+        try:
+            for per_class in est._predictors[:k]:
+                for tree in per_class:
+                    nodes = tree.nodes[~tree.nodes["is_leaf"].astype(bool)]
+                    np.add.at(out, nodes["feature_idx"].astype(int), nodes["gain"])
+        except (AttributeError, KeyError, ValueError):
+            return None
+        return out
+
+
+class LightGBM(Model):
+    """LightGBM with its own parameter names (leaf-wise trees, ``num_leaves`` per tree).
+
+    Binary / multiclass log loss or L2 regression by mode; ``feature_fraction`` of the columns
+    per tree and ``bagging_fraction`` of the rows per tree (drawn anew every tree when below 1);
+    one thread, deterministic. Sub-model: one fit with the largest ``n_estimators`` scores every
+    smaller count (the same staged scoring as ``gbm``).
+    """
+
+    name = "lightgbm"
+    label = "LightGBM"
+    engine = "lightgbm"
+    tags = ("tree-based", "boosting", "ensemble", "implicit feature selection")
+    params = (
+        Param(
+            "n_estimators",
+            "int",
+            1,
+            100000,
+            label="# Boosting Iterations",
+            aliases=("num_iterations", "num_boost_round", "nrounds"),
+        ),
+        Param("num_leaves", "int", 2, 131072, label="Max Leaves"),
+        Param(
+            "learning_rate",
+            "float",
+            0.0001,
+            1.0,
+            log=True,
+            label="Learning Rate",
+            aliases=("eta", "shrinkage"),
+        ),
+        Param(
+            "min_child_samples",
+            "int",
+            1,
+            100000,
+            label="Min. Leaf Size",
+            aliases=("min_data_in_leaf",),
+        ),
+        Param(
+            "feature_fraction",
+            "float",
+            0.01,
+            1.0,
+            label="Fraction of Columns per Tree",
+            aliases=("colsample_bytree",),
+        ),
+        Param(
+            "bagging_fraction",
+            "float",
+            0.01,
+            1.0,
+            label="Fraction of Rows per Tree",
+            aliases=("subsample",),
+        ),
+        Param("lambda_l1", "float", 0.0, 1e6, label="L1 Regularization", aliases=("reg_alpha",)),
+        Param("lambda_l2", "float", 0.0, 1e6, label="L2 Regularization", aliases=("reg_lambda",)),
+    )
+    submodel = ("n_estimators",)
+    complexity_order = (
+        ("n_estimators", True),
+        ("num_leaves", True),
+        ("learning_rate", True),
+        ("min_child_samples", False),
+        ("lambda_l2", False),
+        ("lambda_l1", False),
+    )
+    takes_weights = True
+    takes_missing = True
+
+    def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
+        """Leaves 3, 7, 15, ... x trees 50..50*len x learning rate 0.05, 0.1; defaults else."""
+        return expand_grid(
+            num_leaves=_leaves(length),
+            n_estimators=[50 * i for i in range(1, length + 1)],
+            learning_rate=[0.05, 0.1],
+            min_child_samples=20,
+            feature_fraction=1.0,
+            bagging_fraction=1.0,
+            lambda_l1=0.0,
+            lambda_l2=0.0,
+        )
+
+    def random_grid(
+        self, data: TrainingData, length: int, rng: np.random.Generator
+    ) -> pd.DataFrame:
+        """Trees, leaves, learning rate log-uniform; leaf size, fractions, penalties random."""
+        return pd.DataFrame(
+            {
+                "n_estimators": rng.integers(10, 1001, length),
+                "num_leaves": np.round(np.exp(rng.uniform(np.log(2), np.log(256), length)))
+                .astype(int)
+                .clip(2, 256),
+                "learning_rate": np.exp(rng.uniform(np.log(0.005), np.log(0.5), length)),
+                "min_child_samples": rng.integers(2, 51, length),
+                "feature_fraction": rng.uniform(0.3, 1.0, length),
+                "bagging_fraction": rng.uniform(0.3, 1.0, length),
+                "lambda_l1": 10.0 ** rng.uniform(-5, 1, length),
+                "lambda_l2": 10.0 ** rng.uniform(-5, 1, length),
+            }
+        )
+
+    def fit(
+        self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
+    ) -> Any:
+        import lightgbm as lgb
+
+        if data.mode == CLASSIFICATION:
+            k = data.n_classes
+            objective = (
+                {"objective": "binary"} if k == 2 else {"objective": "multiclass", "num_class": k}
+            )
+        else:
+            objective = {"objective": "regression"}
+        bag = float(params["bagging_fraction"])
+        p = {
+            **objective,
+            "learning_rate": float(params["learning_rate"]),
+            "num_leaves": int(params["num_leaves"]),
+            "max_depth": -1,
+            "min_data_in_leaf": int(params["min_child_samples"]),
+            "feature_fraction": float(params["feature_fraction"]),
+            "bagging_fraction": bag,
+            "bagging_freq": 1 if bag < 1 else 0,
+            "lambda_l1": float(params["lambda_l1"]),
+            "lambda_l2": float(params["lambda_l2"]),
+            "num_threads": int(self.options.get("num_threads", 1)),
+            "deterministic": True,
+            "force_col_wise": True,
+            "feature_pre_filter": False,
+            "seed": int(seed) % (2**31 - 1),
+            "verbose": -1,
+        }
+        ds = lgb.Dataset(
+            data.X,
+            label=data.y,
+            weight=data.weights,
+            params={"verbose": -1, "feature_pre_filter": False},
+        )
+        n = max(_counts(subs, "n_estimators"))
+        return lgb.train(p, ds, num_boost_round=n, keep_training_booster=True)
+
+    def _raw(self, booster: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        """Raw scores at every requested tree count (gbm's staged helper)."""
+        threads = int(self.options.get("num_threads", 1))
+        return lgb_staged_raw(booster, X, _counts(subs, "n_estimators"), threads)
+
+    def predict(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        if fitted.params["objective"] == "regression":
+            return self._raw(fitted, X, subs)
+        return self.predict_proba(fitted, X, subs).argmax(axis=2)
+
+    def predict_proba(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        return _raw_to_proba(self._raw(fitted, X, subs))
+
+    def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
+        """Total split gain per column over the first sub's trees."""
+        k = int(subs[0]["n_estimators"])
+        return np.asarray(fitted.feature_importance("gain", iteration=k), dtype=float)
+
+
+def _xgb_objective(data: TrainingData) -> dict[str, Any]:
+    """caret's xgboost objectives: binary:logistic, multi:softprob or reg:squarederror."""
+    if data.mode != CLASSIFICATION:
+        return {"objective": "reg:squarederror"}
+    if data.n_classes == 2:
+        return {"objective": "binary:logistic"}
+    return {"objective": "multi:softprob", "num_class": data.n_classes}
+
+
+def _xgb_dmatrix(data: TrainingData) -> Any:
+    """The training rows as an xgboost DMatrix (NaN = missing, one thread)."""
+    import xgboost as xgb
+
+    return xgb.DMatrix(data.X, label=data.y, weight=data.weights, missing=np.nan, nthread=1)
+
+
+def _xgb_output(mode: str, pred: np.ndarray) -> np.ndarray:
+    """One xgboost prediction as (n,) values or (n, K) probabilities."""
+    pred = np.asarray(pred, dtype=float)
+    if mode != CLASSIFICATION:
+        return pred
+    if pred.ndim == 2:  # softprob rows sum to 1 in float32 only
+        return pred / pred.sum(axis=1, keepdims=True)
+    return np.stack([1.0 - pred, pred], axis=1)
+
+
+def _xgb_importance(booster: Any, p: int, kind: str) -> np.ndarray:
+    """xgboost's per-feature scores (features named f0, f1, ...) as a length-p array."""
+    out = np.zeros(p)
+    for name, value in booster.get_score(importance_type=kind).items():
+        out[int(name[1:])] = np.abs(np.asarray(value, dtype=float)).sum()
+    return out
+
+
+class XGBTree(Model):
+    """XGBoost trees with caret's ``xgbTree`` parameters and objectives.
+
+    Logistic, softprob or squared-error objective by mode; histogram tree method (option
+    ``tree_method``), one thread, seeded. Sub-model: one fit with the largest ``nrounds`` scores
+    every smaller count (``iteration_range``; the first rounds of a longer fit are the shorter
+    fit, subsampling draws included).
+    """
+
+    name = "xgb_tree"
+    label = "eXtreme Gradient Boosting"
+    engine = "xgboost"
+    tags = ("tree-based", "boosting", "ensemble", "implicit feature selection")
+    params = (
+        Param("nrounds", "int", 1, 100000, label="# Boosting Iterations"),
+        Param("max_depth", "int", 1, 100, label="Max Tree Depth"),
+        Param("eta", "float", 1e-6, 1.0, log=True, label="Shrinkage"),
+        Param("gamma", "float", 0.0, 1e6, label="Minimum Loss Reduction"),
+        Param("colsample_bytree", "float", 0.01, 1.0, label="Subsample Ratio of Columns"),
+        Param("min_child_weight", "float", 0.0, 1e6, label="Minimum Sum of Instance Weight"),
+        Param("subsample", "float", 0.01, 1.0, label="Subsample Percentage"),
+    )
+    submodel = ("nrounds",)
+    complexity_order = (
+        ("nrounds", True),
+        ("max_depth", True),
+        ("eta", True),
+        ("gamma", True),
+        ("colsample_bytree", True),
+        ("min_child_weight", True),
+    )
+    takes_weights = True
+    takes_missing = True
+
+    def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
+        """caret: depth, rounds, eta 0.3/0.4, colsample 0.6/0.8, subsample seq(0.5, 1)."""
+        return expand_grid(
+            max_depth=list(range(1, length + 1)),
+            nrounds=[50 * i for i in range(1, length + 1)],
+            eta=[0.3, 0.4],
+            gamma=0.0,
+            colsample_bytree=[0.6, 0.8],
+            min_child_weight=1.0,
+            subsample=np.linspace(0.5, 1.0, length) if length > 1 else [0.5],
+        )
+
+    def random_grid(
+        self, data: TrainingData, length: int, rng: np.random.Generator
+    ) -> pd.DataFrame:
+        """caret's xgbTree random search ranges."""
+        return pd.DataFrame(
+            {
+                "nrounds": rng.integers(1, 1001, length),
+                "max_depth": rng.integers(1, 11, length),
+                "eta": rng.uniform(0.001, 0.6, length),
+                "gamma": rng.uniform(0.0, 10.0, length),
+                "colsample_bytree": rng.uniform(0.3, 0.7, length),
+                "min_child_weight": rng.integers(0, 21, length).astype(float),
+                "subsample": rng.uniform(0.25, 1.0, length),
+            }
+        )
+
+    def fit(
+        self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
+    ) -> Any:
+        import xgboost as xgb
+
+        p = {
+            **_xgb_objective(data),
+            "eta": float(params["eta"]),
+            "max_depth": int(params["max_depth"]),
+            "gamma": float(params["gamma"]),
+            "colsample_bytree": float(params["colsample_bytree"]),
+            "min_child_weight": float(params["min_child_weight"]),
+            "subsample": float(params["subsample"]),
+            "tree_method": str(self.options.get("tree_method", "hist")),
+            "nthread": 1,
+            "seed": int(seed) % (2**31 - 1),
+            "verbosity": 0,
+        }
+        n = max(_counts(subs, "nrounds"))
+        booster = xgb.train(p, _xgb_dmatrix(data), num_boost_round=n)
+        return EngineFit(booster, data.mode, data.n_classes)
+
+    def _scores(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        """Probabilities (S, n, K) or values (S, n), one per sub's iteration count."""
+        b = fitted.est
+        done = b.num_boosted_rounds()
+        cache: dict[int, np.ndarray] = {}
+        out = []
+        for c in _counts(subs, "nrounds"):
+            c = min(c, done)
+            if c not in cache:
+                pred = b.inplace_predict(X, iteration_range=(0, c), missing=np.nan)
+                cache[c] = _xgb_output(fitted.mode, pred)
+            out.append(cache[c])
+        return np.stack(out)
+
+    def predict(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        if fitted.mode == CLASSIFICATION:
+            return self.predict_proba(fitted, X, subs).argmax(axis=2)
+        return self._scores(fitted, X, subs)
+
+    def predict_proba(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        return self._scores(fitted, X, subs)
+
+    def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
+        """Total split gain per column over the first sub's rounds (caret: xgb.importance Gain)."""
+        b = fitted.est
+        k = min(int(subs[0]["nrounds"]), b.num_boosted_rounds())
+        return _xgb_importance(b[0:k], int(b.num_features()), "total_gain")
+
+
+class XGBLinear(Model):
+    """XGBoost's linear booster with caret's ``xgbLinear`` parameters (elastic-net boosting).
+
+    Logistic, softprob or squared-error objective by mode, one thread, seeded. Sub-model: the fit
+    trains to each requested ``nrounds`` in turn, continuing the same booster, and keeps a copy
+    at each count (the linear booster cannot score a prefix of its rounds).
+    """
+
+    name = "xgb_linear"
+    label = "eXtreme Gradient Boosting"
+    engine = "xgboost"
+    tags = (
+        "linear classifier",
+        "linear regression",
+        "L1 regularization",
+        "L2 regularization",
+        "boosting",
+        "ensemble",
+        "implicit feature selection",
+    )
+    params = (
+        Param("nrounds", "int", 1, 100000, label="# Boosting Iterations"),
+        Param("lambda", "float", 0.0, 1e6, label="L2 Regularization"),
+        Param("alpha", "float", 0.0, 1e6, label="L1 Regularization"),
+        Param("eta", "float", 1e-6, 10.0, label="Learning Rate"),
+    )
+    submodel = ("nrounds",)
+    complexity_order = (("nrounds", True), ("alpha", True), ("lambda", True))
+    takes_weights = True
+    takes_missing = True
+
+    def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
+        """caret: lambda, alpha c(0, 10^seq(-1, -4, length = len - 1)), 50..50*len rounds."""
+        pen = [0.0, *(10.0 ** np.linspace(-1, -4, length - 1))] if length > 1 else [0.0]
+        return expand_grid(
+            **{"lambda": pen, "alpha": pen},
+            nrounds=[50 * i for i in range(1, length + 1)],
+            eta=0.3,
+        )
+
+    def random_grid(
+        self, data: TrainingData, length: int, rng: np.random.Generator
+    ) -> pd.DataFrame:
+        """caret: lambda and alpha 10^U(-5, 0), rounds 1..100, eta U(0, 3)."""
+        return pd.DataFrame(
+            {
+                "nrounds": rng.integers(1, 101, length),
+                "lambda": 10.0 ** rng.uniform(-5, 0, length),
+                "alpha": 10.0 ** rng.uniform(-5, 0, length),
+                "eta": rng.uniform(0.0, 3.0, length),
+            }
+        )
+
+    def fit(
+        self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
+    ) -> Any:
+        import xgboost as xgb
+
+        p = {
+            **_xgb_objective(data),
+            "booster": "gblinear",
+            "lambda": float(params["lambda"]),
+            "alpha": float(params["alpha"]),
+            "eta": float(params["eta"]),
+            "nthread": 1,
+            "seed": int(seed) % (2**31 - 1),
+            "verbosity": 0,
+        }
+        dm = _xgb_dmatrix(data)
+        boosters: dict[int, Any] = {}
+        booster, done = None, 0
+        for c in sorted(set(_counts(subs, "nrounds"))):
+            booster = xgb.train(p, dm, num_boost_round=c - done, xgb_model=booster)
+            boosters[c], done = booster.copy(), c
+        return EngineFit(boosters, data.mode, data.n_classes)
+
+    def _booster(self, fitted: Any, count: int) -> Any:
+        """The booster kept at ``count`` rounds (only the fitted subs' counts are kept)."""
+        if count not in fitted.est:
+            raise ValueError(f"xgb_linear was fitted for nrounds {sorted(fitted.est)}, not {count}")
+        return fitted.est[count]
+
+    def _scores(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        """Probabilities (S, n, K) or values (S, n), one per sub's iteration count."""
+        import xgboost as xgb
+
+        dm = xgb.DMatrix(X, missing=np.nan, nthread=1)  # gblinear has no inplace_predict
+        out = [
+            _xgb_output(fitted.mode, self._booster(fitted, c).predict(dm))
+            for c in _counts(subs, "nrounds")
+        ]
+        return np.stack(out)
+
+    def predict(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        if fitted.mode == CLASSIFICATION:
+            return self.predict_proba(fitted, X, subs).argmax(axis=2)
+        return self._scores(fitted, X, subs)
+
+    def predict_proba(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        return self._scores(fitted, X, subs)
+
+    def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
+        """|coefficient| per column, summed over classes (caret: xgb.importance Weight)."""
+        b = self._booster(fitted, int(subs[0]["nrounds"]))
+        return _xgb_importance(b, int(b.num_features()), "weight")
+
+
+class CatBoost(Model):
+    """CatBoost (oblivious trees of depth ``depth``) with its own parameter names.
+
+    Logloss, MultiClass or RMSE by mode; CatBoost's default bootstrap, one thread, seeded, no
+    files written. Sub-model: one fit with the largest ``iterations`` scores every smaller count
+    (``ntree_end``; the first trees of a longer fit are the shorter fit).
+    """
+
+    name = "catboost"
+    label = "CatBoost"
+    engine = "catboost"
+    tags = ("tree-based", "boosting", "ensemble", "implicit feature selection")
+    params = (
+        Param(
+            "iterations",
+            "int",
+            1,
+            100000,
+            label="# Boosting Iterations",
+            aliases=("n_estimators", "num_boost_round"),
+        ),
+        Param("depth", "int", 1, 16, label="Tree Depth", aliases=("max_depth",)),
+        Param(
+            "learning_rate", "float", 0.0001, 1.0, log=True, label="Learning Rate", aliases=("eta",)
+        ),
+        Param("l2_leaf_reg", "float", 0.0, 1e6, label="L2 Regularization", aliases=("reg_lambda",)),
+    )
+    submodel = ("iterations",)
+    complexity_order = (
+        ("iterations", True),
+        ("depth", True),
+        ("learning_rate", True),
+        ("l2_leaf_reg", False),
+    )
+    takes_weights = True
+    takes_missing = True
+
+    def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
+        """Depth 2, 4, 6, ... x iterations 100..100*len; learning rate 0.1, L2 penalty 3."""
+        return expand_grid(
+            depth=sorted({min(2 * i, 16) for i in range(1, length + 1)}),
+            iterations=[100 * i for i in range(1, length + 1)],
+            learning_rate=0.1,
+            l2_leaf_reg=3.0,
+        )
+
+    def random_grid(
+        self, data: TrainingData, length: int, rng: np.random.Generator
+    ) -> pd.DataFrame:
+        """Iterations 10..1000, depth 1..10; learning rate 0.005..0.5, L2 0.01..30 (log scale)."""
+        return pd.DataFrame(
+            {
+                "iterations": rng.integers(10, 1001, length),
+                "depth": rng.integers(1, 11, length),
+                "learning_rate": np.exp(rng.uniform(np.log(0.005), np.log(0.5), length)),
+                "l2_leaf_reg": np.exp(rng.uniform(np.log(0.01), np.log(30.0), length)),
+            }
+        )
+
+    def fit(
+        self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
+    ) -> Any:
+        from catboost import CatBoost as Engine
+        from catboost import Pool
+
+        if data.mode != CLASSIFICATION:
+            loss: dict[str, Any] = {"loss_function": "RMSE"}
+        elif data.n_classes == 2:
+            loss = {"loss_function": "Logloss"}
+        else:
+            loss = {"loss_function": "MultiClass", "classes_count": data.n_classes}
+        model = Engine(
+            {
+                **loss,
+                "iterations": max(_counts(subs, "iterations")),
+                "depth": int(params["depth"]),
+                "learning_rate": float(params["learning_rate"]),
+                "l2_leaf_reg": float(params["l2_leaf_reg"]),
+                "random_seed": int(seed) % (2**31 - 1),
+                "thread_count": 1,
+                "verbose": False,
+                "allow_writing_files": False,
+            }
+        )
+        y = data.y.astype(int) if data.mode == CLASSIFICATION else data.y.astype(float)
+        model.fit(Pool(data.X, label=y, weight=data.weights))
+        return EngineFit(model, data.mode, data.n_classes)
+
+    def _scores(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        """Probabilities (S, n, K) or values (S, n), one per sub's iteration count."""
+        m = fitted.est
+        kind = "Probability" if fitted.mode == CLASSIFICATION else "RawFormulaVal"
+        cache: dict[int, np.ndarray] = {}
+        out = []
+        for c in _counts(subs, "iterations"):
+            c = min(c, m.tree_count_)
+            if c not in cache:
+                pred = np.asarray(
+                    m.predict(X, prediction_type=kind, ntree_end=c, thread_count=1), dtype=float
+                )
+                if pred.ndim == 2:
+                    pred = pred / pred.sum(axis=1, keepdims=True)
+                cache[c] = pred
+            out.append(cache[c])
+        return np.stack(out)
+
+    def predict(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        if fitted.mode == CLASSIFICATION:
+            return self.predict_proba(fitted, X, subs).argmax(axis=2)
+        return self._scores(fitted, X, subs)
+
+    def predict_proba(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        return self._scores(fitted, X, subs)
+
+    def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
+        """CatBoost's PredictionValuesChange importance of the first sub's trees."""
+        m = fitted.est
+        k = int(subs[0]["iterations"])
+        if k < m.tree_count_:
+            m = m.copy()
+            m.shrink(ntree_end=k)
+        return np.asarray(m.get_feature_importance(type="PredictionValuesChange"), dtype=float)

@@ -174,3 +174,351 @@ class RDA(Model):
     ) -> np.ndarray:
         """Posterior probabilities softmax(-d/2) for every sub, shape (len(subs), n, K)."""
         return _softmax_neg_half(rda_discriminants(fitted, X, subs))
+
+
+# -- linear and quadratic discriminant analysis (MASS::lda / MASS::qda) ------------------------
+@dataclass
+class GaussianFit:
+    """Class means, priors and the (inverse-)covariance factors of a Gaussian classifier."""
+
+    means: np.ndarray  # (K, p)
+    log_prior: np.ndarray  # (K,), -inf for classes absent from the fitting rows
+    vecs: np.ndarray  # (K, p, p) eigenvectors of each class's covariance (shared for LDA)
+    vals: np.ndarray  # (K, p) eigenvalues, floored as in RDA
+
+    def log_scores(self, X: np.ndarray) -> np.ndarray:
+        """log prior + log Gaussian density (up to a shared constant), shape (n, K)."""
+        X = np.asarray(X, dtype=float)
+        out = np.full((X.shape[0], self.means.shape[0]), -np.inf)
+        for k in np.flatnonzero(np.isfinite(self.log_prior)):
+            z2 = ((X - self.means[k]) @ self.vecs[k]) ** 2
+            maha = z2 @ (1.0 / self.vals[k])
+            out[:, k] = self.log_prior[k] - 0.5 * (maha + np.log(self.vals[k]).sum())
+        return out
+
+
+def _posterior(log_scores: np.ndarray) -> np.ndarray:
+    """Posterior probabilities from log scores (n, K), shifted for stability."""
+    return np.exp(log_scores - np.logaddexp.reduce(log_scores, axis=1, keepdims=True))
+
+
+def _eig(cov: np.ndarray, fallback: float) -> tuple[np.ndarray, np.ndarray]:
+    """Eigen-decomposition with eigenvalues floored (see ``_floor_eigenvalues``)."""
+    vals, vecs = np.linalg.eigh(cov)
+    return _floor_eigenvalues(np.clip(vals, 0.0, None), fallback), vecs
+
+
+class LDA(Model):
+    """Linear discriminant analysis as MASS::lda (caret's ``lda``; no tuning parameters).
+
+    Gaussian classes sharing one covariance, estimated by the pooled within-class covariance
+    with denominator N - K; priors are the class proportions of the fitting rows. Posteriors
+    equal MASS's ``predict.lda`` (which works in the discriminant space, an equivalent
+    parametrisation). Where MASS stops ("variables appear to be constant within groups", a
+    singular covariance) the eigenvalues are floored as in ``rda``, so the fit stays usable.
+    Classes absent from the fitting rows get probability 0. Written in numpy: scikit-learn's
+    ``LinearDiscriminantAnalysis`` divides by N, not N - K, so its posteriors differ from MASS's.
+    """
+
+    name: ClassVar[str] = "lda"
+    label: ClassVar[str] = "Linear Discriminant Analysis"
+    engine: ClassVar[str] = "leanfit"
+    modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION,)
+    tags: ClassVar[tuple[str, ...]] = ("discriminant analysis", "linear classifier")
+
+    def fit(
+        self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
+    ) -> GaussianFit:
+        """Class means and the pooled covariance (N - K denominator), decomposed once."""
+        if data.mode != CLASSIFICATION:
+            raise ValueError("lda is a classification model")
+        st = rda_statistics(data.X, data.y, data.n_classes)
+        K, p = st.means.shape
+        dof = max(st.total_n - int(st.present.sum()), 1.0)
+        vals, vecs = _eig(st.pooled / dof, 1.0)
+        log_prior = np.where(st.present, np.log(np.where(st.present, st.class_n, 1.0)), -np.inf)
+        return GaussianFit(
+            means=st.means,
+            log_prior=log_prior - np.log(st.total_n),
+            vecs=np.broadcast_to(vecs, (K, p, p)),
+            vals=np.broadcast_to(vals, (K, p)),
+        )
+
+    def predict_proba(
+        self, fitted: GaussianFit, X: np.ndarray, subs: list[dict[str, Any]]
+    ) -> np.ndarray:
+        """Posterior probabilities, shape (len(subs), n, K)."""
+        return np.repeat(_posterior(fitted.log_scores(X))[None], len(subs), axis=0)
+
+
+class QDA(LDA):
+    """Quadratic discriminant analysis as MASS::qda (caret's ``qda``; no tuning parameters).
+
+    One Gaussian per class with its own covariance (denominator N_k - 1), priors the class
+    proportions. MASS stops on a singular class covariance ("rank deficiency in group"), as
+    happens when a class has no more rows than there are predictors; here the eigenvalues are
+    floored as in ``rda`` instead, which keeps the fit usable but is not a good model: prefer
+    ``rda`` then.
+    """
+
+    name: ClassVar[str] = "qda"
+    label: ClassVar[str] = "Quadratic Discriminant Analysis"
+    tags: ClassVar[tuple[str, ...]] = ("discriminant analysis", "polynomial model")
+
+    def fit(
+        self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
+    ) -> GaussianFit:
+        """Class means and covariances (N_k - 1 denominators), each decomposed once."""
+        if data.mode != CLASSIFICATION:
+            raise ValueError("qda is a classification model")
+        st = rda_statistics(data.X, data.y, data.n_classes)
+        K, p = st.means.shape
+        pooled_eigs = np.linalg.eigvalsh(st.pooled / max(st.total_n, 1.0))
+        fallback = float(pooled_eigs.max()) if pooled_eigs.max() > 0 else 1.0
+        vecs, vals = np.zeros((K, p, p)), np.ones((K, p))
+        for k in np.flatnonzero(st.present):
+            vals[k], vecs[k] = _eig(st.scatter[k] / max(st.class_n[k] - 1.0, 1.0), fallback)
+        log_prior = np.where(st.present, np.log(np.where(st.present, st.class_n, 1.0)), -np.inf)
+        return GaussianFit(st.means, log_prior - np.log(st.total_n), vecs, vals)
+
+
+# -- naive Bayes (klaR::NaiveBayes / naivebayes::naive_bayes) -----------------------------------
+THRESHOLD = 0.001  # klaR's and e1071's density that replaces zero densities
+
+
+def bw_nrd0(x: np.ndarray) -> float:
+    """R's ``bw.nrd0``: Silverman's rule of thumb 0.9 min(sd, IQR / 1.34) n^-1/5."""
+    x = np.asarray(x, dtype=float)
+    hi = float(x.std(ddof=1)) if x.size > 1 else 0.0
+    q75, q25 = np.quantile(x, [0.75, 0.25])
+    lo = min(hi, float(q75 - q25) / 1.34)
+    if not lo > 0:
+        lo = hi or abs(float(x[0])) or 1.0
+    return 0.9 * lo * x.size ** (-0.2)
+
+
+@dataclass
+class NaiveBayesFit:
+    """Per-class, per-column density parameters of a naive Bayes classifier."""
+
+    log_prior: np.ndarray  # (K,), -inf for absent classes
+    usekernel: bool
+    means: np.ndarray  # (K, p) (Gaussian)
+    sds: np.ndarray  # (K, p) (Gaussian)
+    points: list  # per class (n_k, p) training rows (kernel)
+    bandwidths: np.ndarray  # (K, p) (kernel)
+
+
+class NaiveBayes(Model):
+    """Naive Bayes (caret's ``naive_bayes`` / ``nb``: naivebayes and klaR packages).
+
+    Each class is a product of one-dimensional densities: Gaussian (mean, sd with n - 1) when
+    ``usekernel`` is False, else a Gaussian kernel density with R's ``density()`` bandwidth
+    ``bw.nrd0`` times ``adjust``; priors are the class proportions. Densities that underflow to
+    zero are replaced by 0.001, as klaR and e1071 do (in log space only exact zeros, so very
+    unlikely rows keep their ordering). ``laplace`` (klaR's ``fL``) smooths the counts of
+    categorical predictors; leanfit's predictors are numeric (factors arrive dummy-encoded), so
+    it is accepted for caret's grids and has no effect. A zero within-class sd is raised to
+    1e-9 times the largest sd (scikit-learn's ``var_smoothing`` idea) so the density exists.
+    """
+
+    name: ClassVar[str] = "naive_bayes"
+    label: ClassVar[str] = "Naive Bayes"
+    engine: ClassVar[str] = "scipy"
+    modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION,)
+    tags: ClassVar[tuple[str, ...]] = ("bayesian model",)
+    params: ClassVar[tuple[Param, ...]] = (
+        Param("laplace", "float", 0.0, 1e3, label="Laplace Correction", aliases=("fL",)),
+        Param("usekernel", "cat", choices=(False, True), label="Distribution Type"),
+        Param("adjust", "float", 1e-3, 1e3, label="Bandwidth Adjustment"),
+    )
+    complexity_order: ClassVar[tuple[tuple[str, bool], ...]] = (("usekernel", True),)
+    laplace_name: ClassVar[str] = "laplace"
+
+    def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
+        """caret's grid whatever the length: usekernel TRUE and FALSE, laplace 0, adjust 1."""
+        grid = expand_grid(usekernel=[True, False], **{self.laplace_name: 0.0}, adjust=1.0)
+        return grid[[p.name for p in self.params]]
+
+    def random_grid(
+        self, data: TrainingData, length: int, rng: np.random.Generator
+    ) -> pd.DataFrame:
+        """caret's random search is its grid."""
+        return self.default_grid(data, length)
+
+    def fit(
+        self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
+    ) -> NaiveBayesFit:
+        """Class priors and, per class and column, a Gaussian or a kernel bandwidth."""
+        if data.mode != CLASSIFICATION:
+            raise ValueError(f"{self.name} is a classification model")
+        X = np.asarray(data.X, dtype=float)
+        y = np.asarray(data.y).astype(int)
+        K, p = data.n_classes, X.shape[1]
+        usekernel = bool(params.get("usekernel", False))
+        adjust = float(params.get("adjust", 1.0))
+        counts = np.bincount(y, minlength=K).astype(float)
+        log_prior = np.where(counts > 0, np.log(np.maximum(counts, 1.0) / counts.sum()), -np.inf)
+        means, sds = np.zeros((K, p)), np.ones((K, p))
+        bws, points = np.ones((K, p)), []
+        for k in range(K):
+            rows = X[y == k]
+            points.append(rows)
+            if len(rows) == 0:
+                continue
+            means[k] = rows.mean(axis=0)
+            sds[k] = rows.std(axis=0, ddof=1) if len(rows) > 1 else 0.0
+            if usekernel:
+                bws[k] = [adjust * bw_nrd0(rows[:, j]) for j in range(p)]
+        floor = 1e-9 * max(float(np.nanmax(sds)), 1e-12)
+        sds = np.where(np.isfinite(sds) & (sds > floor), sds, floor)
+        return NaiveBayesFit(log_prior, usekernel, means, sds, points, bws)
+
+    @staticmethod
+    def _log_density(fit: NaiveBayesFit, X: np.ndarray, k: int) -> np.ndarray:
+        """Sum over columns of the log class-k densities, zero densities set to 0.001."""
+        from scipy.special import logsumexp
+        from scipy.stats import norm
+
+        if not fit.usekernel:
+            logd = norm.logpdf(X, fit.means[k], fit.sds[k])
+        else:
+            pts, bw = fit.points[k], fit.bandwidths[k]
+            z = (X[:, None, :] - pts[None, :, :]) / bw  # (n, n_k, p)
+            logd = logsumexp(norm.logpdf(z), axis=1) - np.log(len(pts) * bw)
+        logd = np.where(np.isneginf(logd), np.log(THRESHOLD), logd)
+        return logd.sum(axis=1)
+
+    def predict_proba(
+        self, fitted: NaiveBayesFit, X: np.ndarray, subs: list[dict[str, Any]]
+    ) -> np.ndarray:
+        """Posterior probabilities, shape (len(subs), n, K)."""
+        X = np.asarray(X, dtype=float)
+        scores = np.full((X.shape[0], len(fitted.log_prior)), -np.inf)
+        for k in np.flatnonzero(np.isfinite(fitted.log_prior)):
+            scores[:, k] = fitted.log_prior[k] + self._log_density(fitted, X, k)
+        return np.repeat(_posterior(scores)[None], len(subs), axis=0)
+
+
+class NB(NaiveBayes):
+    """Naive Bayes under caret's ``nb`` name (klaR), whose Laplace parameter is called ``fL``."""
+
+    name: ClassVar[str] = "nb"
+    params: ClassVar[tuple[Param, ...]] = (
+        Param("fL", "float", 0.0, 1e3, label="Laplace Correction", aliases=("laplace",)),
+        Param("usekernel", "cat", choices=(False, True), label="Distribution Type"),
+        Param("adjust", "float", 1e-3, 1e3, label="Bandwidth Adjustment"),
+    )
+    laplace_name: ClassVar[str] = "fL"
+
+
+# -- nearest shrunken centroids (pamr) ------------------------------------------------------
+@dataclass
+class PAMFit:
+    """pamr's standardized centroid differences, from which any threshold shrinks."""
+
+    delta: np.ndarray  # (p, K) (centroid_k - overall) / (sd + s0) / se_scale_k
+    se_scale: np.ndarray  # (K,) sqrt(1/n_k - 1/n)
+    overall: np.ndarray  # (p,)
+    sd: np.ndarray  # (p,) within-class sd + s0
+    log_prior: np.ndarray  # (K,)
+
+    def shrunk(self, threshold: float) -> np.ndarray:
+        """Soft-thresholded standardized centroids (p, K), times se_scale as pamr scores them."""
+        d = np.sign(self.delta) * np.clip(np.abs(self.delta) - threshold, 0.0, None)
+        return d * self.se_scale
+
+
+def pam_statistics(X: np.ndarray, y: np.ndarray, n_classes: int) -> PAMFit:
+    """pamr.train's statistics: centroids, the pooled within-class sd plus its median s0."""
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y).astype(int)
+    n, p = X.shape
+    counts = np.bincount(y, minlength=n_classes).astype(float)
+    present = counts > 0
+    overall = X.mean(axis=0)
+    cents = np.zeros((p, n_classes))
+    resid = np.zeros(p)
+    for k in np.flatnonzero(present):
+        rows = X[y == k]
+        cents[:, k] = rows.mean(axis=0)
+        resid += ((rows - cents[:, k]) ** 2).sum(axis=0)
+    sd = np.sqrt(resid / max(n - int(present.sum()), 1))
+    sd = sd + np.median(sd)
+    sd = np.where(sd > 0, sd, 1.0)
+    se_scale = np.sqrt(np.where(present, 1.0 / np.maximum(counts, 1.0) - 1.0 / n, 1.0))
+    se_scale = np.where(se_scale > 0, se_scale, 1.0)
+    delta = ((cents - overall[:, None]) / sd[:, None]) / se_scale
+    delta[:, ~present] = 0.0
+    log_prior = np.where(present, np.log(np.maximum(counts, 1.0) / n), -np.inf)
+    return PAMFit(delta, se_scale, overall, sd, log_prior)
+
+
+class PAM(Model):
+    """Nearest shrunken centroids (Tibshirani et al. 2002), caret's ``pam`` (pamr), in numpy.
+
+    Class centroids, standardized by the pooled within-class sd plus its median (pamr's s0), are
+    soft-thresholded toward the overall centroid by ``threshold``; rows are scored by pamr's
+    diagonal discriminant x'c_k - ||c_k||^2 / 2 + log prior_k, posteriors its softmax. The
+    statistics are computed once and every threshold shrinks them (sub-model: threshold, as in
+    caret). The grid spans pamr's 30-step threshold path without its ends, as caret's; its
+    simplest-first order is caret's too (increasing threshold), although a larger threshold
+    keeps fewer predictors. Importance: the largest absolute shrunken standardized centroid.
+    """
+
+    name: ClassVar[str] = "pam"
+    label: ClassVar[str] = "Nearest Shrunken Centroids"
+    engine: ClassVar[str] = "leanfit"
+    modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION,)
+    tags: ClassVar[tuple[str, ...]] = (
+        "prototype models",
+        "implicit feature selection",
+        "linear classifier",
+    )
+    params: ClassVar[tuple[Param, ...]] = (
+        Param("threshold", "float", 0.0, 1e4, label="Shrinkage Threshold"),
+    )
+    submodel: ClassVar[tuple[str, ...]] = ("threshold",)
+    complexity_order: ClassVar[tuple[tuple[str, bool], ...]] = (("threshold", True),)
+
+    @staticmethod
+    def _range(data: TrainingData) -> tuple[float, float]:
+        """pamr's thresholds seq(0, max|delta|, length = 30) without the first and last."""
+        top = float(np.abs(pam_statistics(data.X, data.y, data.n_classes).delta).max())
+        return top / 29.0, top * 28.0 / 29.0
+
+    def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
+        """caret's grid: ``length`` thresholds evenly over pamr's inner threshold range."""
+        lo, hi = self._range(data)
+        return pd.DataFrame({"threshold": np.linspace(lo, hi, length)})
+
+    def random_grid(
+        self, data: TrainingData, length: int, rng: np.random.Generator
+    ) -> pd.DataFrame:
+        """caret's random search: thresholds uniform over the same range."""
+        lo, hi = self._range(data)
+        return pd.DataFrame({"threshold": rng.uniform(lo, hi, length)})
+
+    def fit(
+        self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
+    ) -> PAMFit:
+        """The standardized centroid differences, once; thresholds apply at scoring time."""
+        if data.mode != CLASSIFICATION:
+            raise ValueError("pam is a classification model")
+        return pam_statistics(data.X, data.y, data.n_classes)
+
+    def predict_proba(
+        self, fitted: PAMFit, X: np.ndarray, subs: list[dict[str, Any]]
+    ) -> np.ndarray:
+        """pamr's posteriors softmax(x'c_k - ||c_k||^2/2 + log prior_k) for every threshold."""
+        Z = (np.asarray(X, dtype=float) - fitted.overall) / fitted.sd
+        out = []
+        for s in subs:
+            c = fitted.shrunk(float(s["threshold"]))
+            scores = Z @ c - 0.5 * (c**2).sum(axis=0) + fitted.log_prior
+            out.append(_posterior(scores))
+        return np.stack(out)
+
+    def importance(self, fitted: PAMFit, subs: list[dict[str, Any]]) -> np.ndarray:
+        """max_k |shrunken standardized centroid difference| at the first sub's threshold."""
+        return np.abs(fitted.shrunk(float(subs[0]["threshold"]))).max(axis=1)
