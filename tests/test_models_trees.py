@@ -451,12 +451,15 @@ def test_out_of_bag_predictions(name, sonar_data, reg_data):
 
 
 def test_forest_settings(sonar_data, reg_data):
-    """randomForest's 500 trees and nodesize (1 / 5), mtry as a count clipped to the columns."""
+    """randomForest's 500 trees and nodesize (1 / 5: nodes of at most that many rows are not
+    split), mtry as a count clipped to the columns."""
     rf = get_model("rf")
     est = rf._estimator(sonar_data, {"mtry": 100}, seed=0)
-    assert (est.n_estimators, est.max_features, est.min_samples_leaf) == (500, 60, 1)
+    assert (est.n_estimators, est.max_features, est.min_samples_split) == (500, 60, 2)
+    assert est.min_samples_leaf == 1
     assert est.bootstrap and est.oob_score and est.n_jobs == 1
-    assert rf._estimator(reg_data, {"mtry": 3}, seed=0).min_samples_leaf == 5
+    reg = rf._estimator(reg_data, {"mtry": 3}, seed=0)
+    assert (reg.min_samples_split, reg.min_samples_leaf) == (6, 1)
     et = get_model("extra_trees")._estimator(sonar_data, {"mtry": 4, "min_node_size": 3}, 0)
     assert (et.n_estimators, et.max_features, et.min_samples_leaf) == (500, 4, 3)
     bag = get_model("treebag")._estimator(sonar_data, {}, seed=0)

@@ -138,8 +138,8 @@ class RF(_SklearnEnsemble):
     """Breiman's random forest (caret's ``rf``), fitted by scikit-learn's RandomForest*.
 
     500 trees on bootstrap samples of all rows (randomForest's ntree; change with
-    ``RF(options={"n_trees": ...})``), ``mtry`` predictors drawn at each split, leaves of at least
-    1 (classification) or 5 (regression) rows, randomForest's documented nodesize (option
+    ``RF(options={"n_trees": ...})``), ``mtry`` predictors drawn at each split, nodes of at most
+    1 (classification) or 5 (regression) rows left unsplit — randomForest's nodesize (option
     ``nodesize``). Class probabilities average the trees' leaf frequencies (randomForest counts
     votes). Out-of-bag predictions come from the same fit (``Control(method="oob")``).
     """
@@ -174,7 +174,9 @@ class RF(_SklearnEnsemble):
         return engine(
             n_estimators=int(self.options.get("n_trees", 500)),
             max_features=_mtry(params, data.X.shape[1]),
-            min_samples_leaf=int(self.options.get("nodesize", 1 if cls else 5)),
+            # randomForest's nodesize: nodes with at most that many rows are not split
+            # (their children may be smaller), i.e. scikit-learn's min_samples_split - 1
+            min_samples_split=int(self.options.get("nodesize", 1 if cls else 5)) + 1,
             bootstrap=True,
             oob_score=True,
             n_jobs=1,

@@ -91,15 +91,9 @@ def plan_train(
         )
     maximize = maximize_default(metric) if maximize is None else bool(maximize)
 
-    whole = TrainingData(
-        X=ds.X,
-        y=ds.y,
-        mode=ds.mode,
-        levels=ds.levels,
-        columns=ds.encoder.feature_names,
-        weights=ds.weights,
-    )
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0]))
+    needs_data = grid is None  # default and random grids may look at the data (as caret's do)
+    whole = _grid_data(ds, steps) if needs_data else None
     cands = candidates(model, whole, grid, tune_length, control.search, rng)
     groups_ = fit_groups(model, cands)
     ctx = Context(
@@ -204,11 +198,20 @@ def run_plan(plan: TrainPlan, t_start: float | None = None) -> TrainResult:
     return res
 
 
+# Worker processes pay off only when the work outweighs starting them (about a second).
+_PARALLEL_MIN_SECONDS = 1.0
+
+
 def _run(ctx: Context, tasks: list[Task], control: Control, model: Model) -> Iterator[TaskResult]:
-    """Run every task, streaming results (and the progress bar) as they finish."""
+    """Run every task, streaming results (and the progress bar) as they finish.
+
+    With several workers the first two tasks run here: the second's time (the first pays the
+    engine's import) estimates the rest, and a short job stays in this process. Results are the
+    same either way — every task is deterministic given its seed.
+    """
     from tqdm.auto import tqdm
 
-    executor = make_executor(min(control.workers, len(tasks)))
+    workers = min(control.workers, len(tasks))
     with tqdm(
         total=len(tasks),
         desc=f"train {model.name}",
@@ -216,7 +219,15 @@ def _run(ctx: Context, tasks: list[Task], control: Control, model: Model) -> Ite
         disable=not control.verbose,
         leave=False,
     ) as bar:
-        for r in executor.run(ctx, tasks):
+        rest = tasks
+        if workers > 1 and len(tasks) > 2:
+            for r in make_executor(1).run(ctx, tasks[:2]):
+                bar.update(1)
+                yield r
+            rest = tasks[2:]
+            if (r.fit_time + r.predict_time) * len(rest) < _PARALLEL_MIN_SECONDS:
+                workers = 1
+        for r in make_executor(workers).run(ctx, rest):
             bar.update(1)
             yield r
 
@@ -236,6 +247,20 @@ def _plan_tasks(method: str, resamples: Resamples, n_groups: int, seed: int, n: 
             for g in range(n_groups)
         )
     return tasks
+
+
+def _grid_data(ds: Dataset, steps: PreProcess | None) -> TrainingData:
+    """All rows, pre-processed like the fits will be, for data-dependent default grids (caret
+    also builds its grid from the pre-processed training data)."""
+    X, columns = ds.X, ds.encoder.feature_names
+    if steps is not None:
+        import copy
+
+        pp = copy.deepcopy(steps).fit(pd.DataFrame(X, columns=list(columns), copy=False))
+        X, columns = pp.transform(X), tuple(map(str, pp.output_names_))
+    return TrainingData(
+        X=X, y=ds.y, mode=ds.mode, levels=ds.levels, columns=columns, weights=ds.weights
+    )
 
 
 def _check_preprocess(steps: Any) -> PreProcess | None:
