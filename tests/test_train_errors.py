@@ -267,7 +267,7 @@ def test_other_input_errors(training, fits):
     )
     _fails(
         fits,
-        "does not do regression",
+        r"does not do regression.*methods that do: .*gbm.*leanfit models --mode regression",
         "V1 ~ V2 + V3",
         data=training,
         method="rda",

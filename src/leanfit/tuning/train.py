@@ -275,8 +275,15 @@ def _check_preprocess(steps: Any) -> PreProcess | None:
 
 def _check_inputs(model: Model, ds: Dataset, steps: PreProcess | None, control: Control) -> None:
     if ds.mode not in model.modes:
+        from ..models.base import registry
+
+        same_family = [
+            n for n, c in registry().items() if ds.mode in c.modes and set(c.tags) & set(model.tags)
+        ]
+        others = same_family[:6] or [n for n, c in registry().items() if ds.mode in c.modes][:6]
         raise ValueError(
-            f"method {model.name!r} does not do {ds.mode} (it does {', '.join(model.modes)})"
+            f"method {model.name!r} does not do {ds.mode} (it does {', '.join(model.modes)}); "
+            f"methods that do: {', '.join(others)}, ... (leanfit models --mode {ds.mode})"
         )
     if ds.weights is not None and not model.takes_weights:
         raise ValueError(f"method {model.name!r} does not take observation weights")
