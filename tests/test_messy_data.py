@@ -141,3 +141,34 @@ def test_messy_data_configs_are_valid():
         exp = load_experiment(root / f"{name}.yaml", verbose=False)
         assert exp.fits and all("plan" in f for f in exp.fits.values())
         assert isinstance(exp.training, pd.DataFrame)
+
+
+def test_a_column_constant_after_a_split_is_named_and_zv_handles_it():
+    d = lf.datasets.load("sonar").iloc[:, [0, 1, 2, 60]].copy()
+    d["spike"] = 0.0
+    d.loc[d.index[3], "spike"] = 1.0  # constant in the one training set that lacks row 3
+    ctl = lf.Control(method="cv", number=5)
+    with pytest.warns(UserWarning, match=r"constant in the training rows.*'spike' \(1 of 5\)"):
+        lf.train("Class ~ .", data=d, method="lda", control=ctl, seed=1)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning once zv runs inside each resample
+        res = lf.train("Class ~ .", data=d, method="lda", control=ctl, seed=1, preprocess=["zv"])
+    assert "spike" not in res.final_preprocess.removed_  # varies on all rows: kept at the end
+    assert res.results["Accuracy"].notna().all()
+
+
+def test_unseen_category_at_prediction_time_is_a_clear_error():
+    bh = lf.datasets.load("bostonhousing")
+    res = lf.train("medv ~ .", data=bh, method="lm", control=lf.Control(method="cv", number=3))
+    new = bh.head(2).copy()
+    new["chas"] = pd.Categorical(["2", "0"])
+    with pytest.raises(
+        ValueError,
+        match=r"column 'chas' has level\(s\) \['2'\] not seen in "
+        r"training \(known: \['0', '1'\]\)",
+    ):
+        res.predict(new)
+    with pytest.raises(ValueError, match=r"lacks the predictor column\(s\) \['rm'\]"):
+        res.predict(bh.drop(columns="rm").head(2))

@@ -121,6 +121,7 @@ def plan_train(
         if resamples.n != len(ds.y):
             raise ValueError(f"resamples refer to {resamples.n} rows, the data has {len(ds.y)}")
         tasks = tuple(_plan_tasks(control.method, resamples, len(groups_), seed, len(ds.y)))
+        _warn_constant_columns(ds, resamples, steps)
     elif len(cands) != 1:
         raise ValueError(
             f"Control(method='none') fits exactly one candidate; the grid has {len(cands)} "
@@ -247,6 +248,31 @@ def _plan_tasks(method: str, resamples: Resamples, n_groups: int, seed: int, n: 
             for g in range(n_groups)
         )
     return tasks
+
+
+def _warn_constant_columns(ds: Dataset, resamples: Resamples, steps: PreProcess | None) -> None:
+    """Warn (as caret does) about predictors constant in some resample's training rows, unless a
+    zero-variance filter runs inside the resamples."""
+    import warnings
+
+    if steps is not None and {"zv", "nzv"} & set(steps.steps):
+        return
+    counts = np.zeros(ds.X.shape[1], dtype=int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns
+        for tr in resamples.train:
+            x = ds.X[tr]
+            counts += ~(np.nanmax(x, axis=0) > np.nanmin(x, axis=0))
+    bad = [(c, int(k)) for c, k in zip(ds.encoder.feature_names, counts, strict=True) if k]
+    if bad:
+        shown = ", ".join(f"{c!r} ({k} of {len(resamples)})" for c, k in bad[:8])
+        warnings.warn(
+            f"predictor(s) constant in the training rows of some resamples: {shown}"
+            f"{', ...' if len(bad) > 8 else ''}; add preprocess=['zv'] to drop them inside "
+            "each resample",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _grid_data(ds: Dataset, steps: PreProcess | None) -> TrainingData:
