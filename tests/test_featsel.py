@@ -195,7 +195,7 @@ def test_rfe_bad_inputs(cls_data):
         rfe(cls_data, "y", method="glmnett", sizes=(2,), control=CV3)
     with pytest.raises(ValueError, match="metric 'ROC' is not produced"):
         rfe(cls_data, "y", method="glmnet", sizes=(2,), control=CV3, metric="ROC")
-    with pytest.raises(ValueError, match="needs outer resampling"):
+    with pytest.raises(ValueError, match="needs held-out rows"):
         rfe(cls_data, "y", method="glmnet", sizes=(2,), control=lf.Control(method="none"))
     with pytest.raises(ValueError, match="select_size='worst'"):
         rfe(cls_data, "y", method="glmnet", sizes=(2,), control=CV3, select_size="worst")

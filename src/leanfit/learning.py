@@ -192,31 +192,24 @@ def learning_curve(
     import dataclasses
 
     from .control import Control
-    from .models.base import get_model
-    from .tuning.train import plan_train
+    from .tuning.train import plan_one
 
     fractions = _check_sizes(sizes)
     control = control if control is not None else Control(method="cv", number=5)
-    _check_control(control)
-    model = get_model(method)
-    grid = None if params is None else _check_params(model, params)
-    try:
-        plan = plan_train(
-            x,
-            y,
-            data=data,
-            method=model,
-            control=control,
-            grid=grid,
-            tune_length=1,
-            preprocess=preprocess,
-            metric=metric,
-            weights=weights,
-            groups=groups,
-            seed=seed,
-        )
-    except NotImplementedError as err:
-        raise ValueError(f"{err}; pass params= to learning_curve") from err
+    plan = plan_one(
+        x,
+        y,
+        data=data,
+        method=method,
+        params=params,
+        control=control,
+        what="a learning curve",
+        preprocess=preprocess,
+        metric=metric,
+        weights=weights,
+        groups=groups,
+        seed=seed,
+    )
     row = _row(plan.candidates, 0)
     ctx = dataclasses.replace(plan.context, groups=plan.context.groups[:1])
     return _curve(
@@ -668,37 +661,6 @@ def _check_control(control: Control) -> None:
             "Control(method='none') has no held-out rows, so there is no resampled curve; "
             "use a resampling method such as Control(method='cv', number=5)"
         )
-
-
-def _check_params(model: Model, params: dict[str, Any]) -> dict[str, list[Any]]:
-    """One full parameter set (aliases mapped) as a one-row grid; unknown or missing ones fail."""
-    if not isinstance(params, dict):
-        raise ValueError(
-            f"params must be a dict of parameter -> value, got {type(params).__name__}"
-        )
-    aliases = model.alias_map()
-    valid = model.param_names
-    unknown = [k for k in params if k not in aliases]
-    if unknown:
-        raise ValueError(
-            f"params {unknown} are not parameters of {model.name!r}; its parameters are {valid}"
-        )
-    mapped: dict[str, Any] = {}
-    for k, v in params.items():
-        p = aliases[k]
-        if p in mapped:
-            raise ValueError(f"params give {p!r} twice (as {k!r} and another name)")
-        if isinstance(v, list | tuple | set | np.ndarray):
-            raise ValueError(
-                f"params[{k!r}] must be one value (a learning curve has one candidate)"
-            )
-        mapped[p] = v
-    missing = [p for p in valid if p not in mapped]
-    if missing:
-        raise ValueError(
-            f"params for {model.name!r} lack {missing}; a learning curve needs all of {valid}"
-        )
-    return {p: [mapped[p]] for p in valid}
 
 
 def _baselines(ds: Dataset, control: Control, names: list[str]) -> dict[str, float]:

@@ -228,38 +228,27 @@ def setup(
     """Plan the outer resampling with ``plan_train`` (one candidate) and build the Problem."""
     from ..control import Control
     from ..models.base import CLASSIFICATION as CLS
-    from ..models.base import get_model
     from ..tuning.plan import fit_groups
-    from ..tuning.train import plan_train
+    from ..tuning.train import plan_one
 
     control = control if control is not None else Control(method="cv", number=10)
     if not isinstance(control, Control):
         raise TypeError(f"control must be a leanfit Control, got {type(control).__name__}")
-    if control.method == "none":
-        raise ValueError(
-            f"{what} needs outer resampling to estimate the performance of the selection; "
-            "Control(method='none') has no held-out rows (use e.g. Control(method='cv'))"
-        )
-    model = get_model(method)
-    grid = None if params is None else check_params(model, params)
-    try:
-        plan = plan_train(
-            x,
-            y,
-            data=data,
-            method=model,
-            control=control,
-            grid=grid,
-            tune_length=1,
-            preprocess=preprocess,
-            metric=metric,
-            maximize=maximize,
-            weights=weights,
-            groups=groups,
-            seed=seed,
-        )
-    except NotImplementedError as err:
-        raise ValueError(f"{err}; pass params= (one value per parameter) to {what}") from err
+    plan = plan_one(
+        x,
+        y,
+        data=data,
+        method=method,
+        params=params,
+        control=control,
+        what=what,
+        preprocess=preprocess,
+        metric=metric,
+        maximize=maximize,
+        weights=weights,
+        groups=groups,
+        seed=seed,
+    )
     ds = plan.dataset
     row = plan.candidates.iloc[[0]].reset_index(drop=True)
     group = fit_groups(plan.model, row)[0]
@@ -330,32 +319,6 @@ def problem_from_result(result: TrainResult, metric: str | None = None) -> tuple
         seed=result.seed,
     )
     return problem, g
-
-
-def check_params(model: Model, params: dict[str, Any]) -> dict[str, list[Any]]:
-    """One full parameter set (caret's dotted names accepted) as a one-row grid."""
-    if not isinstance(params, dict):
-        raise ValueError(
-            f"params must be a dict of parameter -> value, got {type(params).__name__}"
-        )
-    aliases = model.alias_map()
-    unknown = [k for k in params if k not in aliases]
-    if unknown:
-        raise ValueError(
-            f"params {unknown} are not parameters of {model.name!r}; its parameters are "
-            f"{model.param_names}"
-        )
-    mapped: dict[str, Any] = {}
-    for k, v in params.items():
-        if isinstance(v, list | tuple | set | np.ndarray):
-            raise ValueError(f"params[{k!r}] must be one value (the selection fixes the model)")
-        mapped[aliases[k]] = v
-    missing = [p for p in model.param_names if p not in mapped]
-    if missing:
-        raise ValueError(
-            f"params for {model.name!r} lack {missing}; give all of {model.param_names}"
-        )
-    return {p: [mapped[p]] for p in model.param_names}
 
 
 def final_fit(s: Setup, cols: Sequence[int]) -> TrainResult:

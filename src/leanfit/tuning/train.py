@@ -142,6 +142,57 @@ def plan_train(
     )
 
 
+def one_candidate_grid(model: Model, params: dict[str, Any], what: str) -> dict[str, list[Any]]:
+    """A full parameter set (caret's dotted names accepted) as a one-row grid, for tools that fix
+    the model (learning curves, feature selection); unknown, missing or repeated ones fail."""
+    if not isinstance(params, dict):
+        raise ValueError(
+            f"params must be a dict of parameter -> value, got {type(params).__name__}"
+        )
+    aliases, valid = model.alias_map(), model.param_names
+    unknown = [k for k in params if k not in aliases]
+    if unknown:
+        raise ValueError(
+            f"params {unknown} are not parameters of {model.name!r}; its parameters are {valid}"
+        )
+    mapped: dict[str, Any] = {}
+    for k, v in params.items():
+        if aliases[k] in mapped:
+            raise ValueError(f"params give {aliases[k]!r} twice (as {k!r} and another name)")
+        if isinstance(v, list | tuple | set | np.ndarray):
+            raise ValueError(f"params[{k!r}] must be one value ({what} fixes the model)")
+        mapped[aliases[k]] = v
+    missing = [p for p in valid if p not in mapped]
+    if missing:
+        raise ValueError(f"params for {model.name!r} lack {missing}; {what} needs all of {valid}")
+    return {p: [mapped[p]] for p in valid}
+
+
+def plan_one(
+    x: Any,
+    y: Any = None,
+    *,
+    method: Any,
+    params: dict[str, Any] | None,
+    control: Control,
+    what: str,
+    **kwargs: Any,
+) -> TrainPlan:
+    """Plan one fixed candidate (``params``, else the model's tune_length=1 default) on the
+    control's resamples — the planning step shared by learning curves and feature selection."""
+    if control.method == "none":
+        raise ValueError(
+            f"{what} needs held-out rows, and Control(method='none') has no held-out rows; use "
+            "a resampling method such as Control(method='cv', number=5)"
+        )
+    model = get_model(method)
+    grid = None if params is None else one_candidate_grid(model, params, what)
+    try:
+        return plan_train(x, y, method=model, control=control, grid=grid, tune_length=1, **kwargs)
+    except NotImplementedError as err:
+        raise ValueError(f"{err}; pass params= (one value per parameter) to {what}") from err
+
+
 def train(x: Any, y: Any = None, **kwargs: Any) -> TrainResult:
     """Tune a model by resampling and refit the chosen candidate on all rows (caret's ``train``).
 
