@@ -99,13 +99,23 @@ def _models(args: argparse.Namespace) -> int:
             continue
         if args.tag and not any(args.tag.lower() in t.lower() for t in cls.tags):
             continue
-        rows.append((name, cls.engine, "/".join(m[:5] for m in cls.modes), cls.label))
+        short = {"classification": "class", "regression": "reg"}
+        rows.append((name, cls.engine, "+".join(short[m] for m in cls.modes), cls.label))
+    print(f"{'name':<16}{'engine':<10}{'modes':<11}label")
     for name, engine, modes, label in rows:
-        print(f"{name:<14} {engine:<10} {modes:<17} {label}")
+        print(f"{name:<16}{engine:<10}{modes:<11}{label}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `leanfit models | head`: the reader left; not an error
+        sys.stderr.close()
+        return 0
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.version:
         from . import __version__
