@@ -64,6 +64,9 @@ class Control:
     seed: seed for resampling and every fit (train(seed=...) overrides it).
     verbose: show a progress bar over tasks.
     n_jobs: worker processes (1 = in-process). Results are identical for any n_jobs.
+    executor: "local" (this process or local worker processes) or "dask": a Dask cluster at
+        ``scheduler`` (e.g. "tcp://10.0.0.5:8786"), or a local Dask cluster of n_jobs processes
+        when no scheduler is given (needs the ``dask`` extra). Results are the same either way.
     sampling: class-imbalance sampling "down", "up" or "smote", applied to each resample's
         training rows only (after pre-processing, never to held-out rows) and to the final fit.
     """
@@ -88,6 +91,8 @@ class Control:
     verbose: bool = False
     n_jobs: int = 1
     sampling: str | None = None
+    executor: str = "local"
+    scheduler: str | None = None
 
     def __post_init__(self) -> None:
         method = _ALIASES.get(self.method, self.method)
@@ -145,6 +150,10 @@ class Control:
             raise ValueError(
                 f"Control(sampling={self.sampling!r}) is not one of {list(SAMPLING)} or None"
             )
+        if self.executor not in ("local", "dask"):
+            raise ValueError(f"Control(executor={self.executor!r}) must be 'local' or 'dask'")
+        if self.scheduler is not None and self.executor != "dask":
+            raise ValueError("Control(scheduler=...) is for executor='dask'")
         if self.index_out is not None and self.index is None:
             raise ValueError("Control(index_out=...) needs index= as well")
 

@@ -264,6 +264,21 @@ def _run(ctx: Context, tasks: list[Task], control: Control, model: Model) -> Ite
     from tqdm.auto import tqdm
 
     workers = min(control.workers, len(tasks))
+    if control.executor == "dask":
+        from ..execute.dask import DaskExecutor
+
+        executor = DaskExecutor(control.scheduler, max(workers, 1))
+        with tqdm(
+            total=len(tasks),
+            desc=f"train {model.name}",
+            unit="fit",
+            disable=not control.verbose,
+            leave=False,
+        ) as bar:
+            for r in executor.run(ctx, tasks):
+                bar.update(1)
+                yield r
+        return
     with tqdm(
         total=len(tasks),
         desc=f"train {model.name}",
