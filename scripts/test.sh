@@ -3,12 +3,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-venv.sh dev
-# The report tests render pages in a real headless Chromium (Debian's; playwright drives it).
-if ! command -v chromium >/dev/null 2>&1; then
+# Real services for the tests: Chromium renders the HTML report (playwright drives it) and a
+# throwaway PostgreSQL server (started by the tests on loopback) backs the experiment store.
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}") >/dev/null
   else
-    echo "tests need Debian's chromium: sudo apt-get install chromium" >&2
+    echo "tests need Debian's ${need[*]}: sudo apt-get install ${need[*]}" >&2
     exit 1
   fi
 fi

@@ -133,3 +133,9 @@ def recording_gbm_cls():
 @pytest.fixture
 def fit_log(tmp_path) -> Path:
     return tmp_path / "fits.log"
+
+
+@pytest.fixture(autouse=True)
+def _private_store(tmp_path, monkeypatch):
+    """Every test gets its own embedded experiment store (the CLI uses one by default)."""
+    monkeypatch.setenv("LEANFIT_STORE", f"sqlite:///{tmp_path / 'leanfit.db'}")

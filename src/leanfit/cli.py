@@ -46,6 +46,14 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", default=None, help="folder for results (default: the config's output)"
     )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    run.add_argument(
+        "--store",
+        default=None,
+        help="experiment store URL: every task result is kept there and a re-run (after a "
+        "crash) resumes; default $LEANFIT_STORE or sqlite:///leanfit.db here; a team's "
+        "server: postgresql://user@host/db",
+    )
+    run.add_argument("--no-store", action="store_true", help="keep nothing; always recompute")
     rep = sub.add_parser(
         "report",
         help="run an experiment config and write its self-contained HTML report",
@@ -59,6 +67,15 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", default=None, help="report file (default: <config output>/report.html)"
     )
     rep.add_argument("-j", "--n-jobs", type=int, default=None, help="worker processes")
+    runs = sub.add_parser(
+        "runs",
+        help="list, show or compare runs kept in the experiment store (nothing is refitted)",
+        description="Read the experiment store: `runs list`, `runs show ID`, "
+        "`runs compare ID ID ...` (each fit's chosen parameters and resampled metric).",
+    )
+    runs.add_argument("action", choices=["list", "show", "compare"])
+    runs.add_argument("ids", nargs="*", type=int, help="run ids (show: one; compare: several)")
+    runs.add_argument("--store", default=None, help="store URL (default as for `run`)")
     models = sub.add_parser(
         "models",
         help="list models, or show one model's parameters",
@@ -107,6 +124,44 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runs(args: argparse.Namespace) -> int:
+    import json
+
+    import pandas as pd
+
+    from .store import Store
+
+    store = Store.open(args.store)
+    if args.action == "list":
+        table = store.runs()
+        print(table.to_string(index=False) if len(table) else f"no runs in {store.url}")
+        return 0
+    if not args.ids or (args.action == "show" and len(args.ids) != 1):
+        raise ValueError(
+            f"runs {args.action} needs {'one run id' if args.action == 'show' else 'run ids'}"
+        )
+    if args.action == "show":
+        print(json.dumps(store.run(args.ids[0]), indent=2, default=str))
+        return 0
+    rows = []
+    for i in args.ids:
+        r = store.run(i)
+        summary = r.get("summary") or {}
+        rows.append(
+            {
+                "run": i,
+                "experiment": r.get("experiment"),
+                "fit": r.get("fit"),
+                "status": r.get("status"),
+                "metric": summary.get("metric"),
+                "value": summary.get("value"),
+                "best_params": summary.get("best_params"),
+            }
+        )
+    print(pd.DataFrame(rows).to_string(index=False))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
@@ -126,10 +181,15 @@ def _main(argv: list[str] | None) -> int:
         if args.command == "run":
             from .experiment import load_experiment, run_experiment
 
+            store = None
+            if not args.no_store:
+                from .store import Store
+
+                store = Store.open(args.store)  # an unreachable store fails before fitting
             exp = load_experiment(
                 args.config, n_jobs=args.n_jobs, output=args.output, verbose=not args.quiet
             )
-            run_experiment(exp)
+            run_experiment(exp, store=store)
             return 0
         if args.command == "report":
             from pathlib import Path
@@ -146,6 +206,8 @@ def _main(argv: list[str] | None) -> int:
             run_experiment(exp, echo=lambda *a: None)
             print(f"report written to {exp.report}")
             return 0
+        if args.command == "runs":
+            return _runs(args)
         if args.command == "models":
             return _models(args)
     except (ValueError, FileNotFoundError, TypeError) as e:

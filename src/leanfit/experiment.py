@@ -234,7 +234,7 @@ def _plan_fit(
     return spec
 
 
-def run_experiment(exp: Experiment, echo=print) -> dict[str, Any]:
+def run_experiment(exp: Experiment, echo=print, store: Any = None) -> dict[str, Any]:
     """Run every fit in order, print caret-like output, and write results if asked."""
     from .selection import tolerance
     from .tuning.train import run_plan
@@ -247,7 +247,12 @@ def run_experiment(exp: Experiment, echo=print) -> dict[str, Any]:
     summary: dict[str, Any] = {"name": exp.name, "fits": {}}
     for fname, spec in exp.fits.items():
         echo(f"\n== {fname}")
-        res = run_plan(spec["plan"])
+        res = run_plan(spec["plan"], store=store, experiment=exp.name, fit=fname)
+        if res.store_run and res.store_run["resumed_tasks"]:
+            echo(
+                f"(resumed: {res.store_run['resumed_tasks']} task results read from the store, "
+                f"{res.store_run['computed_tasks']} computed)"
+            )
         exp.results[fname] = res
         echo(repr(res))
         entry = {

@@ -146,6 +146,7 @@ class TrainResult:
     final_preprocess: Any = None
     final_info: dict[str, Any] = field(default_factory=dict)
     times: dict[str, float] = field(default_factory=dict)
+    store_run: dict[str, int] | None = None  # run id and resumed/computed task counts
 
     # -- tables ----------------------------------------------------------------------------
     @property

@@ -193,7 +193,15 @@ def plan_one(
         raise ValueError(f"{err}; pass params= (one value per parameter) to {what}") from err
 
 
-def train(x: Any, y: Any = None, **kwargs: Any) -> TrainResult:
+def train(
+    x: Any,
+    y: Any = None,
+    *,
+    store: Any = None,
+    experiment: str = "default",
+    fit: str = "train",
+    **kwargs: Any,
+) -> TrainResult:
     """Tune a model by resampling and refit the chosen candidate on all rows (caret's ``train``).
 
     Inputs: a formula with ``data=`` (``train("Class ~ .", data=df)``), a DataFrame and a target
@@ -206,13 +214,28 @@ def train(x: Any, y: Any = None, **kwargs: Any) -> TrainResult:
     ``maximize`` to the metric's natural direction. ``weights`` are observation weights,
     ``groups`` row groups for ``Control(method="group_cv")``. One ``seed`` reproduces every
     resample and fit, whatever ``n_jobs``. Every input is checked before anything is fitted.
+    ``store`` (``leanfit.store.Store.open(url)``) keeps every task result under
+    (``experiment``, ``fit``), so an interrupted run resumes where it stopped.
     """
     t_start = time.perf_counter()
-    return run_plan(plan_train(x, y, **kwargs), t_start)
+    plan = plan_train(x, y, **kwargs)
+    return run_plan(plan, t_start, store=store, experiment=experiment, fit=fit)
 
 
-def run_plan(plan: TrainPlan, t_start: float | None = None) -> TrainResult:
-    """Execute a plan: run its tasks, score them, select a candidate and refit it on all rows."""
+def run_plan(
+    plan: TrainPlan,
+    t_start: float | None = None,
+    *,
+    store: Any = None,
+    experiment: str = "default",
+    fit: str = "train",
+) -> TrainResult:
+    """Execute a plan: run its tasks, score them, select a candidate and refit it on all rows.
+
+    With a ``store`` (leanfit.store.Store) every task result is written before it is counted,
+    and tasks already stored for this (experiment, fit) — same data, same settings — are read
+    back instead of recomputed: a killed run resumes where it stopped.
+    """
     t_start = time.perf_counter() if t_start is None else t_start
     res = TrainResult(
         model=plan.model,
@@ -236,8 +259,32 @@ def run_plan(plan: TrainPlan, t_start: float | None = None) -> TrainResult:
     )
     t_res = time.perf_counter()
     by_key = {(t.resample, t.group): t for t in plan.tasks}
-    for r in _run(plan.context, list(plan.tasks), plan.control, plan.model):
+    run_id, done = None, []
+    if store is not None:
+        from .persist import data_fingerprint, run_config, versions
+
+        run_id = store.start_run(
+            experiment,
+            fit,
+            config=run_config(plan),
+            fingerprint=data_fingerprint(plan),
+            seed=plan.seed,
+            versions=versions(),
+        )
+        done = [r for r in store.done_tasks(run_id) if (r.resample, r.group) in by_key]
+    for r in done:
         scores.add(r, plan.context, by_key[(r.resample, r.group)], plan.control)
+    finished = {(r.resample, r.group) for r in done}
+    todo = [t for t in plan.tasks if (t.resample, t.group) not in finished]
+    for r in _run(plan.context, todo, plan.control, plan.model):
+        if store is not None:
+            store.save_task(run_id, r)  # stored before it is counted
+        scores.add(r, plan.context, by_key[(r.resample, r.group)], plan.control)
+    res.store_run = (
+        None
+        if run_id is None
+        else {"run_id": run_id, "resumed_tasks": len(done), "computed_tasks": len(todo)}
+    )
     if plan.control.method == "loocv":
         scores.pool(plan.context, plan.control)
     if np.all(np.isnan(scores.values)) and not scores.apparent_ok():
@@ -247,6 +294,17 @@ def run_plan(plan: TrainPlan, t_start: float | None = None) -> TrainResult:
     res.times["resampling"] = time.perf_counter() - t_res
     res = fit_final(res, res.select())
     res.times["everything"] = time.perf_counter() - t_start
+    if store is not None:
+        best = res.results.iloc[res.best_index]
+        store.finish_run(
+            run_id,
+            {
+                "best_params": res.best_params,
+                "metric": res.metric,
+                "value": float(best[res.metric]),
+                "times": res.times,
+            },
+        )
     return res
 
 

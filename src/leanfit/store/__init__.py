@@ -1,0 +1,618 @@
+"""Experiment store: runs, task results and artifacts in SQLite or PostgreSQL, resumable.
+
+A run is keyed by (experiment, fit). Task results are written one short transaction each and are
+idempotent on (run, resample, group), so an interrupted run resumes where it stopped and many
+processes may write to one store at once. Prediction arrays are stored with ``numpy.savez`` (never
+pickle); artifacts carry their SHA-256, verified on load.
+
+Schema versions and migration: ``meta.schema_version`` records the version a store was written
+with. On ``Store.open`` a store with a *newer* version is refused (upgrade leanfit); an *older* one
+is brought forward by ``migrate(engine, from_version)``, which runs every step of ``MIGRATIONS``
+whose target version is above ``from_version``, in order, each in its own transaction, and then
+records ``SCHEMA_VERSION``. To change the schema: bump ``SCHEMA_VERSION``, change the table
+definitions in ``_tables`` and append a ``(new_version, step)`` entry to ``MIGRATIONS``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..execute import TaskResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "DEFAULT_URL",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "Store",
+    "StoreError",
+    "decode_payload",
+    "encode_payload",
+    "migrate",
+]
+
+DEFAULT_URL = "sqlite:///leanfit.db"
+SCHEMA_VERSION = 1
+CONNECT_TIMEOUT_S = 5
+SQLITE_BUSY_MS = 30_000
+_LOCK_RETRIES = 5
+_PG_INIT_LOCK = 746_531_209  # advisory-lock key serialising table creation on PostgreSQL
+
+
+class StoreError(ValueError):
+    """A store problem the user can act on (unreachable, newer schema, run mismatch, tampering)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# encoding
+
+
+def _now() -> str:
+    """Current UTC time as ISO-8601 text, portable across SQLite and PostgreSQL."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _json_default(obj: Any) -> Any:
+    """Make numpy scalars/arrays and other odd values JSON-serialisable."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    return str(obj)
+
+
+def _dumps(obj: Any) -> str:
+    """Canonical JSON text (sorted keys) so equal configs compare equal as text."""
+    return json.dumps(obj, sort_keys=True, default=_json_default)
+
+
+def encode_payload(preds: dict[str, np.ndarray], probs: dict[str, np.ndarray]) -> bytes:
+    """Pack prediction and probability arrays into ``.npz`` bytes (no pickle, exact dtypes)."""
+    arrays: dict[str, np.ndarray] = {}
+    for prefix, group in (("pred", preds), ("prob", probs)):
+        for name, arr in group.items():
+            a = np.asarray(arr)
+            if a.dtype.hasobject:
+                raise StoreError(
+                    f"cannot store {prefix} array {name!r}: object dtype would need pickle"
+                )
+            arrays[f"{prefix}:{name}"] = a
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def decode_payload(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Unpack ``encode_payload`` bytes into (preds, probs), refusing pickled content."""
+    preds: dict[str, np.ndarray] = {}
+    probs: dict[str, np.ndarray] = {}
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        for key in z.files:
+            prefix, _, name = key.partition(":")
+            (preds if prefix == "pred" else probs)[name] = z[key]
+    return preds, probs
+
+
+# ---------------------------------------------------------------------------------------------
+# schema
+
+
+def _tables(md: Any) -> dict[str, Any]:
+    """Define the schema-v1 tables on SQLAlchemy MetaData ``md``."""
+    import sqlalchemy as sa
+
+    meta = sa.Table(
+        "meta",
+        md,
+        sa.Column("key", sa.String(64), primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
+    runs = sa.Table(
+        "runs",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("experiment", sa.String(255), nullable=False),
+        sa.Column("fit", sa.String(255), nullable=False),
+        sa.Column("config", sa.Text, nullable=False),
+        sa.Column("fingerprint", sa.String(255), nullable=False),
+        sa.Column("seed", sa.BigInteger, nullable=False),
+        sa.Column("versions", sa.Text, nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("created", sa.String(40), nullable=False),
+        sa.Column("finished", sa.String(40)),
+        sa.Column("summary", sa.Text),
+        sa.UniqueConstraint("experiment", "fit", name="uq_runs_experiment_fit"),
+    )
+    tasks = sa.Table(
+        "tasks",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
+        sa.Column("resample", sa.Integer, nullable=False),
+        sa.Column("grp", sa.Integer, nullable=False),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
+        sa.Column("fit_time", sa.Float, nullable=False),
+        sa.Column("predict_time", sa.Float, nullable=False),
+        sa.Column("error", sa.Text),
+        sa.Column("info", sa.Text, nullable=False),
+        sa.UniqueConstraint("run_id", "resample", "grp", name="uq_tasks_run_resample_grp"),
+    )
+    artifacts = sa.Table(
+        "artifacts",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
+        sa.Column("name", sa.String(255), nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("fmt", sa.String(64), nullable=False),
+        sa.Column("data", sa.LargeBinary, nullable=False),
+        sa.UniqueConstraint("run_id", "name", name="uq_artifacts_run_name"),
+    )
+    return {"meta": meta, "runs": runs, "tasks": tasks, "artifacts": artifacts}
+
+
+def _to_v1(conn: Any) -> None:
+    """Migration step to v1: create any missing v1 table (a v0 store has none or only some)."""
+    import sqlalchemy as sa
+
+    md = sa.MetaData()
+    _tables(md)
+    md.create_all(conn, checkfirst=True)
+
+
+# (target version, step): each step takes a connection inside an open transaction.
+MIGRATIONS: list[tuple[int, Callable[[Any], None]]] = [(1, _to_v1)]
+
+
+def _set_version(conn: Any, version: int) -> None:
+    """Record ``version`` as the store's schema version."""
+    import sqlalchemy as sa
+
+    meta = _tables(sa.MetaData())["meta"]
+    n = conn.execute(
+        sa.update(meta).where(meta.c.key == "schema_version").values(value=str(version))
+    ).rowcount
+    if not n:
+        conn.execute(sa.insert(meta).values(key="schema_version", value=str(version)))
+
+
+def migrate(engine: Any, from_version: int) -> int:
+    """Bring a store at ``from_version`` up to ``SCHEMA_VERSION`` step by step; returns the new."""
+    if from_version > SCHEMA_VERSION:
+        raise StoreError(
+            f"store schema version {from_version} is newer than this leanfit supports "
+            f"({SCHEMA_VERSION}); upgrade leanfit"
+        )
+    version = from_version
+    for target, step in MIGRATIONS:
+        if target <= version:
+            continue
+        with engine.begin() as conn:
+            _lock_init(conn)
+            step(conn)
+            _set_version(conn, target)
+        version = target
+    return version
+
+
+def _lock_init(conn: Any) -> None:
+    """Serialise schema creation/migration across processes (PostgreSQL advisory lock)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_INIT_LOCK})")
+
+
+# ---------------------------------------------------------------------------------------------
+# engine
+
+
+def _normalise_url(url: str) -> str:
+    """Route plain ``postgresql://`` / ``postgres://`` URLs to the psycopg (v3) driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _display(url: str) -> str:
+    """The URL with any password masked, for error messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def _make_engine(url: str) -> Any:
+    """Create the engine: SQLite gets WAL, busy_timeout and BEGIN IMMEDIATE; others a timeout."""
+    import sqlalchemy as sa
+
+    try:
+        u = sa.engine.make_url(url)
+    except Exception as e:
+        raise StoreError(f"invalid store URL {url!r}: {e}") from e
+    if u.get_backend_name() == "sqlite":
+        engine = sa.create_engine(u, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            """Let us issue BEGIN ourselves; wait for locks instead of failing; use WAL."""
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            """Take the write lock up front so concurrent writers queue instead of deadlocking."""
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    connect_args: dict[str, Any] = {}
+    if u.get_backend_name() == "postgresql":
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    return sa.create_engine(u, connect_args=connect_args, pool_pre_ping=True)
+
+
+def _is_locked(exc: BaseException) -> bool:
+    """Whether ``exc`` is a transient lock/serialisation conflict worth retrying."""
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text or "deadlock" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# store
+
+
+class Store:
+    """Handle on one experiment store (SQLite file or PostgreSQL database)."""
+
+    def __init__(self, url: str, engine: Any) -> None:
+        """Wrap an opened engine; use ``Store.open`` instead."""
+        import sqlalchemy as sa
+
+        self.url = url
+        self._engine = engine
+        t = _tables(sa.MetaData())
+        self._meta, self._runs, self._tasks, self._artifacts = (
+            t["meta"],
+            t["runs"],
+            t["tasks"],
+            t["artifacts"],
+        )
+
+    # -- opening ------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Store:
+        """Open the store at ``url`` (else env LEANFIT_STORE, else default), creating its tables."""
+        import sqlalchemy as sa
+
+        url = url or os.environ.get("LEANFIT_STORE") or DEFAULT_URL
+        engine = _make_engine(_normalise_url(url))
+        try:
+            with engine.connect():
+                pass
+        except sa.exc.SQLAlchemyError as e:
+            engine.dispose()
+            reason = str(getattr(e, "orig", e) or e).strip().splitlines()
+            raise StoreError(
+                f"cannot connect to the experiment store {_display(url)}: "
+                f"{reason[0] if reason else type(e).__name__}"
+            ) from e
+        store = cls(url, engine)
+        try:
+            store._init_schema()
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    def _init_schema(self) -> None:
+        """Create missing tables, record the version on a new store, refuse newer, migrate older."""
+        import sqlalchemy as sa
+
+        def init(conn: Any) -> int:
+            _lock_init(conn)
+            self._meta.metadata.create_all(conn, checkfirst=True)
+            row = conn.execute(
+                sa.select(self._meta.c.value).where(self._meta.c.key == "schema_version")
+            ).first()
+            if row is None:
+                _set_version(conn, SCHEMA_VERSION)
+                return SCHEMA_VERSION
+            return int(row[0])
+
+        version = self._write(init)
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store {_display(self.url)} was written by a newer leanfit (schema version "
+                f"{version}; this leanfit supports up to {SCHEMA_VERSION}); upgrade leanfit"
+            )
+        if version < SCHEMA_VERSION:
+            migrate(self._engine, version)
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _write(self, fn: Callable[[Any], Any]) -> Any:
+        """Run ``fn(conn)`` in one short write transaction, retrying transient lock errors."""
+        import sqlalchemy as sa
+
+        for attempt in range(_LOCK_RETRIES + 1):
+            try:
+                with self._engine.begin() as conn:
+                    return fn(conn)
+            except sa.exc.OperationalError as e:
+                if attempt == _LOCK_RETRIES or not _is_locked(e):
+                    raise
+                time.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def _insert(self, table: Any) -> Any:
+        """A dialect-specific INSERT that supports ON CONFLICT."""
+        if self._engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif self._engine.dialect.name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:  # pragma: no cover - other backends unsupported
+            raise StoreError(f"unsupported store backend {self._engine.dialect.name!r}")
+        return insert(table)
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        experiment: str,
+        fit: str,
+        *,
+        config: dict,
+        fingerprint: str,
+        seed: int,
+        versions: dict,
+    ) -> int:
+        """Create the run of (experiment, fit) or resume it if data and config are unchanged."""
+        import sqlalchemy as sa
+
+        r = self._runs
+        config_text = _dumps(config)
+
+        def go(conn: Any) -> tuple[int, str, str]:
+            stmt = (
+                self._insert(r)
+                .values(
+                    experiment=experiment,
+                    fit=fit,
+                    config=config_text,
+                    fingerprint=fingerprint,
+                    seed=int(seed),
+                    versions=_dumps(versions),
+                    status="running",
+                    created=_now(),
+                )
+                .on_conflict_do_nothing(index_elements=["experiment", "fit"])
+            )
+            conn.execute(stmt)
+            row = conn.execute(
+                sa.select(r.c.id, r.c.fingerprint, r.c.config).where(
+                    r.c.experiment == experiment, r.c.fit == fit
+                )
+            ).one()
+            return int(row.id), row.fingerprint, row.config
+
+        run_id, old_fp, old_config = self._write(go)
+        problems = []
+        if old_fp != fingerprint:
+            problems.append(f"the data fingerprint differs ({old_fp} stored, {fingerprint} now)")
+        if old_config != config_text:
+            keys = _diff_keys(json.loads(old_config), json.loads(config_text))
+            problems.append(f"the config differs in {', '.join(keys) or 'its values'}")
+        if problems:
+            raise StoreError(
+                f"experiment {experiment!r}, fit {fit!r} already exists in {_display(self.url)} "
+                f"but {' and '.join(problems)}; use a new experiment name to keep both"
+            )
+        return run_id
+
+    def done_tasks(self, run_id: int) -> list[TaskResult]:
+        """Decoded task results already saved for ``run_id``, in (resample, group) order."""
+        import sqlalchemy as sa
+
+        t = self._tasks
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t).where(t.c.run_id == run_id).order_by(t.c.resample, t.c.grp)
+            ).all()
+        out = []
+        for row in rows:
+            preds, probs = decode_payload(row.payload)
+            out.append(
+                TaskResult(
+                    resample=int(row.resample),
+                    group=int(row.grp),
+                    preds=preds,
+                    probs=probs,
+                    fit_time=float(row.fit_time),
+                    predict_time=float(row.predict_time),
+                    error=row.error,
+                    info=json.loads(row.info),
+                )
+            )
+        return out
+
+    def save_task(self, run_id: int, result: TaskResult) -> bool:
+        """Save one task result; a second save of the same (run, resample, group) is ignored."""
+        payload = encode_payload(result.preds, result.probs)
+        stmt = (
+            self._insert(self._tasks)
+            .values(
+                run_id=run_id,
+                resample=int(result.resample),
+                grp=int(result.group),
+                payload=payload,
+                fit_time=float(result.fit_time),
+                predict_time=float(result.predict_time),
+                error=result.error,
+                info=_dumps(result.info),
+            )
+            .on_conflict_do_nothing(index_elements=["run_id", "resample", "grp"])
+            .returning(self._tasks.c.id)
+        )
+        return self._write(lambda conn: conn.execute(stmt).first()) is not None
+
+    def finish_run(self, run_id: int, summary: dict) -> None:
+        """Mark the run finished with its JSON summary and finish time."""
+        import sqlalchemy as sa
+
+        r = self._runs
+        stmt = (
+            sa.update(r)
+            .where(r.c.id == run_id)
+            .values(status="finished", summary=_dumps(summary), finished=_now())
+        )
+        if not self._write(lambda conn: conn.execute(stmt).rowcount):
+            raise StoreError(f"no run with id {run_id} in {_display(self.url)}")
+
+    def _counts(self) -> Any:
+        """Subquery of (run_id, n_tasks, n_failed) per run."""
+        import sqlalchemy as sa
+
+        t = self._tasks
+        return (
+            sa.select(
+                t.c.run_id,
+                sa.func.count().label("n_tasks"),
+                sa.func.count(t.c.error).label("n_failed"),
+            )
+            .group_by(t.c.run_id)
+            .subquery()
+        )
+
+    def runs(self) -> pd.DataFrame:
+        """One row per run: id, experiment, fit, status, seed, created, finished, task counts."""
+        import pandas as pd
+        import sqlalchemy as sa
+
+        r, c = self._runs, self._counts()
+        stmt = (
+            sa.select(
+                r.c.id,
+                r.c.experiment,
+                r.c.fit,
+                r.c.status,
+                r.c.seed,
+                r.c.created,
+                r.c.finished,
+                sa.func.coalesce(c.c.n_tasks, 0).label("n_tasks"),
+                sa.func.coalesce(c.c.n_failed, 0).label("n_failed"),
+            )
+            .select_from(r.outerjoin(c, c.c.run_id == r.c.id))
+            .order_by(r.c.id)
+        )
+        cols = ["id", "experiment", "fit", "status", "seed", "created", "finished"]
+        cols += ["n_tasks", "n_failed"]
+        with self._engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return pd.DataFrame([tuple(row) for row in rows], columns=cols)
+
+    def run(self, run_id: int) -> dict:
+        """Everything stored about one run: config, fingerprint, versions, summary, counts."""
+        import sqlalchemy as sa
+
+        r, c, a = self._runs, self._counts(), self._artifacts
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(r).where(r.c.id == run_id)).first()
+            if row is None:
+                raise StoreError(f"no run with id {run_id} in {_display(self.url)}")
+            counts = conn.execute(
+                sa.select(c.c.n_tasks, c.c.n_failed).where(c.c.run_id == run_id)
+            ).first()
+            arts = conn.execute(
+                sa.select(a.c.name, a.c.fmt, a.c.sha256).where(a.c.run_id == run_id)
+            ).all()
+        out = dict(row._mapping)
+        for key in ("config", "versions", "summary"):
+            out[key] = None if out[key] is None else json.loads(out[key])
+        out["n_tasks"] = int(counts.n_tasks) if counts else 0
+        out["n_failed"] = int(counts.n_failed) if counts else 0
+        out["artifacts"] = {x.name: {"fmt": x.fmt, "sha256": x.sha256} for x in arts}
+        return out
+
+    # -- artifacts ----------------------------------------------------------------------------
+
+    def save_artifact(self, run_id: int, name: str, data: bytes, fmt: str) -> str:
+        """Store (or replace) artifact ``name`` of a run with its SHA-256; returns that hex."""
+        digest = hashlib.sha256(data).hexdigest()
+        values = {"run_id": run_id, "name": name, "sha256": digest, "fmt": fmt, "data": data}
+        stmt = self._insert(self._artifacts).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["run_id", "name"],
+            set_={"sha256": digest, "fmt": fmt, "data": data},
+        )
+        self._write(lambda conn: conn.execute(stmt))
+        return digest
+
+    def load_artifact(self, run_id: int, name: str) -> bytes:
+        """Load artifact ``name`` of a run, refusing it if its bytes no longer match the hash."""
+        import sqlalchemy as sa
+
+        a = self._artifacts
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                sa.select(a.c.sha256, a.c.data).where(a.c.run_id == run_id, a.c.name == name)
+            ).first()
+        if row is None:
+            raise StoreError(f"no artifact {name!r} for run {run_id} in {_display(self.url)}")
+        data = bytes(row.data)
+        if hashlib.sha256(data).hexdigest() != row.sha256:
+            raise StoreError(
+                f"artifact {name!r} of run {run_id}: its SHA-256 hash no longer matches, "
+                "refusing to load"
+            )
+        return data
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        """Use the store as a context manager that closes it."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close on leaving the ``with`` block."""
+        self.close()
+
+    def __repr__(self) -> str:
+        """Show the (password-masked) URL."""
+        return f"Store({_display(self.url)!r})"
+
+
+def _diff_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted paths of the config keys whose values differ between ``old`` and ``new``."""
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return [prefix] if old != new and prefix else []
+    keys = []
+    for k in sorted(set(old) | set(new), key=str):
+        path = f"{prefix}.{k}" if prefix else str(k)
+        if k not in old:
+            keys.append(f"{path} (new)")
+        elif k not in new:
+            keys.append(f"{path} (removed)")
+        elif old[k] != new[k]:
+            keys.extend(_diff_keys(old[k], new[k], path) or [path])
+    return keys

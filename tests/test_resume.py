@@ -1,0 +1,182 @@
+"""Crash-safe resume: `leanfit run` killed with SIGKILL part-way, then re-run against the same
+embedded store, finishes with results identical to an uninterrupted run, recomputing only the
+tasks that were not stored, with no duplicate rows."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import leanfit as lf
+
+LEANFIT = str(Path(sys.executable).parent / "leanfit")
+CONFIG = """\
+name: resume-test
+data: sonar
+formula: Class ~ .
+controls:
+  cv: {method: repeatedcv, number: 5, repeats: 4}
+fits:
+  gbmFit:
+    method: gbm
+    control: cv
+    seed: 9
+    grid: {interaction_depth: [1, 4], n_trees: [50, 600], shrinkage: 0.1, n_minobsinnode: 10}
+"""
+TOTAL = 20 * 2  # resamples x fit groups
+
+
+def _stored(db: Path) -> int:
+    try:
+        with sqlite3.connect(db, timeout=30) as con:
+            return con.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
+    except sqlite3.OperationalError:  # tables not created yet
+        return 0
+
+
+def _run(cfg: Path, out: Path, store: str, jobs: str = "1") -> subprocess.Popen:
+    return subprocess.Popen(
+        [LEANFIT, "run", str(cfg), "-q", "-j", jobs, "-o", str(out), "--store", store],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("fraction", [0.3, 0.7])
+def test_sigkill_then_rerun_gives_identical_results(tmp_path, fraction):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(CONFIG)
+    db = tmp_path / "store.db"
+    store = f"sqlite:///{db}"
+    proc = _run(cfg, tmp_path / "killed", store)
+    deadline = time.time() + 120
+    while _stored(db) < fraction * TOTAL and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    kept = _stored(db)
+    assert 0 < kept < TOTAL
+
+    again = _run(cfg, tmp_path / "resumed", store)
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    assert f"(resumed: {kept} task results read from the store, {TOTAL - kept} computed)" in out
+    assert _stored(db) == TOTAL  # no duplicates, nothing missing
+
+    clean = _run(cfg, tmp_path / "clean", f"sqlite:///{tmp_path / 'other.db'}")
+    assert clean.wait(timeout=300) == 0
+    a = pd.read_csv(tmp_path / "resumed" / "gbmFit_results.csv")
+    b = pd.read_csv(tmp_path / "clean" / "gbmFit_results.csv")
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    s = json.loads((tmp_path / "resumed" / "summary.json").read_text())
+    assert (
+        s["fits"]["gbmFit"]["best_params"]
+        == json.loads((tmp_path / "clean" / "summary.json").read_text())["fits"]["gbmFit"][
+            "best_params"
+        ]
+    )
+
+
+def test_finished_run_is_not_refitted_and_changed_data_is_refused(tmp_path, training):
+    from leanfit.store import Store, StoreError
+
+    store = Store.open(f"sqlite:///{tmp_path / 's.db'}")
+    ctl = lf.Control(method="cv", number=3)
+    grid = {"gamma": [0.5], "lambda": [0.5]}
+    first = lf.train(
+        "Class ~ .",
+        data=training,
+        method="rda",
+        control=ctl,
+        grid=grid,
+        seed=1,
+        store=store,
+        experiment="e",
+        fit="f",
+    )
+    assert first.store_run["computed_tasks"] == 3 and first.store_run["resumed_tasks"] == 0
+    second = lf.train(
+        "Class ~ .",
+        data=training,
+        method="rda",
+        control=ctl,
+        grid=grid,
+        seed=1,
+        store=store,
+        experiment="e",
+        fit="f",
+    )
+    assert second.store_run == {
+        "run_id": first.store_run["run_id"],
+        "resumed_tasks": 3,
+        "computed_tasks": 0,
+    }
+    pd.testing.assert_frame_equal(first.results, second.results, check_exact=True)
+    changed = training.assign(V1=training["V1"] * 2)
+    with pytest.raises(StoreError, match="fingerprint"):
+        lf.train(
+            "Class ~ .",
+            data=changed,
+            method="rda",
+            control=ctl,
+            grid=grid,
+            seed=1,
+            store=store,
+            experiment="e",
+            fit="f",
+        )
+    with pytest.raises(StoreError):
+        lf.train(
+            "Class ~ .",
+            data=training,
+            method="rda",
+            control=ctl,
+            seed=1,
+            store=store,
+            experiment="e",
+            fit="f",
+            grid={"gamma": [0.1], "lambda": [0.5]},
+        )
+    runs = store.runs()
+    assert len(runs) == 1 and runs["status"].iloc[0] == "finished"
+
+
+def test_cli_runs_list_show_compare(tmp_path, capsys):
+    from leanfit.cli import main
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(CONFIG.replace("repeats: 4", "repeats: 1").replace("600", "100"))
+    store = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert main(["run", str(cfg), "-q", "-o", str(tmp_path / "o"), "--store", store]) == 0
+    capsys.readouterr()
+    assert main(["runs", "list", "--store", store]) == 0
+    listing = capsys.readouterr().out
+    assert "resume-test" in listing and "gbmFit" in listing and "finished" in listing
+    assert main(["runs", "show", "1", "--store", store]) == 0
+    shown = capsys.readouterr().out
+    assert '"fit": "gbmFit"' in shown
+    assert main(["runs", "compare", "1", "--store", store]) == 0
+    assert "Accuracy" in capsys.readouterr().out
+
+
+def test_unreachable_store_fails_before_fitting(tmp_path, capsys):
+    from leanfit.cli import main
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(CONFIG)
+    bad = "postgresql://leanfit@127.0.0.1:1/nothing"
+    t0 = time.time()
+    assert main(["run", str(cfg), "-q", "-o", str(tmp_path / "o"), "--store", bad]) == 2
+    assert "127.0.0.1:1" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() and time.time() - t0 < 30
