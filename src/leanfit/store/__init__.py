@@ -254,6 +254,9 @@ def _make_engine(url: str) -> Any:
             cur = dbapi_conn.cursor()
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
             cur.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a commit survives the process being killed (it is in the OS's
+            # cache); only a power cut could lose the last few, which are then recomputed.
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
