@@ -150,6 +150,18 @@ def test_finished_run_is_not_refitted_and_changed_data_is_refused(tmp_path, trai
         )
     runs = store.runs()
     assert len(runs) == 1 and runs["status"].iloc[0] == "finished"
+    # the exact resample rows are kept with the run (numpy .npz, no pickle)
+    import io
+
+    import numpy as np
+
+    npz = np.load(
+        io.BytesIO(store.load_artifact(int(runs["id"].iloc[0]), "resamples")), allow_pickle=False
+    )
+    assert str(npz["hash"]) == first.resamples.hash
+    for i in range(3):
+        np.testing.assert_array_equal(npz[f"train_{i}"], first.resamples.train[i])
+        np.testing.assert_array_equal(npz[f"test_{i}"], first.resamples.test[i])
 
 
 def test_cli_runs_list_show_compare(tmp_path, capsys):

@@ -4,10 +4,12 @@ configuration that decides every task, so a re-run resumes only when nothing cha
 from __future__ import annotations
 
 import hashlib
+import io
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..splits import Resamples
     from .train import TrainPlan
 
 _VERSIONS = ("leanfit", "numpy", "pandas", "scikit-learn", "lightgbm", "glum")
@@ -59,3 +61,20 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def resamples_npz(resamples: Resamples) -> bytes:
+    """The resample set (names, hash, every train/held-out index array) as a numpy .npz — kept
+    with the run so its exact rows can be compared or reused later, without pickle."""
+    import numpy as np
+
+    arrays = {
+        "names": np.array(resamples.names),
+        "hash": np.array(resamples.hash),
+        "n": np.array(resamples.n),
+    }
+    for i, (tr, te) in enumerate(zip(resamples.train, resamples.test, strict=True)):
+        arrays[f"train_{i}"], arrays[f"test_{i}"] = tr, te
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()

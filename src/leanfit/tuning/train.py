@@ -261,7 +261,7 @@ def run_plan(
     by_key = {(t.resample, t.group): t for t in plan.tasks}
     run_id, done = None, []
     if store is not None:
-        from .persist import data_fingerprint, run_config, versions
+        from .persist import data_fingerprint, resamples_npz, run_config, versions
 
         run_id = store.start_run(
             experiment,
@@ -271,6 +271,8 @@ def run_plan(
             seed=plan.seed,
             versions=versions(),
         )
+        if not store.run(run_id)["artifacts"].get("resamples"):
+            store.save_artifact(run_id, "resamples", resamples_npz(plan.resamples), "npz")
         done = [r for r in store.done_tasks(run_id) if (r.resample, r.group) in by_key]
     for r in done:
         scores.add(r, plan.context, by_key[(r.resample, r.group)], plan.control)
