@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from leanfit.models.base import CLASSIFICATION, REGRESSION, Model, Param, TrainingData, expand_grid
-from leanfit.models.svm import SIGEST, _standardise, sigest, sigest_sigma
+from leanfit.models.svm import SIGEST, _standardise, resolve_sigma, sigest
 
 
 def _scale_response(y: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -148,13 +148,7 @@ class GaussProcess(Model):
     ) -> GPFit:
         """Standardise, resolve sigma, and condition the process on the fitting rows."""
         X = np.asarray(data.X, dtype=float)
-        raw = params["sigma"]
-        if isinstance(raw, str):
-            if raw != SIGEST:
-                raise ValueError(f"sigma must be a positive number or {SIGEST!r}, got {raw!r}")
-            sigma = sigest_sigma(X, seed)
-        else:
-            sigma = float(raw)
+        sigma = resolve_sigma(params["sigma"], X, seed)
         Xs, center, scale = _standardise(X)
         fit = GPFit(Xs, sigma, center, scale, data.mode, data.n_classes)
         if data.mode == REGRESSION:

@@ -55,6 +55,15 @@ def sigest(X: np.ndarray, seed: int, frac: float = 0.5) -> np.ndarray:
     return sigest_from_draw(X_scaled, index1, index2)
 
 
+def resolve_sigma(raw: Any, X: np.ndarray, seed: int) -> float:
+    """A numeric sigma as given, or "sigest": estimated from the rows being fitted."""
+    if isinstance(raw, str):
+        if raw != SIGEST:
+            raise ValueError(f"sigma must be a positive number or {SIGEST!r}, got {raw!r}")
+        return sigest_sigma(X, seed)
+    return float(raw)
+
+
 def sigest_sigma(X: np.ndarray, seed: int) -> float:
     """caret's single sigma from sigest: the mean of the 0.9 and 0.1 quantile values."""
     srange = sigest(X, seed)
@@ -281,13 +290,7 @@ class SVMRadial(KSVM):
     ) -> SVMFit:
         """Standardise, resolve sigma (estimating it if "sigest"), and fit libsvm's SVC or SVR."""
         X = np.asarray(data.X, dtype=float)
-        raw = params["sigma"]
-        if isinstance(raw, str):
-            if raw != SIGEST:
-                raise ValueError(f"sigma must be a positive number or {SIGEST!r}, got {raw!r}")
-            sigma = sigest_sigma(X, seed)
-        else:
-            sigma = float(raw)
+        sigma = resolve_sigma(params["sigma"], X, seed)
         kernel = {"kernel": "rbf", "gamma": sigma}
         return fit_ksvm(self.options, data, kernel, float(params["C"]), seed, sigma)
 
