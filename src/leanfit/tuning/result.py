@@ -42,8 +42,6 @@ class Scores:
     )
     fit_time: float = 0.0
     predict_time: float = 0.0
-    n_tasks: int = 0
-    info: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, n_resamples: int, n_cands: int, names: list[str], method: str) -> Scores:
@@ -60,7 +58,6 @@ class Scores:
         """Score one task's predictions (vectorised over its candidates) and keep them."""
         group = ctx.groups[r.group]
         cands = list(group.candidates)
-        self.n_tasks += 1
         self.fit_time += r.fit_time
         self.predict_time += r.predict_time
         if r.error is not None:
@@ -69,8 +66,6 @@ class Scores:
                     {"resample": r.resample, "group": r.group, "candidate": c, "error": r.error}
                 )
             return
-        if r.resample >= 0 and r.info:
-            self.info.setdefault(r.resample, r.info)
         for ev, pred in r.preds.items():
             rows = task.evals[ev]
             w = None if ctx.weights is None else ctx.weights[rows]
