@@ -227,8 +227,6 @@ def setup(
 ) -> Setup:
     """Plan the outer resampling with ``plan_train`` (one candidate) and build the Problem."""
     from ..control import Control
-    from ..models.base import CLASSIFICATION as CLS
-    from ..tuning.plan import fit_groups
     from ..tuning.train import plan_one
 
     control = control if control is not None else Control(method="cv", number=10)
@@ -250,27 +248,9 @@ def setup(
         seed=seed,
     )
     ds = plan.dataset
+    problem = _problem(plan, 0, plan.metric, plan.maximize)
     row = plan.candidates.iloc[[0]].reset_index(drop=True)
-    group = fit_groups(plan.model, row)[0]
     chosen = {k: _py(v) for k, v in row.to_dict("records")[0].items()} if row.shape[1] else {}
-    problem = Problem(
-        X=ds.X,
-        y=ds.y,
-        weights=ds.weights,
-        mode=ds.mode,
-        levels=ds.levels,
-        columns=tuple(ds.encoder.feature_names),
-        strata=ds.y_labels if ds.mode == CLS else ds.y,
-        model=plan.model,
-        group=group,
-        preprocess=plan.context.preprocess,
-        summary=plan.control.summary,
-        class_probs=plan.control.class_probs,
-        metric=plan.metric,
-        maximize=plan.maximize,
-        names=tuple(plan.metric_names),
-        seed=plan.seed,
-    )
     return Setup(
         problem=problem,
         dataset=ds,
@@ -281,14 +261,38 @@ def setup(
     )
 
 
+def _problem(src: Any, index: int, metric: str, maximize: bool) -> Problem:
+    """The Problem of candidate ``index`` of a TrainPlan or TrainResult (same attribute names)."""
+    from ..models.base import CLASSIFICATION as CLS
+    from ..tuning.plan import fit_groups
+
+    ds = src.dataset
+    row = src.candidates.iloc[[index]].reset_index(drop=True)
+    return Problem(
+        X=ds.X,
+        y=ds.y,
+        weights=ds.weights,
+        mode=ds.mode,
+        levels=ds.levels,
+        columns=tuple(ds.encoder.feature_names),
+        strata=ds.y_labels if ds.mode == CLS else ds.y,
+        model=src.model,
+        group=fit_groups(src.model, row)[0],
+        preprocess=src.context.preprocess,
+        summary=src.control.summary,
+        class_probs=src.control.class_probs,
+        metric=metric,
+        maximize=maximize,
+        names=tuple(src.metric_names),
+        seed=src.seed,
+    )
+
+
 def problem_from_result(result: TrainResult, metric: str | None = None) -> tuple[Problem, int]:
     """The Problem of a TrainResult's chosen candidate, and the fit group train() fitted it in
     (so a refit on a resample with that group's task seed repeats train()'s fit)."""
     from ..metrics import maximize_default
-    from ..models.base import CLASSIFICATION as CLS
-    from ..tuning.plan import fit_groups
 
-    ds = result.dataset
     metric = metric or result.metric
     if metric not in result.metric_names:
         raise ValueError(
@@ -297,27 +301,8 @@ def problem_from_result(result: TrainResult, metric: str | None = None) -> tuple
         )
     maximize = result.maximize if metric == result.metric else maximize_default(metric)
     best = result.best_index
-    row = result.candidates.iloc[[best]].reset_index(drop=True)
-    group = fit_groups(result.model, row)[0]
     g = next((i for i, fg in enumerate(result.context.groups) if best in fg.candidates), 0)
-    problem = Problem(
-        X=ds.X,
-        y=ds.y,
-        weights=ds.weights,
-        mode=ds.mode,
-        levels=ds.levels,
-        columns=tuple(ds.encoder.feature_names),
-        strata=ds.y_labels if ds.mode == CLS else ds.y,
-        model=result.model,
-        group=group,
-        preprocess=result.context.preprocess,
-        summary=result.control.summary,
-        class_probs=result.control.class_probs,
-        metric=metric,
-        maximize=maximize,
-        names=tuple(result.metric_names),
-        seed=result.seed,
-    )
+    problem = _problem(result, best, metric, maximize)
     return problem, g
 
 
