@@ -33,6 +33,7 @@ CLASSIFIERS = [
     "svm_poly",
     "gaussprocess",
     "mlp",
+    "mlp_sklearn",
 ]
 REGRESSORS = [
     "glm",
@@ -53,6 +54,7 @@ REGRESSORS = [
     "gaussprocess",
     "kernel_ridge",
     "mlp",
+    "mlp_sklearn",
 ]
 ALL = sorted(set(CLASSIFIERS) | set(REGRESSORS))
 
@@ -610,8 +612,13 @@ def test_caret_default_grids(sonar_all, regression):
     poly = get_model("svm_poly").default_grid(sonar_all, 3)
     assert len(poly) == 27 and sorted(set(poly["degree"])) == [1, 2, 3]
     assert get_model("svm_linear").default_grid(sonar_all, 5)["C"].tolist() == [1.0]
-    mlp = get_model("mlp").default_grid(sonar_all, 3)
+    mlp = get_model("mlp_sklearn").default_grid(sonar_all, 3)
     assert sorted(set(mlp["size"])) == [1, 3, 5] and sorted(set(mlp["decay"])) == [0.0, 1e-4, 0.1]
+    assert get_model("nnet").name == "mlp_sklearn"
+    torch_mlp = get_model("mlp").default_grid(sonar_all, 3)
+    assert sorted(set(torch_mlp["units"])) == [8, 16, 32] and len(torch_mlp) == 27
+    assert sorted(set(torch_mlp["l2"])) == [0.0, 1e-4, 0.1]
+    assert sorted(set(torch_mlp["epochs"])) == [50, 100, 150]
     nb = get_model("nb").default_grid(sonar_all, 3)
     assert list(nb.columns) == ["fL", "usekernel", "adjust"] and len(nb) == 2
 

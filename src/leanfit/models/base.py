@@ -35,6 +35,7 @@ class Param:
     label: str = ""
     aliases: tuple[str, ...] = ()
     special: tuple[str, ...] = ()  # symbolic values resolved at fit time (e.g. "sigest")
+    default: Any = None  # value a grid without this column gets (None: the column is required)
 
     def check(self, value: Any) -> str | None:
         """Return why ``value`` is not valid for this parameter, or None when it is."""
@@ -245,7 +246,7 @@ _CARET_NAMES = {
     "AdaBoost.M1": "adaboost",
     "ada": "adaboost",
     "gaussprRadial": "gaussprocess",
-    "nnet": "mlp",
+    "nnet": "mlp_sklearn",
     "krlsRadial": "kernel_ridge",
     "svmRadialCost": "svm_radial_cost",
     "nsc": "pam",

@@ -37,7 +37,8 @@ class Task:
 
 
 def normalize_grid(model: Model, grid: Any) -> pd.DataFrame:
-    """Accept a DataFrame or a dict of lists; map caret's dotted names; check names and values."""
+    """Accept a DataFrame or a dict of lists; map caret's dotted names; fill the columns left out
+    with their parameters' defaults (``Param.default``); check names and values."""
     if isinstance(grid, Mapping):
         grid = expand_grid(**dict(grid))
     elif not isinstance(grid, pd.DataFrame):
@@ -50,10 +51,19 @@ def normalize_grid(model: Model, grid: Any) -> pd.DataFrame:
             f"its parameters are {model.param_names}"
         )
     grid = grid.rename(columns=aliases)
+    defaults = {
+        p.name: p.default for p in model.params if p.default is not None and p.name not in grid
+    }
+    if defaults:
+        grid = grid.assign(**defaults)  # a column left out takes its parameter's default
     missing = [p for p in model.param_names if p not in grid.columns]
     if missing:
+        required = [p.name for p in model.params if p.default is None]
         raise ValueError(
             f"grid for {model.name!r} lacks column(s) {missing}; it needs all of "
+            f"{required} (the others have defaults)"
+            if len(required) < len(model.params)
+            else f"grid for {model.name!r} lacks column(s) {missing}; it needs all of "
             f"{model.param_names}"
         )
     grid = grid[model.param_names].drop_duplicates().reset_index(drop=True)
