@@ -14,6 +14,7 @@ Examples:
   leanfit run examples/sonar.yaml          run the seed's Sonar workflow end to end
   leanfit run examples/sonar.yaml -j 2     ... with 2 worker processes
   leanfit report examples/sonar.yaml       ... and write only its HTML report
+  leanfit report --run sonar-seed          the report of stored runs, refitting nothing
   leanfit models                           list the models and their engines
   leanfit models gbm                       parameters and defaults of one model
 """
@@ -56,22 +57,34 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-store", action="store_true", help="keep nothing; always recompute")
     rep = sub.add_parser(
         "report",
-        help="run an experiment config and write its self-contained HTML report",
+        help="write the self-contained HTML report of an experiment config or of stored runs",
         description="Run an experiment config (like `run`, quietly) and write one "
         "self-contained HTML report: design, tuning tables and profiles, the between-model "
-        "comparison with its tests, the chosen models, seeds, versions and timings. (Reports of "
-        "stored runs without refitting come with the experiment store.)",
+        "comparison with its tests, the chosen models, seeds, versions and timings. With --run, "
+        "render stored runs from the experiment store instead, refitting nothing.",
     )
-    rep.add_argument("config", help="path to the experiment YAML")
+    rep.add_argument("config", nargs="?", help="path to the experiment YAML (or use --run)")
     rep.add_argument(
-        "-o", "--output", default=None, help="report file (default: <config output>/report.html)"
+        "--run",
+        default=None,
+        help="report stored runs without refitting: a run id, ids (3,4,5) or an experiment "
+        "name, meaning all of its runs (one per fit; see `leanfit runs list`)",
+    )
+    rep.add_argument("--store", default=None, help="store URL for --run (default as for `run`)")
+    rep.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help="report file (default: <config output>/report.html; with --run "
+        "leanfit-out/report-<run>.html)",
     )
     rep.add_argument("-j", "--n-jobs", type=int, default=None, help="worker processes")
     runs = sub.add_parser(
         "runs",
         help="list, show or compare runs kept in the experiment store (nothing is refitted)",
-        description="Read the experiment store: `runs list`, `runs show ID`, "
-        "`runs compare ID ID ...` (each fit's chosen parameters and resampled metric).",
+        description="Read the experiment store: `runs list`, `runs show ID` (the run and its "
+        "artifacts), `runs compare ID ID ...` (each fit's chosen parameters and resampled "
+        "metric, and for runs on the same resamples caret's resamples summary and diff).",
     )
     runs.add_argument("action", choices=["list", "show", "compare"])
     runs.add_argument("ids", nargs="*", type=int, help="run ids (show: one; compare: several)")
@@ -141,7 +154,18 @@ def _runs(args: argparse.Namespace) -> int:
             f"runs {args.action} needs {'one run id' if args.action == 'show' else 'run ids'}"
         )
     if args.action == "show":
-        print(json.dumps(store.run(args.ids[0]), indent=2, default=str))
+        info = store.run(args.ids[0])
+        print(json.dumps(info, indent=2, default=str))
+        arts = info["artifacts"]
+        print(f"\nartifacts ({len(arts)}):")
+        if arts:
+            table = pd.DataFrame(
+                [
+                    {"name": k, "format": a["fmt"], "bytes": a["size"], "sha256": a["sha256"][:16]}
+                    for k, a in arts.items()
+                ]
+            )
+            print(table.to_string(index=False))
         return 0
     rows = []
     for i in args.ids:
@@ -159,6 +183,37 @@ def _runs(args: argparse.Namespace) -> int:
             }
         )
     print(pd.DataFrame(rows).to_string(index=False))
+    if len(args.ids) > 1:
+        from .store import StoreError
+        from .store.restore import stored_comparison
+
+        try:
+            comp = stored_comparison(store, args.ids)
+        except StoreError as e:
+            print(f"\n{e}; only the table above is shown")
+            return 0
+        print(f"\n== resamples (hash {comp.resample_hash[:16]}; from the stored metrics)")
+        print(repr(comp))
+        print()
+        print(repr(comp.summary()))
+        for d in (comp.diff(), comp.diff(test="corrected_t", adjustment="holm")):
+            print(repr(d))
+    return 0
+
+
+def _stored_report(args: argparse.Namespace) -> int:
+    """``leanfit report --run ID``: the report of stored runs, refitting nothing."""
+    import re
+    from pathlib import Path
+
+    from .report import write_stored_report
+    from .store import Store
+
+    with Store.open(args.store) as store:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", args.run).strip("-") or "runs"
+        path = Path(args.output) if args.output else Path("leanfit-out") / f"report-{slug}.html"
+        write_stored_report(store, args.run, path)
+    print(f"report written to {path}")
     return 0
 
 
@@ -195,6 +250,11 @@ def _main(argv: list[str] | None) -> int:
             from pathlib import Path
 
             from .experiment import load_experiment, run_experiment
+
+            if (args.config is None) == (args.run is None):
+                raise ValueError("report needs an experiment CONFIG or --run ID (not both)")
+            if args.run is not None:
+                return _stored_report(args)
 
             exp = load_experiment(args.config, n_jobs=args.n_jobs, verbose=False)
             exp.output = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ class Experiment:
     compare: dict[str, str] = field(default_factory=dict)  # display name -> fit name
     report: Path | None = None
     results: dict[str, Any] = field(default_factory=dict)
+    # what the experiment store keeps to re-plan a fit later: the config text and where it was
+    source: dict[str, Any] = field(default_factory=dict)
 
 
 def _seq(v: Any) -> Any:
@@ -57,6 +60,15 @@ def _seq(v: Any) -> Any:
         n = int(round((v["to"] - v["from"]) / v["by"])) + 1
         return [v["from"] + i * v["by"] for i in range(n)]
     return v
+
+
+def data_path(spec: str, base: Path) -> str:
+    """Where ``data:`` points: a bundled data set's name, or the CSV file's absolute path."""
+    from . import datasets
+
+    if spec in datasets.NAMES:
+        return spec
+    return str((Path(spec) if Path(spec).is_absolute() else base / spec).resolve())
 
 
 def load_data(spec: str, base: Path) -> pd.DataFrame:
@@ -81,15 +93,29 @@ def load_experiment(
     verbose: bool = True,
 ) -> Experiment:
     """Read and validate a config: every name, method, grid and control is checked up front."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"config file {str(path)!r} does not exist")
+    return parse_experiment(path.read_text(), path, n_jobs=n_jobs, output=output, verbose=verbose)
+
+
+def parse_experiment(
+    text: str,
+    path: str | Path,
+    n_jobs: int | None = None,
+    output: str | Path | None = None,
+    verbose: bool = True,
+    only: Sequence[str] | None = None,
+) -> Experiment:
+    """Validate a config's ``text`` (read from ``path``: data paths are relative to its folder)
+    and plan its fits — only those named in ``only`` when given (a stored run's re-plan)."""
     import yaml
 
     from .frame import parse_formula
     from .splits import partition
 
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"config file {str(path)!r} does not exist")
-    cfg = yaml.safe_load(path.read_text()) or {}
+    cfg = yaml.safe_load(text) or {}
     unknown = set(cfg) - {
         "name",
         "data",
@@ -126,7 +152,13 @@ def load_experiment(
         g: {k: _seq(v) for k, v in spec.items()} for g, spec in (cfg.get("grids") or {}).items()
     }
     fits = {}
+    if only is not None:
+        missing = [f for f in only if f not in cfg["fits"]]
+        if missing:
+            raise ValueError(f"config {str(path)!r} has no fit(s) {missing}")
     for fname, fspec in cfg["fits"].items():
+        if only is not None and fname not in only:
+            continue
         try:
             fits[fname] = _plan_fit(
                 fspec,
@@ -140,7 +172,15 @@ def load_experiment(
         except (TypeError, ValueError) as e:
             raise ValueError(f"fit {fname!r}: {e}") from None
     out = Path(output) if output else (Path(cfg["output"]) if cfg.get("output") else None)
-    compare = _check_compare(cfg.get("compare") or {}, fits)
+    compare = _check_compare(cfg.get("compare") or {}, fits) if only is None else {}
+    source = {
+        "kind": "experiment",
+        "config": text,
+        "config_path": str(path.resolve()),
+        "data_source": data_path(cfg["data"], path.parent),
+        "training_rows": len(training),
+        "held_out": None if testing is None else len(testing),
+    }
     return Experiment(
         name=cfg.get("name", path.stem),
         data=data,
@@ -151,6 +191,7 @@ def load_experiment(
         output=out,
         compare=compare,
         report=out / "report.html" if out else None,
+        source=source,
     )
 
 
@@ -247,12 +288,15 @@ def run_experiment(exp: Experiment, echo=print, store: Any = None) -> dict[str, 
     summary: dict[str, Any] = {"name": exp.name, "fits": {}}
     for fname, spec in exp.fits.items():
         echo(f"\n== {fname}")
-        res = run_plan(spec["plan"], store=store, experiment=exp.name, fit=fname)
+        source = {**exp.source, "fit": fname} if exp.source else None
+        res = run_plan(spec["plan"], store=store, experiment=exp.name, fit=fname, source=source)
         if res.store_run and res.store_run["resumed_tasks"]:
             echo(
                 f"(resumed: {res.store_run['resumed_tasks']} task results read from the store, "
                 f"{res.store_run['computed_tasks']} computed)"
             )
+        for note in (res.store_run or {}).get("notes", ()):
+            echo(f"(store: {note})")
         exp.results[fname] = res
         echo(repr(res))
         entry = {
@@ -262,6 +306,8 @@ def run_experiment(exp: Experiment, echo=print, store: Any = None) -> dict[str, 
             "times": {k: round(v, 3) for k, v in res.times.items()},
             "final_info": res.final_info,
         }
+        if res.store_run:
+            entry["run_id"] = res.store_run["run_id"]
         if res.scores is not None:
             best = res.results.iloc[res.best_index]
             entry["best_metrics"] = {m: float(best[m]) for m in res.metric_names}

@@ -3,7 +3,9 @@
 A run is keyed by (experiment, fit). Task results are written one short transaction each and are
 idempotent on (run, resample, group), so an interrupted run resumes where it stopped and many
 processes may write to one store at once. Prediction arrays are stored with ``numpy.savez`` (never
-pickle); artifacts carry their SHA-256, verified on load.
+pickle); artifacts carry their SHA-256, verified on load. Final models are artifacts in each
+engine's own format or skops with a trust list (``store/artifacts.py``); ``store/restore.py``
+rebuilds a run's TrainResult from the store without refitting.
 
 Schema versions and migration: ``meta.schema_version`` records the version a store was written
 with. On ``Store.open`` a store with a *newer* version is refused (upgrade leanfit); an *older* one
@@ -533,7 +535,8 @@ class Store:
         return pd.DataFrame([tuple(row) for row in rows], columns=cols)
 
     def run(self, run_id: int) -> dict:
-        """Everything stored about one run: config, fingerprint, versions, summary, counts."""
+        """Everything stored about one run: config, fingerprint, versions, summary, counts and
+        its artifacts (name -> format, SHA-256, size in bytes)."""
         import sqlalchemy as sa
 
         r, c, a = self._runs, self._counts(), self._artifacts
@@ -545,14 +548,18 @@ class Store:
                 sa.select(c.c.n_tasks, c.c.n_failed).where(c.c.run_id == run_id)
             ).first()
             arts = conn.execute(
-                sa.select(a.c.name, a.c.fmt, a.c.sha256).where(a.c.run_id == run_id)
+                sa.select(a.c.name, a.c.fmt, a.c.sha256, sa.func.length(a.c.data).label("size"))
+                .where(a.c.run_id == run_id)
+                .order_by(a.c.id)
             ).all()
         out = dict(row._mapping)
         for key in ("config", "versions", "summary"):
             out[key] = None if out[key] is None else json.loads(out[key])
         out["n_tasks"] = int(counts.n_tasks) if counts else 0
         out["n_failed"] = int(counts.n_failed) if counts else 0
-        out["artifacts"] = {x.name: {"fmt": x.fmt, "sha256": x.sha256} for x in arts}
+        out["artifacts"] = {
+            x.name: {"fmt": x.fmt, "sha256": x.sha256, "size": int(x.size)} for x in arts
+        }
         return out
 
     # -- artifacts ----------------------------------------------------------------------------

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import warnings
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..splits import Resamples
+    from .result import TrainResult
     from .train import TrainPlan
 
 _VERSIONS = ("leanfit", "numpy", "pandas", "scikit-learn", "lightgbm", "glum")
@@ -78,3 +80,67 @@ def resamples_npz(resamples: Resamples) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
+
+
+def data_description(plan: TrainPlan) -> dict[str, Any]:
+    """Rows, columns, target and levels of the planned data: what a fingerprint mismatch names."""
+    ds = plan.dataset
+    return {
+        "rows": int(len(ds.y)),
+        "columns": [str(c) for c in plan.context.columns],
+        "target": str(ds.target),
+        "levels": [str(v) for v in ds.levels],
+        "weights": ds.weights is not None,
+    }
+
+
+def run_spec(plan: TrainPlan, source: dict[str, Any] | None) -> dict[str, Any]:
+    """How to re-plan this fit later (``store.restore``): the experiment config it came from
+    (``source``), or ``{"kind": "train"}`` for a Python ``train()`` call, plus the data shape."""
+    return {**(source or {"kind": "train"}), "data": data_description(plan)}
+
+
+def save_final(store: Any, run_id: int, res: TrainResult) -> tuple[dict[str, str], list[str]]:
+    """Store the final model and pre-processing as artifacts (no pickle, see store/artifacts.py).
+
+    Returns the formats stored and notes on what could not be stored (also warned about).
+    """
+    from ..store.artifacts import UnsafeModelError, dump_model
+
+    formats: dict[str, str] = {}
+    notes: list[str] = []
+    for name, obj in (("final_model", res.final_model), ("final_preprocess", res.final_preprocess)):
+        if obj is None:
+            continue
+        try:
+            fmt, data = dump_model(obj)
+        except UnsafeModelError as e:
+            note = f"{name} of {res.method!r} not stored: {e}"
+            notes.append(note)
+            warnings.warn(note, UserWarning, stacklevel=3)
+            continue
+        store.save_artifact(run_id, name, data, fmt)
+        formats[name] = fmt
+    return formats, notes
+
+
+def run_summary(res: TrainResult, formats: dict[str, str], notes: list[str]) -> dict[str, Any]:
+    """The finished run's summary: the choice, its metrics per resample, times, artifacts."""
+    out: dict[str, Any] = {
+        "best_index": int(res.best_index),
+        "best_params": res.best_params,
+        "metric": res.metric,
+        "value": None,
+        "times": res.times,
+        "final_info": res.final_info,
+        "artifacts": formats,
+        "notes": notes,
+    }
+    if res.scores is not None:
+        out["value"] = float(res.results.iloc[res.best_index][res.metric])
+        out["resample_metrics"] = {
+            "names": list(res.resamples.names),
+            "metrics": list(res.metric_names),
+            "values": res.scores.values[:, res.best_index, :].tolist(),
+        }
+    return out

@@ -141,7 +141,8 @@ class TrainResult:
     final_preprocess: Any = None
     final_info: dict[str, Any] = field(default_factory=dict)
     times: dict[str, float] = field(default_factory=dict)
-    store_run: dict[str, int] | None = None  # run id and resumed/computed task counts
+    # run id, resumed/computed task counts, notes; "restored": True when rebuilt from a store
+    store_run: dict[str, Any] | None = None
 
     # -- tables ----------------------------------------------------------------------------
     @property
@@ -281,6 +282,9 @@ class TrainResult:
 
     # -- prediction ------------------------------------------------------------------------
     def _predict(self, newdata: Any) -> tuple[np.ndarray, np.ndarray | None, Any]:
+        if self.final_model is None and (self.store_run or {}).get("restored"):
+            why = "; ".join(self.store_run.get("notes") or ()) or "it was not stored"
+            raise ValueError(f"this result was restored without its final model ({why})")
         X = self.dataset.encoder.transform(newdata)
         index = newdata.index if isinstance(newdata, pd.DataFrame) else None
         sub = self._sub()

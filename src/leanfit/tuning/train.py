@@ -229,12 +229,16 @@ def run_plan(
     store: Any = None,
     experiment: str = "default",
     fit: str = "train",
+    source: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Execute a plan: run its tasks, score them, select a candidate and refit it on all rows.
 
     With a ``store`` (leanfit.store.Store) every task result is written before it is counted,
     and tasks already stored for this (experiment, fit) — same data, same settings — are read
-    back instead of recomputed: a killed run resumes where it stopped.
+    back instead of recomputed: a killed run resumes where it stopped. The final model and
+    pre-processing are stored as artifacts (no pickle) with a spec to re-plan the fit from
+    (``source``: the experiment config it came from), so ``leanfit.store.restore`` rebuilds the
+    result without refitting.
     """
     t_start = time.perf_counter() if t_start is None else t_start
     res = TrainResult(
@@ -250,29 +254,21 @@ def run_plan(
         scores=None,
         metric_names=plan.metric_names,
     )
+    run_id = None if store is None else _start_run(store, plan, experiment, fit, source)
     if plan.resamples is None:
         res = fit_final(res, 0)
         res.times["everything"] = time.perf_counter() - t_start
+        if store is not None:
+            res.store_run = {"run_id": run_id, "resumed_tasks": 0, "computed_tasks": 0}
+            _finish_run(store, run_id, res)
         return res
     scores = Scores.empty(
         len(plan.resamples), len(plan.candidates), plan.metric_names, plan.control.method
     )
     t_res = time.perf_counter()
     by_key = {(t.resample, t.group): t for t in plan.tasks}
-    run_id, done = None, []
+    done = []
     if store is not None:
-        from .persist import data_fingerprint, resamples_npz, run_config, versions
-
-        run_id = store.start_run(
-            experiment,
-            fit,
-            config=run_config(plan),
-            fingerprint=data_fingerprint(plan),
-            seed=plan.seed,
-            versions=versions(),
-        )
-        if not store.run(run_id)["artifacts"].get("resamples"):
-            store.save_artifact(run_id, "resamples", resamples_npz(plan.resamples), "npz")
         done = [r for r in store.done_tasks(run_id) if (r.resample, r.group) in by_key]
     for r in done:
         scores.add(r, plan.context, by_key[(r.resample, r.group)], plan.control)
@@ -297,17 +293,42 @@ def run_plan(
     res = fit_final(res, res.select())
     res.times["everything"] = time.perf_counter() - t_start
     if store is not None:
-        best = res.results.iloc[res.best_index]
-        store.finish_run(
-            run_id,
-            {
-                "best_params": res.best_params,
-                "metric": res.metric,
-                "value": float(best[res.metric]),
-                "times": res.times,
-            },
-        )
+        _finish_run(store, run_id, res)
     return res
+
+
+def _start_run(
+    store: Any, plan: TrainPlan, experiment: str, fit: str, source: dict[str, Any] | None
+) -> int:
+    """Create or resume the stored run, keeping its resample rows and re-plan spec with it."""
+    import json
+
+    from .persist import data_fingerprint, resamples_npz, run_config, run_spec, versions
+
+    run_id = store.start_run(
+        experiment,
+        fit,
+        config=run_config(plan),
+        fingerprint=data_fingerprint(plan),
+        seed=plan.seed,
+        versions=versions(),
+    )
+    have = store.run(run_id)["artifacts"]
+    if plan.resamples is not None and not have.get("resamples"):
+        store.save_artifact(run_id, "resamples", resamples_npz(plan.resamples), "npz")
+    spec = json.dumps(run_spec(plan, source), sort_keys=True, default=str).encode()
+    store.save_artifact(run_id, "spec", spec, "json")
+    return run_id
+
+
+def _finish_run(store: Any, run_id: int, res: TrainResult) -> None:
+    """Store the final model and pre-processing, then mark the run finished with its summary."""
+    from .persist import run_summary, save_final
+
+    formats, notes = save_final(store, run_id, res)
+    if notes:
+        res.store_run = {**(res.store_run or {}), "notes": notes}
+    store.finish_run(run_id, run_summary(res, formats, notes))
 
 
 # Worker processes pay off only when the work outweighs starting them (about a second).
@@ -425,6 +446,10 @@ def _check_preprocess(steps: Any) -> PreProcess | None:
     return PreProcess(tuple(steps)) if len(steps) else None
 
 
+# Suggested when a method cannot do the task and no method shares its tags: general-purpose ones.
+_GENERAL_METHODS = ("gbm", "rf", "glmnet", "lightgbm", "svm_radial", "knn", "lm", "glm")
+
+
 def _check_inputs(model: Model, ds: Dataset, steps: PreProcess | None, control: Control) -> None:
     if ds.mode not in model.modes:
         from ..models.base import registry
@@ -432,7 +457,8 @@ def _check_inputs(model: Model, ds: Dataset, steps: PreProcess | None, control: 
         same_family = [
             n for n, c in registry().items() if ds.mode in c.modes and set(c.tags) & set(model.tags)
         ]
-        others = same_family[:6] or [n for n, c in registry().items() if ds.mode in c.modes][:6]
+        general = [n for n in _GENERAL_METHODS if ds.mode in registry()[n].modes]
+        others = same_family[:6] or general[:6]
         raise ValueError(
             f"method {model.name!r} does not do {ds.mode} (it does {', '.join(model.modes)}); "
             f"methods that do: {', '.join(others)}, ... (leanfit models --mode {ds.mode})"
@@ -467,6 +493,7 @@ def _check_inputs(model: Model, ds: Dataset, steps: PreProcess | None, control: 
         raise ValueError("Control(class_probs=True) is for classification; the target is numeric")
     if control.class_probs and not model.probabilities:
         raise ValueError(f"method {model.name!r} gives no class probabilities")
+    model.check_task(ds.mode)
     if (
         ds.mode == CLASSIFICATION
         and control.method in ("cv", "repeatedcv")

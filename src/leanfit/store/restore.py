@@ -1,0 +1,308 @@
+"""Stored runs back as TrainResults, with nothing refitted.
+
+A run's ``spec`` artifact says how to re-plan it (the experiment config text and where its data
+came from); planning fits nothing. The reloaded data must match the stored fingerprint and the
+re-planned settings the stored config. Scores, results, per-resample metrics and held-out
+predictions are re-derived from the stored task results, the selection is the stored one, and the
+final model and pre-processing are loaded from their artifacts (``store/artifacts.py``).
+
+Run ids and experiments: a run is one fit of one experiment (``runs`` is keyed by (experiment,
+fit)), so an experiment name stands for all of its runs, one per fit.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import Store, StoreError, _diff_keys, _display, _dumps
+
+if TYPE_CHECKING:
+    from ..compare import ModelComparison
+    from ..tuning.result import TrainResult
+    from ..tuning.train import TrainPlan
+
+__all__ = [
+    "resolve_runs",
+    "restore_fit",
+    "restore_runs",
+    "run_labels",
+    "run_spec",
+    "stored_comparison",
+]
+
+
+def resolve_runs(store: Store, ref: str | int | Sequence[int]) -> list[int]:
+    """Run ids from an id, ids (``"3,4"``) or an experiment name (all its runs, by id)."""
+    if isinstance(ref, int):
+        return [ref]
+    if not isinstance(ref, str):
+        return [int(i) for i in ref]
+    parts = [p.strip() for p in ref.split(",") if p.strip()]
+    if parts and all(p.isdigit() for p in parts):
+        return [int(p) for p in parts]
+    runs = store.runs()
+    ids = [int(i) for i in runs.loc[runs["experiment"] == ref, "id"]]
+    if not ids:
+        known = sorted(set(runs["experiment"]))
+        raise StoreError(
+            f"no run id or experiment named {ref!r} in {_display(store.url)}; experiments: "
+            f"{', '.join(known) or 'none'}"
+        )
+    return ids
+
+
+def run_spec(store: Store, run_id: int) -> dict[str, Any] | None:
+    """The stored re-plan spec of a run, or None for a run stored by an older leanfit."""
+    if "spec" not in store.run(run_id)["artifacts"]:
+        return None
+    return json.loads(store.load_artifact(run_id, "spec"))
+
+
+def run_labels(infos: dict[int, dict[str, Any]]) -> dict[int, str]:
+    """Display names: the fit name, or experiment/fit where fit names repeat."""
+    fits = [info["fit"] for info in infos.values()]
+    out = {}
+    for i, info in infos.items():
+        out[i] = (
+            info["fit"] if fits.count(info["fit"]) == 1 else f"{info['experiment']}/{info['fit']}"
+        )
+    if len(set(out.values())) < len(out):
+        out = {i: f"{v}#{i}" for i, v in out.items()}
+    return out
+
+
+def restore_fit(store: Store, run_id: int, plan: TrainPlan | None = None) -> TrainResult:
+    """Rebuild the TrainResult of a finished stored run without fitting anything.
+
+    A run from ``leanfit run`` is re-planned from its stored config (data reloaded from its path);
+    a run from ``train(..., store=)`` in Python needs ``plan`` (``plan_train`` with the same
+    arguments). Raises StoreError naming what differs when the data or settings changed.
+    """
+    return restore_runs(store, [run_id], {run_id: plan} if plan is not None else None)[run_id]
+
+
+def restore_runs(
+    store: Store, run_ids: Sequence[int], plans: dict[int, TrainPlan] | None = None
+) -> dict[int, TrainResult]:
+    """``restore_fit`` for several runs; fits of one experiment config share one data load."""
+    plans = dict(plans or {})
+    infos = {i: store.run(i) for i in run_ids}
+    for i, info in infos.items():
+        if info["status"] != "finished":
+            raise StoreError(
+                f"run {i} ({info['experiment']}/{info['fit']}) is not finished (status "
+                f"{info['status']}, {info['n_tasks']} task results stored); run it again to "
+                "finish it"
+            )
+    specs = {i: run_spec(store, i) for i in run_ids}
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, spec in specs.items():
+        if i not in plans and spec is not None and spec.get("kind") == "experiment":
+            groups.setdefault((spec["config"], spec["config_path"]), []).append(i)
+    for (text, path), ids in groups.items():
+        plans.update(_replan_experiment(text, path, {i: specs[i]["fit"] for i in ids}))
+    out = {}
+    for i in run_ids:
+        if i not in plans:
+            why = (
+                "it was stored by an older leanfit, without its re-plan spec"
+                if specs[i] is None
+                else "it was made by train() in Python"
+            )
+            raise StoreError(
+                f"run {i} ({infos[i]['experiment']}/{infos[i]['fit']}) cannot be re-planned from "
+                f"the store: {why}; pass plan=plan_train(<the same arguments>) to restore_fit"
+            )
+        out[i] = _rebuild(store, i, infos[i], specs[i], plans[i])
+    return out
+
+
+def _replan_experiment(text: str, path: str, fits: dict[int, str]) -> dict[int, TrainPlan]:
+    """Plan the named fits of a stored experiment config (its data reloaded; nothing fitted)."""
+    from ..experiment import parse_experiment
+
+    try:
+        exp = parse_experiment(text, Path(path), n_jobs=1, verbose=False, only=list(fits.values()))
+    except (ValueError, FileNotFoundError) as e:
+        ids = ", ".join(map(str, fits))
+        raise StoreError(f"run(s) {ids}: cannot re-plan from the stored config {path}: {e}") from e
+    return {i: exp.fits[f]["plan"] for i, f in fits.items()}
+
+
+def _data_differences(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
+    """What changed between two data descriptions, in words."""
+    if not old:
+        return "the values differ"
+    out = []
+    if old["rows"] != new["rows"]:
+        out.append(f"{new['rows']} rows now, {old['rows']} stored")
+    added = [c for c in new["columns"] if c not in old["columns"]]
+    removed = [c for c in old["columns"] if c not in new["columns"]]
+    if added:
+        out.append(f"new column(s) {added[:5]}{' ...' if len(added) > 5 else ''}")
+    if removed:
+        out.append(f"missing column(s) {removed[:5]}{' ...' if len(removed) > 5 else ''}")
+    if not (added or removed) and old["columns"] != new["columns"]:
+        out.append("the columns are in another order")
+    if old["target"] != new["target"]:
+        out.append(f"target {new['target']!r} now, {old['target']!r} stored")
+    if old["levels"] != new["levels"]:
+        out.append(f"class levels {new['levels']} now, {old['levels']} stored")
+    if old.get("weights") != new.get("weights"):
+        out.append("observation weights " + ("added" if new.get("weights") else "removed"))
+    return "; ".join(out) or "same rows and columns, but the values differ"
+
+
+def _check_plan(run_id: int, info: dict, spec: dict | None, plan: TrainPlan) -> None:
+    """Refuse a re-plan whose data or task-deciding settings differ from the stored run."""
+    from ..tuning.persist import data_description, data_fingerprint, run_config
+
+    what = f"run {run_id} ({info['experiment']}/{info['fit']})"
+    fp = data_fingerprint(plan)
+    if fp != info["fingerprint"]:
+        where = (spec or {}).get("data_source")
+        src = f"reloaded from {where!r}" if where else "given"
+        raise StoreError(
+            f"{what}: the data {src} do not match the stored data fingerprint "
+            f"({info['fingerprint'][:12]}... stored, {fp[:12]}... now): "
+            f"{_data_differences((spec or {}).get('data'), data_description(plan))}"
+        )
+    config = json.loads(_dumps(run_config(plan)))
+    if config != info["config"]:
+        keys = _diff_keys(info["config"], config)
+        raise StoreError(
+            f"{what}: the re-planned settings differ from the stored ones in "
+            f"{', '.join(keys) or 'their values'}"
+        )
+
+
+def _rebuild(
+    store: Store, run_id: int, info: dict, spec: dict | None, plan: TrainPlan
+) -> TrainResult:
+    """One TrainResult from the stored tasks, summary and artifacts of a checked re-plan."""
+    from ..tuning.result import Scores, TrainResult, _find_candidate
+    from .artifacts import load_model
+
+    _check_plan(run_id, info, spec, plan)
+    summary = info["summary"] or {}
+    notes = list(summary.get("notes") or [])
+    res = TrainResult(
+        model=plan.model,
+        control=plan.control,
+        dataset=plan.dataset,
+        context=plan.context,
+        candidates=plan.candidates,
+        metric=plan.metric,
+        maximize=plan.maximize,
+        seed=plan.seed,
+        resamples=plan.resamples,
+        scores=None,
+        metric_names=plan.metric_names,
+    )
+    done: list = []
+    if plan.resamples is not None:
+        scores = Scores.empty(
+            len(plan.resamples), len(plan.candidates), plan.metric_names, plan.control.method
+        )
+        by_key = {(t.resample, t.group): t for t in plan.tasks}
+        done = [r for r in store.done_tasks(run_id) if (r.resample, r.group) in by_key]
+        if len(done) < len(by_key):
+            raise StoreError(
+                f"run {run_id} has {len(done)} of its {len(by_key)} task results; run it again"
+            )
+        for r in done:
+            scores.add(r, plan.context, by_key[(r.resample, r.group)], plan.control)
+        if plan.control.method == "loocv":
+            scores.pool(plan.context, plan.control)
+        res.scores = scores
+    best = summary.get("best_index")
+    if best is None:  # a summary written before best_index was kept
+        best = _find_candidate(plan.candidates, plan.model, summary.get("best_params") or {})
+    res.best_index = int(best)
+    stored = summary.get("best_params")
+    if stored is not None and json.loads(_dumps(res.best_params)) != stored:
+        raise StoreError(
+            f"run {run_id}: candidate {best} is {res.best_params}, but the stored choice is "
+            f"{stored}; the candidates were planned differently"
+        )
+    arts = info["artifacts"]
+    if "final_model" in arts:
+        res.final_model = load_model(
+            arts["final_model"]["fmt"], store.load_artifact(run_id, "final_model")
+        )
+    elif not notes:
+        notes.append("the final model was not stored (run written by an older leanfit)")
+    if plan.context.preprocess is not None:
+        if "final_preprocess" in arts:
+            res.final_preprocess = load_model(
+                arts["final_preprocess"]["fmt"], store.load_artifact(run_id, "final_preprocess")
+            )
+        elif res.final_model is not None:
+            res.final_model = None
+            notes.append("the final pre-processing was not stored")
+    res.final_info = dict(summary.get("final_info") or {})
+    res.times = {k: float(v) for k, v in (summary.get("times") or {}).items()}
+    res.store_run = {
+        "run_id": run_id,
+        "resumed_tasks": len(done),
+        "computed_tasks": 0,
+        "restored": True,
+        "experiment": info["experiment"],
+        "fit": info["fit"],
+        "notes": notes,
+    }
+    return res
+
+
+def stored_comparison(store: Store, run_ids: Sequence[int]) -> ModelComparison:
+    """caret's ``resamples`` of stored runs from their stored per-resample metrics (nothing is
+    refitted or re-planned); StoreError saying why when they cannot be compared."""
+    from ..compare import ModelComparison
+
+    if len(run_ids) < 2:
+        raise StoreError("a resampled comparison needs at least two runs")
+    infos = {i: store.run(i) for i in run_ids}
+    hashes = {i: (info["config"] or {}).get("resamples") for i, info in infos.items()}
+    for i, h in hashes.items():
+        if h is None:
+            raise StoreError(f"run {i} was not resampled (method 'none'): nothing to compare")
+    first = run_ids[0]
+    for i in run_ids[1:]:
+        if hashes[i] != hashes[first]:
+            raise StoreError(
+                f"runs {first} and {i} were resampled on different rows (resample hashes "
+                f"{hashes[first]} and {hashes[i]}): no resamples/diff comparison"
+            )
+    for i, info in infos.items():
+        if (info["config"] or {}).get("resampling") == "loocv":
+            raise StoreError(f"run {i} used leave-one-out CV: one estimate, nothing to compare")
+        if info["status"] != "finished" or "resample_metrics" not in (info["summary"] or {}):
+            raise StoreError(
+                f"run {i} has no stored per-resample metrics (unfinished, or stored by an older "
+                "leanfit)"
+            )
+    labels = run_labels(infos)
+    first_rm = infos[first]["summary"]["resample_metrics"]
+    cols: dict[str, Any] = {"Resample": first_rm["names"]}
+    for i, info in infos.items():
+        rm = info["summary"]["resample_metrics"]
+        values = np.asarray(rm["values"], dtype=float)
+        for j, metric in enumerate(rm["metrics"]):
+            cols[f"{labels[i]}~{metric}"] = values[:, j]
+    import pandas as pd
+
+    n_train = n_test = None
+    if "resamples" in infos[first]["artifacts"]:
+        with np.load(io.BytesIO(store.load_artifact(first, "resamples")), allow_pickle=False) as z:
+            k = len(first_rm["names"])
+            n_train = [len(z[f"train_{r}"]) for r in range(k)]
+            n_test = [len(z[f"test_{r}"]) for r in range(k)]
+    return ModelComparison.from_values(
+        pd.DataFrame(cols), n_train=n_train, n_test=n_test, resample_hash=hashes[first]
+    )
