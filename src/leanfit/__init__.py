@@ -37,11 +37,16 @@ _EXPORTS = {
     "learning_curve": "leanfit.learning",
     "learning_curve_of": "leanfit.learning",
     "write_report": "leanfit.report",
+    "write_stored_report": "leanfit.report",
+    "Store": "leanfit.store",
+    "restore_fit": "leanfit.store.restore",
     "var_imp": "leanfit.importance",
     "rfe": "leanfit.featsel",
     "sbf": "leanfit.featsel",
     "gafs": "leanfit.featsel",
     "safs": "leanfit.featsel",
+    "distill": "leanfit.distillation",
+    "Teacher": "leanfit.distillation",
 }
 _MODULES = {
     "datasets": "leanfit.datasets",

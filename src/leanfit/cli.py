@@ -15,6 +15,8 @@ Examples:
   leanfit run examples/sonar.yaml -j 2     ... with 2 worker processes
   leanfit report examples/sonar.yaml       ... and write only its HTML report
   leanfit report --run sonar-seed          the report of stored runs, refitting nothing
+  leanfit distill examples/distill_letter.yaml
+                                           distil a tuned LightGBM into a small network
   leanfit models                           list the models and their engines
   leanfit models gbm                       parameters and defaults of one model
 """
@@ -89,6 +91,20 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("action", choices=["list", "show", "compare"])
     runs.add_argument("ids", nargs="*", type=int, help="run ids (show: one; compare: several)")
     runs.add_argument("--store", default=None, help="store URL (default as for `run`)")
+    dist = sub.add_parser(
+        "distill",
+        help="distil a teacher (tuned here or a stored run) into a small student",
+        description="Read a distillation config (YAML: data, split, teacher — a model tuned "
+        "here, a stored run, or several averaged — student, T, alpha, augmentation), check "
+        "every setting, then tune the teacher, build the transfer set, train the student and "
+        "the same student on hard labels, and print the report: accuracy (or RMSE), fidelity "
+        "to the teacher, log-loss, parameters, ONNX size and one-thread ONNX Runtime latency. "
+        "See examples/distill_letter.yaml.",
+    )
+    dist.add_argument("config", help="path to the distillation YAML")
+    dist.add_argument(
+        "--store", default=None, help="store URL for a teacher given as a stored run"
+    )
     models = sub.add_parser(
         "models",
         help="list models, or show one model's parameters",
@@ -266,11 +282,21 @@ def _main(argv: list[str] | None) -> int:
             run_experiment(exp, echo=lambda *a: None)
             print(f"report written to {exp.report}")
             return 0
+        if args.command == "distill":
+            from .distillation.config import run_distill_config
+
+            store = None
+            if args.store:
+                from .store import Store
+
+                store = Store.open(args.store)
+            run_distill_config(args.config, store=store)
+            return 0
         if args.command == "runs":
             return _runs(args)
         if args.command == "models":
             return _models(args)
-    except (ValueError, FileNotFoundError, TypeError) as e:
+    except (ValueError, FileNotFoundError, TypeError, MemoryError) as e:
         print(f"leanfit: error: {e}", file=sys.stderr)
         return 2
     _parser().print_help()

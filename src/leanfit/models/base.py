@@ -153,6 +153,13 @@ class Model:
         """Class probabilities, shape (len(subs), n, n_classes)."""
         raise NotImplementedError(f"model {self.name!r} gives no class probabilities")
 
+    def predict_raw(
+        self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]
+    ) -> np.ndarray | None:
+        """Raw margins before the link, (S, n) binary or (S, n, K), for engines that have them
+        (boosting); None otherwise. Distillation prefers them to clipped log-probabilities."""
+        return None
+
     def describe_fit(self, fitted: Any) -> dict[str, Any]:
         """Values chosen at fit time that the grid does not show (e.g. an estimated sigma)."""
         return {}
@@ -216,6 +223,7 @@ _FAMILIES = (
     "leanfit.models.svm",
     "leanfit.models.kernel",
     "leanfit.models.neural",
+    "leanfit.models.distilled",
 )
 
 

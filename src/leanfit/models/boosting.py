@@ -145,7 +145,7 @@ class GBM(Model):
         )
         return lgb.train(p, ds, num_boost_round=n_trees, keep_training_booster=True)
 
-    def _raw(self, booster: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+    def predict_raw(self, booster: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
         """Raw scores at every requested tree count from one pass over the trees."""
         counts = [int(s["n_trees"]) for s in subs]
         return lgb_staged_raw(booster, X, counts, int(self.options.get("num_threads", 1)))
@@ -156,11 +156,11 @@ class GBM(Model):
 
     def predict(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
         if fitted.params["objective"] == "regression":
-            return self._raw(fitted, X, subs)
+            return self.predict_raw(fitted, X, subs)
         return self.predict_proba(fitted, X, subs).argmax(axis=2)
 
     def predict_proba(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        raw = self._raw(fitted, X, subs)
+        raw = self.predict_raw(fitted, X, subs)
         if fitted.params["objective"] == "binary":
             p1 = 1.0 / (1.0 + np.exp(-raw))
             return np.stack([1.0 - p1, p1], axis=2)
@@ -551,18 +551,18 @@ class LightGBM(Model):
         n = max(_counts(subs, "n_estimators"))
         return lgb.train(p, ds, num_boost_round=n, keep_training_booster=True)
 
-    def _raw(self, booster: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+    def predict_raw(self, booster: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
         """Raw scores at every requested tree count (gbm's staged helper)."""
         threads = int(self.options.get("num_threads", 1))
         return lgb_staged_raw(booster, X, _counts(subs, "n_estimators"), threads)
 
     def predict(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
         if fitted.params["objective"] == "regression":
-            return self._raw(fitted, X, subs)
+            return self.predict_raw(fitted, X, subs)
         return self.predict_proba(fitted, X, subs).argmax(axis=2)
 
     def predict_proba(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        return _raw_to_proba(self._raw(fitted, X, subs))
+        return _raw_to_proba(self.predict_raw(fitted, X, subs))
 
     def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
         """Total split gain per column over the first sub's trees."""
