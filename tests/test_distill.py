@@ -444,3 +444,38 @@ def test_regression_students_match_the_teacher_outputs(kind):
     # the student follows the teacher better than it would by predicting the mean
     assert row["fidelity_RMSE"] < np.std(t_pred)
     assert row["parity_max_diff"] < 1e-3 * np.abs(pred).max()
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_epoch_sub_model_equals_a_separate_fit(training, schedule):
+    from leanfit.models.base import TrainingData
+
+    model = DistilledMLP(options={
+        "teacher": "lightgbm", "schedule": schedule,
+        "teacher_params": {"n_estimators": 10, "num_leaves": 3, "learning_rate": 0.1,
+                           "min_child_samples": 10, "feature_fraction": 1.0,
+                           "bagging_fraction": 1.0, "lambda_l1": 0.0, "lambda_l2": 0.0},
+    })
+    X = training.drop(columns="Class").to_numpy(float)
+    y = (training["Class"] == "R").to_numpy().astype(int)
+    data = TrainingData(X, y, CLASSIFICATION, levels=("M", "R"))
+    params = {p.name: p.default for p in DistilledMLP.params}
+    params.update(units=4, layers=1, multiple=0.5)
+    both = model.fit(data, params, [{"epochs": 3}, {"epochs": 6}], seed=8)
+    alone = model.fit(data, params, [{"epochs": 3}], seed=8)
+    for k in alone[0].state:
+        np.testing.assert_array_equal(both[0].state[k], alone[0].state[k])
+    assert any(not np.array_equal(both[0].state[k], both[1].state[k]) for k in alone[0].state)
+
+
+def test_a_network_teaches_with_its_logits(training, testing):
+    net = lf.train("Class ~ .", data=training, method="mlp",
+                   grid={"units": [8], "l2": [0.0], "epochs": [20]},
+                   control=lf.Control(method="none"), seed=1)
+    X = net.dataset.encoder.transform(testing)
+    logits = member_outputs(net, X)
+    np.testing.assert_allclose(_np_softmax(logits), net.predict_proba(testing), atol=1e-12)
+    # raw logits, not log-probabilities (whose rows would log-sum-exp to 0)
+    assert not np.allclose(np.log(np.exp(logits).sum(axis=1)), 0.0)
+    d = lf.distill(net, test=testing, hidden=(4,), epochs=3, multiple=1, latency=False)
+    assert d.report.loc["teacher (mlp)", "fidelity"] == 1.0

@@ -4,11 +4,14 @@ transfer set from them, and train a small network on the teacher's soft outputs.
 Because the teacher is refitted inside every resample, the resampled performance of a student is
 honest: no held-out row was ever seen by the teacher that labelled its transfer set. T, alpha,
 the student's size, optimiser, learning rate, batch size and the augmentation multiple are
-tunable parameters like any other; epochs is a sub-model axis (one run scores every count).
+tunable parameters like any other; epochs is a sub-model axis (one fit per resample scores every
+count: snapshots of one training, or one training per count under a schedule that depends on
+the count, such as the default cosine).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,6 +26,7 @@ from .base import (
     expand_grid,
     get_model,
 )
+from .neural import EPOCH_SCHEDULES
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad", "adadelta")
 
@@ -149,33 +153,39 @@ class DistilledMLP(Model):
                 [np.asarray(data.y, dtype=float), np.full(len(synthetic), np.nan)]
             )
         epochs = tuple(int(s["epochs"]) for s in subs)
+        counts = sorted(set(epochs))
         options = TrainOptions(
             optimizer=str(params["optimizer"]),
             lr=float(params["lr"]),
             batch_size=int(params["batch_size"]),
-            epochs=max(epochs),
+            epochs=counts[-1],
             l2=float(o.get("l2", 0.0)),
             schedule=str(o.get("schedule", "cosine")),
             device=str(o.get("device", "auto")),
             num_threads=int(o.get("num_threads", 1)),
         )
-        students = fit_mlp_students(
-            Xa,
-            labels,
-            teacher_out,
-            data.mode,
-            data.n_classes,
-            n_real=len(X),
-            hidden=(int(params["units"]),) * int(params["layers"]),
-            activation=str(o.get("activation", "relu")),
-            dropout=float(o.get("dropout", 0.0)),
-            T=float(params["T"]),
-            alpha=float(params["alpha"]),
-            options=options,
-            seed=seed,
-            snapshot_epochs=epochs,
-        )
-        by_epoch = dict(zip(sorted(set(epochs)), students, strict=True))
+        # Snapshots of one run score every epoch count, unless the schedule depends on the
+        # count (cosine, step): then one training per count, as the mlp model does.
+        runs = [[c] for c in counts] if options.schedule in EPOCH_SCHEDULES else [counts]
+        by_epoch = {}
+        for run in runs:
+            students = fit_mlp_students(
+                Xa,
+                labels,
+                teacher_out,
+                data.mode,
+                data.n_classes,
+                n_real=len(X),
+                hidden=(int(params["units"]),) * int(params["layers"]),
+                activation=str(o.get("activation", "relu")),
+                dropout=float(o.get("dropout", 0.0)),
+                T=float(params["T"]),
+                alpha=float(params["alpha"]),
+                options=replace(options, epochs=run[-1]),
+                seed=seed,
+                snapshot_epochs=tuple(run),
+            )
+            by_epoch.update(zip(run, students, strict=True))
         return [by_epoch[e] for e in epochs]
 
     # fit returns one Student per entry of subs, in order; predict receives the same subs.

@@ -231,7 +231,7 @@ _MLP_OPTIONS = {
     "checkpoint_dir": None,
     "checkpoint_every": 1,
 }
-_EPOCH_SCHEDULES = ("step", "cosine")  # schedules that depend on the total number of epochs
+EPOCH_SCHEDULES = ("step", "cosine")  # schedules that depend on the total number of epochs
 
 
 class MLP(Model):
@@ -378,7 +378,7 @@ class MLP(Model):
         }
         wanted = [int(s.get("epochs", params["epochs"])) for s in subs] or [int(params["epochs"])]
         counts = sorted(set(wanted))
-        runs = counts if params["schedule"] in _EPOCH_SCHEDULES else counts[-1:]
+        runs = counts if params["schedule"] in EPOCH_SCHEDULES else counts[-1:]
         base = {
             "optimizer": str(params["optimizer"]),
             "lr": float(params["lr"]),
@@ -444,6 +444,12 @@ class MLP(Model):
         z = z - z.max(axis=2, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=2, keepdims=True)
+
+    def predict_raw(
+        self, fitted: NetFit, X: np.ndarray, subs: list[dict[str, Any]]
+    ) -> np.ndarray | None:
+        """The logits (classification), e.g. for a student distilled from this network."""
+        return fitted.outputs(X, subs) if fitted.mode == CLASSIFICATION else None
 
     def describe_fit(self, fitted: NetFit) -> dict[str, Any]:
         """The epoch whose weights the network kept and why training stopped."""
