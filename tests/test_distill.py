@@ -479,3 +479,14 @@ def test_a_network_teaches_with_its_logits(training, testing):
     assert not np.allclose(np.log(np.exp(logits).sum(axis=1)), 0.0)
     d = lf.distill(net, test=testing, hidden=(4,), epochs=3, multiple=1, latency=False)
     assert d.report.loc["teacher (mlp)", "fidelity"] == 1.0
+
+
+def test_a_teacher_onnx_cannot_hold_is_noted_and_the_student_still_measured(training, testing):
+    svm = lf.train("Class ~ .", data=training, method="svm_radial", preprocess=["center", "scale"],
+                   grid={"sigma": [0.01], "C": [1.0]}, control=lf.Control(method="none"), seed=1)
+    d = lf.distill(svm, test=testing, hidden=(4,), epochs=2, multiple=1, n_single=50,
+                   hard_baseline=False)
+    assert np.isnan(d.report.loc["teacher (svm_radial)", "single_p50_us"])
+    assert d.report.loc["student (mlp, distilled)", "single_p50_us"] > 0
+    assert "pre-processing step" in d.report.attrs["notes"][0]
+    assert "note: teacher not measured in ONNX Runtime" in repr(d)
