@@ -35,14 +35,7 @@ def tuned_teacher(train: pd.DataFrame, seed: int) -> object:
     import leanfit as lf
 
     grid = lf.expand_grid(
-        n_estimators=[200, 400, 600],
-        num_leaves=[15, 31],
-        learning_rate=0.1,
-        min_child_samples=10,
-        feature_fraction=1.0,
-        bagging_fraction=1.0,
-        lambda_l1=0.0,
-        lambda_l2=0.0,
+        n_estimators=[200, 400, 600], num_leaves=[15, 31], learning_rate=0.1, min_child_samples=10
     )
     ctrl = lf.Control(method="cv", number=3, n_jobs=2)
     return lf.train(train, "lettr", method="lightgbm", grid=grid, control=ctrl, seed=seed)

@@ -139,3 +139,20 @@ def fit_log(tmp_path) -> Path:
 def _private_store(tmp_path, monkeypatch):
     """Every test gets its own embedded experiment store (the CLI uses one by default)."""
     monkeypatch.setenv("LEANFIT_STORE", f"sqlite:///{tmp_path / 'leanfit.db'}")
+
+
+@pytest.fixture
+def fits(monkeypatch) -> list[str]:
+    """Records the name of every fit of every registered model from now on (and still fits)."""
+    from leanfit.models.base import registry
+
+    calls: list[str] = []
+    for cls in set(registry().values()):
+        original = cls.fit
+
+        def spy(self, data, params, subs, seed, _original=original):
+            calls.append(self.name)
+            return _original(self, data, params, subs, seed)
+
+        monkeypatch.setattr(cls, "fit", spy)
+    return calls

@@ -14,8 +14,6 @@ import pytest
 import leanfit as lf
 from leanfit import Control
 from leanfit.cli import main
-from leanfit.models.boosting import GBM
-from leanfit.models.discriminant import RDA
 
 CONFIG = """\
 name: tiny-sonar
@@ -51,21 +49,6 @@ fits:
     seed: 825
     predict: {head: 3}
 """
-
-
-@pytest.fixture
-def fits(monkeypatch) -> list:
-    """Records every gbm / rda fit made in this process."""
-    calls: list = []
-    for cls in (GBM, RDA):
-        original = cls.fit
-
-        def spy(self, data, params, subs, seed, _original=original):
-            calls.append(self.name)
-            return _original(self, data, params, subs, seed)
-
-        monkeypatch.setattr(cls, "fit", spy)
-    return calls
 
 
 def test_help_in_process(capsys):

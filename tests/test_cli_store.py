@@ -7,7 +7,6 @@ import pytest
 from leanfit.cli import main
 from leanfit.compare import resamples
 from leanfit.experiment import load_experiment, run_experiment
-from leanfit.models.base import registry
 from leanfit.store import Store
 
 CONFIG = """\
@@ -48,21 +47,6 @@ def stored(tmp_path_factory) -> dict:
         summary = run_experiment(exp, echo=lambda *a: None, store=store)
     ids = {f: e["run_id"] for f, e in summary["fits"].items()}
     return {"url": url, "ids": ids, "results": exp.results, "tmp": tmp}
-
-
-@pytest.fixture
-def fits(monkeypatch) -> list[str]:
-    """Records every fit of every registered model made from now on."""
-    calls: list[str] = []
-    for cls in set(registry().values()):
-        original = cls.fit
-
-        def spy(self, data, params, subs, seed, _original=original):
-            calls.append(self.name)
-            return _original(self, data, params, subs, seed)
-
-        monkeypatch.setattr(cls, "fit", spy)
-    return calls
 
 
 def test_report_of_an_experiment_from_the_store_fits_nothing(stored, fits, tmp_path, capsys):

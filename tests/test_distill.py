@@ -122,16 +122,7 @@ def test_nominal_spans_follow_the_encoder():
 
 @pytest.fixture(scope="module")
 def lgb_teacher(training):
-    grid = lf.expand_grid(
-        n_estimators=[40],
-        num_leaves=7,
-        learning_rate=0.1,
-        min_child_samples=10,
-        feature_fraction=1.0,
-        bagging_fraction=1.0,
-        lambda_l1=0.0,
-        lambda_l2=0.0,
-    )
+    grid = {"n_estimators": [40], "num_leaves": [7], "min_child_samples": [10]}
     ctrl = lf.Control(method="cv", number=3)
     return lf.train("Class ~ .", data=training, method="lightgbm", grid=grid, control=ctrl, seed=3)
 
@@ -335,16 +326,7 @@ def test_train_refits_the_teacher_in_every_resample(training):
     model = DistilledMLP(
         options={
             "teacher": teacher,
-            "teacher_params": {
-                "n_estimators": 20,
-                "num_leaves": 7,
-                "learning_rate": 0.1,
-                "min_child_samples": 10,
-                "feature_fraction": 1.0,
-                "bagging_fraction": 1.0,
-                "lambda_l1": 0.0,
-                "lambda_l2": 0.0,
-            },
+            "teacher_params": {"n_estimators": 20, "num_leaves": 7, "min_child_samples": 10},
         }
     )
     grid = {"T": [1.0, 4.0], "units": [8], "layers": [1], "multiple": [1.0], "epochs": [2, 4]}
@@ -411,16 +393,7 @@ def test_report_measures_teacher_and_student_in_onnx_runtime(lgb_teacher, testin
 def test_regression_students_match_the_teacher_outputs(kind):
     boston = lf.datasets.load("bostonhousing").select_dtypes("number")
     train, test = boston.iloc[:400], boston.iloc[400:]
-    grid = lf.expand_grid(
-        n_estimators=[60],
-        num_leaves=7,
-        learning_rate=0.1,
-        min_child_samples=10,
-        feature_fraction=1.0,
-        bagging_fraction=1.0,
-        lambda_l1=0.0,
-        lambda_l2=0.0,
-    )
+    grid = {"n_estimators": [60], "num_leaves": [7], "min_child_samples": [10]}
     teacher = lf.train(
         train, "medv", method="lightgbm", grid=grid, control=lf.Control(method="none"), seed=2
     )
@@ -452,9 +425,7 @@ def test_epoch_sub_model_equals_a_separate_fit(training, schedule):
 
     model = DistilledMLP(options={
         "teacher": "lightgbm", "schedule": schedule,
-        "teacher_params": {"n_estimators": 10, "num_leaves": 3, "learning_rate": 0.1,
-                           "min_child_samples": 10, "feature_fraction": 1.0,
-                           "bagging_fraction": 1.0, "lambda_l1": 0.0, "lambda_l2": 0.0},
+        "teacher_params": {"n_estimators": 10, "num_leaves": 3, "min_child_samples": 10},
     })
     X = training.drop(columns="Class").to_numpy(float)
     y = (training["Class"] == "R").to_numpy().astype(int)

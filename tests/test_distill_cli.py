@@ -15,8 +15,7 @@ from leanfit.cli import main  # noqa: E402
 LGB = """
   method: lightgbm
   control: {method: none}
-  grid: {n_estimators: 30, num_leaves: 7, learning_rate: 0.1, min_child_samples: 10,
-         feature_fraction: 1.0, bagging_fraction: 1.0, lambda_l1: 0.0, lambda_l2: 0.0}
+  grid: {n_estimators: 30, num_leaves: 7, min_child_samples: 10}
 """
 
 

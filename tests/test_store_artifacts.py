@@ -190,21 +190,6 @@ def _train_kwargs(training: pd.DataFrame, **kw: Any) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def count_fits(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Counts every Model.fit of every registered model from now on (and still fits)."""
-    calls: list[str] = []
-    for cls in set(registry().values()):
-        original = cls.fit
-
-        def spy(self, data, params, subs, seed, _original=original):
-            calls.append(self.name)
-            return _original(self, data, params, subs, seed)
-
-        monkeypatch.setattr(cls, "fit", spy)
-    return calls
-
-
 def test_restore_train_run_exactly_with_zero_fits(
     store: Store, training: pd.DataFrame, testing: pd.DataFrame, monkeypatch
 ) -> None:
@@ -287,7 +272,7 @@ fits:
 
 
 def test_restore_experiment_run_from_its_config_and_refuse_changed_data(
-    tmp_path: Path, sonar: pd.DataFrame, count_fits: list[str]
+    tmp_path: Path, sonar: pd.DataFrame, fits: list[str]
 ) -> None:
     from leanfit.experiment import load_experiment, run_experiment
 
@@ -301,7 +286,7 @@ def test_restore_experiment_run_from_its_config_and_refuse_changed_data(
     spec = json.loads(store.load_artifact(ids["svmFit"], "spec"))
     assert spec["kind"] == "experiment" and spec["fit"] == "svmFit"
     assert spec["data_source"] == str((tmp_path / "data.csv").resolve())
-    n_fits = len(count_fits)
+    n_fits = len(fits)
     for fname, run_id in ids.items():
         back = restore_fit(store, run_id)
         orig = exp.results[fname]
@@ -312,7 +297,7 @@ def test_restore_experiment_run_from_its_config_and_refuse_changed_data(
         if orig.scores is not None:
             pd.testing.assert_frame_equal(back.results, orig.results, check_exact=True)
             pd.testing.assert_frame_equal(back.predictions, orig.predictions, check_exact=True)
-    assert len(count_fits) == n_fits  # restoring fitted nothing
+    assert len(fits) == n_fits  # restoring fitted nothing
     sonar.iloc[:-10].to_csv(tmp_path / "data.csv", index=False)
     with pytest.raises(StoreError, match="data reloaded from .*data.csv.*fingerprint.*rows now"):
         restore_fit(store, ids["svmFit"])

@@ -233,55 +233,42 @@ def distill(
         "seed": seed,
         "progress": progress,
     }
-    if student == "mlp":
-        st = fit_mlp_students(
-            Xa,
-            labels,
-            t_out,
-            ds.mode,
-            k if ds.mode == CLASSIFICATION else 0,
-            n_real=len(X),
-            T=T,
-            alpha=alpha,
-            **mlp_args,
-        )[0]
-    else:
-        st = fit_mimic_student(
+    n_cls = k if ds.mode == CLASSIFICATION else 0
+
+    def fit(
+        rows: np.ndarray, row_labels: np.ndarray, targets: np.ndarray, T_: float, alpha_: float
+    ) -> Student:
+        if student == "mlp":
+            return fit_mlp_students(
+                rows,
+                row_labels,
+                targets,
+                ds.mode,
+                n_cls,
+                n_real=len(X),
+                T=T_,
+                alpha=alpha_,
+                **mlp_args,
+            )[0]
+        return fit_mimic_student(
             student,
-            Xa,
-            t_out,
+            rows,
+            targets,
             ds.mode,
             len(ds.levels),
             max_depth=tree_depth,
             l2=max(l2, 1e-6),
             seed=seed,
         )
+
+    st = fit(Xa, labels, t_out, T, alpha)
     hard = None
     if hard_baseline:  # the same student on the real rows and their labels only
         if student == "mlp":
-            hard = fit_mlp_students(
-                X,
-                labels[: len(X)],
-                t_out[: len(X)],
-                ds.mode,
-                k if ds.mode == CLASSIFICATION else 0,
-                n_real=len(X),
-                T=1.0,
-                alpha=1.0,
-                **mlp_args,
-            )[0]
+            hard_targets = t_out[: len(X)]  # unused at alpha = 1
         else:
-            target = _one_hot_logits(y, k) if ds.mode == CLASSIFICATION else y
-            hard = fit_mimic_student(
-                student,
-                X,
-                target,
-                ds.mode,
-                len(ds.levels),
-                max_depth=tree_depth,
-                l2=max(l2, 1e-6),
-                seed=seed,
-            )
+            hard_targets = _one_hot_logits(y, k) if ds.mode == CLASSIFICATION else y
+        hard = fit(X, labels[: len(X)], hard_targets, 1.0, 1.0)
     settings = {
         "student": student,
         "hidden": hidden,

@@ -414,7 +414,8 @@ class LightGBM(Model):
     Binary / multiclass log loss or L2 regression by mode; ``feature_fraction`` of the columns
     per tree and ``bagging_fraction`` of the rows per tree (drawn anew every tree when below 1);
     one thread, deterministic. Sub-model: one fit with the largest ``n_estimators`` scores every
-    smaller count (the same staged scoring as ``gbm``).
+    smaller count (the same staged scoring as ``gbm``). A grid may leave out every parameter
+    but ``n_estimators`` and ``num_leaves``: the others default to LightGBM's own defaults.
     """
 
     name = "lightgbm"
@@ -439,6 +440,7 @@ class LightGBM(Model):
             log=True,
             label="Learning Rate",
             aliases=("eta", "shrinkage"),
+            default=0.1,
         ),
         Param(
             "min_child_samples",
@@ -447,6 +449,7 @@ class LightGBM(Model):
             100000,
             label="Min. Leaf Size",
             aliases=("min_data_in_leaf",),
+            default=20,
         ),
         Param(
             "feature_fraction",
@@ -455,6 +458,7 @@ class LightGBM(Model):
             1.0,
             label="Fraction of Columns per Tree",
             aliases=("colsample_bytree",),
+            default=1.0,
         ),
         Param(
             "bagging_fraction",
@@ -463,9 +467,16 @@ class LightGBM(Model):
             1.0,
             label="Fraction of Rows per Tree",
             aliases=("subsample",),
+            default=1.0,
         ),
-        Param("lambda_l1", "float", 0.0, 1e6, label="L1 Regularization", aliases=("reg_alpha",)),
-        Param("lambda_l2", "float", 0.0, 1e6, label="L2 Regularization", aliases=("reg_lambda",)),
+        Param(
+            "lambda_l1", "float", 0.0, 1e6, label="L1 Regularization", aliases=("reg_alpha",),
+            default=0.0,
+        ),
+        Param(
+            "lambda_l2", "float", 0.0, 1e6, label="L2 Regularization", aliases=("reg_lambda",),
+            default=0.0,
+        ),
     )
     submodel = ("n_estimators",)
     complexity_order = (

@@ -186,25 +186,13 @@ def _rebuild(
     store: Store, run_id: int, info: dict, spec: dict | None, plan: TrainPlan
 ) -> TrainResult:
     """One TrainResult from the stored tasks, summary and artifacts of a checked re-plan."""
-    from ..tuning.result import Scores, TrainResult, _find_candidate
+    from ..tuning.result import Scores, _find_candidate
     from .artifacts import load_model
 
     _check_plan(run_id, info, spec, plan)
     summary = info["summary"] or {}
     notes = list(summary.get("notes") or [])
-    res = TrainResult(
-        model=plan.model,
-        control=plan.control,
-        dataset=plan.dataset,
-        context=plan.context,
-        candidates=plan.candidates,
-        metric=plan.metric,
-        maximize=plan.maximize,
-        seed=plan.seed,
-        resamples=plan.resamples,
-        scores=None,
-        metric_names=plan.metric_names,
-    )
+    res = plan.empty_result()
     done: list = []
     if plan.resamples is not None:
         scores = Scores.empty(

@@ -48,6 +48,22 @@ class TrainPlan:
         """Model fits per resample: the number of fit groups (sub-model trick applied)."""
         return len(self.context.groups)
 
+    def empty_result(self) -> TrainResult:
+        """A TrainResult of this plan with no scores and no final model yet."""
+        return TrainResult(
+            model=self.model,
+            control=self.control,
+            dataset=self.dataset,
+            context=self.context,
+            candidates=self.candidates,
+            metric=self.metric,
+            maximize=self.maximize,
+            seed=self.seed,
+            resamples=self.resamples,
+            scores=None,
+            metric_names=self.metric_names,
+        )
+
 
 def plan_train(
     x: Any,
@@ -241,19 +257,7 @@ def run_plan(
     result without refitting.
     """
     t_start = time.perf_counter() if t_start is None else t_start
-    res = TrainResult(
-        model=plan.model,
-        control=plan.control,
-        dataset=plan.dataset,
-        context=plan.context,
-        candidates=plan.candidates,
-        metric=plan.metric,
-        maximize=plan.maximize,
-        seed=plan.seed,
-        resamples=plan.resamples,
-        scores=None,
-        metric_names=plan.metric_names,
-    )
+    res = plan.empty_result()
     run_id = None if store is None else _start_run(store, plan, experiment, fit, source)
     if plan.resamples is None:
         res = fit_final(res, 0)
