@@ -308,3 +308,11 @@ def test_run_with_two_workers_writes_the_same_results(tmp_path, capsys):
     capsys.readouterr()
     pd.testing.assert_frame_equal(tables[0], tables[2], check_exact=True)
     assert tables[1] == tables[3]
+
+
+def test_models_shows_parameter_defaults(capsys):
+    assert main(["models", "lightgbm"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    line = next(ln for ln in lines if ln.strip().startswith("learning_rate"))
+    assert line.endswith("[default 0.1]")
+    assert "[default" not in next(ln for ln in lines if ln.strip().startswith("num_leaves"))

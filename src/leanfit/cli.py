@@ -128,10 +128,12 @@ def _models(args: argparse.Namespace) -> int:
         print(f"sub-model parameters (scored from one fit): {', '.join(m.submodel) or 'none'}")
         print("parameters:")
         for p in m.params:
-            rng = ", ".join(map(str, p.choices)) if p.kind == "cat" else f"{p.low} .. {p.high}"
+            high = "inf" if p.high is None else p.high
+            rng = ", ".join(map(str, p.choices)) if p.kind == "cat" else f"{p.low} .. {high}"
             alias = f" (alias {', '.join(p.aliases)})" if p.aliases else ""
             scale = ", log scale" if p.log else ""
-            print(f"  {p.name:<20} {p.kind:<6} {rng}{scale}  {p.label}{alias}")
+            default = "" if p.default is None else f"  [default {p.default}]"
+            print(f"  {p.name:<20} {p.kind:<6} {rng}{scale}  {p.label}{alias}{default}")
         print(
             "simplest first by: "
             + ", ".join(f"{k} {'ascending' if a else 'descending'}" for k, a in m.complexity_order)
