@@ -423,10 +423,13 @@ def test_regression_students_match_the_teacher_outputs(kind):
 def test_epoch_sub_model_equals_a_separate_fit(training, schedule):
     from leanfit.models.base import TrainingData
 
-    model = DistilledMLP(options={
-        "teacher": "lightgbm", "schedule": schedule,
-        "teacher_params": {"n_estimators": 10, "num_leaves": 3, "min_child_samples": 10},
-    })
+    model = DistilledMLP(
+        options={
+            "teacher": "lightgbm",
+            "schedule": schedule,
+            "teacher_params": {"n_estimators": 10, "num_leaves": 3, "min_child_samples": 10},
+        }
+    )
     X = training.drop(columns="Class").to_numpy(float)
     y = (training["Class"] == "R").to_numpy().astype(int)
     data = TrainingData(X, y, CLASSIFICATION, levels=("M", "R"))
@@ -440,9 +443,14 @@ def test_epoch_sub_model_equals_a_separate_fit(training, schedule):
 
 
 def test_a_network_teaches_with_its_logits(training, testing):
-    net = lf.train("Class ~ .", data=training, method="mlp",
-                   grid={"units": [8], "l2": [0.0], "epochs": [20]},
-                   control=lf.Control(method="none"), seed=1)
+    net = lf.train(
+        "Class ~ .",
+        data=training,
+        method="mlp",
+        grid={"units": [8], "l2": [0.0], "epochs": [20]},
+        control=lf.Control(method="none"),
+        seed=1,
+    )
     X = net.dataset.encoder.transform(testing)
     logits = member_outputs(net, X)
     np.testing.assert_allclose(_np_softmax(logits), net.predict_proba(testing), atol=1e-12)
@@ -453,11 +461,55 @@ def test_a_network_teaches_with_its_logits(training, testing):
 
 
 def test_a_teacher_onnx_cannot_hold_is_noted_and_the_student_still_measured(training, testing):
-    svm = lf.train("Class ~ .", data=training, method="svm_radial", preprocess=["center", "scale"],
-                   grid={"sigma": [0.01], "C": [1.0]}, control=lf.Control(method="none"), seed=1)
-    d = lf.distill(svm, test=testing, hidden=(4,), epochs=2, multiple=1, n_single=50,
-                   hard_baseline=False)
+    svm = lf.train(
+        "Class ~ .",
+        data=training,
+        method="svm_radial",
+        preprocess=["center", "scale"],
+        grid={"sigma": [0.01], "C": [1.0]},
+        control=lf.Control(method="none"),
+        seed=1,
+    )
+    d = lf.distill(
+        svm, test=testing, hidden=(4,), epochs=2, multiple=1, n_single=50, hard_baseline=False
+    )
     assert np.isnan(d.report.loc["teacher (svm_radial)", "single_p50_us"])
     assert d.report.loc["student (mlp, distilled)", "single_p50_us"] > 0
     assert "pre-processing step" in d.report.attrs["notes"][0]
     assert "note: teacher not measured in ONNX Runtime" in repr(d)
+
+
+@pytest.mark.parametrize(
+    ("method", "grid"),
+    [
+        (
+            "xgb_tree",
+            {
+                "nrounds": [20],
+                "max_depth": [2],
+                "eta": [0.3],
+                "gamma": [0],
+                "colsample_bytree": [1.0],
+                "min_child_weight": [1],
+                "subsample": [1.0],
+            },
+        ),
+        (
+            "catboost",
+            {"iterations": [20], "depth": [3], "learning_rate": [0.1], "l2_leaf_reg": [3.0]},
+        ),
+    ],
+)
+@pytest.mark.parametrize("classes", [2, 3])
+def test_boosting_engines_teach_with_their_margins(method, grid, classes):
+    pytest.importorskip("xgboost" if method == "xgb_tree" else "catboost")
+    glass = lf.datasets.load("glass")
+    keep = glass["Type"].astype(str).isin(sorted(glass["Type"].astype(str).unique())[:classes])
+    data = glass[keep].assign(Type=lambda d: d["Type"].astype(str))
+    fit = lf.train(
+        "Type ~ .", data=data, method=method, grid=grid, control=lf.Control(method="none"), seed=1
+    )
+    X = fit.dataset.encoder.transform(data)
+    logits = member_outputs(fit, X)
+    np.testing.assert_allclose(_np_softmax(logits), fit.predict_proba(data), atol=1e-6)
+    assert not np.allclose(np.log(np.exp(logits).sum(axis=1)), 0.0)  # margins, not log-probs

@@ -184,6 +184,14 @@ def _leaves(length: int) -> list[int]:
     return [2 ** (i + 1) - 1 for i in range(1, length + 1)]
 
 
+def _margins(raw: np.ndarray, n_classes: int) -> np.ndarray | None:
+    """Stacked margins (S, n) binary or (S, n, K), or None when the engine saw fewer classes
+    than the task has (its margins would not line up with the class codes)."""
+    if raw.ndim == 2:
+        return raw if n_classes == 2 else None
+    return raw if raw.shape[2] == n_classes else None
+
+
 def _raw_to_proba(scores: np.ndarray) -> np.ndarray:
     """Raw scores, (S, n) binary or (S, n, K) multiclass, as (S, n, K) probabilities."""
     if scores.ndim == 2:
@@ -470,11 +478,21 @@ class LightGBM(Model):
             default=1.0,
         ),
         Param(
-            "lambda_l1", "float", 0.0, 1e6, label="L1 Regularization", aliases=("reg_alpha",),
+            "lambda_l1",
+            "float",
+            0.0,
+            1e6,
+            label="L1 Regularization",
+            aliases=("reg_alpha",),
             default=0.0,
         ),
         Param(
-            "lambda_l2", "float", 0.0, 1e6, label="L2 Regularization", aliases=("reg_lambda",),
+            "lambda_l2",
+            "float",
+            0.0,
+            1e6,
+            label="L2 Regularization",
+            aliases=("reg_lambda",),
             default=0.0,
         ),
     )
@@ -721,6 +739,25 @@ class XGBTree(Model):
     def predict_proba(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
         return self._scores(fitted, X, subs)
 
+    def predict_raw(
+        self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]
+    ) -> np.ndarray | None:
+        """Margins before the logistic / softmax link, one per sub's round count."""
+        b = fitted.est
+        if fitted.mode != CLASSIFICATION:
+            return None
+        done = b.num_boosted_rounds()
+        raw = [
+            np.asarray(
+                b.inplace_predict(
+                    X, iteration_range=(0, min(c, done)), predict_type="margin", missing=np.nan
+                ),
+                dtype=float,
+            )
+            for c in _counts(subs, "nrounds")
+        ]
+        return _margins(np.stack(raw), fitted.n_classes)
+
     def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
         """Total split gain per column over the first sub's rounds (caret: xgb.importance Gain)."""
         b = fitted.est
@@ -948,6 +985,27 @@ class CatBoost(Model):
 
     def predict_proba(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
         return self._scores(fitted, X, subs)
+
+    def predict_raw(
+        self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]
+    ) -> np.ndarray | None:
+        """CatBoost's raw formula values (margins), one per sub's iteration count."""
+        m = fitted.est
+        if fitted.mode != CLASSIFICATION:
+            return None
+        raw = [
+            np.asarray(
+                m.predict(
+                    X,
+                    prediction_type="RawFormulaVal",
+                    ntree_end=min(c, m.tree_count_),
+                    thread_count=1,
+                ),
+                dtype=float,
+            )
+            for c in _counts(subs, "iterations")
+        ]
+        return _margins(np.stack(raw), fitted.n_classes)
 
     def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
         """CatBoost's PredictionValuesChange importance of the first sub's trees."""
