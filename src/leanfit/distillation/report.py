@@ -12,17 +12,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import softmax
 
 from leanfit.models.base import CLASSIFICATION
 
 from .student import Student
 from .teacher import Teacher
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def engine_parameters(fitted: Any) -> int | None:
@@ -45,7 +40,7 @@ def engine_parameters(fitted: Any) -> int | None:
 def _scores(mode: str, out: np.ndarray, y: np.ndarray, teacher_out: np.ndarray) -> dict:
     """Quality of one model's outputs: against the truth and against the teacher."""
     if mode == CLASSIFICATION:
-        proba = _softmax(out)
+        proba = softmax(out, axis=1)
         pred = proba.argmax(axis=1)
         p_true = np.clip(proba[np.arange(len(y)), y], 1e-15, 1.0)
         return {
@@ -61,7 +56,7 @@ def _scores(mode: str, out: np.ndarray, y: np.ndarray, teacher_out: np.ndarray) 
 
 
 def _reference(mode: str, out: np.ndarray) -> np.ndarray:
-    return _softmax(out) if mode == CLASSIFICATION else out
+    return softmax(out, axis=1) if mode == CLASSIFICATION else out
 
 
 def _runtime(

@@ -9,16 +9,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import softmax
 
 from leanfit.models.base import CLASSIFICATION
 
 STUDENTS = ("mlp", "tree", "linear")
 
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 @dataclass
@@ -43,27 +39,15 @@ class Student:
 
     def network(self) -> Any:
         """The mlp as one torch module mapping raw float32 features to logits / predictions."""
-        import torch
-
-        from leanfit.nn.network import Standardize, build_mlp
+        from leanfit.nn.network import inference_network
 
         if self.kind != "mlp":
             raise ValueError(f"a {self.kind} student has no network")
-        p = self.n_inputs
-        mods = [
-            Standardize(np.zeros(p, np.float32), np.ones(p, np.float32)),
-            build_mlp(**self.spec),
-        ]
-        if self.mode != CLASSIFICATION:
-            out = torch.nn.Linear(1, 1)
-            mods.append(out)
-        net = torch.nn.Sequential(*mods)
-        state = {k: torch.from_numpy(np.asarray(v)) for k, v in self.state.items()}
-        if self.mode != CLASSIFICATION:
-            state["2.weight"] = torch.tensor([[self.y_scale]], dtype=torch.float32)
-            state["2.bias"] = torch.tensor([self.y_center], dtype=torch.float32)
-        net.load_state_dict(state)
-        return net.eval()
+        mlp = {k[2:]: v for k, v in self.state.items() if k.startswith("1.")}
+        affine = (self.y_scale, self.y_center) if self.mode != CLASSIFICATION else None
+        return inference_network(
+            self.spec, mlp, self.state["0.center"], self.state["0.scale"], affine
+        )
 
     def outputs(self, X: np.ndarray, chunk: int = 65_536) -> np.ndarray:
         """Logits (classification) or predictions (regression) for model-matrix rows."""
@@ -90,7 +74,7 @@ class Student:
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         if self.mode != CLASSIFICATION:
             raise ValueError("a regression student gives no class probabilities")
-        return _softmax(self.outputs(X))
+        return softmax(self.outputs(X), axis=1)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         out = self.outputs(X)

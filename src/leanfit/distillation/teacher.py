@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.special import softmax
 
 from leanfit.models.base import CLASSIFICATION, registry
 
@@ -31,11 +32,6 @@ def qualifying_models() -> list[str]:
 def _log_proba(proba: np.ndarray) -> np.ndarray:
     return np.log(np.clip(proba, PROBA_FLOOR, 1.0))
 
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def model_outputs(
@@ -127,11 +123,11 @@ class Teacher:
         outs = [member_outputs(m, X) for m in self.members]
         if self.mode != CLASSIFICATION:
             return sum(w * o for w, o in zip(self.weights, outs, strict=True))
-        mixed = sum(w * _softmax(o) for w, o in zip(self.weights, outs, strict=True))
+        mixed = sum(w * softmax(o, axis=1) for w, o in zip(self.weights, outs, strict=True))
         return _log_proba(mixed)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return _softmax(self.outputs(X))
+        return softmax(self.outputs(X), axis=1)
 
 
 def _check_member(m: Any, i: int) -> None:

@@ -169,20 +169,8 @@ class NetFit:
         """``Standardize`` + the MLP (+ the de-standardising affine map in regression) in eval
         mode on the CPU: raw float32 features to logits (classification) or predictions."""
         network, _ = _torch_modules()
-        torch = network.torch
-        mlp = network.build_mlp(**self.spec)
-        mlp.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in self.states[i].items()})
-        parts = [network.Standardize(self.center, self.scale), mlp]
-        if self.mode == REGRESSION:
-            out = torch.nn.Linear(1, 1)
-            with torch.no_grad():
-                out.weight.fill_(float(self.y_scale))
-                out.bias.fill_(float(self.y_center))
-            parts.append(out)
-        net = torch.nn.Sequential(*parts)
-        for p in net.parameters():
-            p.requires_grad_(False)
-        return net.eval()
+        affine = (self.y_scale, self.y_center) if self.mode == REGRESSION else None
+        return network.inference_network(self.spec, self.states[i], self.center, self.scale, affine)
 
     def index(self, subs: list[dict[str, Any]]) -> list[int]:
         """The state scoring each sub (by its ``epochs``; the last state when it has none)."""

@@ -139,6 +139,31 @@ class Standardize(torch.nn.Module):
         return (x - self.center) / self.scale
 
 
+def inference_network(
+    spec: dict[str, Any],
+    mlp_state: dict[str, np.ndarray],
+    center: np.ndarray,
+    scale: np.ndarray,
+    output_affine: tuple[float, float] | None = None,
+) -> torch.nn.Sequential:
+    """A trained MLP rebuilt for prediction and export: ``Standardize`` + the MLP (+ the map
+    ``y * scale + center`` given as ``output_affine=(scale, center)``, for regression), frozen,
+    in eval mode on the CPU: raw float32 features in, logits or predictions out."""
+    mlp = build_mlp(**spec)
+    mlp.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in mlp_state.items()})
+    parts: list[torch.nn.Module] = [Standardize(center, scale), mlp]
+    if output_affine is not None:
+        out = torch.nn.Linear(1, 1)
+        with torch.no_grad():
+            out.weight.fill_(float(output_affine[0]))
+            out.bias.fill_(float(output_affine[1]))
+        parts.append(out)
+    net = torch.nn.Sequential(*parts)
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net.eval()
+
+
 def count_parameters(module: torch.nn.Module) -> int:
     """The number of parameter values (weights and biases) in ``module``."""
     return int(sum(p.numel() for p in module.parameters()))
