@@ -102,9 +102,7 @@ def _parser() -> argparse.ArgumentParser:
         "See examples/distill_letter.yaml.",
     )
     dist.add_argument("config", help="path to the distillation YAML")
-    dist.add_argument(
-        "--store", default=None, help="store URL for a teacher given as a stored run"
-    )
+    dist.add_argument("--store", default=None, help="store URL for a teacher given as a stored run")
     models = sub.add_parser(
         "models",
         help="list models, or show one model's parameters",
@@ -287,12 +285,7 @@ def _main(argv: list[str] | None) -> int:
         if args.command == "distill":
             from .distillation.config import run_distill_config
 
-            store = None
-            if args.store:
-                from .store import Store
-
-                store = Store.open(args.store)
-            run_distill_config(args.config, store=store)
+            run_distill_config(args.config, store=args.store)
             return 0
         if args.command == "runs":
             return _runs(args)

@@ -93,7 +93,7 @@ def _teacher(
     target: str,
     seed: int,
     n_jobs: int,
-    store: Any,
+    store: str | None,
     echo: Callable[[str], Any],
 ) -> Any:
     """Tune the teacher here, or load a stored run's fit without refitting."""
@@ -103,12 +103,12 @@ def _teacher(
         from leanfit.store import Store
         from leanfit.store.restore import resolve_runs, restore_fit
 
-        st = store if store is not None else Store.open()
-        ids = resolve_runs(st, spec["run"])
-        if len(ids) != 1:
-            raise ValueError(f"teacher run {spec['run']!r} names {len(ids)} runs; give one id")
-        echo(f"teacher: stored run {ids[0]} (not refitted)")
-        return restore_fit(st, ids[0])
+        with Store.open(store) as st:  # the URL given, else $LEANFIT_STORE or ./leanfit.db
+            ids = resolve_runs(st, spec["run"])
+            if len(ids) != 1:
+                raise ValueError(f"teacher run {spec['run']!r} names {len(ids)} runs; give one")
+            echo(f"teacher: stored run {ids[0]} (not refitted)")
+            return restore_fit(st, ids[0])
     if "method" not in spec:
         raise ValueError("teacher: give method (a model tuned here) or run (a stored run)")
     ctl = dict(spec.get("control") or {"method": "cv", "number": 5})
@@ -126,7 +126,7 @@ def _teacher(
 
 
 def run_distill_config(
-    path: str | Path, store: Any = None, echo: Callable[[str], Any] = print
+    path: str | Path, store: str | None = None, echo: Callable[[str], Any] = print
 ) -> Any:
     """Read, check and run a distillation config; print and write the report."""
     import yaml

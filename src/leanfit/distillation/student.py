@@ -16,7 +16,6 @@ from leanfit.models.base import CLASSIFICATION
 STUDENTS = ("mlp", "tree", "linear")
 
 
-
 @dataclass
 class Student:
     """A fitted student on the model matrix: outputs are logits (n, K) or predictions (n,)."""

@@ -33,7 +33,6 @@ def _log_proba(proba: np.ndarray) -> np.ndarray:
     return np.log(np.clip(proba, PROBA_FLOOR, 1.0))
 
 
-
 def model_outputs(
     model: Any, fitted: Any, X: np.ndarray, sub: dict[str, Any], mode: str
 ) -> np.ndarray:
