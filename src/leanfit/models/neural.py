@@ -17,6 +17,14 @@ from leanfit.models.base import CLASSIFICATION, REGRESSION, Model, Param, Traini
 from leanfit.nn import ACTIVATIONS, OPTIMIZERS, SCHEDULES
 
 
+def center_scale(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and sample sds (an sd that is 0, undefined or not finite becomes 1): the
+    standardisation gradient training needs."""
+    center = a.mean(axis=0)
+    scale = a.std(axis=0, ddof=1) if len(a) > 1 else np.ones_like(center)
+    return center, np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+
+
 @dataclass
 class MLPFit:
     """A fitted MLP with the standardisation it was trained under (picklable)."""
@@ -77,9 +85,7 @@ class MLPSklearn(Model):
         from sklearn.neural_network import MLPClassifier, MLPRegressor
 
         X = np.asarray(data.X, dtype=float)
-        center = X.mean(axis=0)
-        scale = X.std(axis=0, ddof=1) if len(X) > 1 else np.ones(X.shape[1])
-        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        center, scale = center_scale(X)
         Xs = (X - center) / scale
         kwargs = {
             "hidden_layer_sizes": (int(params["size"]),),
@@ -91,9 +97,7 @@ class MLPSklearn(Model):
         }
         if data.mode == REGRESSION:
             y = np.asarray(data.y, dtype=float)
-            y_center = float(y.mean())
-            sd = float(y.std(ddof=1)) if y.size > 1 else 0.0
-            y_scale = sd if np.isfinite(sd) and sd > 0 else 1.0
+            y_center, y_scale = map(float, center_scale(y))
             m = MLPRegressor(**kwargs)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # ConvergenceWarning at max_iter
@@ -339,9 +343,7 @@ class MLP(Model):
         network, training = _torch_modules()
         o = self._options()
         X = np.asarray(data.X, dtype=float)
-        center = X.mean(axis=0)
-        scale = X.std(axis=0, ddof=1) if len(X) > 1 else np.ones(X.shape[1])
-        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        center, scale = center_scale(X)
         Xs = ((X - center) / scale).astype(np.float32)
         y_center, y_scale = 0.0, 1.0
         if data.mode == CLASSIFICATION:
@@ -349,9 +351,7 @@ class MLP(Model):
             loss, n_out = training.named_loss("cross_entropy"), data.n_classes
         else:
             y = np.asarray(data.y, dtype=float)
-            y_center = float(y.mean())
-            sd = float(y.std(ddof=1)) if y.size > 1 else 0.0
-            y_scale = sd if np.isfinite(sd) and sd > 0 else 1.0
+            y_center, y_scale = map(float, center_scale(y))
             targets = [((y - y_center) / y_scale).astype(np.float32).reshape(-1, 1)]
             loss, n_out = training.named_loss("mse"), 1
         hidden = o["hidden"]
