@@ -5,7 +5,7 @@ The "separate" run uses the same model class with its sub-model axis switched of
 difference is how many fits are made; results are identical for deterministic models (the
 largest accuracy difference is printed).
 
-    python benchmarks/submodel_reuse.py [--repeats 3]
+    python benchmarks/submodel_reuse.py [--repeats 3] [--only knn glmnet]
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def _separate(cls):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--only", nargs="*", metavar="MODEL", help="measure only these models")
     args = ap.parse_args()
     import leanfit as lf
     from leanfit.models.base import registry
@@ -77,6 +78,8 @@ def main() -> None:
         f"{'separate s':>11}{'speed-up':>9}{'target':>8}  same results"
     )
     for name, what, grid, target in _cases():
+        if args.only and name not in args.only:
+            continue
         if name not in registry():
             print(f"{name:<8}(not in this build's model library)")
             continue
@@ -100,7 +103,7 @@ def main() -> None:
         tgt = f">= {target:.0f}x" if target else "-"
         print(
             f"{name:<8}{what:<48}{fits['trick']:>9}{fits['separate']:>9}"
-            f"{timings['trick']:>9.2f}{timings['separate']:>11.2f}{ratio:>8.1f}x{tgt:>8}  "
+            f"{timings['trick']:>9.3f}{timings['separate']:>11.3f}{ratio:>8.1f}x{tgt:>8}  "
             f"{same}"
         )
 

@@ -127,9 +127,9 @@ class SerialExecutor:
     """Runs tasks one after another in this process."""
 
     def run(self, ctx: Context, tasks: Iterable[Task]) -> Iterator[TaskResult]:
-        from threadpoolctl import threadpool_limits
+        from ..pools import one_thread
 
-        with threadpool_limits(1):
+        with one_thread():
             for t in tasks:
                 yield run_task(ctx, t)
 
@@ -143,11 +143,11 @@ def _run_in_worker(path: str, token: str, task: Task) -> TaskResult:
     if _WORKER.get("token") != token:
         import pickle
 
-        from threadpoolctl import threadpool_limits
+        from ..pools import one_thread
 
         with open(path, "rb") as f:
             ctx = pickle.load(f)  # written by this run's parent process, never by a user
-        threadpool_limits(1)
+        one_thread()  # kept for the worker's life: not used as a context
         _WORKER.clear()
         _WORKER.update(token=token, ctx=ctx)
     return run_task(_WORKER["ctx"], task)

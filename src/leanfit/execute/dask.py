@@ -17,9 +17,9 @@ from . import Context, TaskResult, run_task
 
 def _run_limited(ctx: Context, task: Task) -> TaskResult:
     """run_task with BLAS/OpenMP pools at one thread, as in every other executor."""
-    from threadpoolctl import threadpool_limits
+    from ..pools import one_thread
 
-    with threadpool_limits(1):
+    with one_thread():
         return run_task(ctx, task)
 
 

@@ -468,9 +468,9 @@ def guarded(fn: Callable[[], Any], errors: list[str], label: str) -> Any:
 
 
 def _call(fn: Callable[[Any], Any], item: Any) -> Any:
-    from threadpoolctl import threadpool_limits
+    from ..pools import one_thread
 
-    with threadpool_limits(1):
+    with one_thread():
         return fn(item)
 
 

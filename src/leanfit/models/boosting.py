@@ -359,7 +359,7 @@ class HistGBM(Model):
         self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
     ) -> Any:
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-        from threadpoolctl import threadpool_limits
+        from ..pools import one_thread
 
         cls = data.mode == CLASSIFICATION
         est = (HistGradientBoostingClassifier if cls else HistGradientBoostingRegressor)(
@@ -372,19 +372,19 @@ class HistGBM(Model):
             random_state=int(seed) % (2**32),
         )
         y = data.y.astype(int) if cls else data.y.astype(float)
-        with threadpool_limits(1, user_api="openmp"):
+        with one_thread("openmp"):
             est.fit(data.X, y, sample_weight=data.weights)
         return EngineFit(est, data.mode, data.n_classes)
 
     def _staged(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
         """Probabilities (S, n, K) or values (S, n) at each sub's count, from one staged pass."""
-        from threadpoolctl import threadpool_limits
+        from ..pools import one_thread
 
         est = fitted.est
         cls = fitted.mode == CLASSIFICATION
         counts = [min(c, est.n_iter_) for c in _counts(subs, "max_iter")]
         want, got = set(counts), {}
-        with threadpool_limits(1, user_api="openmp"):
+        with one_thread("openmp"):
             stages = est.staged_predict_proba(X) if cls else est.staged_predict(X)
             for i, p in enumerate(stages, start=1):
                 if i in want:

@@ -325,8 +325,7 @@ class TrainResult:
 
 def fit_final(res: TrainResult, index: int) -> TrainResult:
     """Refit candidate ``index`` on all training rows (fresh pre-processing on all rows too)."""
-    from threadpoolctl import threadpool_limits
-
+    from ..pools import one_thread
     from .plan import fit_groups
 
     t0 = time.perf_counter()
@@ -334,7 +333,7 @@ def fit_final(res: TrainResult, index: int) -> TrainResult:
     row = res.candidates.iloc[[index]].reset_index(drop=True)
     group = fit_groups(res.model, row)[0]
     all_rows = np.arange(len(res.dataset.y))
-    with threadpool_limits(1):
+    with one_thread():
         pp, fitted = fit_one(res.context, all_rows, group, task_seed(res.seed, -2, 0))
     res.final_model, res.final_preprocess = fitted, pp
     res.final_info = res.model.describe_fit(fitted)
