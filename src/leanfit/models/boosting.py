@@ -359,6 +359,7 @@ class HistGBM(Model):
         self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
     ) -> Any:
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
         from ..pools import one_thread
 
         cls = data.mode == CLASSIFICATION
