@@ -129,9 +129,10 @@ class Model:
         cols = {p.name: p.sample(rng, length) for p in self.params}
         return pd.DataFrame(cols)
 
-    def check_task(self, mode: str) -> None:
-        """Raise, before anything is fitted, when this model's options cannot work for a
-        ``mode`` task (e.g. a required option missing). Nothing to check by default."""
+    def check_task(self, mode: str, n_classes: int) -> None:
+        """Raise, before anything is fitted, when this model cannot work for a ``mode`` task
+        with ``n_classes`` classes (0 in regression): e.g. a required option or engine missing.
+        Nothing to check by default."""
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(

@@ -65,7 +65,7 @@ class DistilledMLP(Model):
         ("multiple", True),
     )
 
-    def check_task(self, mode: str) -> None:
+    def check_task(self, mode: str, n_classes: int) -> None:
         """The teacher option must name a model that can teach this task."""
         from leanfit.distillation.teacher import qualifying_models
         from leanfit.distillation.transfer import AUGMENTATIONS

@@ -45,7 +45,9 @@ class GLMNet(Model):
     """Elastic net (glmnet's penalty ``lambda * ((1 - alpha)/2 ||b||^2 + alpha ||b||_1)``).
 
     Binomial and Gaussian families are fitted by glum along the requested lambda path with warm
-    starts; the multinomial family by scikit-learn's saga solver along the same path. Predictors
+    starts; the multinomial family by glmnet's own Fortran (python-glmnet, the ``glmnet`` extra:
+    ``pip install 'leanfit[glmnet]'``, GPL-2 like R's glmnet), converged to glmnet's default
+    ``thresh`` 1e-7 as in caret (``GLMNet(options={"thresh": 1e-12})`` for tighter). Predictors
     are standardized inside the fit as glmnet does. Sub-model: every lambda of one alpha from one
     path.
     """
@@ -93,7 +95,8 @@ class GLMNet(Model):
         mu, sd = _standardize(data.X, data.weights)
         Z = (data.X - mu) / sd
         if data.mode == CLASSIFICATION and data.n_classes > 2:
-            coefs, intercepts = self._multinomial_path(Z, data, alpha, path, seed)
+            thresh = float(self.options.get("thresh", 1e-7))
+            coefs, intercepts = self._multinomial_path(Z, data, alpha, path, thresh)
         else:
             coefs, intercepts = self._glum_path(Z, data, alpha, path)
         return {
@@ -134,32 +137,46 @@ class GLMNet(Model):
         coefs = np.asarray(m.coef_path_)[:, :, None] * y_scale
         return coefs, np.asarray(m.intercept_path_)[:, None] * y_scale
 
+    def check_task(self, mode: str, n_classes: int) -> None:
+        """The multinomial family needs python-glmnet (an optional extra): say so before fitting."""
+        if mode == CLASSIFICATION and n_classes > 2:
+            _glmnet_fortran()
+
     @staticmethod
     def _multinomial_path(
-        Z: np.ndarray, data: TrainingData, alpha: float, path: np.ndarray, seed: int
+        Z: np.ndarray, data: TrainingData, alpha: float, path: np.ndarray, thresh: float
     ):
-        from sklearn.linear_model import LogisticRegression
+        """glmnet's multinomial fit at every lambda of ``path``.
 
-        n = len(Z)
-        # glmnet scales weights to mean 1, so lambda means the same whatever their total.
-        w = None if data.weights is None else data.weights / data.weights.mean()
-        coefs, intercepts = [], []
-        m = LogisticRegression(
-            solver="saga",
-            l1_ratio=alpha,
-            warm_start=True,
-            max_iter=5000,
-            tol=1e-6,
-            random_state=seed % (2**31 - 1),
-        )
+        Started cold at a small lambda, glmnet's multinomial solver may not converge, so the
+        path starts at lambda_max and halves down to the first lambda asked for. Lambdas past
+        where glmnet ends its path early (its fit no longer changing) take its last coefficients,
+        as R's predict(s = ...) clamps to the path; a lambda glmnet cannot converge at raises.
+        """
+        logit_net = _glmnet_fortran()
+        lmax = lambda_max(data, alpha)
+        n_lead = int(np.ceil(np.log2(lmax / path[0]))) if path[0] < lmax else 0
+        full = np.concatenate([lmax * 0.5 ** np.arange(n_lead), path])
+        m = logit_net(alpha=alpha, lambda_path=full, standardize=False, n_splits=0, tol=thresh)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for lam in path:
-                m.set_params(C=1.0 / (n * lam))
-                m.fit(Z, data.y, sample_weight=w)
-                coefs.append(m.coef_.T.copy())
-                intercepts.append(m.intercept_.copy())
-        return np.stack(coefs), np.stack(intercepts)
+            warnings.simplefilter("ignore")  # its notices about where it ended the path
+            m.fit(Z, data.y, sample_weight=data.weights)
+        if m.jerr_ < 0 and m.n_lambda_ < len(full):
+            missed = path[max(m.n_lambda_ - n_lead, 0)]
+            raise RuntimeError(
+                f"glmnet's multinomial fit did not converge down to lambda={missed:.6g} (it "
+                f"stopped at {full[m.n_lambda_]:.6g}; alpha={alpha}, thresh={thresh:g}); use "
+                "larger lambdas, a smaller alpha (more ridge) or a looser options['thresh']"
+            )
+        take = np.minimum(n_lead + np.arange(len(path)), m.coef_path_.shape[2] - 1)
+        # Classes absent from these rows get probability 0 (coefficients 0, intercept -inf).
+        K = data.n_classes
+        coefs = np.zeros((len(path), Z.shape[1], K))
+        intercepts = np.full((len(path), K), -np.inf)
+        present = np.asarray(m.classes_, dtype=int)
+        coefs[:, :, present] = np.transpose(m.coef_path_, (2, 1, 0))[take]
+        intercepts[:, present] = m.intercept_path_.T[take]
+        return coefs, intercepts
 
     def _eta(self, fitted: dict, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
         Z = (X - fitted["mu"]) / fitted["sd"]
@@ -179,6 +196,18 @@ class GLMNet(Model):
         z = eta - eta.max(axis=2, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=2, keepdims=True)
+
+
+def _glmnet_fortran() -> Any:
+    """python-glmnet's LogitNet, or an error saying how to install it."""
+    try:
+        from glmnet import LogitNet
+    except ImportError as err:
+        raise ImportError(
+            "glmnet's multinomial family (more than 2 classes) runs glmnet's own Fortran from "
+            "python-glmnet: pip install 'leanfit[glmnet]'"
+        ) from err
+    return LogitNet
 
 
 # -- shared helpers of the unpenalised and path models -----------------------------------------
