@@ -1,7 +1,8 @@
 """leanfit's glmnet, pls, knn, lda and rf against caret on Sonar and BostonHousing (issue 3
-figures): the same 10-fold CV indices (caret's, written by reference/caret_library.R), each
-method's default grid (tune_length 3); chosen candidate's resampled metric and wall time (median
-of 3 runs on both sides; the first also loads or imports the engine).
+figures; and all but rf on Glass, 6 classes): the same 10-fold CV indices (caret's, written by
+reference/caret_library.R), each method's default grid (tune_length 3); chosen candidate's
+resampled metric and wall time (median of 3 runs on both sides; the first also loads or imports
+the engine).
 
     python benchmarks/library_vs_caret.py [--n-jobs 2] [--caret-json FILE]
 Without --caret-json it runs the R script (R + caret + randomForest, pls, glmnet needed).
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-FORMULA = {"sonar": "Class ~ .", "bostonhousing": "medv ~ ."}
+FORMULA = {"sonar": "Class ~ .", "bostonhousing": "medv ~ .", "glass": "Type ~ ."}
 
 
 def main() -> None:

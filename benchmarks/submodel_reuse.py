@@ -6,13 +6,19 @@ difference is how many fits are made; results are identical for deterministic mo
 largest accuracy difference is printed).
 
     python benchmarks/submodel_reuse.py [--repeats 3] [--only knn glmnet]
+
+With Rscript on the PATH (glmnet, mlbench, caret), R glmnet's own path-against-separate ratio on
+the same grid is printed after the glmnet row (benchmarks/reference/glmnet_path.R).
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
+import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -106,6 +112,28 @@ def main() -> None:
             f"{timings['trick']:>9.3f}{timings['separate']:>11.3f}{ratio:>8.1f}x{tgt:>8}  "
             f"{same}"
         )
+        if name == "glmnet":
+            _r_glmnet_reference(args.repeats)
+
+
+def _r_glmnet_reference(repeats: int) -> None:
+    """R glmnet's own path against separate single-lambda fits, on the same folds and grid."""
+    if shutil.which("Rscript") is None:
+        print("  (no Rscript: R glmnet's own path ratio not measured)")
+        return
+    script = Path(__file__).resolve().parent / "reference" / "glmnet_path.R"
+    run = subprocess.run(
+        ["Rscript", str(script), str(repeats)], capture_output=True, text=True, check=False
+    )
+    line = next((ln for ln in run.stdout.splitlines() if ln.startswith("R_GLMNET")), None)
+    if line is None:
+        print(f"  (R glmnet reference failed: {run.stderr.strip().splitlines()[-1:]})")
+        return
+    _, _, path, _, separate, _, ratio = line.split()
+    print(
+        f"{'  R':<8}{'glmnet itself (Fortran), same grid':<48}{1:>9}{20:>9}"
+        f"{float(path):>9.3f}{float(separate):>11.3f}{float(ratio):>8.1f}x"
+    )
 
 
 if __name__ == "__main__":
