@@ -217,6 +217,20 @@ def test_multinomial_class_absent_from_the_rows_gets_probability_zero():
     np.testing.assert_allclose(p.sum(axis=2), 1.0, atol=1e-12)
 
 
+def test_three_classes_with_two_present_equal_the_binomial_fit():
+    """glmnet fits the binomial family when only two classes remain: the same probabilities as
+    the binomial fit (glum's); measured 1.1e-7."""
+    d = _iris()
+    rows = d.y != 0
+    two_of_three = TrainingData(d.X[rows], d.y[rows], CLASSIFICATION, d.levels)
+    p3 = _fit(two_of_three, 0.5, [0.05, 0.005], thresh=1e-12)
+    assert p3.shape == (2, rows.sum(), 3)
+    np.testing.assert_array_equal(p3[:, :, 0], 0.0)
+    binomial = TrainingData(d.X[rows], d.y[rows] - 1, CLASSIFICATION, d.levels[1:])
+    p2 = _fit(binomial, 0.5, [0.05, 0.005])
+    np.testing.assert_allclose(p3[:, :, 1:], p2, rtol=0, atol=1e-6)
+
+
 def test_multinomial_without_python_glmnet_fails_before_fitting(monkeypatch, fits):
     import leanfit as lf
 

@@ -174,6 +174,9 @@ class GLMNet(Model):
         coefs = np.zeros((len(path), Z.shape[1], K))
         intercepts = np.full((len(path), K), -np.inf)
         present = np.asarray(m.classes_, dtype=int)
+        if len(present) == 2:  # glmnet fitted the binomial family: class 1's log-odds vs class 0
+            intercepts[:, present[0]] = 0.0
+            present = present[1:]
         coefs[:, :, present] = np.transpose(m.coef_path_, (2, 1, 0))[take]
         intercepts[:, present] = m.intercept_path_.T[take]
         return coefs, intercepts
