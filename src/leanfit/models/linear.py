@@ -47,9 +47,9 @@ class GLMNet(Model):
     Binomial and Gaussian families are fitted by glum along the requested lambda path with warm
     starts; the multinomial family by glmnet's own Fortran (python-glmnet, the ``glmnet`` extra:
     ``pip install 'leanfit[glmnet]'``, GPL-2 like R's glmnet), converged to glmnet's default
-    ``thresh`` 1e-7 as in caret (``GLMNet(options={"thresh": 1e-12})`` for tighter). Predictors
-    are standardized inside the fit as glmnet does. Sub-model: every lambda of one alpha from one
-    path.
+    ``thresh`` 1e-7 within ``maxit`` 1e5 passes as in caret (tighter:
+    ``GLMNet(options={"thresh": 1e-12, "maxit": 10**6})``). Predictors are standardized inside
+    the fit as glmnet does. Sub-model: every lambda of one alpha from one path.
     """
 
     name = "glmnet"
@@ -96,7 +96,8 @@ class GLMNet(Model):
         Z = (data.X - mu) / sd
         if data.mode == CLASSIFICATION and data.n_classes > 2:
             thresh = float(self.options.get("thresh", 1e-7))
-            coefs, intercepts = self._multinomial_path(Z, data, alpha, path, thresh)
+            maxit = int(self.options.get("maxit", 100_000))
+            coefs, intercepts = self._multinomial_path(Z, data, alpha, path, thresh, maxit)
         else:
             coefs, intercepts = self._glum_path(Z, data, alpha, path)
         return {
@@ -144,31 +145,47 @@ class GLMNet(Model):
 
     @staticmethod
     def _multinomial_path(
-        Z: np.ndarray, data: TrainingData, alpha: float, path: np.ndarray, thresh: float
+        Z: np.ndarray,
+        data: TrainingData,
+        alpha: float,
+        path: np.ndarray,
+        thresh: float,
+        maxit: int,
     ):
         """glmnet's multinomial fit at every lambda of ``path``.
 
-        Started cold at a small lambda, glmnet's multinomial solver may not converge, so the
-        path starts at lambda_max and halves down to the first lambda asked for. Lambdas past
-        where glmnet ends its path early (its fit no longer changing) take its last coefficients,
-        as R's predict(s = ...) clamps to the path; a lambda glmnet cannot converge at raises.
+        glmnet's multinomial solver diverges or stops when started cold at a small lambda or
+        asked for a large step down (e.g. a tenfold one on Letter), so the lambdas asked for are
+        reached along R's own default path: from lambda_max in steps of a factor 1e-4 ** (1/99).
+        Lambdas past where glmnet ends its path early (its fit no longer changing) take its last
+        coefficients, as R's predict(s = ...) clamps to the path; one it cannot converge at
+        raises.
         """
         logit_net = _glmnet_fortran()
         lmax = lambda_max(data, alpha)
-        n_lead = int(np.ceil(np.log2(lmax / path[0]))) if path[0] < lmax else 0
-        full = np.concatenate([lmax * 0.5 ** np.arange(n_lead), path])
-        m = logit_net(alpha=alpha, lambda_path=full, standardize=False, n_splits=0, tol=thresh)
+        n_grid = (
+            int(np.ceil(np.log(lmax / path[-1]) / np.log(1 / _GLMNET_STEP)))
+            if path[-1] < lmax
+            else 0
+        )
+        grid = lmax * _GLMNET_STEP ** np.arange(n_grid)
+        full = np.unique(np.concatenate([grid[grid > path[-1]], path]))[::-1]
+        at = np.searchsorted(-full, -path)  # position of each lambda asked for in ``full``
+        m = logit_net(
+            alpha=alpha, lambda_path=full, standardize=False, n_splits=0, tol=thresh, max_iter=maxit
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # its notices about where it ended the path
             m.fit(Z, data.y, sample_weight=data.weights)
         if m.jerr_ < 0 and m.n_lambda_ < len(full):
-            missed = path[max(m.n_lambda_ - n_lead, 0)]
+            missed = path[np.searchsorted(at, m.n_lambda_)]
             raise RuntimeError(
                 f"glmnet's multinomial fit did not converge down to lambda={missed:.6g} (it "
                 f"stopped at {full[m.n_lambda_]:.6g}; alpha={alpha}, thresh={thresh:g}); use "
-                "larger lambdas, a smaller alpha (more ridge) or a looser options['thresh']"
+                "larger lambdas, a smaller alpha (more ridge), a looser options['thresh'] or a "
+                "larger options['maxit']"
             )
-        take = np.minimum(n_lead + np.arange(len(path)), m.coef_path_.shape[2] - 1)
+        take = np.minimum(at, m.coef_path_.shape[2] - 1)
         # Classes absent from these rows get probability 0 (coefficients 0, intercept -inf).
         K = data.n_classes
         coefs = np.zeros((len(path), Z.shape[1], K))
@@ -199,6 +216,9 @@ class GLMNet(Model):
         z = eta - eta.max(axis=2, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=2, keepdims=True)
+
+
+_GLMNET_STEP = 1e-4 ** (1 / 99)  # the ratio of R glmnet's default path: 100 lambdas over 1e-4
 
 
 def _glmnet_fortran() -> Any:
