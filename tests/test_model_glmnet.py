@@ -192,7 +192,7 @@ def _glass(drop_class: str | None = None) -> TrainingData:
 def test_multinomial_small_lambda_alone_equals_its_value_on_a_path():
     """Started cold at a small lambda, glmnet's multinomial solver gives up (python-glmnet then
     fails); the path down from lambda_max makes a lone small lambda equal the same lambda on a
-    path. Measured 1.5e-14 (both pass through glmnet's default path grid)."""
+    path. Measured 1.5e-14 (both pass through R's default path grid from lambda_max)."""
     d = _glass()
     lams = [0.047258, 0.004726, 0.000473]
     on_path = _fit(d, 0.55, lams, thresh=1e-12, maxit=10**6)[2]

@@ -155,8 +155,10 @@ class GLMNet(Model):
         """glmnet's multinomial fit at every lambda of ``path``.
 
         glmnet's multinomial solver diverges or stops when started cold at a small lambda or
-        asked for a large step down (e.g. a tenfold one on Letter), so the lambdas asked for are
-        reached along R's own default path: from lambda_max in steps of a factor 1e-4 ** (1/99).
+        asked for a large step down (a tenfold one on Letter), so the lambdas asked for are
+        reached along R's own default path grid from lambda_max (steps of 1e-4 ** (1/99)), as
+        caret's fits are: halving steps cost half as much but, at thresh 1e-7, moved Glass's
+        resampled accuracy 0.004 away from caret's.
         Lambdas past where glmnet ends its path early (its fit no longer changing) take its last
         coefficients, as R's predict(s = ...) clamps to the path; one it cannot converge at
         raises.
@@ -218,7 +220,7 @@ class GLMNet(Model):
         return e / e.sum(axis=2, keepdims=True)
 
 
-_GLMNET_STEP = 1e-4 ** (1 / 99)  # the ratio of R glmnet's default path: 100 lambdas over 1e-4
+_GLMNET_STEP = 1e-4 ** (1 / 99)  # R glmnet's default path: 100 lambdas over a ratio 1e-4
 
 
 def _glmnet_fortran() -> Any:
