@@ -7,6 +7,7 @@ and ``caret::var_seq``.
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from typing import Any
 
@@ -432,7 +433,10 @@ def test_rf_default_grid_is_carets(sonar_data):
 def test_out_of_bag_predictions(name, sonar_data, reg_data):
     m = _model(name)
     assert m.supports_oob
-    d = sonar_data
+    _, fitted, subs = _fit(name, sonar_data)
+    with pytest.raises(ValueError, match="out-of-bag predictions were not asked for"):
+        m.oob_predict(fitted, subs)  # computed only under Control(method="oob"): ~9% of a fit
+    d = dataclasses.replace(sonar_data, oob=True)
     _, fitted, subs = _fit(name, d)
     pred, prob = m.oob_predict(fitted, subs + subs)
     oob = fitted.est.oob_decision_function_
@@ -442,7 +446,7 @@ def test_out_of_bag_predictions(name, sonar_data, reg_data):
     np.testing.assert_array_equal(pred[0][seen], oob[seen].argmax(axis=1))
     acc = (pred[0] == d.y).mean()
     assert 0.65 < acc < (m.predict(fitted, d.X, subs)[0] == d.y).mean()  # below the training fit
-    _, fitted, subs = _fit(name, reg_data)
+    _, fitted, subs = _fit(name, dataclasses.replace(reg_data, oob=True))
     pred, prob = m.oob_predict(fitted, subs)
     assert prob is None
     ok = np.isfinite(pred[0])
@@ -457,7 +461,8 @@ def test_forest_settings(sonar_data, reg_data):
     est = rf._estimator(sonar_data, {"mtry": 100}, seed=0)
     assert (est.n_estimators, est.max_features, est.min_samples_split) == (500, 60, 2)
     assert est.min_samples_leaf == 1
-    assert est.bootstrap and est.oob_score and est.n_jobs == 1
+    assert est.bootstrap and not est.oob_score and est.n_jobs == 1
+    assert rf._estimator(dataclasses.replace(sonar_data, oob=True), {"mtry": 2}, 0).oob_score
     reg = rf._estimator(reg_data, {"mtry": 3}, seed=0)
     assert (reg.min_samples_split, reg.min_samples_leaf) == (6, 1)
     et = get_model("extra_trees")._estimator(sonar_data, {"mtry": 4, "min_node_size": 3}, 0)

@@ -72,7 +72,9 @@ def fit_one(
         from ..sampling import resample_rows
 
         X, y, w = resample_rows(X, y, w, ctx.sampling, seed)
-    data = TrainingData(X=X, y=y, mode=ctx.mode, levels=ctx.levels, columns=columns, weights=w)
+    data = TrainingData(
+        X=X, y=y, mode=ctx.mode, levels=ctx.levels, columns=columns, weights=w, oob=ctx.oob
+    )
     return pp, ctx.model.fit(data, group.params, subs or group.subs, seed)
 
 

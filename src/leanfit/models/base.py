@@ -85,6 +85,7 @@ class TrainingData:
     levels: tuple[str, ...] = ()
     columns: tuple[str, ...] = ()
     weights: np.ndarray | None = None
+    oob: bool = False  # out-of-bag predictions will be asked for (Control(method="oob"))
 
     @property
     def n_classes(self) -> int:
