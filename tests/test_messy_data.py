@@ -105,8 +105,10 @@ def test_glass_six_classes_one_tiny_multiclass_summary():
     # every class, the tiny one included, appears in the probability columns
     proba = rf.predict_proba(glass.head(3))
     assert list(proba.columns) == list(res.dataset.levels) and len(proba.columns) == 6
-    with pytest.raises(ValueError, match="fewer rows than the 10 folds"):
-        lf.train("Type ~ .", data=glass, method="lda", control=lf.Control(method="cv"))
+    # caret's default 10 folds: class '6' (9 rows) is missing from one fold's held-out rows
+    with pytest.warns(UserWarning, match=r"\('6', 9\)\] have fewer rows than the 10 folds"):
+        ten = lf.train("Type ~ .", data=glass, method="lda", control=lf.Control(method="cv"))
+    assert 0.55 < ten.results["Accuracy"].iloc[0] < 0.75
 
 
 def test_letter_many_classes_tuned_lightgbm_on_a_subsample():

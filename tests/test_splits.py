@@ -154,10 +154,16 @@ def test_kfold_k_equals_n_is_loo_like() -> None:
     assert [te.tolist() for te in rs.test] == [[0], [1], [2], [3]]
 
 
+def test_kfold_class_smaller_than_k_goes_to_distinct_folds_as_in_caret() -> None:
+    y = np.repeat(["a", "b"], [30, 4])
+    rs = splits.kfold(y, k=5, seed=0)
+    assert_partitions_rows(rs)
+    assert sorted(int((y[te] == "b").sum()) for te in rs.test) == [0, 1, 1, 1, 1]
+    assert all((y[tr] == "b").sum() >= 3 for tr in rs.train)  # every training set keeps 'b'
+
+
 def test_kfold_validation() -> None:
     y = np.repeat(["a", "b"], [30, 4])
-    with pytest.raises(ValueError, match="class 'b' has 4 row"):
-        splits.kfold(y, k=5)
     with pytest.raises(ValueError, match=r"k must be in \[2, 34\]"):
         splits.kfold(y, k=1)
     with pytest.raises(ValueError, match=r"k must be in \[2, 34\]"):

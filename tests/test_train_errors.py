@@ -142,19 +142,19 @@ def test_constant_target(training, fits):
     _fails(fits, "target 'Class' is constant", "Class ~ .", data=bad, grid=GRID, control=CV3)
 
 
-def test_class_with_fewer_rows_than_folds(training, fits):
+def test_class_with_fewer_rows_than_folds_warns_and_runs_as_in_caret(training, fits):
     few = pd.concat(
         [training[training["Class"] == "M"], training[training["Class"] == "R"].head(3)]
     )
-    msg = _fails(
-        fits,
-        "fewer rows than the 5 folds",
-        "Class ~ .",
-        data=few,
-        grid=GRID,
-        control=Control(method="cv", number=5),
-    )
-    assert "('R', 3)" in msg and "Control(number=...)" in msg
+    ctl = Control(method="cv", number=5)
+    with pytest.warns(UserWarning, match=r"\('R', 3\)\] have fewer rows than the 5 folds") as w:
+        res = train("Class ~ .", data=few, method="gbm", grid=GRID, control=ctl, seed=1)
+    assert "Control(number=...)" in str(w[0].message)
+    assert len(fits) == 5 + 1 and res.results["Accuracy"].notna().all()
+    one = pd.concat([few[few["Class"] == "M"], few[few["Class"] == "R"].head(1)])
+    fits.clear()
+    msg = _fails(fits, "fewer than 2 rows", "Class ~ .", data=one, grid=GRID, control=ctl)
+    assert "('R', 1)" in msg
 
 
 @pytest.mark.parametrize("method", ["rda", "svm_radial"])

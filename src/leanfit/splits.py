@@ -305,16 +305,8 @@ def _fold_vector(arr: np.ndarray, k: int, rng: np.random.Generator, stratify: bo
         strata = np.zeros(n, dtype=np.int64)
     elif _is_numeric(arr):
         strata = _quantile_groups(arr, int(np.clip(n // k, 2, 5)))
-    else:
-        strata, labels = _codes(arr)
-        counts = np.bincount(strata, minlength=labels.size)
-        small = np.flatnonzero(counts < k)
-        if small.size:
-            c = int(small[0])
-            raise ValueError(
-                f"y: class {labels[c]!r} has {int(counts[c])} row(s), fewer than k={k} folds; "
-                f"use a smaller k or stratify=False"
-            )
+    else:  # a class with fewer rows than folds goes to distinct folds, as in caret
+        strata, _ = _codes(arr)
     folds = np.zeros(n, dtype=np.int64)
     for g in range(int(strata.max()) + 1):
         rows = np.flatnonzero(strata == g)

@@ -504,13 +504,23 @@ def _check_inputs(model: Model, ds: Dataset, steps: PreProcess | None, control: 
         and (control.index is None)
     ):
         counts = np.bincount(ds.y, minlength=len(ds.levels))
-        small = [
-            (lev, int(c)) for lev, c in zip(ds.levels, counts, strict=True) if c < control.folds
-        ]
-        if small:
+        rows = list(zip(ds.levels, (int(c) for c in counts), strict=True))
+        single = [(lev, c) for lev, c in rows if c < 2]
+        if single:
             raise ValueError(
-                f"class(es) {small} have fewer rows than the {control.folds} folds; use fewer "
-                "folds (Control(number=...)) or another resampling method"
+                f"class(es) {single} have fewer than 2 rows: the fold holding such a row out "
+                "would train without its class; drop or merge the class"
+            )
+        small = [(lev, c) for lev, c in rows if c < control.folds]
+        if small:  # caret and scikit-learn go on too: every training set still has each class
+            import warnings
+
+            warnings.warn(
+                f"class(es) {small} have fewer rows than the {control.folds} folds: some folds' "
+                "held-out rows lack them, so per-class metrics there are missing; fewer folds "
+                "(Control(number=...)) avoid that",
+                UserWarning,
+                stacklevel=3,
             )
 
 
