@@ -538,3 +538,40 @@ def test_oob_control_end_to_end(training):
         seed=2,
     )
     assert res.predict(training).shape == (len(training),)
+
+
+# -- qrf: quantile regression forest ---------------------------------------------------------
+
+
+def test_qrf_predicts_conditional_quantiles():
+    """The same forest (same seed) gives ordered quantiles; the 10-90% interval covers about
+    80% of new rows (measured 0.84 on 400 rows, R² of the median 0.68)."""
+    X, y = make_friedman1(n_samples=600, n_features=6, noise=1.0, random_state=3)
+    fit_rows, new = slice(0, 200), slice(200, 600)
+    d = TrainingData(X[fit_rows], y[fit_rows], REGRESSION)
+    preds = {}
+    for q in (0.1, 0.5, 0.9):
+        m = get_model("qrf")
+        m.options.update(n_trees=100, quantile=q)
+        fitted = m.fit(d, {"mtry": 3}, [{}], seed=4)
+        preds[q] = m.predict(fitted, X[new], [{}])[0]
+    assert (preds[0.1] <= preds[0.5]).all() and (preds[0.5] <= preds[0.9]).all()
+    direct = fitted.est.predict(X[new], quantiles=0.5)
+    np.testing.assert_array_equal(preds[0.5], direct)
+    inside = ((y[new] >= preds[0.1]) & (y[new] <= preds[0.9])).mean()
+    assert 0.7 < inside < 0.92
+    assert 1 - ((preds[0.5] - y[new]) ** 2).mean() / y[new].var() > 0.6
+
+
+def test_qrf_trains_by_caret_name_and_checks_its_quantile(fits):
+    boston = lf.datasets.load("bostonhousing")
+    ctl = lf.Control(method="cv", number=3)
+    bad = get_model("qrf")
+    bad.options.update(quantile=1.5)
+    with pytest.raises(ValueError, match=r"options\['quantile'\] must be a number in \[0, 1\]"):
+        lf.train("medv ~ .", data=boston, method=bad, control=ctl)
+    assert fits == []
+    res = lf.train("medv ~ .", data=boston, method="qrf", control=ctl, tune_length=2, seed=1)
+    assert len(res.failures) == 0 and res.results["Rsquared"].max() > 0.75
+    with pytest.raises(ValueError, match="qrf"):
+        lf.train("Class ~ .", data=lf.datasets.load("sonar"), method="qrf", control=ctl)

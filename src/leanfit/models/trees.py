@@ -14,7 +14,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leanfit.models.base import CLASSIFICATION, Model, Param, TrainingData, expand_grid
+from leanfit.models.base import (
+    CLASSIFICATION,
+    REGRESSION,
+    Model,
+    Param,
+    TrainingData,
+    expand_grid,
+)
 
 
 def var_seq(p: int, classification: bool, length: int) -> list[int]:
@@ -193,6 +200,53 @@ class RF(_SklearnEnsemble):
         self, fitted: EngineFit, subs: list[dict[str, Any]]
     ) -> tuple[np.ndarray, np.ndarray | None]:
         return _oob(fitted, subs)
+
+
+class QRF(RF):
+    """Quantile regression forest (Meinshausen; caret's ``qrf``), fitted by quantile-forest.
+
+    rf's forest (500 trees, ``mtry``, nodesize 5; the same options), but each leaf keeps its
+    training responses, so a prediction is a conditional quantile: the median, as caret's
+    ``predict(..., what = 0.5)``, or ``QRF(options={"quantile": 0.9})``. Robust to outlying
+    responses. Regression only; out-of-bag scoring is rf's.
+    """
+
+    name = "qrf"
+    label = "Quantile Random Forest"
+    engine = "quantile-forest"
+    modes = (REGRESSION,)
+    tags = (
+        "random forest",
+        "ensemble",
+        "bagging",
+        "implicit feature selection",
+        "quantile regression",
+        "robust model",
+    )
+    takes_missing = False
+    supports_oob = False
+
+    def _estimator(self, data: TrainingData, params: dict[str, Any], seed: int) -> Any:
+        from quantile_forest import RandomForestQuantileRegressor
+
+        return RandomForestQuantileRegressor(
+            n_estimators=int(self.options.get("n_trees", 500)),
+            max_features=_mtry(params, data.X.shape[1]),
+            min_samples_split=int(self.options.get("nodesize", 5)) + 1,
+            bootstrap=True,
+            n_jobs=1,
+            random_state=_random_state(seed),
+        )
+
+    def check_task(self, mode: str, n_classes: int) -> None:
+        """The quantile option is a probability."""
+        q = self.options.get("quantile", 0.5)
+        if not (isinstance(q, (int, float)) and 0.0 <= q <= 1.0):
+            raise ValueError(f"qrf: options['quantile'] must be a number in [0, 1], not {q!r}")
+
+    def predict(self, fitted: EngineFit, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        q = float(self.options.get("quantile", 0.5))
+        return _tile(np.asarray(fitted.est.predict(X, quantiles=q), dtype=float), subs)
 
 
 class ExtraTrees(_SklearnEnsemble):

@@ -54,6 +54,7 @@ TRUSTED_PREFIXES: tuple[str, ...] = (
     "lightgbm.",
     "glum.",
     "imblearn.",
+    "quantile_forest.",
 )
 # Modules under a trusted prefix whose functions run code, read files or import freely.
 REFUSED_PREFIXES: tuple[str, ...] = (
