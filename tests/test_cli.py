@@ -114,6 +114,9 @@ def test_models_shows_one_model(capsys):
     assert "interaction_depth" in out and "(alias interaction.depth)" in out
     assert "shrinkage" in out and "log scale" in out
     assert "simplest first by: n_trees ascending, interaction_depth ascending" in out
+    assert "options (engine settings outside the grid): bag_fraction, num_threads" in out
+    assert main(["models", "lda"]) == 0
+    assert "options" not in capsys.readouterr().out  # lda takes none
 
 
 def test_models_unknown_name(capsys):
@@ -247,6 +250,11 @@ def test_run_with_an_error_in_the_last_fit_fits_nothing(tmp_path, capsys, fits):
         ),
         ({"grid": "nope"}, "fit 'rdaFit': names grid 'nope'; defined: ['small']"),
         ({"colour": "red"}, "fit 'rdaFit': unknown key(s) ['colour']"),
+        (
+            {"options": {"gamma": 1}},
+            "fit 'rdaFit': rda: unknown option(s) ['gamma']; its options: none",
+        ),
+        ({"options": [1, 2]}, "fit 'rdaFit': options must be a mapping, got [1, 2]"),
         ({"metric": "Accuracy"}, "fit 'rdaFit': metric 'Accuracy' is not produced"),
     ],
 )
@@ -261,6 +269,24 @@ def test_run_config_errors_name_the_fit(tmp_path, capsys, fits, patch, message):
     assert message in capsys.readouterr().err
     assert fits == []
     assert not (tmp_path / "out").exists()
+
+
+def test_run_config_options_reach_the_model(tmp_path):
+    import yaml
+
+    from leanfit.experiment import parse_experiment
+
+    cfg = yaml.safe_load(CONFIG)
+    cfg["fits"]["rfFit"] = {"method": "rf", "control": "cv3", "options": {"n_trees": 20}}
+    exp = parse_experiment(yaml.safe_dump(cfg), tmp_path / "c.yaml", verbose=False)
+    model = exp.fits["rfFit"]["plan"].model
+    assert model.name == "rf" and model.options == {"n_trees": 20}
+    assert exp.fits["rdaFit"]["plan"].model.options == {}
+    cfg["fits"]["rfFit"]["options"] = {"ntrees": 20}
+    with pytest.raises(
+        ValueError, match=r"rf: unknown option\(s\) \['ntrees'\] \(did you mean 'n_trees'\?\)"
+    ):
+        parse_experiment(yaml.safe_dump(cfg), tmp_path / "c.yaml", verbose=False)
 
 
 def _run_patched(tmp_path, patch, fit="rdaFit"):

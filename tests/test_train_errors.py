@@ -142,6 +142,32 @@ def test_constant_target(training, fits):
     _fails(fits, "target 'Class' is constant", "Class ~ .", data=bad, grid=GRID, control=CV3)
 
 
+def test_misspelled_option_is_named_before_fitting(training, fits):
+    from leanfit.models.base import get_model
+
+    rf = get_model("rf")
+    rf.options.update(ntrees=50)
+    msg = _fails(
+        fits,
+        r"rf: unknown option\(s\) \['ntrees'\]",
+        "Class ~ .",
+        data=training,
+        method=rf,
+        grid={"mtry": [2]},
+        control=CV3,
+    )
+    assert "did you mean 'n_trees'" in msg and "its options: n_trees, nodesize" in msg
+
+
+def test_every_built_in_model_declares_its_options():
+    """So a misspelled option fails early instead of being ignored; distill_mlp checks its own
+    (teacher, augment, ...) in check_task."""
+    from leanfit.models.base import registry
+
+    undeclared = {n for n, c in registry().items() if c.option_names is None}
+    assert undeclared == {"distill_mlp"}
+
+
 def test_class_with_fewer_rows_than_folds_warns_and_runs_as_in_caret(training, fits):
     few = pd.concat(
         [training[training["Class"] == "M"], training[training["Class"] == "R"].head(3)]

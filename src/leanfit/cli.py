@@ -136,6 +136,8 @@ def _models(args: argparse.Namespace) -> int:
             "simplest first by: "
             + ", ".join(f"{k} {'ascending' if a else 'descending'}" for k, a in m.complexity_order)
         )
+        if m.option_names:
+            print(f"options (engine settings outside the grid): {', '.join(m.option_names)}")
         return 0
     rows = []
     for name, cls in registry().items():

@@ -20,6 +20,7 @@ from .control import Control
 
 _FIT_KEYS = {
     "method",
+    "options",
     "control",
     "grid",
     "tune_length",
@@ -250,6 +251,15 @@ def _plan_fit(
     elif isinstance(grid, dict):
         grid = {k: _seq(v) for k, v in grid.items()}
     spec["grid"] = grid
+    if spec.get("options"):  # engine settings outside the grid, e.g. {n_trees: 1000} for rf
+        from .models.base import get_model
+
+        if not isinstance(spec["options"], dict):
+            raise ValueError(f"options must be a mapping, got {spec['options']!r}")
+        model = get_model(spec.get("method"))
+        model.options.update(spec.pop("options"))
+        spec["method"] = model
+    spec.pop("options", None)
     if spec.get("selection"):
         spec["control"] = replace(spec["control"], selection=spec.pop("selection"))
     predict = spec.get("predict")

@@ -116,6 +116,9 @@ class Model:
     probabilities: ClassVar[bool] = True
     # True when predicted classes are the argmax of the probabilities (one pass gives both).
     classes_from_proba: ClassVar[bool] = True
+    # Engine settings outside the tuning grid (e.g. rf's n_trees), given as ``options={...}``.
+    # The names a model reads; None leaves them unchecked (a user-defined model's default).
+    option_names: ClassVar[tuple[str, ...] | None] = None
     options: dict[str, Any] = field(default_factory=dict)
 
     # -- grids -----------------------------------------------------------------------------
@@ -129,6 +132,19 @@ class Model:
         """caret's ``grid(search="random")``: ``length`` random candidates."""
         cols = {p.name: p.sample(rng, length) for p in self.params}
         return pd.DataFrame(cols)
+
+    def check_options(self) -> None:
+        """Raise, before anything is fitted, on an option name this model does not read."""
+        if self.option_names is None:
+            return
+        unknown = sorted(set(self.options) - set(self.option_names))
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], self.option_names, n=1, cutoff=0.5)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            known = ", ".join(self.option_names) or "none"
+            raise ValueError(
+                f"{self.name}: unknown option(s) {unknown}{hint}; its options: {known}"
+            )
 
     def check_task(self, mode: str, n_classes: int) -> None:
         """Raise, before anything is fitted, when this model cannot work for a ``mode`` task

@@ -50,6 +50,7 @@ class GBM(Model):
     """
 
     name = "gbm"
+    option_names = ('bag_fraction', 'num_threads')
     label = "Stochastic Gradient Boosting"
     engine = "lightgbm"
     tags = ("tree-based", "boosting", "ensemble", "implicit feature selection")
@@ -213,6 +214,7 @@ class AdaBoost(Model):
     """
 
     name = "adaboost"
+    option_names = ()
     label = "AdaBoost.M1"
     engine = "sklearn"
     modes = (CLASSIFICATION,)
@@ -300,6 +302,7 @@ class HistGBM(Model):
     """
 
     name = "hist_gbm"
+    option_names = ()
     label = "Histogram-Based Gradient Boosting"
     engine = "sklearn"
     tags = ("tree-based", "boosting", "ensemble", "implicit feature selection")
@@ -428,6 +431,7 @@ class LightGBM(Model):
     """
 
     name = "lightgbm"
+    option_names = ('num_threads',)
     label = "LightGBM"
     engine = "lightgbm"
     tags = ("tree-based", "boosting", "ensemble", "implicit feature selection")
@@ -644,6 +648,7 @@ class XGBTree(Model):
     """
 
     name = "xgb_tree"
+    option_names = ('tree_method',)
     label = "eXtreme Gradient Boosting"
     engine = "xgboost"
     tags = ("tree-based", "boosting", "ensemble", "implicit feature selection")
@@ -775,6 +780,7 @@ class XGBLinear(Model):
     """
 
     name = "xgb_linear"
+    option_names = ()
     label = "eXtreme Gradient Boosting"
     engine = "xgboost"
     tags = (
@@ -882,6 +888,7 @@ class CatBoost(Model):
     """
 
     name = "catboost"
+    option_names = ()
     label = "CatBoost"
     engine = "catboost"
     tags = ("tree-based", "boosting", "ensemble", "implicit feature selection")

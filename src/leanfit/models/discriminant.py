@@ -127,6 +127,7 @@ class RDA(Model):
     """
 
     name: ClassVar[str] = "rda"
+    option_names = ()
     label: ClassVar[str] = "Regularized Discriminant Analysis"
     engine: ClassVar[str] = "leanfit"
     modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION,)
@@ -221,6 +222,7 @@ class LDA(Model):
     """
 
     name: ClassVar[str] = "lda"
+    option_names = ()
     label: ClassVar[str] = "Linear Discriminant Analysis"
     engine: ClassVar[str] = "leanfit"
     modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION,)
@@ -262,6 +264,7 @@ class QDA(LDA):
     """
 
     name: ClassVar[str] = "qda"
+    option_names = ()
     label: ClassVar[str] = "Quadratic Discriminant Analysis"
     tags: ClassVar[tuple[str, ...]] = ("discriminant analysis", "polynomial model")
 
@@ -323,6 +326,7 @@ class NaiveBayes(Model):
     """
 
     name: ClassVar[str] = "naive_bayes"
+    option_names = ()
     label: ClassVar[str] = "Naive Bayes"
     engine: ClassVar[str] = "scipy"
     modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION,)
@@ -404,6 +408,7 @@ class NB(NaiveBayes):
     """Naive Bayes under caret's ``nb`` name (klaR), whose Laplace parameter is called ``fL``."""
 
     name: ClassVar[str] = "nb"
+    option_names = ()
     params: ClassVar[tuple[Param, ...]] = (
         Param("fL", "float", 0.0, 1e3, label="Laplace Correction", aliases=("laplace",)),
         Param("usekernel", "cat", choices=(False, True), label="Distribution Type"),
@@ -467,6 +472,7 @@ class PAM(Model):
     """
 
     name: ClassVar[str] = "pam"
+    option_names = ()
     label: ClassVar[str] = "Nearest Shrunken Centroids"
     engine: ClassVar[str] = "leanfit"
     modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION,)

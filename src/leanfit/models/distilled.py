@@ -76,6 +76,7 @@ class DistilledMLP(Model):
                 "model refitted on each resample's training rows to teach the student"
             )
         teacher = self._teacher()
+        teacher.check_options()  # teacher_options
         if mode not in teacher.modes or (mode == CLASSIFICATION and not teacher.probabilities):
             raise ValueError(
                 f"teacher {teacher.name!r} cannot teach {mode}: it needs "

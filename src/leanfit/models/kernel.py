@@ -119,6 +119,7 @@ class GaussProcess(Model):
     """
 
     name: ClassVar[str] = "gaussprocess"
+    option_names = ()
     label: ClassVar[str] = "Gaussian Process with Radial Basis Function Kernel"
     engine: ClassVar[str] = "leanfit"
     modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION, REGRESSION)
@@ -250,6 +251,7 @@ class KernelRidge(Model):
     """
 
     name: ClassVar[str] = "kernel_ridge"
+    option_names = ()
     label: ClassVar[str] = "Kernel Ridge Regression with Radial Basis Function Kernel"
     engine: ClassVar[str] = "leanfit"
     modes: ClassVar[tuple[str, ...]] = (REGRESSION,)

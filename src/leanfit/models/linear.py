@@ -53,6 +53,7 @@ class GLMNet(Model):
     """
 
     name = "glmnet"
+    option_names = ('thresh', 'maxit')
     label = "glmnet"
     engine = "glum"
     tags = (
@@ -310,6 +311,7 @@ class GLM(Model):
     """
 
     name: ClassVar[str] = "glm"
+    option_names = ()
     label: ClassVar[str] = "Generalized Linear Model"
     engine: ClassVar[str] = "sklearn"
     modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION, REGRESSION)
@@ -390,6 +392,7 @@ class LM(Model):
     """
 
     name: ClassVar[str] = "lm"
+    option_names = ()
     label: ClassVar[str] = "Linear Regression"
     engine: ClassVar[str] = "leanfit"
     modes: ClassVar[tuple[str, ...]] = (REGRESSION,)
@@ -533,6 +536,7 @@ class Ridge(Model):
     """
 
     name: ClassVar[str] = "ridge"
+    option_names = ()
     label: ClassVar[str] = "Ridge Regression"
     engine: ClassVar[str] = "leanfit"
     modes: ClassVar[tuple[str, ...]] = (REGRESSION,)
@@ -604,6 +608,7 @@ class Lasso(Model):
     """
 
     name: ClassVar[str] = "lasso"
+    option_names = ('type',)
     label: ClassVar[str] = "The lasso"
     engine: ClassVar[str] = "sklearn"
     modes: ClassVar[tuple[str, ...]] = (REGRESSION,)
@@ -660,6 +665,7 @@ class ENet(Lasso):
     """
 
     name: ClassVar[str] = "enet"
+    option_names = ('type',)
     label: ClassVar[str] = "Elasticnet"
     params: ClassVar[tuple[Param, ...]] = (
         Param("fraction", "float", 0.0, 1.0, label="Fraction of Full Solution"),
@@ -696,6 +702,7 @@ class Lars(Lasso):
     """
 
     name: ClassVar[str] = "lars"
+    option_names = ('type',)
     label: ClassVar[str] = "Least Angle Regression"
     params: ClassVar[tuple[Param, ...]] = (Param("fraction", "float", 0.0, 1.0, label="Fraction"),)
 
@@ -725,6 +732,7 @@ class Lars2(Lasso):
     """
 
     name: ClassVar[str] = "lars2"
+    option_names = ('type',)
     label: ClassVar[str] = "Least Angle Regression"
     params: ClassVar[tuple[Param, ...]] = (Param("step", "int", 1, 100000, label="#Steps"),)
     submodel: ClassVar[tuple[str, ...]] = ("step",)
@@ -814,6 +822,7 @@ class PLS(Model):
     """
 
     name: ClassVar[str] = "pls"
+    option_names = ()
     label: ClassVar[str] = "Partial Least Squares"
     engine: ClassVar[str] = "sklearn"
     modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION, REGRESSION)
@@ -891,6 +900,7 @@ class PCR(Model):
     """
 
     name: ClassVar[str] = "pcr"
+    option_names = ()
     label: ClassVar[str] = "Principal Component Analysis"
     engine: ClassVar[str] = "leanfit"
     modes: ClassVar[tuple[str, ...]] = (REGRESSION,)
@@ -976,6 +986,7 @@ class Huber(Model):
     """
 
     name: ClassVar[str] = "huber"
+    option_names = ()
     label: ClassVar[str] = "Huber Robust Regression"
     engine: ClassVar[str] = "sklearn"
     modes: ClassVar[tuple[str, ...]] = (REGRESSION,)
@@ -1038,6 +1049,7 @@ class QuantileReg(Model):
     """
 
     name: ClassVar[str] = "quantile_reg"
+    option_names = ()
     label: ClassVar[str] = "Quantile Regression with L1 Penalty"
     engine: ClassVar[str] = "sklearn"
     modes: ClassVar[tuple[str, ...]] = (REGRESSION,)
@@ -1093,6 +1105,7 @@ class BayesRidge(Model):
     """
 
     name: ClassVar[str] = "bayes_ridge"
+    option_names = ()
     label: ClassVar[str] = "Bayesian Ridge Regression"
     engine: ClassVar[str] = "sklearn"
     modes: ClassVar[tuple[str, ...]] = (REGRESSION,)
@@ -1127,6 +1140,7 @@ class Multinom(Model):
     """
 
     name: ClassVar[str] = "multinom"
+    option_names = ()
     label: ClassVar[str] = "Penalized Multinomial Regression"
     engine: ClassVar[str] = "sklearn"
     modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION,)

@@ -92,6 +92,7 @@ class KNN(Model):
     """
 
     name: ClassVar[str] = "knn"
+    option_names = ()
     label: ClassVar[str] = "k-Nearest Neighbors"
     engine: ClassVar[str] = "sklearn"
     modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION, REGRESSION)

@@ -55,6 +55,7 @@ class MLPSklearn(Model):
     """
 
     name: ClassVar[str] = "mlp_sklearn"
+    option_names = ('max_iter',)
     label: ClassVar[str] = "Multi-Layer Perceptron (scikit-learn)"
     engine: ClassVar[str] = "sklearn"
     modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION, REGRESSION)
@@ -250,6 +251,7 @@ class MLP(Model):
     """
 
     name: ClassVar[str] = "mlp"
+    option_names = tuple(_MLP_OPTIONS)
     label: ClassVar[str] = "Multi-Layer Perceptron"
     engine: ClassVar[str] = "torch"
     modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION, REGRESSION)

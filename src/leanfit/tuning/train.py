@@ -497,6 +497,7 @@ def _check_inputs(model: Model, ds: Dataset, steps: PreProcess | None, control: 
         raise ValueError("Control(class_probs=True) is for classification; the target is numeric")
     if control.class_probs and not model.probabilities:
         raise ValueError(f"method {model.name!r} gives no class probabilities")
+    model.check_options()
     model.check_task(ds.mode, len(ds.levels) if ds.mode == CLASSIFICATION else 0)
     if (
         ds.mode == CLASSIFICATION
