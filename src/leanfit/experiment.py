@@ -251,15 +251,14 @@ def _plan_fit(
     elif isinstance(grid, dict):
         grid = {k: _seq(v) for k, v in grid.items()}
     spec["grid"] = grid
-    if spec.get("options"):  # engine settings outside the grid, e.g. {n_trees: 1000} for rf
+    options = spec.pop("options", None)  # engine settings outside the grid: {n_trees: 1000}
+    if options is not None:
         from .models.base import get_model
 
-        if not isinstance(spec["options"], dict):
-            raise ValueError(f"options must be a mapping, got {spec['options']!r}")
-        model = get_model(spec.get("method"))
-        model.options.update(spec.pop("options"))
-        spec["method"] = model
-    spec.pop("options", None)
+        if not isinstance(options, dict):
+            raise ValueError(f"options must be a mapping, got {options!r}")
+        spec["method"] = get_model(spec.get("method"))
+        spec["method"].options.update(options)
     if spec.get("selection"):
         spec["control"] = replace(spec["control"], selection=spec.pop("selection"))
     predict = spec.get("predict")
