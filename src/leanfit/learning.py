@@ -413,6 +413,7 @@ def _curve(
     import pandas as pd
 
     from .tuning.plan import Task, task_seed
+    from .tuning.train import run_tasks
 
     if metric not in names:
         raise ValueError(f"metric {metric!r} is not produced by the summary; it produces {names}")
@@ -432,7 +433,7 @@ def _curve(
     pooled: dict[int, list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]] = {}
     loocv = control.method == "loocv"
     by_key = {(t.resample, t.group): t for t in tasks}
-    for res in _run(ctx, tasks, control, model):
+    for res in run_tasks(ctx, tasks, control, f"learning curve {model.name}"):
         task = by_key[(res.resample, res.group)]
         if res.error is not None:
             failed[res.resample, res.group] = True
@@ -484,25 +485,6 @@ def _curve(
         failures=fail_df,
         resampling=control.describe(),
     )
-
-
-def _run(ctx: Context, tasks: list[Any], control: Control, model: Model) -> Any:
-    """Run every task through train()'s executors, with a progress bar when verbose."""
-    from tqdm.auto import tqdm
-
-    from .execute import make_executor
-
-    executor = make_executor(max(1, min(control.workers, len(tasks))))
-    with tqdm(
-        total=len(tasks),
-        desc=f"learning curve {model.name}",
-        unit="fit",
-        disable=not control.verbose,
-        leave=False,
-    ) as bar:
-        for r in executor.run(ctx, tasks):
-            bar.update(1)
-            yield r
 
 
 def _score(

@@ -278,7 +278,7 @@ def run_plan(
         scores.add(r, plan.context, by_key[(r.resample, r.group)], plan.control)
     finished = {(r.resample, r.group) for r in done}
     todo = [t for t in plan.tasks if (t.resample, t.group) not in finished]
-    for r in _run(plan.context, todo, plan.control, plan.model):
+    for r in run_tasks(plan.context, todo, plan.control, f"train {plan.model.name}"):
         if store is not None:
             store.save_task(run_id, r)  # stored before it is counted
         scores.add(r, plan.context, by_key[(r.resample, r.group)], plan.control)
@@ -339,49 +339,37 @@ def _finish_run(store: Any, run_id: int, res: TrainResult) -> None:
 _PARALLEL_MIN_SECONDS = 1.0
 
 
-def _run(ctx: Context, tasks: list[Task], control: Control, model: Model) -> Iterator[TaskResult]:
-    """Run every task, streaming results (and the progress bar) as they finish.
-
-    With several workers the first two tasks run here: the second's time (the first pays the
-    engine's import) estimates the rest, and a short job stays in this process. Results are the
-    same either way — every task is deterministic given its seed.
-    """
+def run_tasks(ctx: Context, tasks: list[Task], control: Control, desc: str) -> Iterator[TaskResult]:
+    """Run every task on the control's executor, streaming results with a progress bar."""
     from tqdm.auto import tqdm
 
+    with tqdm(
+        total=len(tasks), desc=desc, unit="fit", disable=not control.verbose, leave=False
+    ) as bar:
+        for r in _execute(ctx, tasks, control):
+            bar.update(1)
+            yield r
+
+
+def _execute(ctx: Context, tasks: list[Task], control: Control) -> Iterator[TaskResult]:
+    """Dask, or local workers: there the first two tasks run in this process, and the second's
+    time (the first pays the engine's import) decides whether the rest are worth the workers.
+    Results are the same either way — every task is deterministic given its seed.
+    """
     workers = min(control.workers, len(tasks))
     if control.executor == "dask":
         from ..execute.dask import DaskExecutor
 
-        executor = DaskExecutor(control.scheduler, max(workers, 1))
-        with tqdm(
-            total=len(tasks),
-            desc=f"train {model.name}",
-            unit="fit",
-            disable=not control.verbose,
-            leave=False,
-        ) as bar:
-            for r in executor.run(ctx, tasks):
-                bar.update(1)
-                yield r
+        yield from DaskExecutor(control.scheduler, max(workers, 1)).run(ctx, tasks)
         return
-    with tqdm(
-        total=len(tasks),
-        desc=f"train {model.name}",
-        unit="fit",
-        disable=not control.verbose,
-        leave=False,
-    ) as bar:
-        rest = tasks
-        if workers > 1 and len(tasks) > 2:
-            for r in make_executor(1).run(ctx, tasks[:2]):
-                bar.update(1)
-                yield r
-            rest = tasks[2:]
-            if (r.fit_time + r.predict_time) * len(rest) < _PARALLEL_MIN_SECONDS:
-                workers = 1
-        for r in make_executor(workers).run(ctx, rest):
-            bar.update(1)
+    rest = tasks
+    if workers > 1 and len(tasks) > 2:
+        for r in make_executor(1).run(ctx, tasks[:2]):
             yield r
+        rest = tasks[2:]
+        if (r.fit_time + r.predict_time) * len(rest) < _PARALLEL_MIN_SECONDS:
+            workers = 1
+    yield from make_executor(workers).run(ctx, rest)
 
 
 def _plan_tasks(method: str, resamples: Resamples, n_groups: int, seed: int, n: int) -> list[Task]:
