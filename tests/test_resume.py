@@ -92,62 +92,33 @@ def test_finished_run_is_not_refitted_and_changed_data_is_refused(tmp_path, trai
     from leanfit.store import Store, StoreError
 
     store = Store.open(f"sqlite:///{tmp_path / 's.db'}")
-    ctl = lf.Control(method="cv", number=3)
-    grid = {"gamma": [0.5], "lambda": [0.5]}
-    first = lf.train(
-        "Class ~ .",
-        data=training,
-        method="rda",
-        control=ctl,
-        grid=grid,
-        seed=1,
-        store=store,
-        experiment="e",
-        fit="f",
-    )
+
+    def fit(data=training, grid=None):
+        return lf.train(
+            "Class ~ .",
+            data=data,
+            method="rda",
+            control=lf.Control(method="cv", number=3),
+            grid=grid or {"gamma": [0.5], "lambda": [0.5]},
+            seed=1,
+            store=store,
+            experiment="e",
+            fit="f",
+        )
+
+    first = fit()
     assert first.store_run["computed_tasks"] == 3 and first.store_run["resumed_tasks"] == 0
-    second = lf.train(
-        "Class ~ .",
-        data=training,
-        method="rda",
-        control=ctl,
-        grid=grid,
-        seed=1,
-        store=store,
-        experiment="e",
-        fit="f",
-    )
+    second = fit()
     assert second.store_run == {
         "run_id": first.store_run["run_id"],
         "resumed_tasks": 3,
         "computed_tasks": 0,
     }
     pd.testing.assert_frame_equal(first.results, second.results, check_exact=True)
-    changed = training.assign(V1=training["V1"] * 2)
     with pytest.raises(StoreError, match="fingerprint"):
-        lf.train(
-            "Class ~ .",
-            data=changed,
-            method="rda",
-            control=ctl,
-            grid=grid,
-            seed=1,
-            store=store,
-            experiment="e",
-            fit="f",
-        )
+        fit(data=training.assign(V1=training["V1"] * 2))
     with pytest.raises(StoreError):
-        lf.train(
-            "Class ~ .",
-            data=training,
-            method="rda",
-            control=ctl,
-            seed=1,
-            store=store,
-            experiment="e",
-            fit="f",
-            grid={"gamma": [0.1], "lambda": [0.5]},
-        )
+        fit(grid={"gamma": [0.1], "lambda": [0.5]})
     runs = store.runs()
     assert len(runs) == 1 and runs["status"].iloc[0] == "finished"
     # the exact resample rows are kept with the run (numpy .npz, no pickle)
