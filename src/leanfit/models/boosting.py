@@ -50,7 +50,7 @@ class GBM(Model):
     """
 
     name = "gbm"
-    option_names = ('bag_fraction', 'num_threads')
+    option_names = ("bag_fraction", "num_threads")
     label = "Stochastic Gradient Boosting"
     engine = "lightgbm"
     tags = ("tree-based", "boosting", "ensemble", "implicit feature selection")
@@ -431,7 +431,7 @@ class LightGBM(Model):
     """
 
     name = "lightgbm"
-    option_names = ('num_threads',)
+    option_names = ("num_threads",)
     label = "LightGBM"
     engine = "lightgbm"
     tags = ("tree-based", "boosting", "ensemble", "implicit feature selection")
@@ -648,7 +648,7 @@ class XGBTree(Model):
     """
 
     name = "xgb_tree"
-    option_names = ('tree_method',)
+    option_names = ("tree_method",)
     label = "eXtreme Gradient Boosting"
     engine = "xgboost"
     tags = ("tree-based", "boosting", "ensemble", "implicit feature selection")

@@ -264,7 +264,6 @@ class QDA(LDA):
     """
 
     name: ClassVar[str] = "qda"
-    option_names = ()
     label: ClassVar[str] = "Quadratic Discriminant Analysis"
     tags: ClassVar[tuple[str, ...]] = ("discriminant analysis", "polynomial model")
 
@@ -408,7 +407,6 @@ class NB(NaiveBayes):
     """Naive Bayes under caret's ``nb`` name (klaR), whose Laplace parameter is called ``fL``."""
 
     name: ClassVar[str] = "nb"
-    option_names = ()
     params: ClassVar[tuple[Param, ...]] = (
         Param("fL", "float", 0.0, 1e3, label="Laplace Correction", aliases=("laplace",)),
         Param("usekernel", "cat", choices=(False, True), label="Distribution Type"),

@@ -53,7 +53,7 @@ class GLMNet(Model):
     """
 
     name = "glmnet"
-    option_names = ('thresh', 'maxit')
+    option_names = ("thresh", "maxit")
     label = "glmnet"
     engine = "glum"
     tags = (
@@ -608,7 +608,7 @@ class Lasso(Model):
     """
 
     name: ClassVar[str] = "lasso"
-    option_names = ('type',)
+    option_names = ("type",)
     label: ClassVar[str] = "The lasso"
     engine: ClassVar[str] = "sklearn"
     modes: ClassVar[tuple[str, ...]] = (REGRESSION,)
@@ -665,7 +665,6 @@ class ENet(Lasso):
     """
 
     name: ClassVar[str] = "enet"
-    option_names = ('type',)
     label: ClassVar[str] = "Elasticnet"
     params: ClassVar[tuple[Param, ...]] = (
         Param("fraction", "float", 0.0, 1.0, label="Fraction of Full Solution"),
@@ -702,7 +701,6 @@ class Lars(Lasso):
     """
 
     name: ClassVar[str] = "lars"
-    option_names = ('type',)
     label: ClassVar[str] = "Least Angle Regression"
     params: ClassVar[tuple[Param, ...]] = (Param("fraction", "float", 0.0, 1.0, label="Fraction"),)
 
@@ -732,7 +730,6 @@ class Lars2(Lasso):
     """
 
     name: ClassVar[str] = "lars2"
-    option_names = ('type',)
     label: ClassVar[str] = "Least Angle Regression"
     params: ClassVar[tuple[Param, ...]] = (Param("step", "int", 1, 100000, label="#Steps"),)
     submodel: ClassVar[tuple[str, ...]] = ("step",)

@@ -55,7 +55,7 @@ class MLPSklearn(Model):
     """
 
     name: ClassVar[str] = "mlp_sklearn"
-    option_names = ('max_iter',)
+    option_names = ("max_iter",)
     label: ClassVar[str] = "Multi-Layer Perceptron (scikit-learn)"
     engine: ClassVar[str] = "sklearn"
     modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION, REGRESSION)

@@ -235,7 +235,7 @@ class SVMRadial(KSVM):
     """
 
     name: ClassVar[str] = "svm_radial"
-    option_names = ('scaled',)
+    option_names = ("scaled",)
     label: ClassVar[str] = "Support Vector Machines with Radial Basis Function Kernel"
     engine: ClassVar[str] = "sklearn"
     modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION, REGRESSION)
@@ -311,7 +311,7 @@ class SVMLinear(KSVM):
     """
 
     name: ClassVar[str] = "svm_linear"
-    option_names = ('scaled',)
+    option_names = ("scaled",)
     label: ClassVar[str] = "Support Vector Machines with Linear Kernel"
     engine: ClassVar[str] = "sklearn"
     tags: ClassVar[tuple[str, ...]] = (
@@ -355,7 +355,7 @@ class SVMPoly(KSVM):
     """
 
     name: ClassVar[str] = "svm_poly"
-    option_names = ('scaled',)
+    option_names = ("scaled",)
     label: ClassVar[str] = "Support Vector Machines with Polynomial Kernel"
     engine: ClassVar[str] = "sklearn"
     tags: ClassVar[tuple[str, ...]] = (
@@ -412,7 +412,6 @@ class SVMRadialCost(SVMRadial):
     """Radial SVM tuned over C only, sigma always estimated by sigest (caret's svmRadialCost)."""
 
     name: ClassVar[str] = "svm_radial_cost"
-    option_names = ('scaled',)
     label: ClassVar[str] = "Support Vector Machines with Radial Basis Function Kernel (cost only)"
     params: ClassVar[tuple[Param, ...]] = (Param("C", "float", 1e-6, 1e6, log=True, label="Cost"),)
     complexity_order: ClassVar[tuple[tuple[str, bool], ...]] = (("C", True),)

@@ -158,7 +158,7 @@ class RF(_SklearnEnsemble):
     """
 
     name = "rf"
-    option_names = ('n_trees', 'nodesize')
+    option_names = ("n_trees", "nodesize")
     label = "Random Forest"
     engine = "sklearn"
     tags = ("random forest", "ensemble", "bagging", "tree-based", "implicit feature selection")
@@ -213,7 +213,7 @@ class QRF(RF):
     """
 
     name = "qrf"
-    option_names = ('n_trees', 'nodesize', 'quantile')
+    option_names = ("n_trees", "nodesize", "quantile")
     label = "Quantile Random Forest"
     engine = "quantile-forest"
     modes = (REGRESSION,)
@@ -261,7 +261,7 @@ class ExtraTrees(_SklearnEnsemble):
     """
 
     name = "extra_trees"
-    option_names = ('n_trees',)
+    option_names = ("n_trees",)
     label = "Random Forest by Randomization"
     engine = "sklearn"
     tags = ("random forest", "ensemble", "tree-based", "implicit feature selection")
@@ -321,7 +321,7 @@ class TreeBag(_SklearnEnsemble):
     """
 
     name = "treebag"
-    option_names = ('n_bags',)
+    option_names = ("n_bags",)
     label = "Bagged CART"
     engine = "sklearn"
     tags = ("tree-based", "ensemble", "bagging")
@@ -694,7 +694,7 @@ class RPart2(_Cart):
     """
 
     name = "rpart2"
-    option_names = ('cp',)
+    option_names = ("cp",)
     label = "CART"
     params = (Param("maxdepth", "int", 1, 30, label="Max Tree Depth", aliases=("max_depth",)),)
     submodel = ("maxdepth",)
