@@ -183,19 +183,27 @@ class RF(_SklearnEnsemble):
     def _estimator(self, data: TrainingData, params: dict[str, Any], seed: int) -> Any:
         from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
-        cls = data.mode == CLASSIFICATION
-        engine = RandomForestClassifier if cls else RandomForestRegressor
+        engine = RandomForestClassifier if data.mode == CLASSIFICATION else RandomForestRegressor
         return engine(
-            n_estimators=int(self.options.get("n_trees", 500)),
-            max_features=_mtry(params, data.X.shape[1]),
+            **self._forest(data, params, seed),
+            oob_score=data.oob,  # costs ~9% of a fit: only when asked for
+        )
+
+    def _forest(self, data: TrainingData, params: dict[str, Any], seed: int) -> dict[str, Any]:
+        """randomForest's settings as scikit-learn forest arguments."""
+        return {
+            "n_estimators": int(self.options.get("n_trees", 500)),
+            "max_features": _mtry(params, data.X.shape[1]),
             # randomForest's nodesize: nodes with at most that many rows are not split
             # (their children may be smaller), i.e. scikit-learn's min_samples_split - 1
-            min_samples_split=int(self.options.get("nodesize", 1 if cls else 5)) + 1,
-            bootstrap=True,
-            oob_score=data.oob,  # costs ~9% of a fit: only when asked for
-            n_jobs=1,
-            random_state=_random_state(seed),
-        )
+            "min_samples_split": int(
+                self.options.get("nodesize", 1 if data.mode == CLASSIFICATION else 5)
+            )
+            + 1,
+            "bootstrap": True,
+            "n_jobs": 1,
+            "random_state": _random_state(seed),
+        }
 
     def oob_predict(
         self, fitted: EngineFit, subs: list[dict[str, Any]]
@@ -209,7 +217,7 @@ class QRF(RF):
     rf's forest (500 trees, ``mtry``, nodesize 5; the same options), but each leaf keeps its
     training responses, so a prediction is a conditional quantile: the median, as caret's
     ``predict(..., what = 0.5)``, or ``QRF(options={"quantile": 0.9})``. Robust to outlying
-    responses. Regression only; out-of-bag scoring is rf's.
+    responses. Regression only, without out-of-bag scoring.
     """
 
     name = "qrf"
@@ -231,14 +239,7 @@ class QRF(RF):
     def _estimator(self, data: TrainingData, params: dict[str, Any], seed: int) -> Any:
         from quantile_forest import RandomForestQuantileRegressor
 
-        return RandomForestQuantileRegressor(
-            n_estimators=int(self.options.get("n_trees", 500)),
-            max_features=_mtry(params, data.X.shape[1]),
-            min_samples_split=int(self.options.get("nodesize", 5)) + 1,
-            bootstrap=True,
-            n_jobs=1,
-            random_state=_random_state(seed),
-        )
+        return RandomForestQuantileRegressor(**self._forest(data, params, seed))
 
     def check_task(self, mode: str, n_classes: int) -> None:
         """The quantile option is a probability."""
