@@ -162,8 +162,10 @@ def test_nullable_and_bool_columns_are_numeric() -> None:
 
 
 def test_errors() -> None:
-    with pytest.raises(ValueError, match="unknown step 'PCA'.*medianImpute.*spatialSign"):
+    with pytest.raises(ValueError, match="unknown step 'PCA' .did you mean 'pca'.*spatialSign"):
         PreProcess(["center", "PCA"])
+    with pytest.raises(ValueError, match="unknown step 'centre' .did you mean 'center'"):
+        PreProcess(["centre"])
     df = pd.DataFrame({"num": [1.0, 2.0], "txt": ["a", "b"]})
     with pytest.raises(ValueError, match="column 'txt' is not numeric"):
         PreProcess().fit(df)

@@ -53,6 +53,11 @@ def test_unknown_method_suggests_close_names(training, fits):
     assert "glmnet" in msg and "svm_radial" in msg  # the known methods are listed
     msg = _fails(fits, "unknown method", "Class ~ .", data=training, method="svm_radail")
     assert "'svm_radial'" in msg
+    # Labels and engines are matched too: a user writing what a model is called finds it.
+    msg = _fails(fits, "unknown method", "Class ~ .", data=training, method="random_forest")
+    assert msg.split("Known methods")[0].endswith("Did you mean 'rf', 'qrf', 'extra_trees'? ")
+    msg = _fails(fits, "unknown method", "Class ~ .", data=training, method="xgboost")
+    assert "'xgb_linear', 'xgb_tree'" in msg.split("Known methods")[0]
     _fails(fits, "method must be a model name", "Class ~ .", data=training, method=3, exc=TypeError)
 
 
@@ -208,6 +213,36 @@ def test_missing_predictors_need_an_imputation_step(training, fits, method):
     assert res.results["Accuracy"].notna().all()
     assert res.results["Accuracy"].iloc[0] > 0.6
     assert np.isfinite(res.final_preprocess.median_).all()
+
+
+def test_an_entirely_missing_predictor_is_named_before_any_fit(training, fits):
+    bad = training.copy()
+    bad["V7"] = np.nan
+    grid = {"gamma": [0.5], "lambda": [0.5]}
+    for steps in (None, ["median_impute"], ["knn_impute"]):
+        msg = _fails(
+            fits,
+            "entirely missing",
+            "Class ~ .",
+            data=bad,
+            method="rda",
+            grid=grid,
+            control=CV3,
+            preprocess=steps,
+        )
+        assert "['V7']" in msg and "preprocess=['zv']" in msg
+    # zv drops it inside each resample (before the imputer), so both run
+    res = train(
+        "Class ~ .",
+        data=bad,
+        method="rda",
+        grid=grid,
+        control=CV3,
+        preprocess=["zv", "median_impute"],
+        seed=1,
+    )
+    assert len(fits) == 3 + 1
+    assert "V7" not in res.final_preprocess.output_names_
 
 
 def test_gbm_takes_missing_predictors(training, fits):

@@ -35,6 +35,7 @@ Where leanfit differs from caret (on purpose, each noted at its step):
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -109,7 +110,12 @@ def _canonical_steps(steps: Sequence[str] | str) -> tuple[str, ...]:
     for step in steps:
         canon = _ALIASES.get(step) if isinstance(step, str) else None
         if canon is None:
-            raise ValueError(f"steps: unknown step {step!r}; valid steps are {list(_ALIASES)}")
+            lower = {name.lower(): name for name in _ALIASES}
+            close = difflib.get_close_matches(str(step).lower(), list(lower), n=1, cutoff=0.6)
+            hint = f" (did you mean {lower[close[0]]!r}?)" if close else ""
+            raise ValueError(
+                f"steps: unknown step {step!r}{hint}; valid steps are {list(_ALIASES)}"
+            )
         found.add(canon)
     return tuple(s for s in STEP_ORDER if s in found)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import itertools
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, ClassVar
@@ -297,6 +298,23 @@ def get_model(method: str | Model | type[Model]) -> Model:
     key = _CARET_NAMES.get(method, method.replace(".", "_"))
     if key in reg:
         return reg[key]()
-    close = difflib.get_close_matches(method, list(reg), n=3, cutoff=0.5)
+    close = _similar_methods(method, reg)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise ValueError(f"unknown method {method!r}.{hint} Known methods: {', '.join(reg)}.")
+
+
+def _similar_methods(method: str, reg: dict[str, type[Model]]) -> list[str]:
+    """Methods run by the engine ``method`` names, then those whose name, caret name or label
+    is close to it ("random_forest": rf)."""
+
+    def norm(text: str) -> str:
+        return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+    spellings: dict[str, str] = {}
+    for name, cls in reg.items():
+        spellings.setdefault(norm(cls.label), name)
+    spellings.update({norm(caret): name for caret, name in _CARET_NAMES.items()})
+    spellings.update({norm(name): name for name in reg})
+    close = difflib.get_close_matches(norm(method), list(spellings), n=6, cutoff=0.6)
+    same_engine = [name for name, cls in reg.items() if norm(cls.engine) == norm(method)]
+    return list(dict.fromkeys(same_engine + [spellings[c] for c in close]))[:3]
