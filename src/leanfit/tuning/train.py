@@ -457,12 +457,23 @@ def _check_inputs(model: Model, ds: Dataset, steps: PreProcess | None, control: 
         )
     if ds.weights is not None and not model.takes_weights:
         raise ValueError(f"method {model.name!r} does not take observation weights")
+    step_names = set(steps.steps if steps else ())
+    missing = np.isnan(ds.X)
+    names = ds.encoder.feature_names
+    empty = [c for c, e in zip(names, missing.all(axis=0), strict=True) if e]
+    filtered = {"zv", "nzv"} & step_names  # they drop entirely missing columns first
+    if empty and not model.takes_missing and not filtered:
+        raise ValueError(
+            f"predictor column(s) {empty[:5] + (['...'] if len(empty) > 5 else [])} are "
+            "entirely missing: there is nothing to learn or impute from; drop them, or add "
+            "preprocess=['zv'] to remove them"
+        )
     nan_cols = [
         c
-        for c, bad in zip(ds.encoder.feature_names, np.isnan(ds.X).any(axis=0), strict=True)
-        if bad
+        for c, some, all_ in zip(names, missing.any(axis=0), missing.all(axis=0), strict=True)
+        if some and not (all_ and filtered)
     ]
-    if nan_cols and not model.takes_missing and not _IMPUTERS & set(steps.steps if steps else ()):
+    if nan_cols and not model.takes_missing and not _IMPUTERS & step_names:
         shown = nan_cols[:5] + (["..."] if len(nan_cols) > 5 else [])
         raise ValueError(
             f"predictor column(s) {shown} have missing values and method {model.name!r} cannot "
