@@ -102,6 +102,14 @@ def test_models_lists_the_library(capsys):
     assert main(["models", "--tag", "discriminant"]) == 0
     tagged = [ln.split()[0] for ln in capsys.readouterr().out.splitlines()]
     assert "rda" in tagged and "lda" in tagged and "gbm" not in tagged
+    # the labels line up however long an engine's name is
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    qrf = next(ln for ln in lines if ln.startswith("qrf "))
+    assert qrf.index("Quantile Random Forest") == lines[0].index("label")
+    assert main(["models", "--engine", "sklearnx"]) == 1
+    err = capsys.readouterr().err
+    assert "no model matches" in err and "lightgbm" in err and "discriminant" in err
 
 
 def test_models_shows_one_model(capsys):

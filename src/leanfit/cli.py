@@ -149,9 +149,18 @@ def _models(args: argparse.Namespace) -> int:
             continue
         short = {"classification": "class", "regression": "reg"}
         rows.append((name, cls.engine, "+".join(short[m] for m in cls.modes), cls.label))
-    print(f"{'name':<16}{'engine':<10}{'modes':<11}label")
-    for name, engine, modes, label in rows:
-        print(f"{name:<16}{engine:<10}{modes:<11}{label}")
+    if not rows:
+        engines = sorted({c.engine for c in registry().values()})
+        tags = sorted({t for c in registry().values() for t in c.tags})
+        print(
+            f"no model matches these filters; engines: {', '.join(engines)}; "
+            f"tags: {', '.join(tags)}",
+            file=sys.stderr,
+        )
+        return 1
+    wide = [max(len(r[i]) for r in [("name", "engine", "modes")] + rows) + 2 for i in range(3)]
+    for name, engine, modes, label in [("name", "engine", "modes", "label")] + rows:
+        print(f"{name:<{wide[0]}}{engine:<{wide[1]}}{modes:<{wide[2]}}{label}")
     return 0
 
 
