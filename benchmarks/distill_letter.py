@@ -48,40 +48,71 @@ def sweep(teacher, X, y, X_test, y_test, args) -> pd.DataFrame:
     from leanfit.distillation.transfer import augment, nominal_spans
     from leanfit.nn.training import TrainOptions
 
-    synthetic = augment(X, "munge", args.multiple, args.seed,
-                        nominal=nominal_spans(teacher.dataset.encoder))
+    synthetic = augment(
+        X, "munge", args.multiple, args.seed, nominal=nominal_spans(teacher.dataset.encoder)
+    )
     Xa = np.vstack([X, synthetic])
     t_out = teacher.outputs(Xa)
     labels = np.concatenate([y, np.full(len(synthetic), -1)]).astype(np.int64)
-    opts = TrainOptions(optimizer="adam", lr=2e-3, batch_size=256, epochs=args.epochs,
-                        schedule="cosine", num_threads=1)
+    opts = TrainOptions(
+        optimizer="adam",
+        lr=2e-3,
+        batch_size=256,
+        epochs=args.epochs,
+        schedule="cosine",
+        num_threads=1,
+    )
     k = teacher.n_classes
     rows = []
     for hidden in [(32,), (128, 128)]:
-        common = {"hidden": hidden, "activation": "relu", "dropout": 0.0, "options": opts,
-                  "seed": args.seed}
-        hard = fit_mlp_students(X, y, t_out[: len(X)], "classification", k, n_real=len(X),
-                                T=1.0, alpha=1.0, **common)[0]
+        common = {
+            "hidden": hidden,
+            "activation": "relu",
+            "dropout": 0.0,
+            "options": opts,
+            "seed": args.seed,
+        }
+        hard = fit_mlp_students(
+            X, y, t_out[: len(X)], "classification", k, n_real=len(X), T=1.0, alpha=1.0, **common
+        )[0]
         for T in (1.0, 2.0, 4.0, 8.0):
             t0 = time.perf_counter()
-            st = fit_mlp_students(Xa, labels, t_out, "classification", k, n_real=len(X), T=T,
-                                  alpha=args.alpha, **common)[0]
+            st = fit_mlp_students(
+                Xa,
+                labels,
+                t_out,
+                "classification",
+                k,
+                n_real=len(X),
+                T=T,
+                alpha=args.alpha,
+                **common,
+            )[0]
             fit_s = time.perf_counter() - t0
-            table = compare_models(teacher, {"distilled": st, "hard": hard}, X_test, y_test,
-                                   latency=False)
+            table = compare_models(
+                teacher, {"distilled": st, "hard": hard}, X_test, y_test, latency=False
+            )
             fig = relative_figures(table, "distilled", "hard")
-            rows.append({
-                "hidden": "x".join(map(str, hidden)), "T": T,
-                "parameters": st.n_parameters,
-                "hard_acc": table.loc["hard", "accuracy"],
-                "distilled_acc": table.loc["distilled", "accuracy"],
-                "retention": fig["retention"], "gap_closure": fig["gap_closure"],
-                "fidelity": fig["fidelity"], "log_loss": table.loc["distilled", "log_loss"],
-                "fit_s": fit_s,
-            })
-            print(f"  sweep {rows[-1]['hidden']:>7} T={T:g}: acc {rows[-1]['distilled_acc']:.4f}"
-                  f" (hard {rows[-1]['hard_acc']:.4f}), fidelity {fig['fidelity']:.4f}, "
-                  f"{fit_s:.0f} s", flush=True)
+            rows.append(
+                {
+                    "hidden": "x".join(map(str, hidden)),
+                    "T": T,
+                    "parameters": st.n_parameters,
+                    "hard_acc": table.loc["hard", "accuracy"],
+                    "distilled_acc": table.loc["distilled", "accuracy"],
+                    "retention": fig["retention"],
+                    "gap_closure": fig["gap_closure"],
+                    "fidelity": fig["fidelity"],
+                    "log_loss": table.loc["distilled", "log_loss"],
+                    "fit_s": fit_s,
+                }
+            )
+            print(
+                f"  sweep {rows[-1]['hidden']:>7} T={T:g}: acc {rows[-1]['distilled_acc']:.4f}"
+                f" (hard {rows[-1]['hard_acc']:.4f}), fidelity {fig['fidelity']:.4f}, "
+                f"{fit_s:.0f} s",
+                flush=True,
+            )
     return pd.DataFrame(rows)
 
 
@@ -103,21 +134,34 @@ def main() -> None:
     t_start = time.perf_counter()
     letter = lf.datasets.load("letter")
     train, test = letter.iloc[:16_000], letter.iloc[16_000:]
-    print(f"Letter: {len(train)} training rows, {len(test)} test rows, "
-          f"{letter['lettr'].nunique()} classes; {os.cpu_count()} cores")
+    print(
+        f"Letter: {len(train)} training rows, {len(test)} test rows, "
+        f"{letter['lettr'].nunique()} classes; {os.cpu_count()} cores"
+    )
 
     t0 = time.perf_counter()
     fit = tuned_teacher(train, args.seed)
-    print(f"teacher: LightGBM tuned by 3-fold CV in {time.perf_counter() - t0:.0f} s; chosen "
-          f"{fit.best_params}")
+    print(
+        f"teacher: LightGBM tuned by 3-fold CV in {time.perf_counter() - t0:.0f} s; chosen "
+        f"{fit.best_params}"
+    )
 
     t0 = time.perf_counter()
     result = lf.distill(
-        fit, test=test, hidden=(128, 128), T=args.T, alpha=args.alpha, multiple=args.multiple,
-        epochs=args.epochs, seed=args.seed, n_single=args.single,
+        fit,
+        test=test,
+        hidden=(128, 128),
+        T=args.T,
+        alpha=args.alpha,
+        multiple=args.multiple,
+        epochs=args.epochs,
+        seed=args.seed,
+        n_single=args.single,
     )
-    print(f"distillation + hard-label baseline + ONNX measurements: "
-          f"{time.perf_counter() - t0:.0f} s\n")
+    print(
+        f"distillation + hard-label baseline + ONNX measurements: "
+        f"{time.perf_counter() - t0:.0f} s\n"
+    )
     print(result)
     print("\nfigure            value     target")
     for name, (op, target) in TARGETS.items():
@@ -126,14 +170,17 @@ def main() -> None:
         print(f"  {name:<15} {value:8.4g}   {op} {target:g}   {'met' if ok else 'NOT MET'}")
 
     if not args.no_sweep:
-        print("\nsweep over T and student size (same transfer set, alpha "
-              f"{args.alpha:g}, {args.epochs} epochs):")
+        print(
+            "\nsweep over T and student size (same transfer set, alpha "
+            f"{args.alpha:g}, {args.epochs} epochs):"
+        )
         teacher = Teacher.of(fit)
         ds = teacher.dataset
         X_test = ds.encoder.transform(test)
         y_test = pd.Categorical(test["lettr"], categories=ds.levels).codes.astype(np.int64)
-        table = sweep(teacher, np.asarray(ds.X, float), np.asarray(ds.y, np.int64), X_test,
-                      y_test, args)
+        table = sweep(
+            teacher, np.asarray(ds.X, float), np.asarray(ds.y, np.int64), X_test, y_test, args
+        )
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"\nwhole benchmark: {(time.perf_counter() - t_start) / 60:.1f} min (target < 20)")
 

@@ -50,7 +50,11 @@ def main() -> None:
             for _ in range(3):  # median of 3, as caret's side: the first run imports the engine
                 t0 = time.perf_counter()
                 res = lf.train(
-                    FORMULA[data_name], data=data, method=method, control=ctl, tune_length=3,
+                    FORMULA[data_name],
+                    data=data,
+                    method=method,
+                    control=ctl,
+                    tune_length=3,
                     seed=1,
                 )
                 times.append(time.perf_counter() - t0)
