@@ -7,8 +7,9 @@ largest accuracy difference is printed).
 
     python benchmarks/submodel_reuse.py [--repeats 3] [--only knn glmnet]
 
-With Rscript on the PATH (glmnet, mlbench, caret), R glmnet's own path-against-separate ratio on
-the same grid is printed after the glmnet row (benchmarks/reference/glmnet_path.R).
+After the glmnet row come glmnet's own path-against-separate ratios on the same grid: its Fortran
+called from Python (python-glmnet, the ``glmnet`` extra) and, with Rscript on the PATH (glmnet,
+mlbench, caret), R's glmnet (benchmarks/reference/glmnet_path.R).
 """
 
 from __future__ import annotations
@@ -113,7 +114,46 @@ def main() -> None:
             f"{same}"
         )
         if name == "glmnet":
+            _python_glmnet_reference(sonar, grid["lambda"], args.repeats)
             _r_glmnet_reference(args.repeats)
+
+
+def _python_glmnet_reference(sonar, lambdas: list[float], repeats: int) -> None:
+    """glmnet's own Fortran called from Python (python-glmnet's LogitNet, the ``glmnet`` extra):
+    one path against separate single-lambda fits on the same 10 folds, engine calls only."""
+    try:
+        from glmnet import LogitNet
+    except ImportError:
+        print("  (no python-glmnet: pip install 'leanfit[glmnet]' to measure its path ratio)")
+        return
+    import warnings
+
+    import leanfit as lf
+
+    X = sonar.drop(columns="Class").to_numpy(float)
+    y = sonar["Class"].to_numpy()
+    folds = lf.kfold(y, k=10, seed=1).train
+    path = np.sort(np.asarray(lambdas, dtype=float))[::-1]
+
+    def fit(rows, lam):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            LogitNet(alpha=0.5, lambda_path=lam, n_splits=0, tol=1e-7).fit(X[rows], y[rows])
+
+    def timed(fn) -> float:
+        runs = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            runs.append(time.perf_counter() - t0)
+        return statistics.median(runs)
+
+    one = timed(lambda: [fit(rows, path) for rows in folds])
+    each = timed(lambda: [fit(rows, path[i : i + 1]) for rows in folds for i in range(len(path))])
+    print(
+        f"{'  py':<8}{'glmnet Fortran from Python (python-glmnet)':<48}{1:>9}{len(path):>9}"
+        f"{one:>9.3f}{each:>11.3f}{each / one:>8.1f}x"
+    )
 
 
 def _r_glmnet_reference(repeats: int) -> None:
