@@ -358,6 +358,13 @@ def test_distill_model_option_checks(training):
         check({"teacher": "lm"})
     with pytest.raises(ValueError, match="augment must be one of"):
         check({"teacher": "rf", "augment": "noise"})
+    with pytest.raises(
+        ValueError, match=r"unknown option\(s\) \['droput'\] .did you mean 'dropout'"
+    ):
+        check({"teacher": "rf", "droput": 0.2})
+    # the teacher's own options are checked against the teacher
+    with pytest.raises(ValueError, match=r"rf: unknown option\(s\) \['ntrees'\]"):
+        check({"teacher": "rf", "teacher_options": {"ntrees": 50}})
 
 
 # -- the same-runtime measurements and regression ----------------------------------------------

@@ -165,12 +165,11 @@ def test_misspelled_option_is_named_before_fitting(training, fits):
 
 
 def test_every_built_in_model_declares_its_options():
-    """So a misspelled option fails early instead of being ignored; distill_mlp checks its own
-    (teacher, augment, ...) in check_task."""
+    """So a misspelled option fails early instead of being ignored."""
     from leanfit.models.base import registry
 
     undeclared = {n for n, c in registry().items() if c.option_names is None}
-    assert undeclared == {"distill_mlp"}
+    assert undeclared == set()
 
 
 def test_class_with_fewer_rows_than_folds_warns_and_runs_as_in_caret(training, fits):

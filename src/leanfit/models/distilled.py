@@ -57,6 +57,21 @@ class DistilledMLP(Model):
         Param("multiple", "float", 0.0, 1000.0, label="Augmentation Multiple", default=4.0),
         Param("epochs", "int", 1, 100_000, label="#Epochs", default=30),
     )
+    option_names = (
+        "teacher",
+        "teacher_params",
+        "teacher_options",
+        "augment",
+        "munge_p",
+        "munge_s",
+        "mixup_alpha",
+        "activation",
+        "dropout",
+        "l2",
+        "schedule",
+        "device",
+        "num_threads",
+    )
     submodel: ClassVar[tuple[str, ...]] = ("epochs",)
     complexity_order: ClassVar[tuple[tuple[str, bool], ...]] = (
         ("units", True),
