@@ -466,7 +466,7 @@ def test_model_checkpoints_resume_each_fit(tmp_path):
     m.fit(data, params, subs, seed=3)
     m.fit(data, params, subs[1:], seed=2)  # other sub-models: another file, not a clash
     assert len(list(tmp_path.iterdir())) == 3
-    with pytest.raises(ValueError, match="unknown mlp option"):
+    with pytest.raises(ValueError, match=r"mlp: unknown option\(s\) \['epochs'\]"):
         MLP(options={"epochs": 3}).fit(data, params, subs, seed=2)
 
 

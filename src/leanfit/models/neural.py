@@ -331,11 +331,7 @@ class MLP(Model):
         )
 
     def _options(self) -> dict[str, Any]:
-        unknown = sorted(set(self.options) - set(_MLP_OPTIONS))
-        if unknown:
-            raise ValueError(
-                f"unknown mlp option(s) {unknown}; the options are {sorted(_MLP_OPTIONS)}"
-            )
+        self.check_options()  # train() has already; a direct fit() call has not
         return {**_MLP_OPTIONS, **self.options}
 
     def fit(
