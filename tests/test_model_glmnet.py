@@ -86,6 +86,28 @@ def test_gaussian_predictions_match_r(ref):
     assert err < 1e-4, f"max |pred - R| = {err:.3g} sd(y)"
 
 
+@pytest.mark.parametrize("make", [_binomial, _gaussian], ids=["binomial", "gaussian"])
+def test_thresh_reaches_the_glum_families(make):
+    """thresh is glum's convergence tolerance there: a tight one lands closer to R's fit."""
+    d, ref = make(), (REF["binomial"] if make is _binomial else REF["gaussian"])[-1]
+    r = np.array(ref["pred"])
+    far = {}
+    for thresh in (1e-2, 1e-10):
+        pred = _fit(d, ref["alpha"], ref["lambda"], d.X[:N_ROWS], thresh=thresh)
+        far[thresh] = np.abs((pred[..., 1] if make is _binomial else pred) - r).max()
+    assert far[1e-10] < far[1e-2] / 10, far
+
+
+def test_binomial_out_of_iterations_fails_the_fit():
+    """maxit caps glum's IRLS iterations; running out raises instead of returning a fit that
+    has not converged."""
+    with pytest.raises(
+        RuntimeError, match=r"binomial fit \(glum\) did not converge within maxit=2"
+    ):
+        _fit(_binomial(), 0.5, [0.01, 0.0001], maxit=2)
+    assert np.isfinite(_fit(_binomial(), 0.5, [0.01, 0.0001], maxit=50)).all()
+
+
 # -- 2. lambda_max -------------------------------------------------------------------------
 
 

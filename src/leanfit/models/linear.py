@@ -46,10 +46,12 @@ class GLMNet(Model):
 
     Binomial and Gaussian families are fitted by glum along the requested lambda path with warm
     starts; the multinomial family by glmnet's own Fortran (python-glmnet, the ``glmnet`` extra:
-    ``pip install 'leanfit[glmnet]'``, GPL-2 like R's glmnet), converged to glmnet's default
-    ``thresh`` 1e-7 within ``maxit`` 1e5 passes as in caret (tighter:
-    ``GLMNet(options={"thresh": 1e-12, "maxit": 10**6})``). Predictors are standardized inside
-    the fit as glmnet does. Sub-model: every lambda of one alpha from one path.
+    ``pip install 'leanfit[glmnet]'``, GPL-2 like R's glmnet). Options: ``thresh``, the
+    convergence tolerance (default 1e-7 as in glmnet and caret; glum's gradient tolerance for
+    binomial and Gaussian), and ``maxit``, the iteration cap (glmnet's 1e5 passes; glum's 1000
+    IRLS iterations). Tighter: ``GLMNet(options={"thresh": 1e-12, "maxit": 10**6})``. A fit
+    that does not converge raises. Predictors are standardized inside the fit as glmnet does.
+    Sub-model: every lambda of one alpha from one path.
     """
 
     name = "glmnet"
@@ -95,12 +97,14 @@ class GLMNet(Model):
         path = np.array(sorted({float(s["lambda"]) for s in subs}, reverse=True))
         mu, sd = _standardize(data.X, data.weights)
         Z = (data.X - mu) / sd
+        thresh = float(self.options.get("thresh", 1e-7))
+        maxit = self.options.get("maxit")
         if data.mode == CLASSIFICATION and data.n_classes > 2:
-            thresh = float(self.options.get("thresh", 1e-7))
-            maxit = int(self.options.get("maxit", 100_000))
+            maxit = 100_000 if maxit is None else int(maxit)
             coefs, intercepts = self._multinomial_path(Z, data, alpha, path, thresh, maxit)
         else:
-            coefs, intercepts = self._glum_path(Z, data, alpha, path)
+            maxit = 1000 if maxit is None else int(maxit)
+            coefs, intercepts = self._glum_path(Z, data, alpha, path, thresh, maxit)
         return {
             "mu": mu,
             "sd": sd,
@@ -112,15 +116,23 @@ class GLMNet(Model):
         }
 
     @staticmethod
-    def _glum_path(Z: np.ndarray, data: TrainingData, alpha: float, path: np.ndarray):
+    def _glum_path(
+        Z: np.ndarray,
+        data: TrainingData,
+        alpha: float,
+        path: np.ndarray,
+        thresh: float,
+        maxit: int,
+    ):
         from glum import GeneralizedLinearRegressor
+        from sklearn.exceptions import ConvergenceWarning
 
         y = data.y.astype(float)
-        family, y_scale = "binomial", 1.0
+        family, name, y_scale = "binomial", "binomial", 1.0
         if data.mode != CLASSIFICATION:
             # glmnet solves the Gaussian problem for y / sd(y) at lambda / sd(y); only then does
             # its ridge term (alpha < 1) mean what it means in R.
-            family = "normal"
+            family, name = "normal", "gaussian"
             w = np.ones(len(y)) if data.weights is None else data.weights
             y_scale = float(np.sqrt(np.average((y - np.average(y, weights=w)) ** 2, weights=w)))
             y_scale = y_scale if y_scale > 0 else 1.0
@@ -130,12 +142,18 @@ class GLMNet(Model):
             alpha=list(path / y_scale),
             alpha_search=True,
             scale_predictors=False,
-            gradient_tol=1e-7,
-            max_iter=1000,
+            gradient_tol=thresh,
+            max_iter=maxit,
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
             m.fit(Z, y / y_scale, sample_weight=data.weights)
+        if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+            raise RuntimeError(
+                f"glmnet's {name} fit (glum) did not converge within maxit={maxit} IRLS "
+                f"iterations (alpha={alpha}, lambdas {path[0]:.6g} to {path[-1]:.6g}); use a "
+                "larger options['maxit'], a looser options['thresh'] or larger lambdas"
+            )
         coefs = np.asarray(m.coef_path_)[:, :, None] * y_scale
         return coefs, np.asarray(m.intercept_path_)[:, None] * y_scale
 
