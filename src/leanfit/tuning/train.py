@@ -459,20 +459,18 @@ def _check_inputs(model: Model, ds: Dataset, steps: PreProcess | None, control: 
         raise ValueError(f"method {model.name!r} does not take observation weights")
     step_names = set(steps.steps if steps else ())
     missing = np.isnan(ds.X)
-    names = ds.encoder.feature_names
-    empty = [c for c, e in zip(names, missing.all(axis=0), strict=True) if e]
-    filtered = {"zv", "nzv"} & step_names  # they drop entirely missing columns first
-    if empty and not model.takes_missing and not filtered:
+    some_missing, all_missing = missing.any(axis=0), missing.all(axis=0)
+    names = np.asarray(ds.encoder.feature_names, dtype=object)
+    if {"zv", "nzv"} & step_names:  # they drop entirely missing columns first
+        some_missing &= ~all_missing
+    elif all_missing.any() and not model.takes_missing:
+        empty = list(names[all_missing])
         raise ValueError(
             f"predictor column(s) {empty[:5] + (['...'] if len(empty) > 5 else [])} are "
             "entirely missing: there is nothing to learn or impute from; drop them, or add "
             "preprocess=['zv'] to remove them"
         )
-    nan_cols = [
-        c
-        for c, some, all_ in zip(names, missing.any(axis=0), missing.all(axis=0), strict=True)
-        if some and not (all_ and filtered)
-    ]
+    nan_cols = list(names[some_missing])
     if nan_cols and not model.takes_missing and not _IMPUTERS & step_names:
         shown = nan_cols[:5] + (["..."] if len(nan_cols) > 5 else [])
         raise ValueError(
