@@ -1,10 +1,11 @@
 """leanfit's glmnet, pls, knn, lda and rf against caret on Sonar and BostonHousing (issue 3
 figures; and all but rf on Glass, 6 classes): the same 10-fold CV indices (caret's, written by
 reference/caret_library.R), each method's default grid (tune_length 3); chosen candidate's
-resampled metric and wall time (median of 3 runs on both sides; the first also loads or imports
-the engine).
+resampled metric and wall time (median of --repeats runs on both sides, default 5: most fits
+take well under a second, so single runs are at the mercy of this machine's noise; the first
+run also loads or imports the engine).
 
-    python benchmarks/library_vs_caret.py [--n-jobs 2] [--caret-json FILE]
+    python benchmarks/library_vs_caret.py [--n-jobs 2] [--repeats 5] [--caret-json FILE]
 Without --caret-json it runs the R script (R + caret + randomForest, pls, glmnet needed).
 """
 
@@ -25,6 +26,7 @@ FORMULA = {"sonar": "Class ~ .", "bostonhousing": "medv ~ .", "glass": "Type ~ .
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-jobs", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5, help="runs per fit on each side")
     ap.add_argument("--caret-json", help="output of reference/caret_library.R (else run it)")
     args = ap.parse_args()
     import leanfit as lf
@@ -33,7 +35,7 @@ def main() -> None:
     if path is None:
         path = str(Path(tempfile.mkdtemp()) / "caret_library.json")
         subprocess.run(
-            ["Rscript", str(HERE / "reference" / "caret_library.R"), path],
+            ["Rscript", str(HERE / "reference" / "caret_library.R"), path, str(args.repeats)],
             check=True,
             capture_output=True,
         )
@@ -47,7 +49,7 @@ def main() -> None:
         ctl = lf.Control(method="cv", index=block["index"], n_jobs=args.n_jobs)
         for method, fit in block["fits"].items():
             times = []
-            for _ in range(3):  # median of 3, as caret's side: the first run imports the engine
+            for _ in range(args.repeats):  # as caret's side: the first run imports the engine
                 t0 = time.perf_counter()
                 res = lf.train(
                     FORMULA[data_name],

@@ -1,12 +1,13 @@
 # caret's side of benchmarks/library_vs_caret.py: glmnet, pls, knn, lda, rf on Sonar (Accuracy)
 # and BostonHousing (RMSE), and all but rf on Glass (6 classes: glmnet's multinomial family),
 # each with caret's default grid (tuneLength = 3) on the SAME 10-fold CV indices, which are
-# written out so leanfit can use them. Times: median of 3 runs.
+# written out so leanfit can use them. Times: median of REPEATS runs (default 5).
 # Debian packages: r-cran-caret r-cran-mlbench r-cran-glmnet r-cran-pls r-cran-randomforest
-# Run: Rscript benchmarks/reference/caret_library.R OUT.json
+# Run: Rscript benchmarks/reference/caret_library.R OUT.json [REPEATS]
 suppressMessages({library(mlbench); library(caret)})
 args <- commandArgs(trailingOnly = TRUE)
 out <- if (length(args)) args[[1]] else "caret_library.json"
+repeats <- if (length(args) > 1) as.integer(args[[2]]) else 5
 data(Sonar); data(BostonHousing); data(Glass)
 sets <- list(sonar = list(form = Class ~ ., data = Sonar, y = Sonar$Class),
              bostonhousing = list(form = medv ~ ., data = BostonHousing, y = BostonHousing$medv),
@@ -25,7 +26,7 @@ for (name in names(sets)) {
     if (m == "lda" && name == "bostonhousing") next
     if (m == "rf" && name == "glass") next
     times <- c()
-    for (r in 1:3) {  # median of 3: the first run also loads the method's package
+    for (r in seq_len(repeats)) {  # the first run also loads the method's package
       set.seed(1)
       t0 <- proc.time()[["elapsed"]]
       fit <- train(s$form, data = s$data, method = m, trControl = ctrl, tuneLength = 3)
