@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,7 +39,8 @@ class Centroid(Model):
     """A tiny nearest-centroid classifier with one parameter ``shrink`` in [0, 1].
 
     ``fail_on`` lists ``shrink`` values whose fit raises (on every resample, or only when the
-    fitting rows number ``fail_rows``); ``calls`` records every fit.
+    fitting rows number ``fail_rows``); ``warn_on`` those whose fit warns, under the same row
+    condition; ``calls`` records every fit.
     """
 
     name: ClassVar[str] = "centroid"
@@ -49,13 +51,18 @@ class Centroid(Model):
 
     fail_on: tuple = ()
     fail_rows: int | None = None
+    warn_on: tuple = ()
     calls: list = field(default_factory=list)
 
     def fit(self, data: TrainingData, params: dict[str, Any], subs, seed: int) -> Any:
         self.calls.append({"n": len(data.y), "params": dict(params)})
         s = float(params["shrink"])
-        if s in self.fail_on and (self.fail_rows is None or len(data.y) == self.fail_rows):
+        these_rows = self.fail_rows is None or len(data.y) == self.fail_rows
+        if s in self.fail_on and these_rows:
             raise FloatingPointError(f"centroid cannot fit shrink={s}")
+        if s in self.warn_on and these_rows:
+            msg = f"centroid: shrink={s} on {len(data.y)} rows"
+            warnings.warn(msg, RuntimeWarning, stacklevel=2)
         grand = data.X.mean(axis=0)
         cents = np.stack([data.X[data.y == k].mean(axis=0) for k in range(data.n_classes)])
         return (1 - s) * cents + s * grand

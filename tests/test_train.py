@@ -945,6 +945,84 @@ def test_a_failing_candidate_is_recorded_not_dropped(training, centroid_cls):
     assert "WARNING: 5 model fits failed (5 candidate x resample scores missing)" in repr(res)
 
 
+def test_fit_warnings_from_every_worker_are_summed_up_and_kept(training, centroid_cls):
+    """A fit's warnings are not lost in a worker process: one summary warning, and each fit's
+    in fit_warnings, the same for 1 and 2 workers (caret: "There were warnings")."""
+    model = centroid_cls(warn_on=(0.5,), fail_rows=125)  # 2 of the 5 folds train on 125 rows
+    tables = []
+    for n_jobs in (1, 2):
+        with pytest.warns(UserWarning, match="resampling fits") as caught:
+            res = train(
+                "Class ~ .",
+                data=training,
+                method=model,
+                grid={"shrink": [0.0, 0.5]},
+                control=Control(method="cv", number=5, n_jobs=n_jobs),
+                seed=4,
+            )
+        summary = [str(w.message) for w in caught if "resampling fits" in str(w.message)]
+        assert summary == [
+            "2 of 10 resampling fits of 'centroid' raised warnings: 'RuntimeWarning: centroid: "
+            "shrink=0.5 on 125 rows' (2 fits). See the result's fit_warnings."
+        ]
+        tables.append(res.fit_warnings)
+        assert "NOTE: 2 resampling fits raised warnings; see .fit_warnings" in repr(res)
+    fw = tables[0]
+    sizes = dict(zip(res.resamples.names, map(len, res.resamples.train), strict=True))
+    assert list(fw.columns) == ["Resample", "shrink", "warning"]
+    assert sorted(fw["Resample"]) == sorted(n for n, k in sizes.items() if k == 125)
+    assert (fw["shrink"] == 0.5).all()
+    assert (fw["warning"] == "RuntimeWarning: centroid: shrink=0.5 on 125 rows").all()
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    # the scores are untouched: a warning is not a failure
+    assert res.failures.empty and res.results["Accuracy"].notna().all()
+    # train() keeps small work in-process; on worker processes the warnings come back the same
+    from leanfit.execute import make_executor
+
+    plan = plan_train(
+        "Class ~ .",
+        data=training,
+        method=model,
+        grid={"shrink": [0.0, 0.5]},
+        control=Control(method="cv", number=5),
+        seed=4,
+    )
+    by_worker = {
+        n: {
+            (r.resample, r.group): r.info.get("warnings")
+            for r in make_executor(n).run(plan.context, plan.tasks)
+        }
+        for n in (1, 2)
+    }
+    assert by_worker[1] == by_worker[2]
+    assert sum(w is not None for w in by_worker[2].values()) == 2
+
+
+def test_fit_warnings_survive_a_resumed_run(tmp_path, training, centroid_cls):
+    from leanfit.store import Store
+
+    store = Store.open(f"sqlite:///{tmp_path / 's.db'}")
+    runs = []
+    for _ in range(2):
+        with pytest.warns(UserWarning, match="2 of 10 resampling fits of 'centroid'"):
+            runs.append(
+                train(
+                    "Class ~ .",
+                    data=training,
+                    method=centroid_cls(warn_on=(0.5,), fail_rows=125),
+                    grid={"shrink": [0.0, 0.5]},
+                    control=Control(method="cv", number=5),
+                    seed=4,
+                    store=store,
+                    experiment="e",
+                    fit="f",
+                )
+            )
+    assert runs[1].store_run["resumed_tasks"] == 10 and runs[1].store_run["computed_tasks"] == 0
+    assert len(runs[1].fit_warnings) == 2
+    pd.testing.assert_frame_equal(runs[0].fit_warnings, runs[1].fit_warnings)
+
+
 def test_a_fit_failing_on_some_resamples_uses_the_others(training, centroid_cls):
     model = centroid_cls(fail_on=(0.5,), fail_rows=125)  # 2 of the 5 folds train on 125 rows
     ctl = Control(method="cv", number=5, return_resamp="all")

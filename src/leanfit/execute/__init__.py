@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import time
 import traceback
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -102,23 +103,36 @@ def run_task(ctx: Context, task: Task) -> TaskResult:
     out = TaskResult(task.resample, task.group)
     group = ctx.groups[task.group]
     try:
-        t0 = time.perf_counter()
-        pp, fitted = fit_one(ctx, task.train, group, task.seed)
-        t1 = time.perf_counter()
-        for name, rows in task.evals.items():
-            if ctx.oob:
-                pred, prob = ctx.model.oob_predict(fitted, group.subs)
-                prob = prob if ctx.class_probs else None
-            else:
-                pred, prob = predict_group(ctx, pp, fitted, ctx.X[rows], group.subs)
-            out.preds[name] = pred
-            if prob is not None:
-                out.probs[name] = prob
-        out.fit_time, out.predict_time = t1 - t0, time.perf_counter() - t1
-        out.info = ctx.model.describe_fit(fitted)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")  # models still silence what they mean to
+            t0 = time.perf_counter()
+            pp, fitted = fit_one(ctx, task.train, group, task.seed)
+            t1 = time.perf_counter()
+            for name, rows in task.evals.items():
+                if ctx.oob:
+                    pred, prob = ctx.model.oob_predict(fitted, group.subs)
+                    prob = prob if ctx.class_probs else None
+                else:
+                    pred, prob = predict_group(ctx, pp, fitted, ctx.X[rows], group.subs)
+                out.preds[name] = pred
+                if prob is not None:
+                    out.probs[name] = prob
+            out.fit_time, out.predict_time = t1 - t0, time.perf_counter() - t1
+            out.info = dict(ctx.model.describe_fit(fitted))
+        if caught:
+            out.info["warnings"] = distinct_warnings(caught)
     except Exception:  # a failed fit is recorded against its candidates, never dropped
         out.error = traceback.format_exc(limit=6)
     return out
+
+
+def distinct_warnings(caught: list[warnings.WarningMessage], limit: int = 20) -> list[str]:
+    """A fit's warnings as "Category: first line of the message", each once."""
+    lines = (
+        f"{w.category.__name__}: {(str(w.message).strip().splitlines() or [''])[0][:300]}"
+        for w in caught
+    )
+    return list(dict.fromkeys(lines))[:limit]
 
 
 class Executor(Protocol):

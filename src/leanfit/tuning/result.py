@@ -37,6 +37,7 @@ class Scores:
     allrows: np.ndarray | None = None  # optimism bootstrap: scored on all original rows
     pooled: np.ndarray | None = None  # LOOCV: (candidates, metrics) of the pooled predictions
     failures: list[dict[str, Any]] = field(default_factory=list)
+    warned: list[dict[str, Any]] = field(default_factory=list)  # one entry per fit and warning
     saved: list[tuple[int, tuple[int, ...], np.ndarray, np.ndarray, np.ndarray | None]] = field(
         default_factory=list
     )
@@ -60,6 +61,8 @@ class Scores:
         cands = list(group.candidates)
         self.fit_time += r.fit_time
         self.predict_time += r.predict_time
+        for w in r.info.get("warnings", ()):
+            self.warned.append({"resample": r.resample, "group": r.group, "warning": w})
         if r.error is not None:
             for c in cands:
                 self.failures.append(
@@ -227,6 +230,18 @@ class TrainResult:
                     "traceback": f["error"],
                 }
             )
+        return pd.DataFrame(rows)
+
+    @property
+    def fit_warnings(self) -> pd.DataFrame:
+        """Warnings raised while fitting and predicting the resamples (on any worker): resample,
+        the fit's parameters and the warning, one row per fit and distinct warning."""
+        rows = []
+        for f in self.scores.warned if self.scores else []:
+            name = "AllData" if f["resample"] < 0 else self.resamples.names[f["resample"]]
+            groups = self.context.groups if self.context is not None else ()
+            params = groups[f["group"]].params if f["group"] < len(groups) else {}
+            rows.append({"Resample": name, **params, "warning": f["warning"]})
         return pd.DataFrame(rows)
 
     # -- selection -------------------------------------------------------------------------
