@@ -3,6 +3,7 @@ three diagnoses with their numbers, n_jobs invariance, failed fits and bad input
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -35,13 +36,15 @@ ZERO_GLMNET = {"alpha": 1.0, "lambda": 1e4}  # every coefficient zero: a constan
 
 @dataclass
 class LeastSquares(Model):
-    """Ordinary least squares that raises when given fewer than ``min_rows`` rows."""
+    """Ordinary least squares that raises when given fewer than ``min_rows`` rows and warns
+    when given fewer than ``warn_rows``."""
 
     name: ClassVar[str] = "ols_test"
     modes: ClassVar[tuple[str, ...]] = (REGRESSION,)
     params: ClassVar[tuple[Param, ...]] = (Param("ridge", "float", 0.0, 10.0),)
 
     min_rows: int = 0
+    warn_rows: int = 0
     calls: list = field(default_factory=list)
 
     def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
@@ -51,6 +54,8 @@ class LeastSquares(Model):
         self.calls.append(len(data.y))
         if len(data.y) < self.min_rows:
             raise ValueError(f"needs {self.min_rows} rows, got {len(data.y)}")
+        if len(data.y) < self.warn_rows:
+            warnings.warn(f"only {len(data.y)} rows", UserWarning, stacklevel=2)
         X = np.column_stack([np.ones(len(data.y)), data.X])
         pen = float(params["ridge"]) * np.eye(X.shape[1])
         pen[0, 0] = 0.0
@@ -345,6 +350,28 @@ def test_failed_fits_are_counted_not_dropped(linear_data):
     assert curve.failures["error"].str.contains("needs 40 rows").all()
     assert curve.diagnose().verdict == "balanced"  # read from the sizes that worked
     assert "failed" in repr(curve)
+
+
+def test_fit_warnings_are_summed_up_and_kept(linear_data):
+    X, y = linear_data
+    with pytest.warns(UserWarning, match="learning-curve fits") as caught:
+        curve = learning_curve(
+            X,
+            y,
+            method=LeastSquares(warn_rows=40),
+            params={"ridge": 0.0},
+            sizes=(0.1, 0.3, 1.0),
+            control=CV3,
+            seed=1,
+        )
+    (summary,) = [str(w.message) for w in caught if "learning-curve fits" in str(w.message)]
+    assert summary.startswith("6 of 9 learning-curve fits of 'ols_test' raised warnings: ")
+    assert "'UserWarning: only 10 rows' (3 fits)" in summary
+    assert "'UserWarning: only 30 rows' (3 fits)" in summary
+    fw = curve.fit_warnings
+    assert list(fw.columns) == ["Resample", "fraction", "size", "warning"]
+    assert sorted(zip(fw["fraction"], fw["size"], strict=True)) == [(0.1, 10)] * 3 + [(0.3, 30)] * 3
+    assert curve.failures.empty and (curve.table["n_failed"] == 0).all()
 
 
 def test_loocv_pools_held_out_predictions_like_train(linear_data):

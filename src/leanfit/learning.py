@@ -117,7 +117,8 @@ class LearningCurve:
 
     ``table``: one row per (size, metric) with the columns of ``TABLE_COLUMNS``; ``size`` is the
     mean number of training rows used at that ``fraction`` over the resamples, ``n_resamples`` the
-    fits that succeeded and ``n_failed`` those that raised (listed in ``failures``). ``baselines``:
+    fits that succeeded and ``n_failed`` those that raised (listed in ``failures``; the fits'
+    warnings in ``fit_warnings``). ``baselines``:
     each metric's no-information value on this outcome (see the module docstring).
     """
 
@@ -129,6 +130,7 @@ class LearningCurve:
     baselines: dict[str, float] = field(default_factory=dict)
     failures: pd.DataFrame | None = None
     resampling: str = ""
+    fit_warnings: pd.DataFrame | None = None
 
     def diagnose(self, metric: str | None = None) -> Diagnosis:
         """Read both curves of ``metric`` (default: the main metric) and name the fitting regime."""
@@ -412,6 +414,7 @@ def _curve(
 
     import pandas as pd
 
+    from .execute import warn_fit_warnings
     from .tuning.plan import Task, task_seed
     from .tuning.train import run_tasks
 
@@ -433,8 +436,13 @@ def _curve(
     pooled: dict[int, list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]] = {}
     loocv = control.method == "loocv"
     by_key = {(t.resample, t.group): t for t in tasks}
+    warned: list[dict[str, Any]] = []
     for res in run_tasks(ctx, tasks, control, f"learning curve {model.name}"):
         task = by_key[(res.resample, res.group)]
+        warned.extend(
+            {"resample": res.resample, "group": res.group, "warning": w}
+            for w in res.info.get("warnings", ())
+        )
         if res.error is not None:
             failed[res.resample, res.group] = True
             failures.append(
@@ -475,6 +483,19 @@ def _curve(
     fail_df = pd.DataFrame(
         sorted(failures, key=lambda f: (f["fraction"], f["Resample"])), columns=fail_cols
     )
+    warn_fit_warnings(warned, len(tasks), f"learning-curve fits of {model.name!r}")
+    warn_df = pd.DataFrame(
+        [
+            {
+                "Resample": resamples.names[w["resample"]],
+                "fraction": fractions[w["group"]],
+                "size": len(by_key[(w["resample"], w["group"])].train),
+                "warning": w["warning"],
+            }
+            for w in warned
+        ],
+        columns=["Resample", "fraction", "size", "warning"],
+    )
     return LearningCurve(
         table=table,
         metric=metric,
@@ -484,6 +505,7 @@ def _curve(
         baselines=_baselines(dataset, control, names),
         failures=fail_df,
         resampling=control.describe(),
+        fit_warnings=warn_df,
     )
 
 

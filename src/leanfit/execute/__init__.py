@@ -126,6 +126,25 @@ def run_task(ctx: Context, task: Task) -> TaskResult:
     return out
 
 
+def warn_fit_warnings(warned: list[dict[str, Any]], n_fits: int, what: str) -> None:
+    """One warning summing up what tasks warned about, on whichever worker (caret: "There were
+    warnings"); ``warned`` holds one {"resample", "group", "warning"} per task and warning."""
+    if not warned:
+        return
+    from collections import Counter
+
+    fits = {(w["resample"], w["group"]) for w in warned}
+    common = Counter(w["warning"] for w in warned).most_common(3)
+    shown = "; ".join(f"{msg!r} ({k} fit{'s' if k > 1 else ''})" for msg, k in common)
+    more = "; ..." if len({w["warning"] for w in warned}) > 3 else ""
+    warnings.warn(
+        f"{len(fits)} of {n_fits} {what} raised warnings: {shown}{more}. See the result's "
+        "fit_warnings.",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
 def distinct_warnings(caught: list[warnings.WarningMessage], limit: int = 20) -> list[str]:
     """A fit's warnings as "Category: first line of the message", each once."""
     lines = (

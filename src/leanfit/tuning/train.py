@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..control import Control, make_resamples
-from ..execute import Context, TaskResult, make_executor
+from ..execute import Context, TaskResult, make_executor, warn_fit_warnings
 from ..frame import Dataset, make_dataset
 from ..metrics import check_summary, maximize_default, metric_names
 from ..models.base import CLASSIFICATION, REGRESSION, Model, TrainingData, get_model
@@ -294,7 +294,7 @@ def run_plan(
         raise RuntimeError(f"every candidate failed for {plan.model.name!r}; first error:\n{first}")
     res.scores = scores
     res.times["resampling"] = time.perf_counter() - t_res
-    _warn_fit_warnings(scores, len(plan.tasks), plan.model.name)
+    warn_fit_warnings(scores.warned, len(plan.tasks), f"resampling fits of {plan.model.name!r}")
     res = fit_final(res, res.select())
     res.times["everything"] = time.perf_counter() - t_start
     if store is not None:
@@ -388,26 +388,6 @@ def _plan_tasks(method: str, resamples: Resamples, n_groups: int, seed: int, n: 
             for g in range(n_groups)
         )
     return tasks
-
-
-def _warn_fit_warnings(scores: Scores, n_fits: int, method: str) -> None:
-    """One warning summing up what the resampling fits warned about, on whichever worker (caret:
-    "There were warnings"); each fit's own are in ``TrainResult.fit_warnings``."""
-    if not scores.warned:
-        return
-    import warnings
-    from collections import Counter
-
-    fits = {(w["resample"], w["group"]) for w in scores.warned}
-    common = Counter(w["warning"] for w in scores.warned).most_common(3)
-    shown = "; ".join(f"{msg!r} ({k} fit{'s' if k > 1 else ''})" for msg, k in common)
-    warnings.warn(
-        f"{len(fits)} of {n_fits} resampling fits of {method!r} raised warnings: {shown}"
-        f"{'; ...' if len({w['warning'] for w in scores.warned}) > 3 else ''}. See "
-        "the result's fit_warnings.",
-        UserWarning,
-        stacklevel=4,
-    )
 
 
 def _warn_constant_columns(ds: Dataset, resamples: Resamples, steps: PreProcess | None) -> None:
