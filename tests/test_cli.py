@@ -195,7 +195,8 @@ def test_run_small_config(tmp_path, capsys, training, testing):
         best = res.results.iloc[res.best_index]
         assert entry["best_metrics"] == {m: float(best[m]) for m in ("ROC", "Sens", "Spec")}
         assert entry["resample_hash"] == res.resamples.hash
-        assert entry["failed_fits"] == 0
+        assert entry["failed_fits"] == 0 and entry["warned_fits"] == 0
+        assert not (out_dir / f"{name}_fit_warnings.csv").exists()
         csv = pd.read_csv(out_dir / f"{name}_results.csv")
         pd.testing.assert_frame_equal(csv, res.results, check_exact=False, rtol=1e-15)
         rs = pd.read_csv(out_dir / f"{name}_resample.csv")

@@ -976,6 +976,10 @@ def test_fit_warnings_from_every_worker_are_summed_up_and_kept(training, centroi
     pd.testing.assert_frame_equal(tables[0], tables[1])
     # the scores are untouched: a warning is not a failure
     assert res.failures.empty and res.results["Accuracy"].notna().all()
+    from leanfit.report import render_report
+
+    page = render_report("t", {"centroid": res})
+    assert "2 warnings from resampling fits; most common (2×): RuntimeWarning: centroid" in page
     # train() keeps small work in-process; on worker processes the warnings come back the same
     from leanfit.execute import make_executor
 

@@ -322,6 +322,7 @@ def run_experiment(exp: Experiment, echo=print, store: Any = None) -> dict[str, 
             entry["best_metrics"] = {m: float(best[m]) for m in res.metric_names}
             entry["resample_hash"] = res.resamples.hash
             entry["failed_fits"] = len(res.scores.failures)
+            entry["warned_fits"] = len({(w["resample"], w["group"]) for w in res.scores.warned})
         tol = spec.get("tolerance")
         if tol:
             metric = tol["metric"]
@@ -402,3 +403,5 @@ def _write_fit(out: Path, fname: str, res: Any) -> None:
             rs.to_csv(out / f"{fname}_resample.csv", index=False)
         if len(res.failures):
             res.failures.to_csv(out / f"{fname}_failures.csv", index=False)
+        if len(res.fit_warnings):
+            res.fit_warnings.to_csv(out / f"{fname}_fit_warnings.csv", index=False)

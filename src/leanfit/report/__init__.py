@@ -174,6 +174,13 @@ def _fit_section(name: str, res: Any) -> str:
             f'<p class="warn">{len(res.failures)} candidate × resample fits failed; '
             f"first error: {html.escape(res.failures['error'].iloc[0])}</p>"
         )
+    warned = res.fit_warnings
+    if len(warned):
+        common = warned["warning"].value_counts()
+        out.append(
+            f'<p class="warn">{len(warned)} warnings from resampling fits; most common '
+            f"({common.iloc[0]}×): {html.escape(common.index[0])}</p>"
+        )
     return "".join(out)
 
 
