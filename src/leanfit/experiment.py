@@ -322,7 +322,7 @@ def run_experiment(exp: Experiment, echo=print, store: Any = None) -> dict[str, 
             entry["best_metrics"] = {m: float(best[m]) for m in res.metric_names}
             entry["resample_hash"] = res.resamples.hash
             entry["failed_fits"] = len(res.scores.failures)
-            entry["warned_fits"] = len({(w["resample"], w["group"]) for w in res.scores.warned})
+            entry["warned_fits"] = res.scores.warned_fits
         tol = spec.get("tolerance")
         if tol:
             metric = tol["metric"]

@@ -88,10 +88,10 @@ def format_train(res: TrainResult) -> str:
             f"WARNING: {n_fits} model fits failed ({len(failures)} candidate x "
             "resample scores missing); see .failures"
         )
-    warned = res.scores.warned
-    if warned:
-        n_fits = len({(w["resample"], w["group"]) for w in warned})
-        lines.append(f"NOTE: {n_fits} resampling fits raised warnings; see .fit_warnings")
+    if res.scores.warned:
+        lines.append(
+            f"NOTE: {res.scores.warned_fits} resampling fits raised warnings; see .fit_warnings"
+        )
     return "\n".join(lines)
 
 

@@ -44,6 +44,11 @@ class Scores:
     fit_time: float = 0.0
     predict_time: float = 0.0
 
+    @property
+    def warned_fits(self) -> int:
+        """How many fits raised warnings (``warned`` has an entry per fit and warning)."""
+        return len({(w["resample"], w["group"]) for w in self.warned})
+
     @classmethod
     def empty(cls, n_resamples: int, n_cands: int, names: list[str], method: str) -> Scores:
         """All-missing scores; the 632 and optimism rules also keep apparent/in-bag scores."""
