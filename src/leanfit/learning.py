@@ -439,10 +439,7 @@ def _curve(
     warned: list[dict[str, Any]] = []
     for res in run_tasks(ctx, tasks, control, f"learning curve {model.name}"):
         task = by_key[(res.resample, res.group)]
-        warned.extend(
-            {"resample": res.resample, "group": res.group, "warning": w}
-            for w in res.info.get("warnings", ())
-        )
+        warned.extend(res.warned())
         if res.error is not None:
             failed[res.resample, res.group] = True
             failures.append(

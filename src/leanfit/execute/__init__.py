@@ -51,7 +51,14 @@ class TaskResult:
     fit_time: float = 0.0
     predict_time: float = 0.0
     error: str | None = None
-    info: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)  # describe_fit's, and "warnings"
+
+    def warned(self) -> list[dict[str, Any]]:
+        """One {"resample", "group", "warning"} per distinct warning this task raised."""
+        return [
+            {"resample": self.resample, "group": self.group, "warning": w}
+            for w in self.info.get("warnings", ())
+        ]
 
 
 def fit_one(
@@ -134,9 +141,11 @@ def warn_fit_warnings(warned: list[dict[str, Any]], n_fits: int, what: str) -> N
     from collections import Counter
 
     fits = {(w["resample"], w["group"]) for w in warned}
-    common = Counter(w["warning"] for w in warned).most_common(3)
-    shown = "; ".join(f"{msg!r} ({k} fit{'s' if k > 1 else ''})" for msg, k in common)
-    more = "; ..." if len({w["warning"] for w in warned}) > 3 else ""
+    counts = Counter(w["warning"] for w in warned)
+    shown = "; ".join(
+        f"{msg!r} ({k} fit{'s' if k > 1 else ''})" for msg, k in counts.most_common(3)
+    )
+    more = "; ..." if len(counts) > 3 else ""
     warnings.warn(
         f"{len(fits)} of {n_fits} {what} raised warnings: {shown}{more}. See the result's "
         "fit_warnings.",

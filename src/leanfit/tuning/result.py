@@ -66,8 +66,7 @@ class Scores:
         cands = list(group.candidates)
         self.fit_time += r.fit_time
         self.predict_time += r.predict_time
-        for w in r.info.get("warnings", ()):
-            self.warned.append({"resample": r.resample, "group": r.group, "warning": w})
+        self.warned.extend(r.warned())
         if r.error is not None:
             for c in cands:
                 self.failures.append(
