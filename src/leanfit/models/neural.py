@@ -14,15 +14,9 @@ import numpy as np
 import pandas as pd
 
 from leanfit.models.base import CLASSIFICATION, REGRESSION, Model, Param, TrainingData, expand_grid
+from leanfit.models.kernel import _scale_response
+from leanfit.models.svm import _standardise
 from leanfit.nn import ACTIVATIONS, OPTIMIZERS, SCHEDULES
-
-
-def center_scale(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and sample sds (an sd that is 0, undefined or not finite becomes 1): the
-    standardisation gradient training needs."""
-    center = a.mean(axis=0)
-    scale = a.std(axis=0, ddof=1) if len(a) > 1 else np.ones_like(center)
-    return center, np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
 
 
 @dataclass
@@ -85,9 +79,7 @@ class MLPSklearn(Model):
         """Standardise and train the network from a seeded start."""
         from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-        X = np.asarray(data.X, dtype=float)
-        center, scale = center_scale(X)
-        Xs = (X - center) / scale
+        Xs, center, scale = _standardise(data.X)
         kwargs = {
             "hidden_layer_sizes": (int(params["size"]),),
             "alpha": float(params["decay"]),
@@ -97,12 +89,11 @@ class MLPSklearn(Model):
             "random_state": int(seed) % 2**32,
         }
         if data.mode == REGRESSION:
-            y = np.asarray(data.y, dtype=float)
-            y_center, y_scale = map(float, center_scale(y))
+            ys, y_center, y_scale = _scale_response(data.y)
             m = MLPRegressor(**kwargs)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # ConvergenceWarning at max_iter
-                m.fit(Xs, (y - y_center) / y_scale)
+                m.fit(Xs, ys)
             return MLPFit(m, center, scale, REGRESSION, 0, y_center, y_scale)
         y = np.asarray(data.y).astype(int)
         present = np.unique(y)
@@ -140,11 +131,10 @@ class MLPSklearn(Model):
 
 # -- PyTorch ----------------------------------------------------------------------------------
 def _torch_modules() -> tuple[Any, Any]:
-    """leanfit.nn's network and training modules (they import PyTorch)."""
-    try:
-        from leanfit.nn import network, training
-    except ImportError as exc:
-        raise ImportError("the mlp model needs PyTorch: pip install 'leanfit[torch]'") from exc
+    """leanfit.nn's network and training modules (they import PyTorch, or raise saying how to
+    install it)."""
+    from leanfit.nn import network, training
+
     return network, training
 
 
@@ -340,23 +330,21 @@ class MLP(Model):
         """Standardise, then train one network for the largest epoch count of ``subs``."""
         network, training = _torch_modules()
         o = self._options()
-        X = np.asarray(data.X, dtype=float)
-        center, scale = center_scale(X)
-        Xs = ((X - center) / scale).astype(np.float32)
+        Xs, center, scale = _standardise(data.X)
+        Xs = np.ascontiguousarray(Xs, dtype=np.float32)
         y_center, y_scale = 0.0, 1.0
         if data.mode == CLASSIFICATION:
             targets = [np.asarray(data.y).astype(np.int64)]
             loss, n_out = training.named_loss("cross_entropy"), data.n_classes
         else:
-            y = np.asarray(data.y, dtype=float)
-            y_center, y_scale = map(float, center_scale(y))
-            targets = [((y - y_center) / y_scale).astype(np.float32).reshape(-1, 1)]
+            ys, y_center, y_scale = _scale_response(data.y)
+            targets = [ys.astype(np.float32).reshape(-1, 1)]
             loss, n_out = training.named_loss("mse"), 1
         hidden = o["hidden"]
         if hidden is None:
             hidden = (int(params["units"]),) * int(params["layers"])
         spec = {
-            "n_inputs": int(X.shape[1]),
+            "n_inputs": int(Xs.shape[1]),
             "n_outputs": int(n_out),
             "hidden": tuple(int(h) for h in hidden),
             "activation": str(params["activation"]),
@@ -382,12 +370,13 @@ class MLP(Model):
         }
         by_epoch: dict[int, dict[str, np.ndarray]] = {}
         outcome = None
+        data_digest = None if o["checkpoint_dir"] is None else training._digest(Xs, targets)
         for E in runs:
             snaps = [e for e in counts if e <= E] if len(runs) == 1 else [E]
             path = None
-            if o["checkpoint_dir"] is not None:
+            if data_digest is not None:
                 key = {"spec": spec, "options": base, "epochs": snaps, "seed": int(seed)}
-                path = str(Path(o["checkpoint_dir"]) / f"mlp-{_fit_hash(key, Xs, targets)}.pt")
+                path = str(Path(o["checkpoint_dir"]) / f"mlp-{_fit_hash(key, data_digest)}.pt")
             options = training.TrainOptions(**base, epochs=E, checkpoint_path=path)
             net = network.seeded_mlp(spec, seed)
             outcome = training.train_network(
@@ -426,10 +415,9 @@ class MLP(Model):
         """Softmax of the logits (in float64), in class-code order."""
         if fitted.mode != CLASSIFICATION:
             raise NotImplementedError("mlp gives no probabilities in regression")
-        z = fitted.outputs(X, subs)
-        z = z - z.max(axis=2, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=2, keepdims=True)
+        from scipy.special import softmax
+
+        return softmax(fitted.outputs(X, subs), axis=2)
 
     def predict_raw(
         self, fitted: NetFit, X: np.ndarray, subs: list[dict[str, Any]]
@@ -465,11 +453,7 @@ def _mask_absent(
     return out
 
 
-def _fit_hash(key: dict[str, Any], X: np.ndarray, targets: list[np.ndarray]) -> str:
-    """A checkpoint name: the fit's settings and seed, the data's shape and values."""
-    h = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode())
-    for a in (X, *targets):
-        a = np.ascontiguousarray(a)
-        h.update(str((a.dtype.str, a.shape)).encode())
-        h.update(memoryview(a).cast("B"))
-    return h.hexdigest()[:24]
+def _fit_hash(key: dict[str, Any], data_digest: str) -> str:
+    """A checkpoint name: the fit's settings and seed, and the digest of its data."""
+    text = json.dumps({**key, "data": data_digest}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]

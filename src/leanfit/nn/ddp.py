@@ -72,7 +72,7 @@ def _run_rank(
     from torch.nn.parallel import DistributedDataParallel
 
     from .network import resolve_device, seeded_mlp
-    from .training import _Dist, _train, named_loss
+    from .training import _Dist, _numpy_state, _train, named_loss
 
     net = seeded_mlp(spec, seed)
     device = resolve_device(options.device)
@@ -93,8 +93,7 @@ def _run_rank(
         False,
         _Dist(rank, world_size),
     )
-    state = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in net.state_dict().items()}
-    return state, outcome.history
+    return _numpy_state(net.state_dict()), outcome.history
 
 
 def _spawned(

@@ -515,7 +515,7 @@ def _loop(
             "fingerprint": fingerprint,
             "epoch": epoch,
             "stopped": stopped,
-            "model": _state(module),
+            "model": last_good,  # the module's state, copied this epoch
             "optimizer": opt.state_dict(),
             "scheduler": None if sched is None else sched.state_dict(),
             "history": history,
@@ -587,17 +587,17 @@ def _loop(
                 else:
                     sched.step()
             history.append([epoch, train_loss, val_loss, lr, time.perf_counter() - t0])
+            last_good, last_good_epoch = _state(module), epoch  # one CPU copy per epoch
             if options.early_stopping:
                 if val_loss < best_val:
                     best_val, best_epoch, since_best = val_loss, epoch, 0
-                    best_state = _state(module)
+                    best_state = last_good
                 else:
                     since_best += 1
                     if since_best >= options.patience:
                         stopped = "early_stopping"
             else:
                 best_epoch = epoch
-            last_good, last_good_epoch = _state(module), epoch
             if epoch in snaps:
                 snapshots[epoch] = best_state if options.early_stopping else last_good
             if path is not None and (
