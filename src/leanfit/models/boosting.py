@@ -723,17 +723,25 @@ class XGBTree(Model):
         booster = xgb.train(p, _xgb_dmatrix(data), num_boost_round=n)
         return EngineFit(booster, data.mode, data.n_classes)
 
-    def _scores(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        """Probabilities (S, n, K) or values (S, n), one per sub's iteration count."""
+    def _scores(
+        self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]], margin: bool = False
+    ) -> np.ndarray:
+        """Probabilities (S, n, K) or values (S, n), or the margins before the link with
+        ``margin``; one per sub's iteration count."""
         b = fitted.est
         done = b.num_boosted_rounds()
+        kind = "margin" if margin else "value"
         cache: dict[int, np.ndarray] = {}
         out = []
         for c in _counts(subs, "nrounds"):
             c = min(c, done)
             if c not in cache:
-                pred = b.inplace_predict(X, iteration_range=(0, c), missing=np.nan)
-                cache[c] = _xgb_output(fitted.mode, pred)
+                pred = b.inplace_predict(
+                    X, iteration_range=(0, c), predict_type=kind, missing=np.nan
+                )
+                cache[c] = (
+                    np.asarray(pred, dtype=float) if margin else _xgb_output(fitted.mode, pred)
+                )
             out.append(cache[c])
         return np.stack(out)
 
@@ -749,20 +757,9 @@ class XGBTree(Model):
         self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]
     ) -> np.ndarray | None:
         """Margins before the logistic / softmax link, one per sub's round count."""
-        b = fitted.est
         if fitted.mode != CLASSIFICATION:
             return None
-        done = b.num_boosted_rounds()
-        raw = [
-            np.asarray(
-                b.inplace_predict(
-                    X, iteration_range=(0, min(c, done)), predict_type="margin", missing=np.nan
-                ),
-                dtype=float,
-            )
-            for c in _counts(subs, "nrounds")
-        ]
-        return _margins(np.stack(raw), fitted.n_classes)
+        return _margins(self._scores(fitted, X, subs, margin=True), fitted.n_classes)
 
     def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
         """Total split gain per column over the first sub's rounds (caret: xgb.importance Gain)."""
@@ -968,10 +965,14 @@ class CatBoost(Model):
         model.fit(Pool(data.X, label=y, weight=data.weights))
         return EngineFit(model, data.mode, data.n_classes)
 
-    def _scores(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        """Probabilities (S, n, K) or values (S, n), one per sub's iteration count."""
+    def _scores(
+        self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]], margin: bool = False
+    ) -> np.ndarray:
+        """Probabilities (S, n, K) or values (S, n), or CatBoost's raw formula values (margins)
+        with ``margin``; one per sub's iteration count."""
         m = fitted.est
-        kind = "Probability" if fitted.mode == CLASSIFICATION else "RawFormulaVal"
+        proba = fitted.mode == CLASSIFICATION and not margin
+        kind = "Probability" if proba else "RawFormulaVal"
         cache: dict[int, np.ndarray] = {}
         out = []
         for c in _counts(subs, "iterations"):
@@ -980,7 +981,7 @@ class CatBoost(Model):
                 pred = np.asarray(
                     m.predict(X, prediction_type=kind, ntree_end=c, thread_count=1), dtype=float
                 )
-                if pred.ndim == 2:
+                if proba and pred.ndim == 2:
                     pred = pred / pred.sum(axis=1, keepdims=True)
                 cache[c] = pred
             out.append(cache[c])
@@ -998,22 +999,9 @@ class CatBoost(Model):
         self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]
     ) -> np.ndarray | None:
         """CatBoost's raw formula values (margins), one per sub's iteration count."""
-        m = fitted.est
         if fitted.mode != CLASSIFICATION:
             return None
-        raw = [
-            np.asarray(
-                m.predict(
-                    X,
-                    prediction_type="RawFormulaVal",
-                    ntree_end=min(c, m.tree_count_),
-                    thread_count=1,
-                ),
-                dtype=float,
-            )
-            for c in _counts(subs, "iterations")
-        ]
-        return _margins(np.stack(raw), fitted.n_classes)
+        return _margins(self._scores(fitted, X, subs, margin=True), fitted.n_classes)
 
     def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
         """CatBoost's PredictionValuesChange importance of the first sub's trees."""
