@@ -24,7 +24,13 @@ from .loss import check_temperature_alpha
 from .report import compare_models, relative_figures
 from .student import STUDENTS, Student, fit_mimic_student, fit_mlp_students
 from .teacher import Teacher
-from .transfer import AUGMENTATIONS, augment, check_transfer_size, nominal_spans
+from .transfer import (
+    AUGMENTATIONS,
+    augment,
+    check_transfer_size,
+    nominal_spans,
+    transfer_labels,
+)
 
 
 @dataclass
@@ -180,7 +186,7 @@ def distill(
     ds = teach.dataset
     # -- every setting checked before anything is fitted --------------------------------------
     hidden = tuple(int(h) for h in hidden)
-    k = len(ds.levels) if ds.mode == CLASSIFICATION else 1
+    k = teach.n_classes if ds.mode == CLASSIFICATION else 1
     options = TrainOptions(
         optimizer=optimizer,
         lr=lr,
@@ -222,9 +228,7 @@ def distill(
     )
     Xa = np.vstack([X, synthetic])
     t_out = teach.outputs(Xa)
-    fill = -1 if ds.mode == CLASSIFICATION else np.nan
-    dtype = np.int64 if ds.mode == CLASSIFICATION else float
-    labels = np.concatenate([y.astype(dtype), np.full(len(synthetic), fill, dtype=dtype)])
+    labels = transfer_labels(y, len(synthetic), ds.mode == CLASSIFICATION)
     mlp_args = {
         "hidden": hidden,
         "activation": activation,
@@ -255,7 +259,7 @@ def distill(
             rows,
             targets,
             ds.mode,
-            len(ds.levels),
+            teach.n_classes,
             max_depth=tree_depth,
             l2=max(l2, 1e-6),
             seed=seed,

@@ -107,8 +107,10 @@ def compare_models(
         **_scores(mode, t_out, y, t_out),
         "parameters": float(sum(params)) if None not in params else np.nan,
     }
+    # a student's outputs are computed on float32 rows, so these are also its ONNX references
+    outs = {name: st.outputs(X) for name, st in students.items()}
     for name, st in students.items():
-        rows[name] = {**_scores(mode, st.outputs(X), y, t_out), "parameters": st.n_parameters}
+        rows[name] = {**_scores(mode, outs[name], y, t_out), "parameters": st.n_parameters}
     table = pd.DataFrame.from_dict(rows, orient="index")
     if latency:
         from leanfit.export import to_onnx
@@ -127,7 +129,7 @@ def compare_models(
             perf[table.index[0]] = _runtime(graphs, refs, X32, n_single, batch_size)
         for name, st in students.items():
             perf[name] = _runtime(
-                [st.to_onnx()], [_reference(mode, st.outputs(Xf))], X32, n_single, batch_size
+                [st.to_onnx()], [_reference(mode, outs[name])], X32, n_single, batch_size
             )
         table = table.join(pd.DataFrame.from_dict(perf, orient="index"))
         table.attrs["notes"] = notes

@@ -165,3 +165,11 @@ def augment(
     if kind == "none":
         return np.empty((0, np.shape(X)[1]))
     raise ValueError(f"augment must be one of {list(AUGMENTATIONS)}, got {kind!r}")
+
+
+def transfer_labels(y: np.ndarray, n_synthetic: int, classification: bool) -> np.ndarray:
+    """The transfer set's hard labels: the training rows' own, then "none" for the synthetic
+    rows (-1 for a class code, NaN for a value), which only the teacher labels."""
+    if classification:
+        return np.concatenate([np.asarray(y, dtype=np.int64), np.full(n_synthetic, -1, np.int64)])
+    return np.concatenate([np.asarray(y, dtype=float), np.full(n_synthetic, np.nan)])

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import __version__
+
 # Fixed opsets, per converter: the default ONNX domain for torch and scikit-learn graphs, the
 # highest onnxmltools supports for LightGBM, and ai.onnx.ml for the tree-ensemble operators.
 OPSET = 18
@@ -38,7 +40,7 @@ def _need(module: str) -> Any:
         return import_module(module)
     except ImportError as e:
         raise ImportError(
-            f"ONNX export needs the package {module.split('.')[0]!r}: {INSTALL_HINT}"
+            f"ONNX export and timing need the package {module.split('.')[0]!r}: {INSTALL_HINT}"
         ) from e
 
 
@@ -499,7 +501,7 @@ def _finalize(proto: Any, out_name: str, spec: _Spec, classes: np.ndarray | None
     _prune(g)
     _strip(proto)
     g.name = spec.name
-    proto.producer_name, proto.producer_version = "leanfit", _version()
+    proto.producer_name, proto.producer_version = "leanfit", __version__
     _set_opsets(proto)
     del g.input[:]
     g.input.append(helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", spec.n_features]))
@@ -570,12 +572,3 @@ def _set_opsets(proto: Any) -> None:
     for domain, version in versions.items():
         op = proto.opset_import.add()
         op.domain, op.version = domain, version
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("leanfit")
-    except PackageNotFoundError:
-        return ""

@@ -12,23 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .onnx import _need
+
 if TYPE_CHECKING:
     import onnxruntime
-
-INSTALL_HINT = "pip install 'leanfit[onnx]'"
-
-
-def _ort() -> Any:
-    try:
-        import onnxruntime
-    except ImportError as e:
-        raise ImportError(f"ONNX Runtime is needed: {INSTALL_HINT}") from e
-    return onnxruntime
 
 
 def onnx_session(onnx_bytes: bytes, threads: int = 1) -> onnxruntime.InferenceSession:
     """An InferenceSession on the CPU with ``threads`` intra- and inter-op threads, sequential."""
-    ort = _ort()
+    ort = _need("onnxruntime")
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = int(threads)
     opts.inter_op_num_threads = int(threads)

@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from leanfit.nn import OPTIMIZERS
+
 from .base import (
     CLASSIFICATION,
     REGRESSION,
@@ -27,8 +29,6 @@ from .base import (
     get_model,
 )
 from .neural import EPOCH_SCHEDULES
-
-OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad", "adadelta")
 
 
 class DistilledMLP(Model):
@@ -119,10 +119,9 @@ class DistilledMLP(Model):
         defaults["T"] = [2.0**i for i in range(length)]
         return expand_grid(**defaults)
 
-    def _teacher_params(self, data: TrainingData) -> dict[str, Any]:
+    def _teacher_params(self, teacher: Model, data: TrainingData) -> dict[str, Any]:
         from leanfit.tuning.plan import normalize_grid
 
-        teacher = self._teacher()
         given = self.options.get("teacher_params")
         if given is None:
             grid = teacher.default_grid(data, 1)
@@ -136,11 +135,11 @@ class DistilledMLP(Model):
         """Teacher on these rows → transfer set → student; one Student per epoch count."""
         from leanfit.distillation.student import fit_mlp_students
         from leanfit.distillation.teacher import model_outputs
-        from leanfit.distillation.transfer import augment, check_transfer_size
+        from leanfit.distillation.transfer import augment, check_transfer_size, transfer_labels
         from leanfit.nn.training import TrainOptions
 
         teacher = self._teacher()
-        tparams = self._teacher_params(data)
+        tparams = self._teacher_params(teacher, data)
         tsub = {k: tparams[k] for k in teacher.submodel}
         tfit = teacher.fit(data, tparams, [tsub], seed)
         o = self.options
@@ -160,14 +159,7 @@ class DistilledMLP(Model):
         )
         Xa = np.vstack([X, synthetic])
         teacher_out = model_outputs(teacher, tfit, Xa, tsub, data.mode)
-        if data.mode == CLASSIFICATION:
-            labels = np.concatenate(
-                [np.asarray(data.y, dtype=np.int64), np.full(len(synthetic), -1, np.int64)]
-            )
-        else:
-            labels = np.concatenate(
-                [np.asarray(data.y, dtype=float), np.full(len(synthetic), np.nan)]
-            )
+        labels = transfer_labels(data.y, len(synthetic), data.mode == CLASSIFICATION)
         epochs = tuple(int(s["epochs"]) for s in subs)
         counts = sorted(set(epochs))
         options = TrainOptions(
