@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import softmax
 
-from leanfit.models.base import CLASSIFICATION
+from leanfit.models.base import CLASSIFICATION, REGRESSION
 
 STUDENTS = ("mlp", "tree", "linear")
 
@@ -99,43 +99,33 @@ class Student:
 
 
 def _sklearn_student_onnx(st: Student) -> bytes:
-    """A tree / linear student's regressor, then softmax (classification) or de-scaling."""
-    import onnx
+    """A tree / linear student's regressor, then softmax (classification) or de-scaling, under
+    the export's own graph contract (export.onnx's conversion and _finalize)."""
     from onnx import TensorProto, helper
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import FloatTensorType
 
-    proto = convert_sklearn(
-        st.estimator,
-        initial_types=[("X", FloatTensorType([None, st.n_inputs]))],
-        target_opset=17,
-    )
+    from leanfit.export.onnx import _convert_sklearn, _finalize, _Spec
+
+    proto, raw, _ = _convert_sklearn(st.estimator, _Spec(REGRESSION, st.n_inputs))
     graph = proto.graph
-    raw = graph.output[0].name
-    del graph.output[:]
+    classes = None
     if st.mode == CLASSIFICATION:
-        graph.node.append(helper.make_node("Softmax", [raw], ["probabilities"], axis=1))
-        graph.output.append(
-            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, st.n_classes])
-        )
+        graph.node.append(helper.make_node("Softmax", [raw], ["student_out"], axis=1))
+        classes = np.arange(st.n_classes)
     else:
         graph.initializer.extend(
             [
                 helper.make_tensor("y_scale", TensorProto.FLOAT, [], [st.y_scale]),
                 helper.make_tensor("y_center", TensorProto.FLOAT, [], [st.y_center]),
-                helper.make_tensor("flat", TensorProto.INT64, [1], [-1]),
             ]
         )
         graph.node.extend(
             [
                 helper.make_node("Mul", [raw, "y_scale"], ["scaled"]),
-                helper.make_node("Add", ["scaled", "y_center"], ["shifted"]),
-                helper.make_node("Reshape", ["shifted", "flat"], ["prediction"]),
+                helper.make_node("Add", ["scaled", "y_center"], ["student_out"]),
             ]
         )
-        graph.output.append(helper.make_tensor_value_info("prediction", TensorProto.FLOAT, [None]))
-    onnx.checker.check_model(proto)
-    return proto.SerializeToString()
+    spec = _Spec(st.mode, st.n_inputs, st.n_classes if st.mode == CLASSIFICATION else 0)
+    return _finalize(proto, "student_out", spec, classes)
 
 
 # -- fitting ---------------------------------------------------------------------------------
