@@ -78,7 +78,7 @@ def load_data(spec: str, base: Path) -> pd.DataFrame:
 
     if spec in datasets.NAMES:
         return datasets.load(spec)
-    path = Path(spec) if Path(spec).is_absolute() else base / spec
+    path = Path(data_path(spec, base))
     if not path.exists():
         raise ValueError(
             f"data {spec!r} is neither a bundled data set {list(datasets.NAMES)} "

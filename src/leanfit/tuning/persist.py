@@ -100,14 +100,14 @@ def run_spec(plan: TrainPlan, source: dict[str, Any] | None) -> dict[str, Any]:
     return {**(source or {"kind": "train"}), "data": data_description(plan)}
 
 
-def save_final(store: Any, run_id: int, res: TrainResult) -> tuple[dict[str, str], list[str]]:
+def save_final(store: Any, run_id: int, res: TrainResult) -> list[str]:
     """Store the final model and pre-processing as artifacts (no pickle, see store/artifacts.py).
 
-    Returns the formats stored and notes on what could not be stored (also warned about).
+    Returns notes on what could not be stored (also warned about); the store records each
+    stored artifact's format itself.
     """
     from ..store.artifacts import UnsafeModelError, dump_model
 
-    formats: dict[str, str] = {}
     notes: list[str] = []
     for name, obj in (("final_model", res.final_model), ("final_preprocess", res.final_preprocess)):
         if obj is None:
@@ -120,12 +120,11 @@ def save_final(store: Any, run_id: int, res: TrainResult) -> tuple[dict[str, str
             warnings.warn(note, UserWarning, stacklevel=3)
             continue
         store.save_artifact(run_id, name, data, fmt)
-        formats[name] = fmt
-    return formats, notes
+    return notes
 
 
-def run_summary(res: TrainResult, formats: dict[str, str], notes: list[str]) -> dict[str, Any]:
-    """The finished run's summary: the choice, its metrics per resample, times, artifacts."""
+def run_summary(res: TrainResult, notes: list[str]) -> dict[str, Any]:
+    """The finished run's summary: the choice, its metrics per resample, times, notes."""
     out: dict[str, Any] = {
         "best_index": int(res.best_index),
         "best_params": res.best_params,
@@ -133,7 +132,6 @@ def run_summary(res: TrainResult, formats: dict[str, str], notes: list[str]) -> 
         "value": None,
         "times": res.times,
         "final_info": res.final_info,
-        "artifacts": formats,
         "notes": notes,
     }
     if res.scores is not None:

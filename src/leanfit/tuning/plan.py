@@ -59,12 +59,10 @@ def normalize_grid(model: Model, grid: Any) -> pd.DataFrame:
     missing = [p for p in model.param_names if p not in grid.columns]
     if missing:
         required = [p.name for p in model.params if p.default is None]
+        others = " (the others have defaults)" if len(required) < len(model.params) else ""
         raise ValueError(
             f"grid for {model.name!r} lacks column(s) {missing}; it needs all of "
-            f"{required} (the others have defaults)"
-            if len(required) < len(model.params)
-            else f"grid for {model.name!r} lacks column(s) {missing}; it needs all of "
-            f"{model.param_names}"
+            f"{required}{others}"
         )
     grid = grid[model.param_names].drop_duplicates().reset_index(drop=True)
     if grid.empty:

@@ -243,8 +243,7 @@ class TrainResult:
         rows = []
         for f in self.scores.warned if self.scores else []:
             name = "AllData" if f["resample"] < 0 else self.resamples.names[f["resample"]]
-            groups = self.context.groups if self.context is not None else ()
-            params = groups[f["group"]].params if f["group"] < len(groups) else {}
+            params = self.context.groups[f["group"]].params
             rows.append({"Resample": name, **params, "warning": f["warning"]})
         return pd.DataFrame(rows)
 

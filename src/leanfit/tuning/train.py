@@ -306,8 +306,7 @@ def _start_run(
     store: Any, plan: TrainPlan, experiment: str, fit: str, source: dict[str, Any] | None
 ) -> int:
     """Create or resume the stored run, keeping its resample rows and re-plan spec with it."""
-    import json
-
+    from ..store import _dumps
     from .persist import data_fingerprint, resamples_npz, run_config, run_spec, versions
 
     run_id = store.start_run(
@@ -321,8 +320,7 @@ def _start_run(
     have = store.run(run_id)["artifacts"]
     if plan.resamples is not None and not have.get("resamples"):
         store.save_artifact(run_id, "resamples", resamples_npz(plan.resamples), "npz")
-    spec = json.dumps(run_spec(plan, source), sort_keys=True, default=str).encode()
-    store.save_artifact(run_id, "spec", spec, "json")
+    store.save_artifact(run_id, "spec", _dumps(run_spec(plan, source)).encode(), "json")
     return run_id
 
 
@@ -330,10 +328,10 @@ def _finish_run(store: Any, run_id: int, res: TrainResult) -> None:
     """Store the final model and pre-processing, then mark the run finished with its summary."""
     from .persist import run_summary, save_final
 
-    formats, notes = save_final(store, run_id, res)
+    notes = save_final(store, run_id, res)
     if notes:
         res.store_run = {**(res.store_run or {}), "notes": notes}
-    store.finish_run(run_id, run_summary(res, formats, notes))
+    store.finish_run(run_id, run_summary(res, notes))
 
 
 # Worker processes pay off only when the work outweighs starting them (about a second).
