@@ -186,7 +186,7 @@ def _rebuild(
     store: Store, run_id: int, info: dict, spec: dict | None, plan: TrainPlan
 ) -> TrainResult:
     """One TrainResult from the stored tasks, summary and artifacts of a checked re-plan."""
-    from ..tuning.result import Scores, _find_candidate
+    from ..tuning.result import _find_candidate
     from .artifacts import load_model
 
     _check_plan(run_id, info, spec, plan)
@@ -195,20 +195,12 @@ def _rebuild(
     res = plan.empty_result()
     done: list = []
     if plan.resamples is not None:
-        scores = Scores.empty(
-            len(plan.resamples), len(plan.candidates), plan.metric_names, plan.control.method
-        )
-        by_key = {(t.resample, t.group): t for t in plan.tasks}
-        done = [r for r in store.done_tasks(run_id) if (r.resample, r.group) in by_key]
-        if len(done) < len(by_key):
+        done = plan.stored_results(store, run_id)
+        if len(done) < len(plan.tasks):
             raise StoreError(
-                f"run {run_id} has {len(done)} of its {len(by_key)} task results; run it again"
+                f"run {run_id} has {len(done)} of its {len(plan.tasks)} task results; run it again"
             )
-        for r in done:
-            scores.add(r, plan.context, by_key[(r.resample, r.group)], plan.control)
-        if plan.control.method == "loocv":
-            scores.pool(plan.context, plan.control)
-        res.scores = scores
+        res.scores = plan.scores_of(done)
     best = summary.get("best_index")
     if best is None:  # a summary written before best_index was kept
         best = _find_candidate(plan.candidates, plan.model, summary.get("best_params") or {})

@@ -61,8 +61,7 @@ def normalize_grid(model: Model, grid: Any) -> pd.DataFrame:
         required = [p.name for p in model.params if p.default is None]
         others = " (the others have defaults)" if len(required) < len(model.params) else ""
         raise ValueError(
-            f"grid for {model.name!r} lacks column(s) {missing}; it needs all of "
-            f"{required}{others}"
+            f"grid for {model.name!r} lacks column(s) {missing}; it needs all of {required}{others}"
         )
     grid = grid[model.param_names].drop_duplicates().reset_index(drop=True)
     if grid.empty:

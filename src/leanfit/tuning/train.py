@@ -6,8 +6,9 @@ scores from metrics.py and the choice from selection.py.
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,23 @@ class TrainPlan:
     def fits_per_resample(self) -> int:
         """Model fits per resample: the number of fit groups (sub-model trick applied)."""
         return len(self.context.groups)
+
+    def stored_results(self, store: Any, run_id: int) -> list[TaskResult]:
+        """The results of this plan's tasks already in the store's run ``run_id``."""
+        keys = {(t.resample, t.group) for t in self.tasks}
+        return [r for r in store.done_tasks(run_id) if (r.resample, r.group) in keys]
+
+    def scores_of(self, results: Iterable[TaskResult]) -> Scores:
+        """Score task results of this plan into a fresh Scores (pooled under LOOCV)."""
+        scores = Scores.empty(
+            len(self.resamples), len(self.candidates), self.metric_names, self.control.method
+        )
+        by_key = {(t.resample, t.group): t for t in self.tasks}
+        for r in results:
+            scores.add(r, self.context, by_key[(r.resample, r.group)], self.control)
+        if self.control.method == "loocv":
+            scores.pool(self.context, self.control)
+        return scores
 
     def empty_result(self) -> TrainResult:
         """A TrainResult of this plan with no scores and no final model yet."""
@@ -266,29 +284,23 @@ def run_plan(
             res.store_run = {"run_id": run_id, "resumed_tasks": 0, "computed_tasks": 0}
             _finish_run(store, run_id, res)
         return res
-    scores = Scores.empty(
-        len(plan.resamples), len(plan.candidates), plan.metric_names, plan.control.method
-    )
     t_res = time.perf_counter()
-    by_key = {(t.resample, t.group): t for t in plan.tasks}
-    done = []
-    if store is not None:
-        done = [r for r in store.done_tasks(run_id) if (r.resample, r.group) in by_key]
-    for r in done:
-        scores.add(r, plan.context, by_key[(r.resample, r.group)], plan.control)
+    done = [] if store is None else plan.stored_results(store, run_id)
     finished = {(r.resample, r.group) for r in done}
     todo = [t for t in plan.tasks if (t.resample, t.group) not in finished]
-    for r in run_tasks(plan.context, todo, plan.control, f"train {plan.model.name}"):
-        if store is not None:
-            store.save_task(run_id, r)  # stored before it is counted
-        scores.add(r, plan.context, by_key[(r.resample, r.group)], plan.control)
+
+    def computed() -> Iterator[TaskResult]:
+        for r in run_tasks(plan.context, todo, plan.control, f"train {plan.model.name}"):
+            if store is not None:
+                store.save_task(run_id, r)  # stored before it is counted
+            yield r
+
+    scores = plan.scores_of(itertools.chain(done, computed()))
     res.store_run = (
         None
         if run_id is None
         else {"run_id": run_id, "resumed_tasks": len(done), "computed_tasks": len(todo)}
     )
-    if plan.control.method == "loocv":
-        scores.pool(plan.context, plan.control)
     if np.all(np.isnan(scores.values)) and not scores.apparent_ok():
         first = scores.failures[0]["error"] if scores.failures else "no metric was computed"
         raise RuntimeError(f"every candidate failed for {plan.model.name!r}; first error:\n{first}")
