@@ -195,8 +195,8 @@ def _runs(args: argparse.Namespace) -> int:
             print(table.to_string(index=False))
         return 0
     rows = []
-    for i in args.ids:
-        r = store.run(i)
+    infos = {i: store.run(i) for i in args.ids}
+    for i, r in infos.items():
         summary = r.get("summary") or {}
         rows.append(
             {
@@ -215,7 +215,7 @@ def _runs(args: argparse.Namespace) -> int:
         from .store.restore import stored_comparison
 
         try:
-            comp = stored_comparison(store, args.ids)
+            comp = stored_comparison(store, args.ids, infos=infos)
         except StoreError as e:
             print(f"\n{e}; only the table above is shown")
             return 0

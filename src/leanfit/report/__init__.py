@@ -306,7 +306,7 @@ def write_stored_report(store: Any, ref: str | int, path: str | Path) -> Path:
     done = [i for i in ids if infos[i]["status"] == "finished"]
     if not done:
         raise StoreError(f"none of the runs {ids} is finished; nothing to report")
-    restored = restore_runs(store, done)
+    restored = restore_runs(store, done, infos=infos)
     labels = run_labels({i: infos[i] for i in done})
     fits = {labels[i]: restored[i] for i in done}
     experiments = list(dict.fromkeys(infos[i]["experiment"] for i in done))
@@ -323,7 +323,7 @@ def write_stored_report(store: Any, ref: str | int, path: str | Path) -> Path:
         notes["Not included"] = ", ".join(
             f"run {i} ({infos[i]['fit']}, status {infos[i]['status']})" for i in skipped
         )
-    spec = run_spec(store, done[0]) or {}
+    spec = run_spec(store, infos[done[0]]) or {}
     if len(experiments) == 1 and spec.get("kind") == "experiment":
         held = spec.get("held_out")
         notes["Partition"] = f"{spec.get('training_rows')} training rows, " + (

@@ -57,11 +57,13 @@ def resolve_runs(store: Store, ref: str | int | Sequence[int]) -> list[int]:
     return ids
 
 
-def run_spec(store: Store, run_id: int) -> dict[str, Any] | None:
-    """The stored re-plan spec of a run, or None for a run stored by an older leanfit."""
-    if "spec" not in store.run(run_id)["artifacts"]:
+def run_spec(store: Store, run: int | dict[str, Any]) -> dict[str, Any] | None:
+    """The stored re-plan spec of a run (its id, or its ``store.run`` record when the caller
+    already has it), or None for a run stored by an older leanfit."""
+    info = store.run(run) if isinstance(run, int) else run
+    if "spec" not in info["artifacts"]:
         return None
-    return json.loads(store.load_artifact(run_id, "spec"))
+    return json.loads(store.load_artifact(info["id"], "spec"))
 
 
 def run_labels(infos: dict[int, dict[str, Any]]) -> dict[int, str]:
@@ -88,11 +90,15 @@ def restore_fit(store: Store, run_id: int, plan: TrainPlan | None = None) -> Tra
 
 
 def restore_runs(
-    store: Store, run_ids: Sequence[int], plans: dict[int, TrainPlan] | None = None
+    store: Store,
+    run_ids: Sequence[int],
+    plans: dict[int, TrainPlan] | None = None,
+    infos: dict[int, dict[str, Any]] | None = None,
 ) -> dict[int, TrainResult]:
-    """``restore_fit`` for several runs; fits of one experiment config share one data load."""
+    """``restore_fit`` for several runs; fits of one experiment config share one data load.
+    ``infos``: the runs' ``store.run`` records when the caller already has them."""
     plans = dict(plans or {})
-    infos = {i: store.run(i) for i in run_ids}
+    infos = {i: store.run(i) for i in run_ids} if infos is None else infos
     for i, info in infos.items():
         if info["status"] != "finished":
             raise StoreError(
@@ -100,7 +106,7 @@ def restore_runs(
                 f"{info['status']}, {info['n_tasks']} task results stored); run it again to "
                 "finish it"
             )
-    specs = {i: run_spec(store, i) for i in run_ids}
+    specs = {i: run_spec(store, infos[i]) for i in run_ids}
     groups: dict[tuple[str, str], list[int]] = {}
     for i, spec in specs.items():
         if i not in plans and spec is not None and spec.get("kind") == "experiment":
@@ -240,14 +246,17 @@ def _rebuild(
     return res
 
 
-def stored_comparison(store: Store, run_ids: Sequence[int]) -> ModelComparison:
+def stored_comparison(
+    store: Store, run_ids: Sequence[int], infos: dict[int, dict[str, Any]] | None = None
+) -> ModelComparison:
     """caret's ``resamples`` of stored runs from their stored per-resample metrics (nothing is
-    refitted or re-planned); StoreError saying why when they cannot be compared."""
+    refitted or re-planned); StoreError saying why when they cannot be compared. ``infos``: the
+    runs' ``store.run`` records when the caller already has them."""
     from ..compare import ModelComparison
 
     if len(run_ids) < 2:
         raise StoreError("a resampled comparison needs at least two runs")
-    infos = {i: store.run(i) for i in run_ids}
+    infos = {i: store.run(i) for i in run_ids} if infos is None else infos
     hashes = {i: (info["config"] or {}).get("resamples") for i, info in infos.items()}
     for i, h in hashes.items():
         if h is None:
