@@ -109,8 +109,8 @@ def check_text_column(s: pd.Series, name: str, what: str) -> None:
     that read the same as text (they would be merged into one level without a word)."""
     if isinstance(s.dtype, pd.CategoricalDtype):
         values = pd.Series(s.cat.categories, dtype=object)  # declared levels: only the merge
-    elif s.dtype == object:
-        values = s.dropna()
+    elif _is_factor(s):  # object or string dtype (a CSV's text column)
+        values = s.dropna().astype(object)
     else:
         return
     pairs = set(zip(map(type, values), map(str, values), strict=True))
