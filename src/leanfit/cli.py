@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
         "server: postgresql://user@host/db",
     )
     run.add_argument("--no-store", action="store_true", help="keep nothing; always recompute")
+    run.add_argument(
+        "--allow-large",
+        action="store_true",
+        default=None,
+        help="run plans above the size limits (100 000 candidates, 1 000 000 fits, 4 GB)",
+    )
     rep = sub.add_parser(
         "report",
         help="write the self-contained HTML report of an experiment config or of stored runs",
@@ -230,14 +236,17 @@ def _runs(args: argparse.Namespace) -> int:
 
 def _stored_report(args: argparse.Namespace) -> int:
     """``leanfit report --run ID``: the report of stored runs, refitting nothing."""
-    import re
     from pathlib import Path
 
+    from .paths import safe_filename
     from .report import write_stored_report
     from .store import Store
 
     with Store.open(args.store) as store:
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", args.run).strip("-") or "runs"
+        try:
+            slug = safe_filename(args.run)  # the one mapping of names to file names
+        except ValueError:
+            slug = "runs"
         path = Path(args.output) if args.output else Path("leanfit-out") / f"report-{slug}.html"
         write_stored_report(store, args.run, path)
     print(f"report written to {path}")
@@ -269,7 +278,11 @@ def _main(argv: list[str] | None) -> int:
 
                 store = Store.open(args.store)  # an unreachable store fails before fitting
             exp = load_experiment(
-                args.config, n_jobs=args.n_jobs, output=args.output, verbose=not args.quiet
+                args.config,
+                n_jobs=args.n_jobs,
+                output=args.output,
+                verbose=not args.quiet,
+                allow_large=args.allow_large,
             )
             run_experiment(exp, store=store)
             return 0

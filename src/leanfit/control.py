@@ -164,9 +164,39 @@ class Control:
 
     @property
     def workers(self) -> int:
-        import os
+        """Worker processes to start: n_jobs, -1 meaning every core; at most the cores this
+        process may use, unless the work goes to a Dask scheduler elsewhere."""
+        cores = available_cores()
+        if self.n_jobs == -1:
+            return cores
+        return self.n_jobs if self.scheduler is not None else min(self.n_jobs, cores)
 
-        return (os.cpu_count() or 1) if self.n_jobs == -1 else self.n_jobs
+    def resample_sizes(self, n: int) -> tuple[int, int]:
+        """(resamples, held-out rows per resample) for ``n`` rows, counted without drawing them
+        (held-out rows are estimated for the bootstrap); refuses more folds than rows."""
+        m, k = self.method, self.folds
+        if self.index is not None:
+            return len(self.index), n
+        if m in ("cv", "repeatedcv", "group_cv") and k > n:
+            raise ValueError(
+                f"Control(number={k}) asks for {k} folds, but the data has only {n} rows"
+            )
+        if m in ("cv", "group_cv"):
+            return k, -(-n // k)
+        if m == "repeatedcv":
+            return k * (self.repeats or 1), -(-n // k)
+        if m in ("boot", "boot632", "optimism_boot"):
+            return k, int(0.368 * n) + 1  # rows a bootstrap sample leaves out: about n / e
+        if m == "lgocv":
+            return k, n - int(self.p * n)
+        if m == "loocv":
+            return n, 1
+        if m == "oob":
+            return 1, n
+        if m == "timeslice":
+            window = self.initial_window or 0
+            return len(range(window, n - self.horizon + 1, self.skip + 1)), self.horizon
+        return 0, 0
 
     def describe(self) -> str:
         """caret's one-line description of the resampling design."""
@@ -186,6 +216,16 @@ class Control:
             "oob": "Out of Bag Resampling",
             "none": "None",
         }[self.method]
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 def make_resamples(

@@ -8,6 +8,7 @@ rows). ``run_experiment`` prints caret-like tables and writes CSV/JSON results t
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -52,14 +53,41 @@ class Experiment:
     source: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Seq(Sequence):
+    """R's seq(from, to, by) as a lazy sequence: its length is known without listing its
+    values, so a range to 1e12 is refused by the grid's size check, not built first."""
+
+    start: float
+    step: float
+    n: int
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self.n))]
+        j = i + self.n if i < 0 else i
+        if not 0 <= j < self.n:
+            raise IndexError(i)
+        return self.start + j * self.step
+
+
 def _seq(v: Any) -> Any:
-    """Grid values: a list, a scalar, or {from, to, by} like R's seq()."""
+    """Grid values: a list, a scalar, or {from, to, by} like R's seq() (the values from
+    ``from`` stepping by ``by`` up to ``to``; a lazy ``Seq``)."""
     if isinstance(v, dict):
         missing = {"from", "to", "by"} - set(v)
         if missing:
             raise ValueError(f"a grid range needs from/to/by; missing {sorted(missing)}")
-        n = int(round((v["to"] - v["from"]) / v["by"])) + 1
-        return [v["from"] + i * v["by"] for i in range(n)]
+        lo, hi, by = v["from"], v["to"], v["by"]
+        if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in (lo, hi, by)):
+            raise ValueError(f"a grid range's from/to/by must be numbers, got {v}")
+        if by == 0 or (hi - lo) / by < 0 or not math.isfinite((hi - lo) / by):
+            raise ValueError(f"grid range {v}: 'by' must step from 'from' towards 'to'")
+        n = int(math.floor((hi - lo) / by + 1e-10)) + 1
+        return Seq(lo, by, n)
     return v
 
 
@@ -84,7 +112,13 @@ def load_data(spec: str, base: Path) -> pd.DataFrame:
             f"data {spec!r} is neither a bundled data set {list(datasets.NAMES)} "
             f"nor an existing CSV file ({path})"
         )
-    return pd.read_csv(path)
+    try:
+        data = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        data = pd.DataFrame()
+    if data.empty:
+        raise ValueError(f"data file {str(path)!r} has no rows: nothing to train on")
+    return data
 
 
 def load_experiment(
@@ -92,12 +126,20 @@ def load_experiment(
     n_jobs: int | None = None,
     output: str | Path | None = None,
     verbose: bool = True,
+    allow_large: bool | None = None,
 ) -> Experiment:
     """Read and validate a config: every name, method, grid and control is checked up front."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"config file {str(path)!r} does not exist")
-    return parse_experiment(path.read_text(), path, n_jobs=n_jobs, output=output, verbose=verbose)
+    return parse_experiment(
+        path.read_text(),
+        path,
+        n_jobs=n_jobs,
+        output=output,
+        verbose=verbose,
+        allow_large=allow_large,
+    )
 
 
 def parse_experiment(
@@ -107,9 +149,12 @@ def parse_experiment(
     output: str | Path | None = None,
     verbose: bool = True,
     only: Sequence[str] | None = None,
+    allow_large: bool | None = None,
 ) -> Experiment:
     """Validate a config's ``text`` (read from ``path``: data paths are relative to its folder)
-    and plan its fits — only those named in ``only`` when given (a stored run's re-plan)."""
+    and plan its fits — only those named in ``only`` when given (a stored run's re-plan).
+    ``allow_large`` (else the config's ``allow_large``) lifts the plan size limits; a re-plan
+    lifts them too, as that plan already ran."""
     import yaml
 
     from .frame import parse_formula
@@ -128,6 +173,7 @@ def parse_experiment(
         "fits",
         "output",
         "compare",
+        "allow_large",
     }
     if unknown:
         raise ValueError(f"unknown config key(s) {sorted(unknown)}")
@@ -143,6 +189,10 @@ def parse_experiment(
         training, testing = data.iloc[rows], data.drop(data.index[rows])
 
     jobs = n_jobs if n_jobs is not None else cfg.get("n_jobs", 1)
+    large = allow_large if allow_large is not None else cfg.get("allow_large", False)
+    if not isinstance(large, bool):
+        raise ValueError(f"allow_large must be true or false, got {large!r}")
+    large = large or only is not None
     controls = {}
     for cname, cspec in (cfg.get("controls") or {}).items():
         try:
@@ -169,6 +219,7 @@ def parse_experiment(
                 controls,
                 grids,
                 {"n_jobs": jobs, "verbose": verbose},
+                large,
             )
         except (TypeError, ValueError) as e:
             raise ValueError(f"fit {fname!r}: {e}") from None
@@ -228,6 +279,7 @@ def _plan_fit(
     controls: dict[str, Control],
     grids: dict[str, dict[str, Any]],
     run_opts: dict[str, Any],
+    allow_large: bool = False,
 ) -> dict[str, Any]:
     """Resolve one fit's named control and grid and plan it: every check, no fitting."""
     from .tuning.train import plan_train
@@ -270,7 +322,7 @@ def _plan_fit(
             raise ValueError(f"predict: head must be a positive integer, got {head!r}")
         spec["predict"] = {"head": head}
     train_args = {k: v for k, v in spec.items() if k not in ("tolerance", "predict")}
-    plan = plan_train(formula, data=training, **train_args)
+    plan = plan_train(formula, data=training, allow_large=allow_large, **train_args)
     tol = spec.get("tolerance")
     if tol:
         tol = {"metric": plan.metric, "tol": 1.5, "maximize": None, **dict(tol)}
@@ -289,6 +341,7 @@ def run_experiment(exp: Experiment, echo=print, store: Any = None) -> dict[str, 
     from .selection import tolerance
     from .tuning.train import run_plan
 
+    check_outputs(exp)  # a folder that cannot be written fails now, not after the fits
     t0 = time.perf_counter()
     echo(
         f"== {exp.name}: {len(exp.training)} training rows"
@@ -394,14 +447,31 @@ def _run_compare(exp: Experiment, summary: dict[str, Any], echo) -> Any:
     return Comparison(", ".join(comp.models), comp, diffs)
 
 
+def check_outputs(exp: Experiment) -> None:
+    """The output folder and report file can be written, and no two fits share a file name
+    (names are mapped by ``paths.safe_filename``): checked before the first fit runs."""
+    from .paths import check_distinct, check_writable
+
+    if exp.output:
+        check_writable(exp.output)
+        check_distinct(exp.fits, "fits")
+    if exp.report:
+        if Path(exp.report).is_dir():
+            raise ValueError(f"report file {str(exp.report)!r} is a directory; give a file name")
+        check_writable(Path(exp.report).parent, "report folder")
+
+
 def _write_fit(out: Path, fname: str, res: Any) -> None:
+    """The fit's tables as ``<fit>_results.csv`` etc., named through ``paths.output_file``."""
+    from .paths import output_file
+
     out.mkdir(parents=True, exist_ok=True)
     if res.scores is not None:
-        res.results.to_csv(out / f"{fname}_results.csv", index=False)
+        res.results.to_csv(output_file(out, fname, "_results.csv"), index=False)
         rs = res.resample
         if rs is not None:
-            rs.to_csv(out / f"{fname}_resample.csv", index=False)
+            rs.to_csv(output_file(out, fname, "_resample.csv"), index=False)
         if len(res.failures):
-            res.failures.to_csv(out / f"{fname}_failures.csv", index=False)
+            res.failures.to_csv(output_file(out, fname, "_failures.csv"), index=False)
         if len(res.fit_warnings):
-            res.fit_warnings.to_csv(out / f"{fname}_fit_warnings.csv", index=False)
+            res.fit_warnings.to_csv(output_file(out, fname, "_fit_warnings.csv"), index=False)

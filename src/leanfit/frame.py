@@ -96,6 +96,57 @@ def _dummies(s: pd.Series, name: str, levels: tuple[str, ...], strict: bool) -> 
     return out
 
 
+# A text column is taken for a numeric one with stray entries when at least this share of its
+# non-missing values parse as numbers and those numbers take more than _FACTOR_LEVELS values
+# (fewer could be a factor's coded levels, e.g. "1", "2", "3", "other").
+_NUMERIC_SHARE = 0.9
+_FACTOR_LEVELS = 10
+
+
+def check_text_column(s: pd.Series, name: str, what: str) -> None:
+    """Refuse a text column that would be misread: a numeric column with a few stray strings
+    (it would become a factor with a level per number), or values such as ``'1'`` and ``1``
+    that read the same as text (they would be merged into one level without a word)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        values = pd.Series(s.cat.categories, dtype=object)  # declared levels: only the merge
+    elif _is_factor(s):  # object or string dtype (a CSV's text column)
+        values = s.dropna().astype(object)
+    else:
+        return
+    pairs = set(zip(map(type, values), map(str, values), strict=True))
+    texts: dict[str, list[type]] = {}
+    for kind, text in pairs:
+        texts.setdefault(text, []).append(kind)
+    clash = sorted(
+        (t, sorted(k.__name__ for k in kinds)) for t, kinds in texts.items() if len(kinds) > 1
+    )
+    if clash:
+        shown = "; ".join(f"{t!r} as {' and '.join(kinds)}" for t, kinds in clash[:5])
+        raise ValueError(
+            f"{what} {name!r} holds values that read the same as text but differ in type "
+            f"({shown}); they would be merged into one level silently; make the column one "
+            f"type first, e.g. df[{name!r}].astype(str)"
+        )
+    if isinstance(s.dtype, pd.CategoricalDtype) or values.empty:
+        return
+    numbers = pd.to_numeric(values, errors="coerce")
+    stray = values[numbers.isna()]
+    if (
+        len(stray)
+        and len(stray) <= (1 - _NUMERIC_SHARE) * len(values)
+        and numbers.nunique() > _FACTOR_LEVELS
+    ):
+        counts = stray.astype(str).value_counts()
+        shown = ", ".join(f"{v!r} ({c})" for v, c in counts.head(5).items())
+        more = f" and {len(counts) - 5} other(s)" if len(counts) > 5 else ""
+        raise ValueError(
+            f"{what} {name!r} is numeric but for {len(stray)} of its {len(values)} values: "
+            f"{shown}{more}; it would be read as a factor with a level per number. Clean those "
+            f"values, make them missing with pd.to_numeric(df[{name!r}], errors='coerce'), or "
+            f"declare the column a factor with df[{name!r}].astype('category')"
+        )
+
+
 def _is_factor(s: pd.Series) -> bool:
     return not (pd.api.types.is_numeric_dtype(s.dtype) or s.dtype == bool)
 
@@ -197,9 +248,12 @@ def make_dataset(
         target = str(ys.name) if ys.name is not None else "y"
         if len(ys) != len(frame):
             raise ValueError(f"X has {len(frame)} rows but y has {len(ys)}")
+    if len(frame) == 0:
+        raise ValueError("the data has no rows: nothing to train on")
     frame.columns = [str(c) for c in frame.columns]
     encoder = _fit_encoder(frame, encode_factors)
     X = encoder.transform(frame)
+    _check_finite(X, encoder.feature_names)
     yv, levels, mode = _encode_target(ys, target, mode)
     w = _check_weights(weights, len(yv))
     return Dataset(X=X, y=yv, mode=mode, levels=levels, encoder=encoder, target=target, weights=w)
@@ -217,6 +271,7 @@ def _fit_encoder(frame: pd.DataFrame, encode_factors: bool) -> Encoder:
     for col in frame.columns:
         s = frame[col]
         if _is_factor(s):
+            check_text_column(s, col, "predictor column")
             if not encode_factors:
                 _numeric(s, col)  # raises the clear message
             levels = _levels(s)
@@ -237,6 +292,7 @@ def _encode_target(ys: pd.Series, name: str, mode: str | None) -> tuple[np.ndarr
             f"target {name!r} has {n_missing} missing value(s) (first rows {rows}); "
             "drop or impute those rows first"
         )
+    check_text_column(ys, name, "target")
     if ys.nunique() < 2:
         raise ValueError(f"target {name!r} is constant ({ys.iloc[0]!r}): nothing to learn")
     if mode is None:
@@ -248,10 +304,30 @@ def _encode_target(ys: pd.Series, name: str, mode: str | None) -> tuple[np.ndarr
     if mode == REGRESSION:
         if not pd.api.types.is_numeric_dtype(ys.dtype):
             raise ValueError(f"target {name!r} is not numeric, so it cannot be regressed")
-        return ys.to_numpy(dtype=float), (), REGRESSION
+        yv = ys.to_numpy(dtype=float)
+        n_inf = int(np.isinf(yv).sum())
+        if n_inf:
+            rows = np.flatnonzero(np.isinf(yv))[:5].tolist()
+            raise ValueError(
+                f"target {name!r} has {n_inf} infinite value(s) (first rows {rows}); "
+                "drop those rows or replace the values first"
+            )
+        return yv, (), REGRESSION
     levels = _levels(ys)
     codes = pd.Categorical(ys.astype(str), categories=list(levels)).codes.astype(np.int64)
     return codes, levels, CLASSIFICATION
+
+
+def _check_finite(X: np.ndarray, names: tuple[str, ...]) -> None:
+    """Refuse infinite predictor values (missing ones are train()'s to judge, per model)."""
+    counts = np.isinf(X).sum(axis=0)
+    if counts.any():
+        bad = [(n, int(c)) for n, c in zip(names, counts, strict=True) if c]
+        shown = ", ".join(f"{n!r} ({c})" for n, c in bad[:5]) + (", ..." if len(bad) > 5 else "")
+        raise ValueError(
+            f"predictor column(s) {shown} hold infinite values; no model can use them: make "
+            "them missing (df.replace([np.inf, -np.inf], np.nan)) and impute, or drop those rows"
+        )
 
 
 def _check_weights(weights: Any, n: int) -> np.ndarray | None:

@@ -172,6 +172,13 @@ def run_distill_config(
 
     n_out = training[target].nunique() if not pd.api.types.is_float_dtype(training[target]) else 1
     check_transfer_size(len(training), training.shape[1] - 1, n_out, kwargs["multiple"])
+    out = None
+    if cfg.get("output"):
+        from leanfit.paths import check_writable
+
+        out = Path(cfg["output"])
+        out = out if out.is_absolute() else Path.cwd() / out
+        check_writable(out)  # before the teacher is tuned, not after
     fits = [
         _teacher(t, training, target, seed, int(cfg.get("n_jobs", 2)), store, echo)
         for t in teachers
@@ -185,9 +192,7 @@ def run_distill_config(
         **kwargs,
     )
     echo(repr(result))
-    if cfg.get("output"):
-        out = Path(cfg["output"])
-        out = out if out.is_absolute() else Path.cwd() / out
+    if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         if result.report is not None:
             result.report.to_csv(out / "report.csv")

@@ -11,7 +11,9 @@ from __future__ import annotations
 import difflib
 import importlib
 import itertools
+import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, ClassVar
@@ -222,10 +224,38 @@ class Model:
         return grid.sort_values(keys, ascending=asc, kind="mergesort")
 
 
-def expand_grid(**params: Any) -> pd.DataFrame:
-    """caret's/R's ``expand.grid``: every combination of the given values, first varying fastest."""
+# Rows expand_grid builds unless told otherwise: about 100 MB of Python tuples; a bigger grid is
+# almost always a typo (a range to 1e12), and train() has its own, lower, candidate limit.
+GRID_ROWS_LIMIT = 1_000_000
+
+
+def _axis(v: Any) -> Sequence[Any]:
+    """One grid column's values: a sequence (a range is sized without being listed), an
+    array-like, or one scalar."""
+    if isinstance(v, str | bytes):
+        return [v]
+    if isinstance(v, Sequence):
+        return v
+    return list(v) if np.ndim(v) else [v]
+
+
+def grid_size(**params: Any) -> int:
+    """How many rows ``expand_grid(**params)`` would build, computed without building them."""
+    return math.prod(len(_axis(v)) for v in params.values())
+
+
+def expand_grid(*, max_rows: int | None = GRID_ROWS_LIMIT, **params: Any) -> pd.DataFrame:
+    """caret's/R's ``expand.grid``: every combination of the given values, first varying fastest.
+    More than ``max_rows`` combinations (None: no limit) are refused before any is built."""
     names = list(params)
-    values = [list(v) if np.ndim(v) and not isinstance(v, str) else [v] for v in params.values()]
+    values = [_axis(v) for v in params.values()]
+    n = math.prod(map(len, values))
+    if max_rows is not None and n > max_rows:
+        sizes = " x ".join(f"{k} {len(v):,}" for k, v in zip(names, values, strict=True))
+        raise ValueError(
+            f"expand_grid would build {n:,} rows ({sizes}), more than {max_rows:,}; "
+            "use fewer values, or pass max_rows=None to build it anyway"
+        )
     rows = [tuple(reversed(r)) for r in itertools.product(*reversed(values))]
     return pd.DataFrame(rows, columns=names)
 

@@ -8,12 +8,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from ..models.base import Model, TrainingData, expand_grid
+from ..models.base import Model, TrainingData, expand_grid, grid_size
+
+if TYPE_CHECKING:
+    from ..control import Control
+
+# Plans above these sizes are refused unless train(..., allow_large=True): a typo (a range to
+# 1e12, number: 100000000) should fail in a second with its size, not after a minute and 4 GB.
+MAX_CANDIDATES = 100_000
+MAX_TASKS = 1_000_000
+MAX_PLAN_BYTES = 4 * 2**30
+_GO_AHEAD = (
+    "pass allow_large=True to train() (in a config `allow_large: true`, or "
+    "`leanfit run --allow-large`) to run it anyway"
+)
 
 
 @dataclass(frozen=True)
@@ -36,13 +49,19 @@ class Task:
     evals: dict[str, np.ndarray] = field(default_factory=dict)  # name -> rows to predict
 
 
-def normalize_grid(model: Model, grid: Any) -> pd.DataFrame:
+def normalize_grid(
+    model: Model, grid: Any, max_candidates: int | None = MAX_CANDIDATES
+) -> pd.DataFrame:
     """Accept a DataFrame or a dict of lists; map caret's dotted names; fill the columns left out
-    with their parameters' defaults (``Param.default``); check names and values."""
+    with their parameters' defaults (``Param.default``); check names and values. A grid of more
+    than ``max_candidates`` rows is refused before it is built."""
     if isinstance(grid, Mapping):
-        grid = expand_grid(**dict(grid))
+        _check_candidates(grid_size(**dict(grid)), max_candidates, len(grid))
+        grid = expand_grid(max_rows=None, **dict(grid))
     elif not isinstance(grid, pd.DataFrame):
         raise TypeError("grid must be a pandas DataFrame or a dict of lists (like expand_grid)")
+    else:
+        _check_candidates(len(grid), max_candidates, grid.shape[1])
     aliases = model.alias_map()
     unknown = [c for c in grid.columns if c not in aliases]
     if unknown:
@@ -81,21 +100,105 @@ def candidates(
     tune_length: int,
     search: str,
     rng: np.random.Generator,
+    max_candidates: int | None = MAX_CANDIDATES,
 ) -> pd.DataFrame:
-    """The tuning candidates, simplest first: the user's grid, the default grid or random draws."""
+    """The tuning candidates, simplest first: the user's grid, the default grid or random draws
+    (more than ``max_candidates`` of them are refused; None: no limit)."""
     if grid is None:
         if not isinstance(tune_length, int) or tune_length < 1:
             raise ValueError(f"tune_length={tune_length!r} must be a positive integer")
+        if max_candidates is not None and tune_length > max_candidates:
+            raise ValueError(
+                f"tune_length={tune_length:,} asks for at least that many candidates, more than "
+                f"the limit of {max_candidates:,}; use a smaller tune_length, or {_GO_AHEAD}"
+            )
         if not model.params:
             grid = pd.DataFrame([{}])
         elif search == "random":
             grid = model.random_grid(data, tune_length, rng)
         else:
-            grid = model.default_grid(data, tune_length)
+            try:
+                grid = model.default_grid(data, tune_length)
+            except ValueError as e:
+                if "expand_grid would build" not in str(e):
+                    raise
+                raise ValueError(f"tune_length={tune_length:,}: the default grid {e}") from None
     if not model.params:
         return pd.DataFrame(index=[0])
-    grid = normalize_grid(model, grid)
+    grid = normalize_grid(model, grid, max_candidates)
     return model.sort_simplest_first(grid).reset_index(drop=True)
+
+
+def _check_candidates(n: int, limit: int | None, n_params: int) -> None:
+    """Refuse a grid of more than ``limit`` rows, saying how many and what building it costs."""
+    if limit is None or n <= limit:
+        return
+    build = n * (64 + 40 * max(n_params, 1))  # Python tuples of boxed values, then the frame
+    raise ValueError(
+        f"the grid has {n:,} candidates, more than the limit of {limit:,}: building it alone "
+        f"takes about {format_bytes(build)}, and each resample fits and scores every "
+        f"candidate; use fewer values (a grid range's from/to/by), or {_GO_AHEAD}"
+    )
+
+
+@dataclass(frozen=True)
+class PlanSize:
+    """What a plan will cost, computed from its settings before any resample or task is made."""
+
+    resamples: int
+    tasks: int
+    rows_bytes: int  # the resamples' row indices
+    scores_bytes: int  # resample x candidate x metric scores
+    predictions_bytes: int  # held-out predictions kept for save_predictions / LOOCV
+
+    @property
+    def total_bytes(self) -> int:
+        return self.rows_bytes + self.scores_bytes + self.predictions_bytes
+
+    def check(self, candidates: int, groups: int, allow_large: bool) -> None:
+        """Refuse a plan above MAX_TASKS fits or MAX_PLAN_BYTES of memory, naming its size."""
+        if allow_large or (self.tasks <= MAX_TASKS and self.total_bytes <= MAX_PLAN_BYTES):
+            return
+        parts = [
+            (self.rows_bytes, "resample rows"),
+            (self.scores_bytes, "scores"),
+            (self.predictions_bytes, "kept held-out predictions"),
+        ]
+        cost = ", ".join(f"{what} {format_bytes(b)}" for b, what in parts if b)
+        raise ValueError(
+            f"the plan is too large: {self.resamples:,} resamples x {groups:,} fit group(s) "
+            f"({candidates:,} candidates) = {self.tasks:,} model fits (limit {MAX_TASKS:,}), "
+            f"holding about {format_bytes(self.total_bytes)} (limit "
+            f"{format_bytes(MAX_PLAN_BYTES)}: {cost}); use fewer resamples (Control(number=, "
+            f"repeats=)) or candidates, or {_GO_AHEAD}"
+        )
+
+
+def plan_size(
+    control: Control, n_rows: int, candidates: int, groups: int, metrics: int, levels: int
+) -> PlanSize:
+    """The size of a resampled plan from its settings and counts alone (``levels``: classes,
+    0 for regression); the bootstrap's held-out rows are estimated."""
+    resamples, held_out = control.resample_sizes(n_rows)
+    outputs = 1 + (levels if control.class_probs else 0)  # numbers predicted per row
+    keep = control.save_predictions != "none" or control.method == "loocv"
+    apparent = control.method in ("boot632", "optimism_boot")
+    return PlanSize(
+        resamples=resamples,
+        tasks=resamples * groups + (groups if apparent else 0),
+        rows_bytes=resamples * (n_rows + held_out) * 8,
+        scores_bytes=resamples * candidates * metrics * 8,
+        predictions_bytes=resamples * held_out * candidates * outputs * 8 if keep else 0,
+    )
+
+
+def format_bytes(n: float) -> str:
+    """A byte count for people: 512 B, 3.2 MB, 24.0 GB."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
 
 
 def fit_groups(model: Model, cands: pd.DataFrame) -> list[FitGroup]:

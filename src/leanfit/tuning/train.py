@@ -22,7 +22,7 @@ from ..metrics import check_summary, maximize_default, metric_names
 from ..models.base import CLASSIFICATION, REGRESSION, Model, TrainingData, get_model
 from ..preprocess import PreProcess
 from ..splits import Resamples
-from .plan import Task, candidates, fit_groups, task_seed
+from .plan import MAX_CANDIDATES, Task, candidates, fit_groups, plan_size, task_seed
 from .result import Scores, TrainResult, fit_final
 
 _IMPUTERS = {"median_impute", "knn_impute", "bag_impute"}
@@ -98,9 +98,11 @@ def plan_train(
     weights: Any = None,
     groups: Any = None,
     seed: int | None = None,
+    allow_large: bool = False,
 ) -> TrainPlan:
     """Validate train()'s inputs and plan its tasks without fitting anything (see ``train``)."""
     control = control or Control()
+    _check_jobs(control)
     model = get_model(method)
     ds = make_dataset(x, y, data=data, weights=weights)
     steps = _check_preprocess(preprocess)
@@ -128,8 +130,12 @@ def plan_train(
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0]))
     needs_data = grid is None  # default and random grids may look at the data (as caret's do)
     whole = _grid_data(ds, steps) if needs_data else None
-    cands = candidates(model, whole, grid, tune_length, control.search, rng)
+    limit = None if allow_large else MAX_CANDIDATES
+    cands = candidates(model, whole, grid, tune_length, control.search, rng, limit)
     groups_ = fit_groups(model, cands)
+    if resampling:  # counted from the settings: nothing large is built before this check
+        size = plan_size(control, len(ds.y), len(cands), len(groups_), len(names), len(ds.levels))
+        size.check(len(cands), len(groups_), allow_large)
     ctx = Context(
         X=ds.X,
         y=ds.y,
@@ -422,6 +428,22 @@ def _warn_constant_columns(ds: Dataset, resamples: Resamples, steps: PreProcess 
             "each resample",
             UserWarning,
             stacklevel=3,
+        )
+
+
+def _check_jobs(control: Control) -> None:
+    """Warn when n_jobs asks for more local workers than this machine has cores (capped)."""
+    from ..control import available_cores
+
+    cores = available_cores()
+    if control.scheduler is None and control.n_jobs > cores:
+        import warnings
+
+        warnings.warn(
+            f"n_jobs={control.n_jobs} is more than the {cores} CPU core(s) available here; "
+            f"using {cores} worker(s)",
+            UserWarning,
+            stacklevel=4,
         )
 
 
