@@ -163,3 +163,88 @@ def test_unreachable_store_fails_before_fitting(tmp_path, capsys):
     assert main(["run", str(cfg), "-q", "-o", str(tmp_path / "o"), "--store", bad]) == 2
     assert "127.0.0.1:1" in capsys.readouterr().err
     assert not (tmp_path / "o").exists() and time.time() - t0 < 30
+
+
+SEEDLESS = """\
+name: seedless
+data: sonar
+formula: Class ~ .
+partition: {p: 0.75}
+controls:
+  cv: {method: cv, number: 3}
+fits:
+  rdaFit: {method: rda, control: cv, grid: {gamma: [0.5], lambda: [0.5, 1.0]}}
+  ldaFit: {method: lda, control: cv}
+"""
+
+
+def test_seedless_config_draws_one_seed_stores_it_and_resumes(tmp_path, capsys):
+    """A config without seeds: the seed drawn on the first run is printed, stored and reused by
+    the second, which reads every task back; the stored report re-plans with it; and putting
+    the printed seed in the config reproduces the results without any store."""
+    import re
+    import sqlite3
+
+    from leanfit.cli import main
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(SEEDLESS)
+    db = tmp_path / "s.db"
+    store = f"sqlite:///{db}"
+    seeds, outs = [], []
+    for i in (1, 2):
+        out = tmp_path / f"o{i}"
+        assert main(["run", str(cfg), "-q", "-o", str(out), "--store", store]) == 0
+        text = capsys.readouterr().out
+        seeds.append(int(re.search(r"^seed: (\d+) \(", text, re.M).group(1)))
+        outs.append(text)
+    assert seeds[0] == seeds[1]
+    assert "drawn; stored with the runs" in outs[0] and "read back from the store" in outs[1]
+    assert outs[1].count("(resumed: 3 task results read from the store, 0 computed)") == 2
+    fits = json.loads((tmp_path / "o1" / "summary.json").read_text())["fits"]
+    assert fits["rdaFit"]["resample_hash"] == fits["ldaFit"]["resample_hash"]  # one seed
+    with sqlite3.connect(db) as con:  # the seed kept with both runs, in the runs table
+        assert {s for (s,) in con.execute("SELECT seed FROM runs")} == {seeds[0]}
+    for fit in ("rdaFit", "ldaFit"):
+        pd.testing.assert_frame_equal(
+            pd.read_csv(tmp_path / "o1" / f"{fit}_results.csv"),
+            pd.read_csv(tmp_path / "o2" / f"{fit}_results.csv"),
+            check_exact=True,
+        )
+    report = ["report", "--run", "seedless", "--store", store, "-o", str(tmp_path / "r.html")]
+    assert main(report) == 0  # the stored runs re-plan with the stored seed
+    fixed = tmp_path / "fixed.yaml"  # what the printed line says: `seed: N` fixes the run
+    fixed.write_text(
+        SEEDLESS.replace("{p: 0.75}", f"{{p: 0.75, seed: {seeds[0]}}}").replace(
+            "control: cv", f"control: cv, seed: {seeds[0]}"
+        )
+    )
+    assert main(["run", str(fixed), "-q", "-o", str(tmp_path / "f"), "--no-store"]) == 0
+    assert "seed: " not in capsys.readouterr().out  # nothing left to draw
+    for fit in ("rdaFit", "ldaFit"):
+        pd.testing.assert_frame_equal(
+            pd.read_csv(tmp_path / "o1" / f"{fit}_results.csv"),
+            pd.read_csv(tmp_path / "f" / f"{fit}_results.csv"),
+            check_exact=True,
+        )
+
+
+def test_train_without_seed_reuses_the_stored_runs_seed(tmp_path, training):
+    from leanfit.store import Store
+
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
+        fits = [
+            lf.train(
+                "Class ~ .",
+                data=training,
+                method="lda",
+                control=lf.Control(method="cv", number=3),
+                store=store,
+                experiment="e",
+                fit="f",
+            )
+            for _ in range(2)
+        ]
+        assert int(store.runs()["seed"].iloc[0]) == fits[0].seed == fits[1].seed
+    assert fits[1].store_run["resumed_tasks"] == 3 and fits[1].store_run["computed_tasks"] == 0
+    pd.testing.assert_frame_equal(fits[0].results, fits[1].results, check_exact=True)

@@ -269,7 +269,11 @@ def _main(argv: list[str] | None) -> int:
 
                 store = Store.open(args.store)  # an unreachable store fails before fitting
             exp = load_experiment(
-                args.config, n_jobs=args.n_jobs, output=args.output, verbose=not args.quiet
+                args.config,
+                n_jobs=args.n_jobs,
+                output=args.output,
+                verbose=not args.quiet,
+                store=store,
             )
             run_experiment(exp, store=store)
             return 0

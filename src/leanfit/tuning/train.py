@@ -249,11 +249,23 @@ def train(
     ``groups`` row groups for ``Control(method="group_cv")``. One ``seed`` reproduces every
     resample and fit, whatever ``n_jobs``. Every input is checked before anything is fitted.
     ``store`` (``leanfit.store.Store.open(url)``) keeps every task result under
-    (``experiment``, ``fit``), so an interrupted run resumes where it stopped.
+    (``experiment``, ``fit``), so an interrupted run resumes where it stopped; without a seed
+    the run's stored seed is reused (the first run draws it; ``.seed`` shows it).
     """
     t_start = time.perf_counter()
+    control = kwargs.get("control")
+    if store is not None and kwargs.get("seed") is None and getattr(control, "seed", None) is None:
+        kwargs["seed"] = stored_run_seed(store, experiment, fit)  # None: drawn, then stored
     plan = plan_train(x, y, **kwargs)
     return run_plan(plan, t_start, store=store, experiment=experiment, fit=fit)
+
+
+def stored_run_seed(store: Any, experiment: str, fit: str) -> int | None:
+    """The seed of the stored run (``experiment``, ``fit``), or None when there is none: a call
+    without a seed reuses it, so running it again resumes instead of drawing a new one."""
+    runs = store.runs()
+    hit = runs.loc[(runs["experiment"] == experiment) & (runs["fit"] == fit), "seed"]
+    return int(hit.iloc[0]) if len(hit) else None
 
 
 def run_plan(
