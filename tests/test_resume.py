@@ -248,3 +248,78 @@ def test_train_without_seed_reuses_the_stored_runs_seed(tmp_path, training):
         assert int(store.runs()["seed"].iloc[0]) == fits[0].seed == fits[1].seed
     assert fits[1].store_run["resumed_tasks"] == 3 and fits[1].store_run["computed_tasks"] == 0
     pd.testing.assert_frame_equal(fits[0].results, fits[1].results, check_exact=True)
+
+
+def _descendants(pid: int) -> set[tuple[int, str]]:
+    """(pid, start time) of every process below ``pid``, read from /proc (Linux)."""
+    parents: dict[int, list[tuple[int, str]]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (name) "
+        parents.setdefault(int(fields[1]), []).append((int(entry.name), fields[19]))
+    out, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), ()):
+            out.add(child)
+            todo.append(child[0])
+    return out
+
+
+def _alive(proc: tuple[int, str]) -> bool:
+    """Whether that process (same pid and start time) still runs (zombies count as gone)."""
+    try:
+        stat = Path(f"/proc/{proc[0]}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return fields[19] == proc[1] and fields[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_cleanly_says_what_was_saved_and_leaves_no_worker(tmp_path, sig):
+    """SIGTERM (to the main process only) or SIGINT (to the whole process group, as Ctrl-C in a
+    terminal sends it) during a 2-worker run: exit status 128 + signal, one line naming the
+    number of task results in the store, no traceback, and no worker process left running."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(CONFIG)
+    db = tmp_path / "store.db"
+    proc = subprocess.Popen(
+        [LEANFIT, "run", str(cfg), "-q", "-j", "2", "-o", str(tmp_path / "o")]
+        + ["--store", f"sqlite:///{db}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.time() + 120
+    children: set = set()
+    while proc.poll() is None and time.time() < deadline:
+        children |= _descendants(proc.pid)
+        if _stored(db) >= 3 and len(children) >= 2:  # workers started, some results stored
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    children |= _descendants(proc.pid)
+    assert len(children) >= 2  # the two workers (and loky's resource tracker)
+    if sig == signal.SIGINT:
+        os.killpg(proc.pid, sig)
+    else:
+        os.kill(proc.pid, sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, err
+    kept = _stored(db)
+    assert 0 < kept < TOTAL
+    assert err.strip().splitlines() == [
+        f"leanfit: interrupted: {kept} task results of experiment 'resume-test' saved in "
+        f"sqlite:///{db}; run the same command again to resume"
+    ]
+    deadline = time.time() + 10
+    while any(map(_alive, children)) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not [c for c in children if _alive(c)]

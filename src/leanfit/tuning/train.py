@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -302,12 +303,18 @@ def run_plan(
     todo = [t for t in plan.tasks if (t.resample, t.group) not in finished]
 
     def computed() -> Iterator[TaskResult]:
-        for r in run_tasks(plan.context, todo, plan.control, f"train {plan.model.name}"):
-            if store is not None:
-                store.save_task(run_id, r)  # stored before it is counted
-            yield r
+        desc = f"train {plan.model.name}"
+        with closing(run_tasks(plan.context, todo, plan.control, desc)) as results:
+            for r in results:
+                if store is not None:
+                    store.save_task(run_id, r)  # stored before it is counted
+                yield r
 
-    scores = plan.scores_of(itertools.chain(done, computed()))
+    fresh = computed()
+    try:
+        scores = plan.scores_of(itertools.chain(done, fresh))
+    finally:  # interrupted: the executor stops its workers now, not when garbage is collected
+        fresh.close()
     res.store_run = (
         None
         if run_id is None
