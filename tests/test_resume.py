@@ -281,13 +281,20 @@ def _alive(proc: tuple[int, str]) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signal_stops_cleanly_says_what_was_saved_and_leaves_no_worker(tmp_path, sig):
+@pytest.mark.parametrize(
+    ("sig", "executor"),
+    [(signal.SIGTERM, "local"), (signal.SIGINT, "local"), (signal.SIGINT, "dask")],
+)
+def test_signal_stops_cleanly_says_what_was_saved_and_leaves_no_worker(tmp_path, sig, executor):
     """SIGTERM (to the main process only) or SIGINT (to the whole process group, as Ctrl-C in a
     terminal sends it) during a 2-worker run: exit status 128 + signal, one line naming the
     number of task results in the store, no traceback, and no worker process left running."""
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(CONFIG)
+    if executor == "dask":
+        pytest.importorskip("distributed")
+        cfg.write_text(CONFIG.replace("repeats: 4}", "repeats: 4, executor: dask}"))
+    else:
+        cfg.write_text(CONFIG)
     db = tmp_path / "store.db"
     proc = subprocess.Popen(
         [LEANFIT, "run", str(cfg), "-q", "-j", "2", "-o", str(tmp_path / "o")]
