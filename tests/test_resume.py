@@ -113,6 +113,8 @@ def test_finished_run_is_not_refitted_and_changed_data_is_refused(tmp_path, trai
         "run_id": first.store_run["run_id"],
         "resumed_tasks": 3,
         "computed_tasks": 0,
+        "resumed": True,
+        "invocations": 2,
     }
     pd.testing.assert_frame_equal(first.results, second.results, check_exact=True)
     with pytest.raises(StoreError, match="fingerprint"):
@@ -326,7 +328,57 @@ def test_signal_stops_cleanly_says_what_was_saved_and_leaves_no_worker(tmp_path,
         f"leanfit: interrupted: {kept} task results of experiment 'resume-test' saved in "
         f"sqlite:///{db}; run the same command again to resume"
     ]
+    with sqlite3.connect(db) as con:  # the invocation's end is logged with the run
+        (log,) = con.execute("SELECT data FROM artifacts WHERE name = 'invocations'").fetchone()
+    (entry,) = json.loads(log)
+    assert entry["status"] == "interrupted" and entry["seconds"] > 0
     deadline = time.time() + 10
     while any(map(_alive, children)) and time.time() < deadline:
         time.sleep(0.1)
     assert not [c for c in children if _alive(c)]
+
+
+def test_resumed_run_reports_compute_over_every_invocation(tmp_path, capsys):
+    """A run stopped part-way (half its stored task results deleted) and run again: the summary,
+    the printed timings and the report mark it resumed, its compute time equals the sum of every
+    stored task's fit + predict seconds (read from the database) plus the final fit, more than
+    this invocation's, and its wall time sums both invocations' as the store logged them."""
+    import sqlite3
+
+    from leanfit.cli import main
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(SEEDLESS.replace("partition: {p: 0.75}\n", "").replace("  ldaFit", "# "))
+    db = tmp_path / "s.db"
+    args = ["run", str(cfg), "-q", "--store", f"sqlite:///{db}", "-o"]
+    assert main([*args, str(tmp_path / "o1")]) == 0
+    first = json.loads((tmp_path / "o1" / "summary.json").read_text())["fits"]["rdaFit"]
+    assert "resumed" not in first
+    with sqlite3.connect(db) as con:
+        con.execute("DELETE FROM tasks WHERE resample >= 1")  # 2 of 3 folds to recompute
+        kept = con.execute("SELECT MAX(id) FROM tasks").fetchone()[0]
+    capsys.readouterr()
+    assert main([*args, str(tmp_path / "o2")]) == 0
+    printed = capsys.readouterr().out
+    entry = json.loads((tmp_path / "o2" / "summary.json").read_text())["fits"]["rdaFit"]
+    assert entry["resumed"] is True and entry["invocations"] == 2
+    with sqlite3.connect(db) as con:
+        total, now = con.execute(
+            "SELECT SUM(fit_time + predict_time), SUM((id > ?) * (fit_time + predict_time)) "
+            "FROM tasks",
+            (kept,),
+        ).fetchone()
+        (log,) = con.execute("SELECT data FROM artifacts WHERE name = 'invocations'").fetchone()
+    t = entry["times"]
+    assert t["compute"] == pytest.approx(total + t["final"], abs=2e-3)
+    assert t["compute_this_run"] == pytest.approx(now + t["final"], abs=2e-3)
+    assert t["compute"] > t["compute_this_run"]
+    log = json.loads(log)
+    assert [e["status"] for e in log] == ["finished", "finished"]
+    assert [e["computed_tasks"] for e in log] == [3, 2]
+    assert t["wall_total"] == pytest.approx(
+        first["times"]["everything"] + t["everything"], abs=3e-3
+    )
+    assert f"resumed: {t['wall_total']:.2f} s wall over 2 invocations" in printed
+    report = (tmp_path / "o2" / "report.html").read_text()
+    assert f"resumed: 2 invocations, {t['wall_total']:.2f} s wall in all" in report

@@ -405,6 +405,9 @@ def run_experiment(exp: Experiment, echo=print, store: Any = None) -> dict[str, 
         }
         if res.store_run:
             entry["run_id"] = res.store_run["run_id"]
+            if res.store_run.get("resumed"):  # its times cover every invocation, not just this
+                entry["resumed"] = True
+                entry["invocations"] = res.store_run["invocations"]
         if res.scores is not None:
             best = res.results.iloc[res.best_index]
             entry["best_metrics"] = {m: float(best[m]) for m in res.metric_names}
@@ -442,10 +445,10 @@ def run_experiment(exp: Experiment, echo=print, store: Any = None) -> dict[str, 
     if exp.compare:
         comparisons.append(_run_compare(exp, summary, echo))
     summary["total_seconds"] = round(time.perf_counter() - t0, 3)
-    echo("\n== timings (seconds)")
-    for fname, e in summary["fits"].items():
-        echo(f"  {fname:<10} {e['times']['everything']:8.2f}")
-    echo(f"  {'total':<10} {summary['total_seconds']:8.2f}")
+    summary["compute_seconds"] = round(
+        sum(e["times"].get("compute", 0.0) for e in summary["fits"].values()), 3
+    )
+    _echo_timings(summary, echo)
     if exp.output:
         exp.output.mkdir(parents=True, exist_ok=True)
         (exp.output / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
@@ -463,6 +466,24 @@ def run_experiment(exp: Experiment, echo=print, store: Any = None) -> dict[str, 
         write_report(exp.report, exp.name, exp.results, comparisons, notes)
         echo(f"report written to {exp.report} ({time.perf_counter() - t1:.1f} s)")
     return summary
+
+
+def _echo_timings(summary: dict[str, Any], echo) -> None:
+    """Each fit's wall seconds in this run and compute seconds (fitting and predicting, every
+    worker; a resumed fit's include the task results read from the store), and for a resumed
+    fit the wall time over all its invocations."""
+    echo("\n== timings (seconds)")
+    echo(f"  {'':<10} {'wall':>8} {'compute':>8}")
+    for fname, e in summary["fits"].items():
+        t = e["times"]
+        line = f"  {fname:<10} {t['everything']:8.2f} {t.get('compute', float('nan')):8.2f}"
+        if e.get("resumed"):
+            line += (
+                f"  resumed: {t.get('wall_total', float('nan')):.2f} s wall over "
+                f"{e['invocations']} invocations"
+            )
+        echo(line)
+    echo(f"  {'total':<10} {summary['total_seconds']:8.2f} {summary['compute_seconds']:8.2f}")
 
 
 def _run_compare(exp: Experiment, summary: dict[str, Any], echo) -> Any:

@@ -245,6 +245,8 @@ def _rebuild(
         "resumed_tasks": len(done),
         "computed_tasks": 0,
         "restored": True,
+        "invocations": int(summary.get("invocations") or 1),
+        "resumed": int(summary.get("invocations") or 1) > 1,
         "experiment": info["experiment"],
         "fit": info["fit"],
         "notes": notes,
