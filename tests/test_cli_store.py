@@ -122,14 +122,14 @@ def test_runs_show_lists_artifacts(stored, capsys):
     url, ids = stored["url"], stored["ids"]
     assert main(["runs", "show", str(ids["gbmFit"]), "--store", url]) == 0
     out = capsys.readouterr().out
-    assert '"fit": "gbmFit"' in out and "artifacts (3):" in out
+    assert '"fit": "gbmFit"' in out and "artifacts (4):" in out
     with Store.open(url) as store:
         arts = store.run(ids["gbmFit"])["artifacts"]
     line = next(ln for ln in out.splitlines() if ln.strip().startswith("final_model"))
     a = arts["final_model"]
     assert line.split() == ["final_model", "lightgbm-text", str(a["size"]), a["sha256"][:16]]
-    for name in ("resamples", "spec"):
+    for name in ("resamples", "spec", "invocations"):
         assert any(ln.strip().startswith(name) for ln in out.splitlines())
     assert main(["runs", "show", str(ids["gbmNone"]), "--store", url]) == 0
     out = capsys.readouterr().out
-    assert "artifacts (2):" in out and "lightgbm-text" in out  # no resamples for method none
+    assert "artifacts (3):" in out and "lightgbm-text" in out  # no resamples for method none

@@ -113,6 +113,8 @@ def test_finished_run_is_not_refitted_and_changed_data_is_refused(tmp_path, trai
         "run_id": first.store_run["run_id"],
         "resumed_tasks": 3,
         "computed_tasks": 0,
+        "resumed": True,
+        "invocations": 2,
     }
     pd.testing.assert_frame_equal(first.results, second.results, check_exact=True)
     with pytest.raises(StoreError, match="fingerprint"):
@@ -163,3 +165,220 @@ def test_unreachable_store_fails_before_fitting(tmp_path, capsys):
     assert main(["run", str(cfg), "-q", "-o", str(tmp_path / "o"), "--store", bad]) == 2
     assert "127.0.0.1:1" in capsys.readouterr().err
     assert not (tmp_path / "o").exists() and time.time() - t0 < 30
+
+
+SEEDLESS = """\
+name: seedless
+data: sonar
+formula: Class ~ .
+partition: {p: 0.75}
+controls:
+  cv: {method: cv, number: 3}
+fits:
+  rdaFit: {method: rda, control: cv, grid: {gamma: [0.5], lambda: [0.5, 1.0]}}
+  ldaFit: {method: lda, control: cv}
+"""
+
+
+def test_seedless_config_draws_one_seed_stores_it_and_resumes(tmp_path, capsys):
+    """A config without seeds: the seed drawn on the first run is printed, stored and reused by
+    the second, which reads every task back; the stored report re-plans with it; and putting
+    the printed seed in the config reproduces the results without any store."""
+    import re
+    import sqlite3
+
+    from leanfit.cli import main
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(SEEDLESS)
+    db = tmp_path / "s.db"
+    store = f"sqlite:///{db}"
+    seeds, outs = [], []
+    for i in (1, 2):
+        out = tmp_path / f"o{i}"
+        assert main(["run", str(cfg), "-q", "-o", str(out), "--store", store]) == 0
+        text = capsys.readouterr().out
+        seeds.append(int(re.search(r"^seed: (\d+) \(", text, re.M).group(1)))
+        outs.append(text)
+    assert seeds[0] == seeds[1]
+    assert "drawn; stored with the runs" in outs[0] and "read back from the store" in outs[1]
+    assert outs[1].count("(resumed: 3 task results read from the store, 0 computed)") == 2
+    fits = json.loads((tmp_path / "o1" / "summary.json").read_text())["fits"]
+    assert fits["rdaFit"]["resample_hash"] == fits["ldaFit"]["resample_hash"]  # one seed
+    with sqlite3.connect(db) as con:  # the seed kept with both runs, in the runs table
+        assert {s for (s,) in con.execute("SELECT seed FROM runs")} == {seeds[0]}
+    for fit in ("rdaFit", "ldaFit"):
+        pd.testing.assert_frame_equal(
+            pd.read_csv(tmp_path / "o1" / f"{fit}_results.csv"),
+            pd.read_csv(tmp_path / "o2" / f"{fit}_results.csv"),
+            check_exact=True,
+        )
+    report = ["report", "--run", "seedless", "--store", store, "-o", str(tmp_path / "r.html")]
+    assert main(report) == 0  # the stored runs re-plan with the stored seed
+    fixed = tmp_path / "fixed.yaml"  # what the printed line says: `seed: N` fixes the run
+    fixed.write_text(
+        SEEDLESS.replace("{p: 0.75}", f"{{p: 0.75, seed: {seeds[0]}}}").replace(
+            "control: cv", f"control: cv, seed: {seeds[0]}"
+        )
+    )
+    assert main(["run", str(fixed), "-q", "-o", str(tmp_path / "f"), "--no-store"]) == 0
+    assert "seed: " not in capsys.readouterr().out  # nothing left to draw
+    for fit in ("rdaFit", "ldaFit"):
+        pd.testing.assert_frame_equal(
+            pd.read_csv(tmp_path / "o1" / f"{fit}_results.csv"),
+            pd.read_csv(tmp_path / "f" / f"{fit}_results.csv"),
+            check_exact=True,
+        )
+
+
+def test_train_without_seed_reuses_the_stored_runs_seed(tmp_path, training):
+    from leanfit.store import Store
+
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
+        fits = [
+            lf.train(
+                "Class ~ .",
+                data=training,
+                method="lda",
+                control=lf.Control(method="cv", number=3),
+                store=store,
+                experiment="e",
+                fit="f",
+            )
+            for _ in range(2)
+        ]
+        assert int(store.runs()["seed"].iloc[0]) == fits[0].seed == fits[1].seed
+    assert fits[1].store_run["resumed_tasks"] == 3 and fits[1].store_run["computed_tasks"] == 0
+    pd.testing.assert_frame_equal(fits[0].results, fits[1].results, check_exact=True)
+
+
+def _descendants(pid: int) -> set[tuple[int, str]]:
+    """(pid, start time) of every process below ``pid``, read from /proc (Linux)."""
+    parents: dict[int, list[tuple[int, str]]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (name) "
+        parents.setdefault(int(fields[1]), []).append((int(entry.name), fields[19]))
+    out, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), ()):
+            out.add(child)
+            todo.append(child[0])
+    return out
+
+
+def _alive(proc: tuple[int, str]) -> bool:
+    """Whether that process (same pid and start time) still runs (zombies count as gone)."""
+    try:
+        stat = Path(f"/proc/{proc[0]}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return fields[19] == proc[1] and fields[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize(
+    ("sig", "executor"),
+    [(signal.SIGTERM, "local"), (signal.SIGINT, "local"), (signal.SIGINT, "dask")],
+)
+def test_signal_stops_cleanly_says_what_was_saved_and_leaves_no_worker(tmp_path, sig, executor):
+    """SIGTERM (to the main process only) or SIGINT (to the whole process group, as Ctrl-C in a
+    terminal sends it) during a 2-worker run: exit status 128 + signal, one line naming the
+    number of task results in the store, no traceback, and no worker process left running."""
+    cfg = tmp_path / "c.yaml"
+    if executor == "dask":
+        pytest.importorskip("distributed")
+        cfg.write_text(CONFIG.replace("repeats: 4}", "repeats: 4, executor: dask}"))
+    else:
+        cfg.write_text(CONFIG)
+    db = tmp_path / "store.db"
+    proc = subprocess.Popen(
+        [LEANFIT, "run", str(cfg), "-q", "-j", "2", "-o", str(tmp_path / "o")]
+        + ["--store", f"sqlite:///{db}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.time() + 120
+    children: set = set()
+    while proc.poll() is None and time.time() < deadline:
+        children |= _descendants(proc.pid)
+        if _stored(db) >= 3 and len(children) >= 2:  # workers started, some results stored
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    children |= _descendants(proc.pid)
+    assert len(children) >= 2  # the two workers (and loky's resource tracker)
+    if sig == signal.SIGINT:
+        os.killpg(proc.pid, sig)
+    else:
+        os.kill(proc.pid, sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, err
+    kept = _stored(db)
+    assert 0 < kept < TOTAL
+    assert err.strip().splitlines() == [
+        f"leanfit: interrupted: {kept} task results of experiment 'resume-test' saved in "
+        f"sqlite:///{db}; run the same command again to resume"
+    ]
+    with sqlite3.connect(db) as con:  # the invocation's end is logged with the run
+        (log,) = con.execute("SELECT data FROM artifacts WHERE name = 'invocations'").fetchone()
+    (entry,) = json.loads(log)
+    assert entry["status"] == "interrupted" and entry["seconds"] > 0
+    deadline = time.time() + 10
+    while any(map(_alive, children)) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not [c for c in children if _alive(c)]
+
+
+def test_resumed_run_reports_compute_over_every_invocation(tmp_path, capsys):
+    """A run stopped part-way (half its stored task results deleted) and run again: the summary,
+    the printed timings and the report mark it resumed, its compute time equals the sum of every
+    stored task's fit + predict seconds (read from the database) plus the final fit, more than
+    this invocation's, and its wall time sums both invocations' as the store logged them."""
+    import sqlite3
+
+    from leanfit.cli import main
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(SEEDLESS.replace("partition: {p: 0.75}\n", "").replace("  ldaFit", "# "))
+    db = tmp_path / "s.db"
+    args = ["run", str(cfg), "-q", "--store", f"sqlite:///{db}", "-o"]
+    assert main([*args, str(tmp_path / "o1")]) == 0
+    first = json.loads((tmp_path / "o1" / "summary.json").read_text())["fits"]["rdaFit"]
+    assert "resumed" not in first
+    with sqlite3.connect(db) as con:
+        con.execute("DELETE FROM tasks WHERE resample >= 1")  # 2 of 3 folds to recompute
+        kept = con.execute("SELECT MAX(id) FROM tasks").fetchone()[0]
+    capsys.readouterr()
+    assert main([*args, str(tmp_path / "o2")]) == 0
+    printed = capsys.readouterr().out
+    entry = json.loads((tmp_path / "o2" / "summary.json").read_text())["fits"]["rdaFit"]
+    assert entry["resumed"] is True and entry["invocations"] == 2
+    with sqlite3.connect(db) as con:
+        total, now = con.execute(
+            "SELECT SUM(fit_time + predict_time), SUM((id > ?) * (fit_time + predict_time)) "
+            "FROM tasks",
+            (kept,),
+        ).fetchone()
+        (log,) = con.execute("SELECT data FROM artifacts WHERE name = 'invocations'").fetchone()
+    t = entry["times"]
+    assert t["compute"] == pytest.approx(total + t["final"], abs=2e-3)
+    assert t["compute_this_run"] == pytest.approx(now + t["final"], abs=2e-3)
+    assert t["compute"] > t["compute_this_run"]
+    log = json.loads(log)
+    assert [e["status"] for e in log] == ["finished", "finished"]
+    assert [e["computed_tasks"] for e in log] == [3, 2]
+    assert t["wall_total"] == pytest.approx(
+        first["times"]["everything"] + t["everything"], abs=3e-3
+    )
+    assert f"resumed: {t['wall_total']:.2f} s wall over 2 invocations" in printed
+    report = (tmp_path / "o2" / "report.html").read_text()
+    assert f"resumed: 2 invocations, {t['wall_total']:.2f} s wall in all" in report

@@ -4,7 +4,9 @@ imported until a sub-command runs)."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+from typing import Any
 
 DESCRIPTION = """\
 leanfit trains and tunes models with honest resampling (caret's train / trainControl workflow,
@@ -253,6 +255,84 @@ def _stored_report(args: argparse.Namespace) -> int:
     return 0
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM during a run: unwinds like Ctrl-C (workers stopped on the way),
+    remembering which signal it was for the exit status."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, _frame: Any) -> None:
+    """Signal handler: turn SIGINT / SIGTERM into ``Interrupted`` in the main thread."""
+    raise Interrupted(signum)
+
+
+def _interrupted(err: KeyboardInterrupt, store: Any, experiment: str | None) -> int:
+    """Say in one line what an interrupted run kept and how to resume it; the exit status is
+    128 + the signal's number, as a shell reports a process ended by it."""
+    signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
+    if store is None:
+        line = "nothing was kept (--no-store); running the same command again starts over"
+    elif experiment is None:
+        line = "stopped while planning, before any fit ran; nothing to resume"
+    else:
+        from .store import _display
+
+        try:
+            runs = store.runs()
+            n = str(int(runs.loc[runs["experiment"] == experiment, "n_tasks"].sum()))
+        except Exception:  # the count is a courtesy; the saved results are what matter
+            n = "the finished"
+        line = (
+            f"{n} task results of experiment {experiment!r} saved in {_display(store.url)}; "
+            "run the same command again to resume"
+        )
+    print(f"leanfit: interrupted: {line}", file=sys.stderr)
+    return 128 + int(signum)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """``leanfit run``: plan every fit, then run them into the store; SIGINT and SIGTERM stop
+    it cleanly (workers ended, one line saying what was saved)."""
+    import threading
+
+    from .experiment import load_experiment, run_experiment
+
+    store, name = None, None
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        handlers = {
+            s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)
+        }
+    try:
+        if not args.no_store:
+            from .store import Store
+
+            store = Store.open(args.store)  # an unreachable store fails before fitting
+        exp = load_experiment(
+            args.config,
+            n_jobs=args.n_jobs,
+            output=args.output,
+            verbose=not args.quiet,
+            allow_large=args.allow_large,
+            store=store,
+        )
+        name = exp.name
+        run_experiment(exp, store=store)
+        return 0
+    except KeyboardInterrupt as err:
+        for s in handlers:  # a second signal must not cut the message short
+            signal.signal(s, signal.SIG_IGN)
+        return _interrupted(err, store, name)
+    finally:
+        for s, h in handlers.items():
+            signal.signal(s, h)
+        if store is not None:
+            store.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
@@ -270,22 +350,7 @@ def _main(argv: list[str] | None) -> int:
         return 0
     try:
         if args.command == "run":
-            from .experiment import load_experiment, run_experiment
-
-            store = None
-            if not args.no_store:
-                from .store import Store
-
-                store = Store.open(args.store)  # an unreachable store fails before fitting
-            exp = load_experiment(
-                args.config,
-                n_jobs=args.n_jobs,
-                output=args.output,
-                verbose=not args.quiet,
-                allow_large=args.allow_large,
-            )
-            run_experiment(exp, store=store)
-            return 0
+            return _run(args)
         if args.command == "report":
             from pathlib import Path
 

@@ -51,6 +51,10 @@ class Experiment:
     results: dict[str, Any] = field(default_factory=dict)
     # what the experiment store keeps to re-plan a fit later: the config text and where it was
     source: dict[str, Any] = field(default_factory=dict)
+    # the seed given to the seedless partition / fits (None: every part has its own) and a line
+    # telling the user which it was and where it came from
+    seed: int | None = None
+    seed_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,8 +131,10 @@ def load_experiment(
     output: str | Path | None = None,
     verbose: bool = True,
     allow_large: bool | None = None,
+    store: Any = None,
 ) -> Experiment:
-    """Read and validate a config: every name, method, grid and control is checked up front."""
+    """Read and validate a config: every name, method, grid and control is checked up front.
+    With a ``store``, a seedless config reuses the seed drawn when the experiment first ran."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"config file {str(path)!r} does not exist")
@@ -139,6 +145,7 @@ def load_experiment(
         output=output,
         verbose=verbose,
         allow_large=allow_large,
+        store=store,
     )
 
 
@@ -150,11 +157,17 @@ def parse_experiment(
     verbose: bool = True,
     only: Sequence[str] | None = None,
     allow_large: bool | None = None,
+    seed: int | None = None,
+    store: Any = None,
 ) -> Experiment:
     """Validate a config's ``text`` (read from ``path``: data paths are relative to its folder)
     and plan its fits — only those named in ``only`` when given (a stored run's re-plan).
     ``allow_large`` (else the config's ``allow_large``) lifts the plan size limits; a re-plan
-    lifts them too, as that plan already ran."""
+    lifts them too, as that plan already ran.
+
+    A partition or fit without a seed gets one experiment seed: ``seed`` when given (a stored
+    run's), else the one stored with this experiment's runs in ``store``, else a fresh draw
+    (kept with the runs, so the next run of the experiment resumes instead of differing)."""
     import yaml
 
     from .frame import parse_formula
@@ -180,12 +193,17 @@ def parse_experiment(
     for key in ("data", "formula", "fits"):
         if key not in cfg:
             raise ValueError(f"config {str(path)!r} lacks {key!r}")
+    name = cfg.get("name", path.stem)
+    seedless = _seedless(cfg, only)
+    note = None
+    if seedless and seed is None:
+        seed, note = _experiment_seed(store, name, seedless)
     data = load_data(cfg["data"], path.parent)
     target, _ = parse_formula(cfg["formula"], list(map(str, data.columns)))
     training, testing = data, None
     if "partition" in cfg:
         part = dict(cfg["partition"])
-        rows = partition(data[target], p=part.get("p", 0.75), seed=part.get("seed"))
+        rows = partition(data[target], p=part.get("p", 0.75), seed=part.get("seed", seed))
         training, testing = data.iloc[rows], data.drop(data.index[rows])
 
     jobs = n_jobs if n_jobs is not None else cfg.get("n_jobs", 1)
@@ -220,6 +238,7 @@ def parse_experiment(
                 grids,
                 {"n_jobs": jobs, "verbose": verbose},
                 large,
+                seed,
             )
         except (TypeError, ValueError) as e:
             raise ValueError(f"fit {fname!r}: {e}") from None
@@ -233,8 +252,10 @@ def parse_experiment(
         "training_rows": len(training),
         "held_out": None if testing is None else len(testing),
     }
+    if seedless:
+        source["seed"] = seed  # how a later run (or a re-plan) finds the drawn seed
     return Experiment(
-        name=cfg.get("name", path.stem),
+        name=name,
         data=data,
         formula=cfg["formula"],
         training=training,
@@ -244,6 +265,64 @@ def parse_experiment(
         compare=compare,
         report=out / "report.html" if out else None,
         source=source,
+        seed=seed if seedless else None,
+        seed_note=note,
+    )
+
+
+def _seedless(cfg: dict[str, Any], only: Sequence[str] | None) -> list[str]:
+    """The parts of a config that name no seed: the partition, and fits whose own entry and
+    control both lack one (those would otherwise draw a new seed on every run)."""
+    out = []
+    part, fits = cfg.get("partition"), cfg.get("fits")
+    if "partition" in cfg and (not isinstance(part, dict) or part.get("seed") is None):
+        out.append("the partition")
+    controls = cfg.get("controls") if isinstance(cfg.get("controls"), dict) else {}
+    for fname, fspec in fits.items() if isinstance(fits, dict) else ():
+        if (only is not None and fname not in only) or not isinstance(fspec, dict):
+            continue
+        ctl = fspec.get("control")
+        ctl = controls.get(ctl) if isinstance(ctl, str) else ctl
+        ctl_seed = ctl.get("seed") if isinstance(ctl, dict) else None
+        if fspec.get("seed") is None and ctl_seed is None:
+            out.append(str(fname))
+    return out
+
+
+def stored_seed(store: Any, experiment: str) -> int | None:
+    """The seed drawn for a seedless config when ``experiment`` first ran, as stored with its
+    runs' re-plan specs, or None when the store has no run of it that kept one."""
+    from .store.restore import run_spec
+
+    runs = store.runs()
+    for run_id in runs.loc[runs["experiment"] == experiment, "id"]:
+        spec = run_spec(store, int(run_id)) or {}
+        if spec.get("seed") is not None:
+            return int(spec["seed"])
+    return None
+
+
+def _experiment_seed(store: Any, name: str, seedless: list[str]) -> tuple[int, str]:
+    """The seed for the seedless parts of experiment ``name``, and a line saying which it is:
+    the one stored by an earlier run of it, else a fresh draw."""
+    import numpy as np
+
+    what = ", ".join(seedless)
+    seed = None if store is None else stored_seed(store, name)
+    if seed is not None:
+        return seed, (
+            f"seed: {seed} (for {what}: drawn when experiment {name!r} first ran, read back "
+            f"from the store; put `seed: {seed}` in the config to fix it)"
+        )
+    seed = int(np.random.SeedSequence().generate_state(1)[0])
+    if store is None:
+        return seed, (
+            f"seed: {seed} (for {what}: drawn, not stored; put `seed: {seed}` in the config "
+            "to repeat this run)"
+        )
+    return seed, (
+        f"seed: {seed} (for {what}: drawn; stored with the runs and reused when this experiment "
+        f"runs again; put `seed: {seed}` in the config to fix it)"
     )
 
 
@@ -280,8 +359,10 @@ def _plan_fit(
     grids: dict[str, dict[str, Any]],
     run_opts: dict[str, Any],
     allow_large: bool = False,
+    seed: int | None = None,
 ) -> dict[str, Any]:
-    """Resolve one fit's named control and grid and plan it: every check, no fitting."""
+    """Resolve one fit's named control and grid and plan it: every check, no fitting.
+    ``seed``: the experiment's, for a fit that names none (nor does its control)."""
     from .tuning.train import plan_train
 
     bad = set(fspec) - _FIT_KEYS
@@ -321,6 +402,8 @@ def _plan_fit(
         if not isinstance(head, int) or head < 1:
             raise ValueError(f"predict: head must be a positive integer, got {head!r}")
         spec["predict"] = {"head": head}
+    if spec.get("seed") is None and spec["control"].seed is None:
+        spec["seed"] = seed
     train_args = {k: v for k, v in spec.items() if k not in ("tolerance", "predict")}
     plan = plan_train(formula, data=training, allow_large=allow_large, **train_args)
     tol = spec.get("tolerance")
@@ -347,7 +430,11 @@ def run_experiment(exp: Experiment, echo=print, store: Any = None) -> dict[str, 
         f"== {exp.name}: {len(exp.training)} training rows"
         + (f", {len(exp.testing)} held out" if exp.testing is not None else "")
     )
+    if exp.seed_note:
+        echo(exp.seed_note)
     summary: dict[str, Any] = {"name": exp.name, "fits": {}}
+    if exp.seed is not None:
+        summary["seed"] = exp.seed
     for fname, spec in exp.fits.items():
         echo(f"\n== {fname}")
         source = {**exp.source, "fit": fname} if exp.source else None
@@ -370,6 +457,9 @@ def run_experiment(exp: Experiment, echo=print, store: Any = None) -> dict[str, 
         }
         if res.store_run:
             entry["run_id"] = res.store_run["run_id"]
+            if res.store_run.get("resumed"):  # its times cover every invocation, not just this
+                entry["resumed"] = True
+                entry["invocations"] = res.store_run["invocations"]
         if res.scores is not None:
             best = res.results.iloc[res.best_index]
             entry["best_metrics"] = {m: float(best[m]) for m in res.metric_names}
@@ -407,10 +497,10 @@ def run_experiment(exp: Experiment, echo=print, store: Any = None) -> dict[str, 
     if exp.compare:
         comparisons.append(_run_compare(exp, summary, echo))
     summary["total_seconds"] = round(time.perf_counter() - t0, 3)
-    echo("\n== timings (seconds)")
-    for fname, e in summary["fits"].items():
-        echo(f"  {fname:<10} {e['times']['everything']:8.2f}")
-    echo(f"  {'total':<10} {summary['total_seconds']:8.2f}")
+    summary["compute_seconds"] = round(
+        sum(e["times"].get("compute", 0.0) for e in summary["fits"].values()), 3
+    )
+    _echo_timings(summary, echo)
     if exp.output:
         exp.output.mkdir(parents=True, exist_ok=True)
         (exp.output / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
@@ -423,9 +513,29 @@ def run_experiment(exp: Experiment, echo=print, store: Any = None) -> dict[str, 
             "Partition": f"{len(exp.training)} training rows, "
             + (f"{len(exp.testing)} held out" if exp.testing is not None else "no hold-out")
         }
+        if exp.seed_note:
+            notes["Seed"] = exp.seed_note
         write_report(exp.report, exp.name, exp.results, comparisons, notes)
         echo(f"report written to {exp.report} ({time.perf_counter() - t1:.1f} s)")
     return summary
+
+
+def _echo_timings(summary: dict[str, Any], echo) -> None:
+    """Each fit's wall seconds in this run and compute seconds (fitting and predicting, every
+    worker; a resumed fit's include the task results read from the store), and for a resumed
+    fit the wall time over all its invocations."""
+    echo("\n== timings (seconds)")
+    echo(f"  {'':<10} {'wall':>8} {'compute':>8}")
+    for fname, e in summary["fits"].items():
+        t = e["times"]
+        line = f"  {fname:<10} {t['everything']:8.2f} {t.get('compute', float('nan')):8.2f}"
+        if e.get("resumed"):
+            line += (
+                f"  resumed: {t.get('wall_total', float('nan')):.2f} s wall over "
+                f"{e['invocations']} invocations"
+            )
+        echo(line)
+    echo(f"  {'total':<10} {summary['total_seconds']:8.2f} {summary['compute_seconds']:8.2f}")
 
 
 def _run_compare(exp: Experiment, summary: dict[str, Any], echo) -> Any:

@@ -224,6 +224,12 @@ class ProcessExecutor:
             try:
                 for fut in as_completed(futures):
                     yield fut.result()
+            except BaseException:
+                # interrupted (Ctrl-C, SIGTERM, the consumer gone): the warm workers would go on
+                # fitting tasks nobody reads, and outlive this process; end them now (loky fails
+                # the pending futures itself: cancelling them first upsets its manager thread)
+                pool.shutdown(wait=True, kill_workers=True)
+                raise
             finally:
                 for fut in futures:
                     fut.cancel()

@@ -8,6 +8,7 @@ the same seed. A worker lost mid-run has its tasks recomputed by Dask's schedule
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -23,6 +24,15 @@ def _run_limited(ctx: Context, task: Task) -> TaskResult:
         return run_task(ctx, task)
 
 
+def _ignore_sigint() -> None:
+    """In a local cluster's worker: leave Ctrl-C to the leanfit process, which closes the
+    cluster (the terminal sends SIGINT to every process of the group; workers would each print
+    a traceback)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def connect(address: str | None, workers: int, timeout: float = 10.0) -> Any:
     """A client for the scheduler at ``address``, or for a new local cluster of processes.
 
@@ -31,10 +41,18 @@ def connect(address: str | None, workers: int, timeout: float = 10.0) -> Any:
     from distributed import Client, LocalCluster
 
     if address is None:
+        # silence_logs: its workers' warnings (tasks cancelled when a run is interrupted) are
+        # noise; what a fit warns travels back with its result
         cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
         )
-        return Client(cluster)
+        client = Client(cluster)
+        client.run(_ignore_sigint)
+        return client
     try:
         return Client(address, timeout=timeout)
     except OSError as err:

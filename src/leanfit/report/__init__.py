@@ -226,6 +226,17 @@ def _comparison_section(cmp: Comparison) -> str:
     return "".join(out)
 
 
+def _resumed(res: Any) -> str:
+    """'' for a fit computed in one go, else how its stored run was resumed (its compute time
+    then covers every invocation; its wall time over them all is given too)."""
+    run = res.store_run or {}
+    if not run.get("resumed"):
+        return ""
+    wall = res.times.get("wall_total")
+    total = "" if wall is None else f", {wall:.2f} s wall in all"
+    return f"resumed: {run.get('invocations')} invocations{total}"
+
+
 def render_report(
     title: str,
     fits: Mapping[str, Any],
@@ -259,11 +270,19 @@ def render_report(
                 "candidates": len(r.candidates),
                 "resamples": 0 if r.resamples is None else len(r.resamples),
                 "seconds": r.times.get("everything", float("nan")),
+                "compute seconds": r.times.get("compute", float("nan")),
+                "resumed": _resumed(r),
             }
             for k, r in fits.items()
         ]
     )
-    parts.append("<h3>Timings</h3>" + _table(timing, digits=2, left=("fit", "method")))
+    parts.append(
+        "<h3>Timings</h3>"
+        + _table(timing, digits=2, left=("fit", "method", "resumed"))
+        + '<p class="meta">Seconds: wall clock of the run that produced the fit; compute: '
+        "fitting and predicting summed over workers, including task results read back from "
+        "the experiment store.</p>"
+    )
     for cmp in comparisons:
         parts.append(_comparison_section(cmp))
     for name, res in fits.items():

@@ -107,12 +107,13 @@ def restore_runs(
                 "finish it"
             )
     specs = {i: run_spec(store, infos[i]) for i in run_ids}
-    groups: dict[tuple[str, str], list[int]] = {}
+    groups: dict[tuple[str, str, int | None], list[int]] = {}
     for i, spec in specs.items():
         if i not in plans and spec is not None and spec.get("kind") == "experiment":
-            groups.setdefault((spec["config"], spec["config_path"]), []).append(i)
-    for (text, path), ids in groups.items():
-        plans.update(_replan_experiment(text, path, {i: specs[i]["fit"] for i in ids}))
+            key = (spec["config"], spec["config_path"], spec.get("seed"))
+            groups.setdefault(key, []).append(i)
+    for (text, path, seed), ids in groups.items():
+        plans.update(_replan_experiment(text, path, {i: specs[i]["fit"] for i in ids}, seed))
     out = {}
     for i in run_ids:
         if i not in plans:
@@ -129,12 +130,17 @@ def restore_runs(
     return out
 
 
-def _replan_experiment(text: str, path: str, fits: dict[int, str]) -> dict[int, TrainPlan]:
-    """Plan the named fits of a stored experiment config (its data reloaded; nothing fitted)."""
+def _replan_experiment(
+    text: str, path: str, fits: dict[int, str], seed: int | None = None
+) -> dict[int, TrainPlan]:
+    """Plan the named fits of a stored experiment config (its data reloaded; nothing fitted),
+    with the seed drawn for its seedless parts when it ran (``seed``)."""
     from ..experiment import parse_experiment
 
     try:
-        exp = parse_experiment(text, Path(path), n_jobs=1, verbose=False, only=list(fits.values()))
+        exp = parse_experiment(
+            text, Path(path), n_jobs=1, verbose=False, only=list(fits.values()), seed=seed
+        )
     except (ValueError, FileNotFoundError) as e:
         ids = ", ".join(map(str, fits))
         raise StoreError(f"run(s) {ids}: cannot re-plan from the stored config {path}: {e}") from e
@@ -239,6 +245,8 @@ def _rebuild(
         "resumed_tasks": len(done),
         "computed_tasks": 0,
         "restored": True,
+        "invocations": int(summary.get("invocations") or 1),
+        "resumed": int(summary.get("invocations") or 1) > 1,
         "experiment": info["experiment"],
         "fit": info["fit"],
         "notes": notes,

@@ -133,6 +133,7 @@ def run_summary(res: TrainResult, notes: list[str]) -> dict[str, Any]:
         "times": res.times,
         "final_info": res.final_info,
         "notes": notes,
+        "invocations": (res.store_run or {}).get("invocations", 1),  # > 1: resumed
     }
     if res.scores is not None:
         out["value"] = float(res.results.iloc[res.best_index][res.metric])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -255,11 +256,23 @@ def train(
     ``groups`` row groups for ``Control(method="group_cv")``. One ``seed`` reproduces every
     resample and fit, whatever ``n_jobs``. Every input is checked before anything is fitted.
     ``store`` (``leanfit.store.Store.open(url)``) keeps every task result under
-    (``experiment``, ``fit``), so an interrupted run resumes where it stopped.
+    (``experiment``, ``fit``), so an interrupted run resumes where it stopped; without a seed
+    the run's stored seed is reused (the first run draws it; ``.seed`` shows it).
     """
     t_start = time.perf_counter()
+    control = kwargs.get("control")
+    if store is not None and kwargs.get("seed") is None and getattr(control, "seed", None) is None:
+        kwargs["seed"] = stored_run_seed(store, experiment, fit)  # None: drawn, then stored
     plan = plan_train(x, y, **kwargs)
     return run_plan(plan, t_start, store=store, experiment=experiment, fit=fit)
+
+
+def stored_run_seed(store: Any, experiment: str, fit: str) -> int | None:
+    """The seed of the stored run (``experiment``, ``fit``), or None when there is none: a call
+    without a seed reuses it, so running it again resumes instead of drawing a new one."""
+    runs = store.runs()
+    hit = runs.loc[(runs["experiment"] == experiment) & (runs["fit"] == fit), "seed"]
+    return int(hit.iloc[0]) if len(hit) else None
 
 
 def run_plan(
@@ -281,11 +294,26 @@ def run_plan(
     result without refitting.
     """
     t_start = time.perf_counter() if t_start is None else t_start
-    res = plan.empty_result()
     run_id = None if store is None else _start_run(store, plan, experiment, fit, source)
+    try:
+        return _run_started(plan, t_start, store, run_id)
+    except BaseException as err:  # interrupted or failed: keep how long this invocation ran
+        if run_id is not None:
+            status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+            with suppress(Exception):  # the store may be what failed; the error above matters
+                _end_invocation(store, run_id, time.perf_counter() - t_start, status)
+        raise
+
+
+def _run_started(plan: TrainPlan, t_start: float, store: Any, run_id: int | None) -> TrainResult:
+    """run_plan's work once the stored run (if any) is open: resample, select, refit, finish.
+    ``times["compute"]`` sums the fit and predict seconds behind the result, stored tasks'
+    included (a resumed run's total), ``times["compute_this_run"]`` this invocation's."""
+    res = plan.empty_result()
     if plan.resamples is None:
         res = fit_final(res, 0)
         res.times["everything"] = time.perf_counter() - t_start
+        res.times["compute"] = res.times["compute_this_run"] = res.times["final"]
         if store is not None:
             res.store_run = {"run_id": run_id, "resumed_tasks": 0, "computed_tasks": 0}
             _finish_run(store, run_id, res)
@@ -294,14 +322,22 @@ def run_plan(
     done = [] if store is None else plan.stored_results(store, run_id)
     finished = {(r.resample, r.group) for r in done}
     todo = [t for t in plan.tasks if (t.resample, t.group) not in finished]
+    spent = [0.0]  # fit + predict seconds of the tasks computed now
 
     def computed() -> Iterator[TaskResult]:
-        for r in run_tasks(plan.context, todo, plan.control, f"train {plan.model.name}"):
-            if store is not None:
-                store.save_task(run_id, r)  # stored before it is counted
-            yield r
+        desc = f"train {plan.model.name}"
+        with closing(run_tasks(plan.context, todo, plan.control, desc)) as results:
+            for r in results:
+                if store is not None:
+                    store.save_task(run_id, r)  # stored before it is counted
+                spent[0] += r.fit_time + r.predict_time
+                yield r
 
-    scores = plan.scores_of(itertools.chain(done, computed()))
+    fresh = computed()
+    try:
+        scores = plan.scores_of(itertools.chain(done, fresh))
+    finally:  # interrupted: the executor stops its workers now, not when garbage is collected
+        fresh.close()
     res.store_run = (
         None
         if run_id is None
@@ -315,6 +351,9 @@ def run_plan(
     warn_fit_warnings(scores.warned, len(plan.tasks), f"resampling fits of {plan.model.name!r}")
     res = fit_final(res, res.select())
     res.times["everything"] = time.perf_counter() - t_start
+    earlier = sum(r.fit_time + r.predict_time for r in done)
+    res.times["compute_this_run"] = spent[0] + res.times["final"]
+    res.times["compute"] = earlier + res.times["compute_this_run"]
     if store is not None:
         _finish_run(store, run_id, res)
     return res
@@ -324,7 +363,7 @@ def _start_run(
     store: Any, plan: TrainPlan, experiment: str, fit: str, source: dict[str, Any] | None
 ) -> int:
     """Create or resume the stored run, keeping its resample rows and re-plan spec with it."""
-    from ..store import _dumps
+    from ..store import _dumps, _now
     from .persist import data_fingerprint, resamples_npz, run_config, run_spec, versions
 
     run_id = store.start_run(
@@ -339,16 +378,53 @@ def _start_run(
     if plan.resamples is not None and not have.get("resamples"):
         store.save_artifact(run_id, "resamples", resamples_npz(plan.resamples), "npz")
     store.save_artifact(run_id, "spec", _dumps(run_spec(plan, source)).encode(), "json")
+    log = invocations(store, run_id) if "invocations" in have else []
+    log.append({"started": _now(), "seconds": None, "computed_tasks": None, "status": "running"})
+    store.save_artifact(run_id, "invocations", _dumps(log).encode(), "json")
     return run_id
 
 
+def invocations(store: Any, run_id: int) -> list[dict[str, Any]]:
+    """The stored run's invocations, oldest first: when each started, its wall seconds (None
+    for one killed outright), the tasks it computed and how it ended."""
+    import json
+
+    from ..store import StoreError
+
+    try:
+        return list(json.loads(store.load_artifact(run_id, "invocations")))
+    except StoreError:  # a run stored by an older leanfit: no log
+        return []
+
+
+def _end_invocation(
+    store: Any, run_id: int, seconds: float, status: str, computed: int | None = None
+) -> list[dict[str, Any]]:
+    """Record how the current (last) invocation of the run ended; returns the whole log."""
+    from ..store import _dumps
+
+    log = invocations(store, run_id) or [{"started": None}]
+    log[-1].update(seconds=round(seconds, 3), computed_tasks=computed, status=status)
+    store.save_artifact(run_id, "invocations", _dumps(log).encode(), "json")
+    return log
+
+
 def _finish_run(store: Any, run_id: int, res: TrainResult) -> None:
-    """Store the final model and pre-processing, then mark the run finished with its summary."""
+    """Store the final model and pre-processing, record this invocation (a resumed run's wall
+    time over all its invocations in ``times["wall_total"]``), then mark the run finished."""
     from .persist import run_summary, save_final
 
     notes = save_final(store, run_id, res)
-    if notes:
-        res.store_run = {**(res.store_run or {}), "notes": notes}
+    computed = (res.store_run or {}).get("computed_tasks")
+    # this invocation's wall time as times["everything"] counts it (storing the model aside)
+    log = _end_invocation(store, run_id, res.times["everything"], "finished", computed)
+    res.times["wall_total"] = sum(e["seconds"] or 0.0 for e in log)
+    res.store_run = {
+        **(res.store_run or {}),
+        "resumed": len(log) > 1,
+        "invocations": len(log),
+        **({"notes": notes} if notes else {}),
+    }
     store.finish_run(run_id, run_summary(res, notes))
 
 
