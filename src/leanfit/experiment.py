@@ -52,15 +52,31 @@ class Experiment:
     source: dict[str, Any] = field(default_factory=dict)
 
 
-def _seq(v: Any) -> Any:
-    """Grid values: a list, a scalar, or {from, to, by} like R's seq()."""
+def _seq(v: Any, what: str = "a grid range") -> Any:
+    """Grid values: a list, a scalar, or {from, to, by} like R's seq() (``what`` names it in
+    errors: a zero, non-numeric or wrong-signed step is refused, as R's seq() refuses it)."""
     if isinstance(v, dict):
         missing = {"from", "to", "by"} - set(v)
         if missing:
-            raise ValueError(f"a grid range needs from/to/by; missing {sorted(missing)}")
-        n = int(round((v["to"] - v["from"]) / v["by"])) + 1
-        return [v["from"] + i * v["by"] for i in range(n)]
+            raise ValueError(f"{what} needs from/to/by; missing {sorted(missing)}")
+        bad = {k: v[k] for k in ("from", "to", "by") if not _is_number(v[k])}
+        if bad:
+            raise ValueError(f"{what}: from/to/by must be numbers, got {bad}")
+        start, stop, by = v["from"], v["to"], v["by"]
+        if by == 0:
+            raise ValueError(
+                f"{what}: by: 0 never gets from {start} to {stop}; give a non-zero step"
+            )
+        n = int(round((stop - start) / by)) + 1
+        if n < 1:
+            raise ValueError(f"{what}: by: {by} goes away from to: {stop}; flip its sign")
+        return [start + i * by for i in range(n)]
     return v
+
+
+def _is_number(x: Any) -> bool:
+    """A real number from YAML (int or float, not a bool)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def data_path(spec: str, base: Path) -> str:
@@ -78,13 +94,15 @@ def load_data(spec: str, base: Path) -> pd.DataFrame:
 
     if spec in datasets.NAMES:
         return datasets.load(spec)
+    from .configfile import read_csv
+
     path = Path(data_path(spec, base))
     if not path.exists():
         raise ValueError(
             f"data {spec!r} is neither a bundled data set {list(datasets.NAMES)} "
             f"nor an existing CSV file ({path})"
         )
-    return pd.read_csv(path)
+    return read_csv(path, spec)
 
 
 def load_experiment(
@@ -94,10 +112,10 @@ def load_experiment(
     verbose: bool = True,
 ) -> Experiment:
     """Read and validate a config: every name, method, grid and control is checked up front."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"config file {str(path)!r} does not exist")
-    return parse_experiment(path.read_text(), path, n_jobs=n_jobs, output=output, verbose=verbose)
+    from .configfile import read_text
+
+    text = read_text(path)  # missing, a directory, binary, not UTF-8: one error naming it
+    return parse_experiment(text, path, n_jobs=n_jobs, output=output, verbose=verbose)
 
 
 def parse_experiment(
@@ -110,13 +128,12 @@ def parse_experiment(
 ) -> Experiment:
     """Validate a config's ``text`` (read from ``path``: data paths are relative to its folder)
     and plan its fits — only those named in ``only`` when given (a stored run's re-plan)."""
-    import yaml
-
+    from .configfile import parse_yaml_mapping
     from .frame import parse_formula
     from .splits import partition
 
     path = Path(path)
-    cfg = yaml.safe_load(text) or {}
+    cfg = parse_yaml_mapping(text, path)
     unknown = set(cfg) - {
         "name",
         "data",
@@ -150,7 +167,8 @@ def parse_experiment(
         except (TypeError, ValueError) as e:
             raise ValueError(f"control {cname!r}: {e}") from None
     grids = {
-        g: {k: _seq(v) for k, v in spec.items()} for g, spec in (cfg.get("grids") or {}).items()
+        g: {k: _seq(v, f"grid {g!r}: {k}") for k, v in spec.items()}
+        for g, spec in (cfg.get("grids") or {}).items()
     }
     fits = {}
     if only is not None:
@@ -249,7 +267,7 @@ def _plan_fit(
             raise ValueError(f"names grid {grid!r}; defined: {list(grids)}")
         grid = grids[grid]
     elif isinstance(grid, dict):
-        grid = {k: _seq(v) for k, v in grid.items()}
+        grid = {k: _seq(v, f"grid: {k}") for k, v in grid.items()}
     spec["grid"] = grid
     options = spec.pop("options", None)  # engine settings outside the grid: {n_trees: 1000}
     if options is not None:
