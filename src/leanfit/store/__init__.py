@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 DEFAULT_URL = "sqlite:///leanfit.db"
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 SCHEMA_VERSION = 1
 CONNECT_TIMEOUT_S = 5
 SQLITE_BUSY_MS = 30_000
@@ -245,7 +246,16 @@ def _make_engine(url: str) -> Any:
     try:
         u = sa.engine.make_url(url)
     except Exception as e:
-        raise StoreError(f"invalid store URL {url!r}: {e}") from e
+        raise StoreError(
+            f"invalid store URL {url!r}: {e}; give sqlite:///path/to/file.db or "
+            "postgresql://user@host/db"
+        ) from e
+    if u.get_backend_name() not in SUPPORTED_BACKENDS:
+        scheme = url.split("://", 1)[0]
+        raise StoreError(
+            f"store URL {_display(url)!r}: scheme {scheme!r} is not supported; "
+            f"use {' or '.join(f'{b}://' for b in SUPPORTED_BACKENDS)}"
+        )
     if u.get_backend_name() == "sqlite":
         engine = sa.create_engine(u, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
 
@@ -271,7 +281,13 @@ def _make_engine(url: str) -> Any:
     connect_args: dict[str, Any] = {}
     if u.get_backend_name() == "postgresql":
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
-    return sa.create_engine(u, connect_args=connect_args, pool_pre_ping=True)
+    try:
+        return sa.create_engine(u, connect_args=connect_args, pool_pre_ping=True)
+    except (sa.exc.NoSuchModuleError, ImportError) as e:  # postgresql+nodriver://, no psycopg
+        raise StoreError(
+            f"store URL {_display(url)!r} needs a database driver that is not installed ({e}); "
+            'for PostgreSQL: pip install "leanfit[postgres]"'
+        ) from None
 
 
 def _is_locked(exc: BaseException) -> bool:
