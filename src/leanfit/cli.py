@@ -244,6 +244,44 @@ def _stored_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _os_error(e: OSError, dest: object = None) -> str:
+    """One line for a file the system refused (full disk, read-only, a file where a folder
+    should be): the path (else ``dest``, the output being written) and the reason."""
+    reason = e.strerror or str(e) or type(e).__name__
+    if e.filename is not None:
+        target = f"{e.filename!s}" + (f" -> {e.filename2!s}" if e.filename2 else "")
+    elif dest is not None:
+        target = str(dest)
+    else:
+        return f"{reason} (errno {e.errno})"
+    return f"{reason}: {target!r}; output written before this is kept"
+
+
+def _run_failure(e: Exception, args: argparse.Namespace) -> str | None:
+    """One line for the experiment store or the Dask cluster failing mid-command, or None when
+    ``e`` is neither (then it is a bug and its traceback is shown)."""
+    import os
+
+    from .execute.dask import ClusterError
+
+    if isinstance(e, ClusterError):
+        return str(e)
+    module = type(e).__module__.split(".")[0]
+    if module not in ("sqlalchemy", "psycopg", "psycopg2", "sqlite3"):
+        return None
+    from .store import DEFAULT_URL, _display
+
+    url = _display(getattr(args, "store", None) or os.environ.get("LEANFIT_STORE") or DEFAULT_URL)
+    lines = str(getattr(e, "orig", None) or e).strip().splitlines()
+    reason = lines[0] if lines else type(e).__name__
+    if args.command in ("run", "report", "distill"):
+        return (
+            f"lost the experiment store {url} mid-run ({reason}); the task results stored so far "
+            "are kept: run the same command again to resume"
+        )
+    return f"the experiment store {url} failed: {reason}"
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
@@ -259,18 +297,20 @@ def _main(argv: list[str] | None) -> int:
 
         print(__version__)
         return 0
+    dest = None  # where results are being written, named when the system refuses a write
     try:
         if args.command == "run":
             from .experiment import load_experiment, run_experiment
 
-            store = None
-            if not args.no_store:
-                from .store import Store
-
-                store = Store.open(args.store)  # an unreachable store fails before fitting
             exp = load_experiment(
                 args.config, n_jobs=args.n_jobs, output=args.output, verbose=not args.quiet
             )
+            store = None
+            if not args.no_store:  # after the config: a config error leaves no empty store
+                from .store import Store
+
+                store = Store.open(args.store)  # an unreachable store fails before fitting
+            dest = exp.output or exp.report
             run_experiment(exp, store=store)
             return 0
         if args.command == "report":
@@ -290,6 +330,7 @@ def _main(argv: list[str] | None) -> int:
                 if args.output
                 else (exp.report or Path("leanfit-out") / "report.html")
             )
+            dest = exp.report
             run_experiment(exp, echo=lambda *a: None)
             print(f"report written to {exp.report}")
             return 0
@@ -302,9 +343,21 @@ def _main(argv: list[str] | None) -> int:
             return _runs(args)
         if args.command == "models":
             return _models(args)
-    except (ValueError, FileNotFoundError, TypeError, MemoryError) as e:
+    except OSError as e:
+        if e.errno is None:  # ours: a config file that does not exist
+            print(f"leanfit: error: {e}", file=sys.stderr)
+            return 2
+        print(f"leanfit: error: {_os_error(e, dest)}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, MemoryError) as e:
         print(f"leanfit: error: {e}", file=sys.stderr)
         return 2
+    except Exception as e:
+        line = _run_failure(e, args)
+        if line is None:
+            raise  # not a known failure of the disk, store or cluster: a bug, show it all
+        print(f"leanfit: error: {line}", file=sys.stderr)
+        return 1
     _parser().print_help()
     return 0
 
