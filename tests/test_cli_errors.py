@@ -72,7 +72,7 @@ def test_tab_indentation_is_named(here, capsys):
 
 def test_a_config_that_is_not_a_mapping(here, capsys):
     cfg = _write(here / "list.yaml", "- data\n- formula\n")
-    line = one_line(capsys, ["run", str(cfg)])
+    line = one_line(capsys, ["run", "list.yaml"])
     assert "'list.yaml' must be a YAML mapping" in line and "not a list" in line
 
 
