@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import leanfit
 from leanfit.cli import main
 
 GOOD = """\
@@ -71,7 +72,7 @@ def test_tab_indentation_is_named(here, capsys):
 
 
 def test_a_config_that_is_not_a_mapping(here, capsys):
-    cfg = _write(here / "list.yaml", "- data\n- formula\n")
+    _write(here / "list.yaml", "- data\n- formula\n")
     line = one_line(capsys, ["run", "list.yaml"])
     assert "'list.yaml' must be a YAML mapping" in line and "not a list" in line
 
@@ -300,7 +301,9 @@ def test_postgresql_going_away_mid_run(here, pg):
     url, start, stop = pg
     _write(here / "slow.yaml", SLOW)
     cmd = [sys.executable, "-m", "leanfit.cli", "run", "slow.yaml", "-q", "--store", url]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    src = str(Path(leanfit.__file__).resolve().parents[1])  # the child imports this leanfit
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         end = time.monotonic() + 120
         while _stored_tasks(url) < 1:  # the first task result is in: the run is under way
@@ -320,7 +323,7 @@ def test_postgresql_going_away_mid_run(here, pg):
     start()
     kept = _stored_tasks(url)
     assert 1 <= kept < 8
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert again.returncode == 0, again.stderr
     assert f"(resumed: {kept} task results read from the store, {8 - kept} computed)" in (
         again.stdout

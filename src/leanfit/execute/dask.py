@@ -146,6 +146,14 @@ class DaskExecutor:
     def run(self, ctx: Context, tasks: Iterable[Task]) -> Iterator[TaskResult]:
         client = connect(self.address, self.workers)
         try:
+            if self.address is not None:  # scatter would wait for a first worker for ever
+                try:
+                    client.wait_for_workers(1, timeout=NO_WORKERS_S)
+                except TimeoutError:
+                    raise ClusterError(
+                        f"the Dask cluster at {self.address} has no worker (none in "
+                        f"{NO_WORKERS_S:g} s); start some: dask worker {self.address}"
+                    ) from None
             shared = client.scatter(ctx, broadcast=True, hash=False)
             token = plan_token(ctx)
             futures = [
@@ -199,17 +207,34 @@ def _results(client: Any, futures: list[Any], address: str | None) -> Iterator[T
                 "more memory than a worker has"
             ) from None
         except (FutureCancelledError, OSError) as e:
-            raise ClusterError(f"{where} stopped answering ({type(e).__name__}: {e})") from None
+            # cancelled: most often the workers holding the scattered data all died with it
+            n = _worker_count(client)
+            left = f"with {total - done} of {total} tasks not done"
+            if n is None:
+                raise ClusterError(f"{where} stopped answering, {left}; run again") from None
+            if n == 0:
+                raise ClusterError(
+                    f"{where} lost every worker, {left}; start workers and run again"
+                ) from None
+            raise ClusterError(
+                f"{where} lost this run's data with the workers that held it ({e}), {left}; "
+                "run again"
+            ) from None
         done += 1
         yield result
 
 
-def _no_workers_since(client: Any, since: float | None, now: float) -> float | None:
-    """When the cluster was first seen with no worker (kept while it has none), else None."""
+def _worker_count(client: Any) -> int | None:
+    """How many workers the scheduler has now; None when the scheduler does not answer."""
     try:
-        n = len(client.nthreads())
-    except OSError:  # the scheduler itself is unreachable: count it as having no worker
-        n = 0
-    if n:
+        return len(client.nthreads())
+    except OSError:
+        return None
+
+
+def _no_workers_since(client: Any, since: float | None, now: float) -> float | None:
+    """When the cluster was first seen with no worker (kept while it has none), else None; an
+    unreachable scheduler counts as having none."""
+    if _worker_count(client):
         return None
     return now if since is None else since
