@@ -321,6 +321,7 @@ def _main(argv: list[str] | None) -> int:
             if (args.config is None) == (args.run is None):
                 raise ValueError("report needs an experiment CONFIG or --run ID (not both)")
             if args.run is not None:
+                dest = args.output or "leanfit-out"
                 return _stored_report(args)
 
             exp = load_experiment(args.config, n_jobs=args.n_jobs, verbose=False)

@@ -89,7 +89,7 @@ def read_csv(path: Path, spec: str) -> Any:
     if b"\x00" in head:
         raise ValueError(f"{label} is a binary file, not a CSV")
     try:
-        data = pd.read_csv(path, encoding="utf-8-sig")
+        data = pd.read_csv(path)  # pandas skips a UTF-8 byte-order mark itself
     except pd.errors.EmptyDataError:
         raise ValueError(f"{label} is empty: no header, no rows") from None
     except UnicodeDecodeError:
