@@ -259,3 +259,63 @@ def test_a_cluster_without_workers_fails_instead_of_waiting(training, monkeypatc
     finally:
         scheduler.kill()
         scheduler.wait()
+
+
+LOCAL_LOSES_WORKERS = """\
+name: local-lost
+data: sonar
+formula: Class ~ .
+n_jobs: 2
+fits:
+  gbmFit:
+    method: gbm
+    control: {method: cv, number: 10, executor: dask}
+    grid: {interaction_depth: 3, n_trees: 300, shrinkage: 0.1, n_minobsinnode: 10}
+    seed: 3
+"""
+
+
+def test_a_local_cluster_whose_workers_all_die_fails_in_one_line(tmp_path):
+    """Its worker processes (each a `python -m dask spec` with its nanny and worker) killed once
+    the first task result is stored: one line on stderr, not the scheduler's log."""
+    import sqlite3
+
+    import psutil
+
+    (tmp_path / "c.yaml").write_text(LOCAL_LOSES_WORKERS)
+    db = tmp_path / "leanfit.db"
+    env = {**_env(), "LEANFIT_STORE": f"sqlite:///{db}"}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "leanfit.cli", "run", "c.yaml", "-q"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def stored() -> int:
+        try:
+            with sqlite3.connect(db, timeout=5) as conn:
+                return conn.execute("SELECT count(*) FROM tasks").fetchone()[0]
+        except sqlite3.OperationalError:  # no store or no table yet
+            return 0
+
+    try:
+        end = time.time() + 120
+        while stored() < 1:
+            assert run.poll() is None and time.time() < end, run.communicate()
+            time.sleep(0.05)
+        workers = [p for p in psutil.Process(run.pid).children() if "spec" in " ".join(p.cmdline())]
+        assert len(workers) == 2
+        for w in workers:
+            for p in [*w.children(recursive=True), w]:
+                p.kill()
+        out, err = run.communicate(timeout=120)
+    finally:
+        run.kill()
+    assert run.returncode == 1, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "the local Dask cluster lost every worker" in lines[0]

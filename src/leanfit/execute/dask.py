@@ -77,14 +77,14 @@ def local_cluster(workers: int) -> Any:
     }
     scheduler = {
         "cls": Scheduler,
-        "options": {"host": "127.0.0.1", "port": 0, "dashboard": False, "dashboard_address": None},
+        "options": {"host": "127.0.0.1", "port": 0, "dashboard": False, "dashboard_address": ":0"},
     }
     return SpecCluster(
         workers=dict.fromkeys(range(workers), worker),
         scheduler=scheduler,
         worker=worker,
         name="leanfit-local",
-        silence_logs=logging.ERROR,
+        silence_logs=logging.CRITICAL,  # a lost worker is said in one ClusterError line
     )
 
 
@@ -154,7 +154,10 @@ class DaskExecutor:
                         f"the Dask cluster at {self.address} has no worker (none in "
                         f"{NO_WORKERS_S:g} s); start some: dask worker {self.address}"
                     ) from None
-            shared = client.scatter(ctx, broadcast=True, hash=False)
+            try:
+                shared = client.scatter(ctx, broadcast=True, hash=False)
+            except (OSError, TimeoutError) as e:  # the workers went while receiving the data
+                raise _lost(client, self.address, "before any task ran", e) from None
             token = plan_token(ctx)
             futures = [
                 client.submit(
@@ -181,7 +184,7 @@ def _results(client: Any, futures: list[Any], address: str | None) -> Iterator[T
     from distributed.client import FutureCancelledError
     from distributed.scheduler import KilledWorker
 
-    where = "the local Dask cluster" if address is None else f"the Dask cluster at {address}"
+    where = _where(address)
     done, total = 0, len(futures)
     pending = as_completed(futures)
     checked, no_workers_since = 0.0, None
@@ -208,20 +211,28 @@ def _results(client: Any, futures: list[Any], address: str | None) -> Iterator[T
             ) from None
         except (FutureCancelledError, OSError) as e:
             # cancelled: most often the workers holding the scattered data all died with it
-            n = _worker_count(client)
             left = f"with {total - done} of {total} tasks not done"
-            if n is None:
-                raise ClusterError(f"{where} stopped answering, {left}; run again") from None
-            if n == 0:
-                raise ClusterError(
-                    f"{where} lost every worker, {left}; start workers and run again"
-                ) from None
-            raise ClusterError(
-                f"{where} lost this run's data with the workers that held it ({e}), {left}; "
-                "run again"
-            ) from None
+            raise _lost(client, address, left, e) from None
         done += 1
         yield result
+
+
+def _where(address: str | None) -> str:
+    """The cluster, in words, for messages."""
+    return "the local Dask cluster" if address is None else f"the Dask cluster at {address}"
+
+
+def _lost(client: Any, address: str | None, left: str, err: BaseException) -> ClusterError:
+    """The one-line error for a run the cluster dropped, saying why from its workers now."""
+    where, n = _where(address), _worker_count(client)
+    if n is None:
+        return ClusterError(f"{where} stopped answering, {left}; run again")
+    if n == 0:
+        again = "run again" if address is None else "start workers and run again"
+        return ClusterError(f"{where} lost every worker, {left}; {again}")
+    return ClusterError(
+        f"{where} lost this run's data with the workers that held it ({err}), {left}; run again"
+    )
 
 
 def _worker_count(client: Any) -> int | None:
