@@ -244,7 +244,7 @@ def _stored_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _os_error(e: OSError, dest: object = None) -> str:
+def _os_error(e: OSError, dest: object, running: bool) -> str:
     """One line for a file the system refused (full disk, read-only, a file where a folder
     should be): the path (else ``dest``, the output being written) and the reason."""
     reason = e.strerror or str(e) or type(e).__name__
@@ -253,8 +253,9 @@ def _os_error(e: OSError, dest: object = None) -> str:
     elif dest is not None:
         target = str(dest)
     else:
-        return f"{reason} (errno {e.errno})"
-    return f"{reason}: {target!r}; output written before this is kept"
+        target = None
+    line = reason if target is None else f"{reason}: {target!r}"
+    return line + ("; output written before this is kept" if running else "")
 
 
 def _run_failure(e: Exception, args: argparse.Namespace) -> str | None:
@@ -298,6 +299,7 @@ def _main(argv: list[str] | None) -> int:
         print(__version__)
         return 0
     dest = None  # where results are being written, named when the system refuses a write
+    running = False  # past every check: a failure now is the system's, not the input's (exit 1)
     try:
         if args.command == "run":
             from .experiment import load_experiment, run_experiment
@@ -310,7 +312,7 @@ def _main(argv: list[str] | None) -> int:
                 from .store import Store
 
                 store = Store.open(args.store)  # an unreachable store fails before fitting
-            dest = exp.output or exp.report
+            dest, running = exp.output or exp.report, True
             run_experiment(exp, store=store)
             return 0
         if args.command == "report":
@@ -321,7 +323,7 @@ def _main(argv: list[str] | None) -> int:
             if (args.config is None) == (args.run is None):
                 raise ValueError("report needs an experiment CONFIG or --run ID (not both)")
             if args.run is not None:
-                dest = args.output or "leanfit-out"
+                dest, running = args.output or "leanfit-out", True
                 return _stored_report(args)
 
             exp = load_experiment(args.config, n_jobs=args.n_jobs, verbose=False)
@@ -331,7 +333,7 @@ def _main(argv: list[str] | None) -> int:
                 if args.output
                 else (exp.report or Path("leanfit-out") / "report.html")
             )
-            dest = exp.report
+            dest, running = exp.report, True
             run_experiment(exp, echo=lambda *a: None)
             print(f"report written to {exp.report}")
             return 0
@@ -348,8 +350,8 @@ def _main(argv: list[str] | None) -> int:
         if e.errno is None:  # ours: a config file that does not exist
             print(f"leanfit: error: {e}", file=sys.stderr)
             return 2
-        print(f"leanfit: error: {_os_error(e, dest)}", file=sys.stderr)
-        return 1
+        print(f"leanfit: error: {_os_error(e, dest, running)}", file=sys.stderr)
+        return 1 if running else 2
     except (ValueError, TypeError, MemoryError) as e:
         print(f"leanfit: error: {e}", file=sys.stderr)
         return 2
