@@ -3,7 +3,8 @@
 The Context (data, model, fit groups) is scattered to the workers once; each task carries only
 row indices and a seed, under a deterministic key, so results equal the local executors' for
 the same seed. A worker lost mid-run has its tasks recomputed by Dask's scheduler; a cluster
-left with no worker at all fails in one ``ClusterError`` line after ``NO_WORKERS_S`` seconds.
+that loses every worker (and with them the scattered data), or has none for ``NO_WORKERS_S``
+seconds, fails in one ``ClusterError`` line.
 
 Without a scheduler address a local cluster is started: the scheduler in this process, each
 worker (under a nanny) a fresh ``python -m dask spec`` process. Fresh, so it never re-imports the
