@@ -133,3 +133,12 @@ def test_runs_show_lists_artifacts(stored, capsys):
     assert main(["runs", "show", str(ids["gbmNone"]), "--store", url]) == 0
     out = capsys.readouterr().out
     assert "artifacts (3):" in out and "lightgbm-text" in out  # no resamples for method none
+
+
+def test_a_stored_report_on_a_full_disk_is_one_line(stored, capsys):
+    """/dev/full answers every write with ENOSPC, as a full disk does."""
+    args = ["report", "--run", "stored-sonar", "--store", stored["url"], "-o", "/dev/full"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "No space left on device: '/dev/full'" in err

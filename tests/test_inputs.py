@@ -128,19 +128,6 @@ def test_an_output_folder_that_cannot_be_made_fails_before_fitting(tmp_path, tab
     assert fits == []
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_a_read_only_output_folder_fails_before_fitting(tmp_path, table, capsys, fits):
-    cfg = _config(tmp_path, table, "  f: {method: lda, control: {method: cv, number: 3}}\n")
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o500)
-    try:
-        assert main(["run", str(cfg), "-o", str(ro / "out"), "--no-store", "-q"]) == 2
-    finally:
-        ro.chmod(0o700)
-    assert "cannot be written" in capsys.readouterr().err and fits == []
-
-
 # -- sizes ------------------------------------------------------------------------------------
 
 
@@ -166,9 +153,10 @@ def test_grid_ranges_follow_r_seq(tmp_path, table):
         list(_seq({"from": 0, "to": 1, "by": 0.25})), [0, 0.25, 0.5, 0.75, 1]
     )
     assert list(_seq({"from": 5, "to": 1, "by": -2})) == [5, 3, 1]
-    for bad in ({"from": 1, "to": 5, "by": 0}, {"from": 1, "to": 5, "by": -1}):
-        with pytest.raises(ValueError, match="'by' must step"):
-            _seq(bad)
+    with pytest.raises(ValueError, match="by: 0 never gets from 1 to 5"):
+        _seq({"from": 1, "to": 5, "by": 0})
+    with pytest.raises(ValueError, match="by: -1 goes away from to: 5; flip its sign"):
+        _seq({"from": 1, "to": 5, "by": -1})
     with pytest.raises(ValueError, match="must be numbers"):
         _seq({"from": 1, "to": "1e12", "by": 1})  # YAML reads 1e12 (no dot) as a string
 

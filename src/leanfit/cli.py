@@ -293,12 +293,13 @@ def _interrupted(err: KeyboardInterrupt, store: Any, experiment: str | None) -> 
     return 128 + int(signum)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, state: dict[str, Any]) -> int:
     """``leanfit run``: plan every fit, then run them into the store; SIGINT and SIGTERM stop
-    it cleanly (workers ended, one line saying what was saved)."""
+    it cleanly (workers ended, one line saying what was saved). ``state`` tells the caller
+    where results go and whether the run started, for a refused write's message."""
     import threading
 
-    from .experiment import load_experiment, run_experiment
+    from .experiment import check_outputs, load_experiment, run_experiment
 
     store, name = None, None
     handlers = {}
@@ -307,10 +308,13 @@ def _run(args: argparse.Namespace) -> int:
             s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)
         }
     try:
-        if not args.no_store:
-            from .store import Store
+        from .store import Store, store_exists
 
-            store = Store.open(args.store)  # an unreachable store fails before fitting
+        # A store that exists already is opened first: a seedless config reuses the seed it
+        # keeps. A new one is created only once the config passed every check, so a config
+        # error leaves no empty leanfit.db; an unreachable server still fails before any fit.
+        if not args.no_store and store_exists(args.store):
+            store = Store.open(args.store)
         exp = load_experiment(
             args.config,
             n_jobs=args.n_jobs,
@@ -319,7 +323,11 @@ def _run(args: argparse.Namespace) -> int:
             allow_large=args.allow_large,
             store=store,
         )
+        check_outputs(exp)
+        if not args.no_store and store is None:
+            store = Store.open(args.store)
         name = exp.name
+        state.update(dest=exp.output or exp.report, running=True)
         run_experiment(exp, store=store)
         return 0
     except KeyboardInterrupt as err:
@@ -331,6 +339,45 @@ def _run(args: argparse.Namespace) -> int:
             signal.signal(s, h)
         if store is not None:
             store.close()
+
+
+def _os_error(e: OSError, dest: object, running: bool) -> str:
+    """One line for a file the system refused (full disk, read-only, a file where a folder
+    should be): the path (else ``dest``, the output being written) and the reason."""
+    reason = e.strerror or str(e) or type(e).__name__
+    if e.filename is not None:
+        target = f"{e.filename!s}" + (f" -> {e.filename2!s}" if e.filename2 else "")
+    elif dest is not None:
+        target = str(dest)
+    else:
+        target = None
+    line = reason if target is None else f"{reason}: {target!r}"
+    return line + ("; output written before this is kept" if running else "")
+
+
+def _run_failure(e: Exception, args: argparse.Namespace) -> str | None:
+    """One line for the experiment store or the Dask cluster failing mid-command, or None when
+    ``e`` is neither (then it is a bug and its traceback is shown)."""
+    import os
+
+    from .execute.dask import ClusterError
+
+    if isinstance(e, ClusterError):
+        return str(e)
+    module = type(e).__module__.split(".")[0]
+    if module not in ("sqlalchemy", "psycopg", "psycopg2", "sqlite3"):
+        return None
+    from .store import DEFAULT_URL, _display
+
+    url = _display(getattr(args, "store", None) or os.environ.get("LEANFIT_STORE") or DEFAULT_URL)
+    lines = str(getattr(e, "orig", None) or e).strip().splitlines()
+    reason = lines[0] if lines else type(e).__name__
+    if args.command in ("run", "report", "distill"):
+        return (
+            f"lost the experiment store {url} mid-run ({reason}); the task results stored so far "
+            "are kept: run the same command again to resume"
+        )
+    return f"the experiment store {url} failed: {reason}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -348,9 +395,12 @@ def _main(argv: list[str] | None) -> int:
 
         print(__version__)
         return 0
+    # dest: where results are being written, named when the system refuses a write; running:
+    # past every check, so a failure now is the system's, not the input's (exit 1)
+    state: dict[str, Any] = {"dest": None, "running": False}
     try:
         if args.command == "run":
-            return _run(args)
+            return _run(args, state)
         if args.command == "report":
             from pathlib import Path
 
@@ -359,6 +409,7 @@ def _main(argv: list[str] | None) -> int:
             if (args.config is None) == (args.run is None):
                 raise ValueError("report needs an experiment CONFIG or --run ID (not both)")
             if args.run is not None:
+                state.update(dest=args.output or "leanfit-out", running=True)
                 return _stored_report(args)
 
             exp = load_experiment(args.config, n_jobs=args.n_jobs, verbose=False)
@@ -368,6 +419,7 @@ def _main(argv: list[str] | None) -> int:
                 if args.output
                 else (exp.report or Path("leanfit-out") / "report.html")
             )
+            state.update(dest=exp.report, running=True)
             run_experiment(exp, echo=lambda *a: None)
             print(f"report written to {exp.report}")
             return 0
@@ -380,9 +432,21 @@ def _main(argv: list[str] | None) -> int:
             return _runs(args)
         if args.command == "models":
             return _models(args)
-    except (ValueError, FileNotFoundError, TypeError, MemoryError) as e:
+    except OSError as e:
+        if e.errno is None:  # ours: a config file that does not exist
+            print(f"leanfit: error: {e}", file=sys.stderr)
+            return 2
+        print(f"leanfit: error: {_os_error(e, state['dest'], state['running'])}", file=sys.stderr)
+        return 1 if state["running"] else 2
+    except (ValueError, TypeError, MemoryError) as e:
         print(f"leanfit: error: {e}", file=sys.stderr)
         return 2
+    except Exception as e:
+        line = _run_failure(e, args)
+        if line is None:
+            raise  # not a known failure of the disk, store or cluster: a bug, show it all
+        print(f"leanfit: error: {line}", file=sys.stderr)
+        return 1
     _parser().print_help()
     return 0
 

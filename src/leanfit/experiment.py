@@ -78,21 +78,34 @@ class Seq(Sequence):
         return self.start + j * self.step
 
 
-def _seq(v: Any) -> Any:
-    """Grid values: a list, a scalar, or {from, to, by} like R's seq() (the values from
-    ``from`` stepping by ``by`` up to ``to``; a lazy ``Seq``)."""
+def _seq(v: Any, what: str = "a grid range") -> Any:
+    """Grid values: a list, a scalar, or {from, to, by} like R's seq(): the values from ``from``
+    stepping by ``by`` up to ``to``, as a lazy ``Seq`` (``what`` names it in errors: a zero,
+    non-numeric or wrong-signed step is refused, as R's seq() refuses it)."""
     if isinstance(v, dict):
         missing = {"from", "to", "by"} - set(v)
         if missing:
-            raise ValueError(f"a grid range needs from/to/by; missing {sorted(missing)}")
-        lo, hi, by = v["from"], v["to"], v["by"]
-        if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in (lo, hi, by)):
-            raise ValueError(f"a grid range's from/to/by must be numbers, got {v}")
-        if by == 0 or (hi - lo) / by < 0 or not math.isfinite((hi - lo) / by):
-            raise ValueError(f"grid range {v}: 'by' must step from 'from' towards 'to'")
-        n = int(math.floor((hi - lo) / by + 1e-10)) + 1
-        return Seq(lo, by, n)
+            raise ValueError(f"{what} needs from/to/by; missing {sorted(missing)}")
+        bad = {k: v[k] for k in ("from", "to", "by") if not _is_number(v[k])}
+        if bad:
+            raise ValueError(f"{what}: from/to/by must be numbers, got {bad}")
+        start, stop, by = v["from"], v["to"], v["by"]
+        if by == 0:
+            raise ValueError(
+                f"{what}: by: 0 never gets from {start} to {stop}; give a non-zero step"
+            )
+        steps = (stop - start) / by
+        if not math.isfinite(steps):
+            raise ValueError(f"{what}: from/to/by must be finite, got {v}")
+        if steps < 0:
+            raise ValueError(f"{what}: by: {by} goes away from to: {stop}; flip its sign")
+        return Seq(start, by, int(math.floor(steps + 1e-10)) + 1)
     return v
+
+
+def _is_number(x: Any) -> bool:
+    """A real number from YAML (int or float, not a bool)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def data_path(spec: str, base: Path) -> str:
@@ -110,19 +123,15 @@ def load_data(spec: str, base: Path) -> pd.DataFrame:
 
     if spec in datasets.NAMES:
         return datasets.load(spec)
+    from .configfile import read_csv
+
     path = Path(data_path(spec, base))
     if not path.exists():
         raise ValueError(
             f"data {spec!r} is neither a bundled data set {list(datasets.NAMES)} "
             f"nor an existing CSV file ({path})"
         )
-    try:
-        data = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        data = pd.DataFrame()
-    if data.empty:
-        raise ValueError(f"data file {str(path)!r} has no rows: nothing to train on")
-    return data
+    return read_csv(path, spec)
 
 
 def load_experiment(
@@ -135,11 +144,11 @@ def load_experiment(
 ) -> Experiment:
     """Read and validate a config: every name, method, grid and control is checked up front.
     With a ``store``, a seedless config reuses the seed drawn when the experiment first ran."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"config file {str(path)!r} does not exist")
+    from .configfile import read_text
+
+    text = read_text(path)  # missing, a directory, binary, not UTF-8: one error naming it
     return parse_experiment(
-        path.read_text(),
+        text,
         path,
         n_jobs=n_jobs,
         output=output,
@@ -168,13 +177,12 @@ def parse_experiment(
     A partition or fit without a seed gets one experiment seed: ``seed`` when given (a stored
     run's), else the one stored with this experiment's runs in ``store``, else a fresh draw
     (kept with the runs, so the next run of the experiment resumes instead of differing)."""
-    import yaml
-
+    from .configfile import parse_yaml_mapping
     from .frame import parse_formula
     from .splits import partition
 
     path = Path(path)
-    cfg = yaml.safe_load(text) or {}
+    cfg = parse_yaml_mapping(text, path)
     unknown = set(cfg) - {
         "name",
         "data",
@@ -218,7 +226,8 @@ def parse_experiment(
         except (TypeError, ValueError) as e:
             raise ValueError(f"control {cname!r}: {e}") from None
     grids = {
-        g: {k: _seq(v) for k, v in spec.items()} for g, spec in (cfg.get("grids") or {}).items()
+        g: {k: _seq(v, f"grid {g!r}: {k}") for k, v in spec.items()}
+        for g, spec in (cfg.get("grids") or {}).items()
     }
     fits = {}
     if only is not None:
@@ -303,8 +312,9 @@ def stored_seed(store: Any, experiment: str) -> int | None:
 
 
 def _experiment_seed(store: Any, name: str, seedless: list[str]) -> tuple[int, str]:
-    """The seed for the seedless parts of experiment ``name``, and a line saying which it is:
-    the one stored by an earlier run of it, else a fresh draw."""
+    """The seed for the seedless parts of experiment ``name`` — the one stored by an earlier run
+    of it, else a fresh draw — and a line saying which (``{stored}``: filled in by the run,
+    which knows whether it keeps the seed)."""
     import numpy as np
 
     what = ", ".join(seedless)
@@ -315,15 +325,22 @@ def _experiment_seed(store: Any, name: str, seedless: list[str]) -> tuple[int, s
             f"from the store; put `seed: {seed}` in the config to fix it)"
         )
     seed = int(np.random.SeedSequence().generate_state(1)[0])
-    if store is None:
-        return seed, (
-            f"seed: {seed} (for {what}: drawn, not stored; put `seed: {seed}` in the config "
-            "to repeat this run)"
-        )
-    return seed, (
-        f"seed: {seed} (for {what}: drawn; stored with the runs and reused when this experiment "
-        f"runs again; put `seed: {seed}` in the config to fix it)"
+    return (
+        seed,
+        f"seed: {seed} (for {what}: drawn; {{stored}}; put `seed: {seed}` in the config to fix it)",
     )
+
+
+def _seed_line(exp: Experiment, storing: bool) -> str | None:
+    """The experiment's seed note, saying whether this run keeps a freshly drawn seed."""
+    if exp.seed_note is None:
+        return None
+    kept = (
+        "stored with the runs and reused when this experiment runs again"
+        if storing
+        else "not stored, as this run keeps nothing"
+    )
+    return exp.seed_note.replace("{stored}", kept)
 
 
 def _check_compare(compare: dict[str, str], fits: dict[str, dict[str, Any]]) -> dict[str, str]:
@@ -382,7 +399,7 @@ def _plan_fit(
             raise ValueError(f"names grid {grid!r}; defined: {list(grids)}")
         grid = grids[grid]
     elif isinstance(grid, dict):
-        grid = {k: _seq(v) for k, v in grid.items()}
+        grid = {k: _seq(v, f"grid: {k}") for k, v in grid.items()}
     spec["grid"] = grid
     options = spec.pop("options", None)  # engine settings outside the grid: {n_trees: 1000}
     if options is not None:
@@ -430,8 +447,9 @@ def run_experiment(exp: Experiment, echo=print, store: Any = None) -> dict[str, 
         f"== {exp.name}: {len(exp.training)} training rows"
         + (f", {len(exp.testing)} held out" if exp.testing is not None else "")
     )
-    if exp.seed_note:
-        echo(exp.seed_note)
+    seed_line = _seed_line(exp, store is not None)
+    if seed_line:
+        echo(seed_line)
     summary: dict[str, Any] = {"name": exp.name, "fits": {}}
     if exp.seed is not None:
         summary["seed"] = exp.seed
@@ -513,8 +531,8 @@ def run_experiment(exp: Experiment, echo=print, store: Any = None) -> dict[str, 
             "Partition": f"{len(exp.training)} training rows, "
             + (f"{len(exp.testing)} held out" if exp.testing is not None else "no hold-out")
         }
-        if exp.seed_note:
-            notes["Seed"] = exp.seed_note
+        if seed_line:
+            notes["Seed"] = seed_line
         write_report(exp.report, exp.name, exp.results, comparisons, notes)
         echo(f"report written to {exp.report} ({time.perf_counter() - t1:.1f} s)")
     return summary

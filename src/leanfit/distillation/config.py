@@ -129,14 +129,11 @@ def run_distill_config(
     path: str | Path, store: str | None = None, echo: Callable[[str], Any] = print
 ) -> Any:
     """Read, check and run a distillation config; print and write the report."""
-    import yaml
-
+    from leanfit.configfile import parse_yaml_mapping, read_text
     from leanfit.experiment import load_data
 
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"config file {str(path)!r} does not exist")
-    cfg = _check_keys(str(path), yaml.safe_load(path.read_text()) or {}, _KEYS)
+    cfg = _check_keys(str(path), parse_yaml_mapping(read_text(path), path), _KEYS)
     for key in ("data", "target", "split", "teacher"):
         if key not in cfg:
             raise ValueError(f"config {str(path)!r} lacks {key!r}")

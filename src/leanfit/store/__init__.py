@@ -42,9 +42,11 @@ __all__ = [
     "decode_payload",
     "encode_payload",
     "migrate",
+    "store_exists",
 ]
 
 DEFAULT_URL = "sqlite:///leanfit.db"
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 SCHEMA_VERSION = 1
 CONNECT_TIMEOUT_S = 5
 SQLITE_BUSY_MS = 30_000
@@ -245,7 +247,16 @@ def _make_engine(url: str) -> Any:
     try:
         u = sa.engine.make_url(url)
     except Exception as e:
-        raise StoreError(f"invalid store URL {url!r}: {e}") from e
+        raise StoreError(
+            f"invalid store URL {url!r}: {e}; give sqlite:///path/to/file.db or "
+            "postgresql://user@host/db"
+        ) from e
+    if u.get_backend_name() not in SUPPORTED_BACKENDS:
+        scheme = url.split("://", 1)[0]
+        raise StoreError(
+            f"store URL {_display(url)!r}: scheme {scheme!r} is not supported; "
+            f"use {' or '.join(f'{b}://' for b in SUPPORTED_BACKENDS)}"
+        )
     if u.get_backend_name() == "sqlite":
         engine = sa.create_engine(u, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
 
@@ -271,7 +282,29 @@ def _make_engine(url: str) -> Any:
     connect_args: dict[str, Any] = {}
     if u.get_backend_name() == "postgresql":
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
-    return sa.create_engine(u, connect_args=connect_args, pool_pre_ping=True)
+    try:
+        return sa.create_engine(u, connect_args=connect_args, pool_pre_ping=True)
+    except (sa.exc.NoSuchModuleError, ImportError) as e:  # postgresql+nodriver://, no psycopg
+        raise StoreError(
+            f"store URL {_display(url)!r} needs a database driver that is not installed ({e}); "
+            'for PostgreSQL: pip install "leanfit[postgres]"'
+        ) from None
+
+
+def store_exists(url: str | None = None) -> bool:
+    """Whether the store at ``url`` (else $LEANFIT_STORE, else the default) is there already
+    rather than a SQLite file that opening would create; a server or a bad URL counts as there
+    (opening it says what is wrong before anything is created)."""
+    from sqlalchemy.engine import make_url
+
+    url = url or os.environ.get("LEANFIT_STORE") or DEFAULT_URL
+    try:
+        u = make_url(_normalise_url(url))
+    except Exception:
+        return True
+    if u.get_backend_name() != "sqlite":
+        return True
+    return bool(u.database) and u.database != ":memory:" and os.path.exists(u.database)
 
 
 def _is_locked(exc: BaseException) -> bool:
