@@ -322,11 +322,27 @@ def test_well_specified_linear_model_is_balanced(linear_data):
 # ------------------------------------------------------------------ execution
 
 
-def test_n_jobs_gives_identical_tables(training):
-    kw = dict(data=training, method="gbm", params=SMALL_GBM, sizes=(0.3, 1.0), seed=3)
-    one = learning_curve("Class ~ .", control=Control(method="cv", number=3, n_jobs=1), **kw)
-    two = learning_curve("Class ~ .", control=Control(method="cv", number=3, n_jobs=2), **kw)
+def test_n_jobs_gives_identical_tables(training, recording_gbm_cls, tmp_path):
+    """In-process and in two worker processes (forced: no timing probe keeping this small run
+    in-process), the same table; the fits did run in workers, so a worker changing a seed
+    would show."""
+    import os
+
+    pids = tmp_path / "pids.log"
+    kw = dict(data=training, params=SMALL_GBM, sizes=(0.3, 1.0), seed=3)
+    one = learning_curve(
+        "Class ~ .", method="gbm", control=Control(method="cv", number=3, n_jobs=1), **kw
+    )
+    two = learning_curve(
+        "Class ~ .",
+        method=recording_gbm_cls(pid_log=str(pids)),
+        control=Control(method="cv", number=3, n_jobs=2, executor="processes"),
+        **kw,
+    )
     pd.testing.assert_frame_equal(one.table, two.table, check_exact=True)
+    fit_pids = [int(p) for p in pids.read_text().split()]
+    assert len(fit_pids) == 3 * 2  # 3 folds x 2 sizes, no final fit
+    assert os.getpid() not in fit_pids
 
 
 def test_failed_fits_are_counted_not_dropped(linear_data):
