@@ -79,3 +79,61 @@ def test_median_impute_is_fitted_on_each_folds_training_rows_only():
         got = preds[preds["Resample"] == name]
         np.testing.assert_array_equal(got["rowIndex"].to_numpy(), te)
         np.testing.assert_allclose(got["pred"].to_numpy(), ref.predict(Z_te), rtol=1e-12)
+
+
+# ------------------------------------------------------------------ resuming a partly stored run
+
+
+def test_one_deleted_task_of_a_finished_run_is_the_only_one_recomputed(
+    tmp_path, training, recording_gbm_cls
+):
+    """A resample whose fit groups are only partly stored is not skipped: deleting one stored
+    task (resample 2, fit group 1) of a finished run, the re-run fits exactly that task (plus
+    the final model) and gives tables identical to the first run's."""
+    import sqlite3
+
+    from leanfit.store import Store
+
+    db = tmp_path / "s.db"
+    store = Store.open(f"sqlite:///{db}")
+    grid = lf.expand_grid(
+        interaction_depth=[1, 2], n_trees=[10, 20], shrinkage=0.1, n_minobsinnode=10
+    )
+
+    def fit(model):
+        return lf.train(
+            "Class ~ .",
+            data=training,
+            method=model,
+            grid=grid,
+            control=lf.Control(method="cv", number=4, return_resamp="all", save_predictions="all"),
+            seed=11,
+            store=store,
+            experiment="e",
+            fit="f",
+        )
+
+    first = fit(recording_gbm_cls())
+    assert first.store_run["computed_tasks"] == 4 * 2
+    with sqlite3.connect(db) as con:
+        gone = con.execute("DELETE FROM tasks WHERE resample = 2 AND grp = 1").rowcount
+        left = con.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
+    assert (gone, left) == (1, 7)
+
+    model = recording_gbm_cls()
+    again = fit(model)
+    assert again.store_run == {
+        "run_id": first.store_run["run_id"],
+        "resumed_tasks": 7,
+        "computed_tasks": 1,
+    }
+    # one resampling fit — on resample 2's training rows, fit group 1 (depth 2) — and the final
+    assert [(c["n"], c["params"]["interaction_depth"]) for c in model.calls] == [
+        (len(first.resamples.train[2]), 2),
+        (len(training), first.best_params["interaction_depth"]),
+    ]
+    pd.testing.assert_frame_equal(first.results, again.results, check_exact=True)
+    pd.testing.assert_frame_equal(first.resample, again.resample, check_exact=True)
+    pd.testing.assert_frame_equal(first.predictions, again.predictions, check_exact=True)
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 8
