@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
 import leanfit as lf
@@ -137,3 +138,32 @@ def test_one_deleted_task_of_a_finished_run_is_the_only_one_recomputed(
     pd.testing.assert_frame_equal(first.predictions, again.predictions, check_exact=True)
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 8
+
+
+# ------------------------------------------------------------------ bootstrap coverage
+
+
+@pytest.mark.parametrize("method", ["boot", "boot632", "optimism_boot"])
+def test_bootstrap_draws_every_row_at_the_binomial_rate(method):
+    """Over B = 2000 bootstrap resamples of n = 20 rows, each row is in-bag in
+    Binomial(B, 1 - (1 - 1/n)^n) of them (0.6415) and is drawn Binomial(B n, 1/n) times in all
+    (mean B); both within 5 binomial sd, every row is out-of-bag sometimes, and each
+    resample's held-out rows are exactly the rows it did not draw."""
+    from leanfit.control import make_resamples
+
+    n, B = 20, 2000
+    rs = make_resamples(lf.Control(method=method, number=B), np.arange(n) % 2, seed=123)
+    assert len(rs) == B
+    in_bag = np.zeros(n)
+    copies = np.zeros(n)
+    for _, tr, te in rs:
+        assert len(tr) == n
+        drawn = np.bincount(tr, minlength=n)
+        np.testing.assert_array_equal(te, np.flatnonzero(drawn == 0))
+        in_bag += drawn > 0
+        copies += drawn
+    p = 1 - (1 - 1 / n) ** n
+    assert abs(p - 0.6415) < 1e-4
+    assert np.all(np.abs(in_bag - B * p) < 5 * np.sqrt(B * p * (1 - p)))  # 5 sd = 107 of 1283
+    assert np.all(np.abs(copies - B) < 5 * np.sqrt(B * n * (1 / n) * (1 - 1 / n)))  # 218
+    assert np.all(B - in_bag > 0)  # out-of-bag in some resample, every row
