@@ -167,3 +167,31 @@ def test_bootstrap_draws_every_row_at_the_binomial_rate(method):
     assert np.all(np.abs(in_bag - B * p) < 5 * np.sqrt(B * p * (1 - p)))  # 5 sd = 107 of 1283
     assert np.all(np.abs(copies - B) < 5 * np.sqrt(B * n * (1 / n) * (1 - 1 / n)))  # 218
     assert np.all(B - in_bag > 0)  # out-of-bag in some resample, every row
+
+
+# ------------------------------------------------------------------ the process executor
+
+
+def test_processes_executor_runs_every_task_in_a_worker_even_with_one_job(
+    training, recording_gbm_cls, tmp_path
+):
+    """Control(executor="processes", n_jobs=1): one worker process, no in-process timing
+    probe — every resampling fit runs outside this process, with the in-process results."""
+    import os
+
+    pids = tmp_path / "pids.log"
+    grid = lf.expand_grid(interaction_depth=[1], n_trees=[10], shrinkage=0.1, n_minobsinnode=10)
+    kw = dict(data=training, grid=grid, seed=2)
+    here = lf.train("Class ~ .", method="gbm", control=lf.Control(method="cv", number=3), **kw)
+    there = lf.train(
+        "Class ~ .",
+        method=recording_gbm_cls(pid_log=str(pids)),
+        control=lf.Control(method="cv", number=3, executor="processes"),
+        **kw,
+    )
+    fit_pids = [int(p) for p in pids.read_text().split()]
+    assert len(fit_pids) == 3 + 1 and fit_pids[-1] == os.getpid()  # the final fit is here
+    assert os.getpid() not in fit_pids[:-1]
+    pd.testing.assert_frame_equal(here.resample, there.resample, check_exact=True)
+    with pytest.raises(ValueError, match=r"executor='threads'.*'local', 'processes' or 'dask'"):
+        lf.Control(executor="threads")
