@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +20,12 @@ from leanfit.models.boosting import GBM
 @dataclass
 class RecordingGBM(GBM):
     """gbm that records every fit: in ``calls`` (this process) and, if ``log`` is set, as one
-    line per fit in that file (works when fits run in worker processes)."""
+    line per fit in that file (works when fits run in worker processes); ``pid_log`` likewise
+    gets the process id of every fit, to tell which fits ran in worker processes."""
 
     calls: list = field(default_factory=list)
     log: str | None = None
+    pid_log: str | None = None
 
     def fit(self, data, params, subs, seed):
         self.calls.append(
@@ -31,6 +34,9 @@ class RecordingGBM(GBM):
         if self.log:
             with open(self.log, "a") as f:
                 f.write(f"{len(data.y)} {params['interaction_depth']}\n")
+        if self.pid_log:
+            with open(self.pid_log, "a") as f:
+                f.write(f"{os.getpid()}\n")
         return super().fit(data, params, subs, seed)
 
 

@@ -322,11 +322,27 @@ def test_well_specified_linear_model_is_balanced(linear_data):
 # ------------------------------------------------------------------ execution
 
 
-def test_n_jobs_gives_identical_tables(training):
-    kw = dict(data=training, method="gbm", params=SMALL_GBM, sizes=(0.3, 1.0), seed=3)
-    one = learning_curve("Class ~ .", control=Control(method="cv", number=3, n_jobs=1), **kw)
-    two = learning_curve("Class ~ .", control=Control(method="cv", number=3, n_jobs=2), **kw)
+def test_n_jobs_gives_identical_tables(training, recording_gbm_cls, tmp_path):
+    """In-process and in two worker processes (forced: no timing probe keeping this small run
+    in-process), the same table; the fits did run in workers, so a worker changing a seed
+    would show."""
+    import os
+
+    pids = tmp_path / "pids.log"
+    kw = dict(data=training, params=SMALL_GBM, sizes=(0.3, 1.0), seed=3)
+    one = learning_curve(
+        "Class ~ .", method="gbm", control=Control(method="cv", number=3, n_jobs=1), **kw
+    )
+    two = learning_curve(
+        "Class ~ .",
+        method=recording_gbm_cls(pid_log=str(pids)),
+        control=Control(method="cv", number=3, n_jobs=2, executor="processes"),
+        **kw,
+    )
     pd.testing.assert_frame_equal(one.table, two.table, check_exact=True)
+    fit_pids = [int(p) for p in pids.read_text().split()]
+    assert len(fit_pids) == 3 * 2  # 3 folds x 2 sizes, no final fit
+    assert os.getpid() not in fit_pids
 
 
 def test_failed_fits_are_counted_not_dropped(linear_data):
@@ -472,3 +488,106 @@ def test_small_regression_size_fails_before_any_fit(linear_data):
 def test_metric_without_a_baseline_cannot_be_diagnosed(gbm_curve):
     with pytest.raises(ValueError, match="'Sens' is not in the curve"):
         gbm_curve.diagnose("Sens")
+
+
+# ------------------------------------------------------------------ diagnose on hand-made curves
+
+
+def _hand_curve(
+    resampled: tuple[float, ...],
+    apparent: tuple[float, ...],
+    metric: str = "Accuracy",
+    baseline: float = 0.0,
+) -> LearningCurve:
+    """A learning curve of one metric made by hand: sizes 20, 60, 100 (fractions 0.2, 0.6, 1)
+    with the given mean resampled and apparent values — no model involved."""
+    table = pd.DataFrame(
+        {
+            "size": [20.0, 60.0, 100.0],
+            "fraction": [0.2, 0.6, 1.0],
+            "metric": metric,
+            "resampled_mean": resampled,
+            "resampled_sd": 0.01,
+            "apparent_mean": apparent,
+            "apparent_sd": 0.01,
+            "n_resamples": 5,
+            "n_failed": 0,
+        }
+    )[list(TABLE_COLUMNS)]
+    return LearningCurve(
+        table=table,
+        metric=metric,
+        maximize=metric != "RMSE",
+        params={},
+        method="hand",
+        baselines={metric: baseline},
+    )
+
+
+# With baseline 0 and ideal 1, q(v) = v exactly: these values sit on and beside the documented
+# thresholds gap > 0.25, q(apparent) < 0.5 and slope > 0.02 (dyadic where exactness matters).
+@pytest.mark.parametrize(
+    ("resampled", "apparent", "verdict"),
+    [
+        ((0.25, 0.5, 0.5), (1.0, 0.9, 0.75), "balanced"),  # gap exactly 0.25: not above
+        ((0.25, 0.5, 0.5), (1.0, 0.9, 0.7578125), "over-fitting"),  # gap 0.2578
+        ((0.25, 0.5, 0.5), (1.0, 0.9, 0.74), "balanced"),  # gap 0.24
+        ((0.25, 0.375, 0.375), (0.5, 0.5, 0.5), "balanced"),  # q(apparent) exactly 0.5
+        ((0.25, 0.375, 0.375), (0.5, 0.5, 0.4921875), "under-fitting"),  # 0.4922
+        ((0.25, 0.375, 0.375), (0.5, 0.5, 0.51), "balanced"),
+        # a gap above 0.25 wins over a low apparent value (over-fitting is checked first)
+        ((0.1, 0.1, 0.1), (0.4, 0.4, 0.4), "over-fitting"),
+    ],
+)
+def test_diagnose_verdict_on_both_sides_of_each_threshold(resampled, apparent, verdict):
+    d = _hand_curve(resampled, apparent).diagnose()
+    assert d.verdict == verdict
+    assert d.message.startswith(f"{verdict}: training Accuracy {apparent[-1]:.3f} vs resampled")
+    assert d.numbers["gap_scaled"] == pytest.approx(apparent[-1] - resampled[-1], abs=1e-15)
+    assert d.numbers["apparent_scaled"] == pytest.approx(apparent[-1], abs=1e-15)
+    assert d.numbers["headroom"] == pytest.approx(1 - resampled[-1], abs=1e-15)
+
+
+@pytest.mark.parametrize("slope", [0.03, 0.01, 0.0])
+def test_diagnose_slope_threshold_in_every_verdict(slope):
+    """slope = q(resampled at 100 rows) - q(resampled at 60 rows): 0.03 is above the 0.02
+    threshold, 0.01 and 0 are not; "still rising" changes the trend sentence and each
+    verdict's remedies."""
+    rising = slope > 0.02
+    mid, last = 0.5, 0.5 + slope
+    state = "is still rising" if rising else "has flattened"
+    bal = _hand_curve((0.2, mid, last), (1.0, 1.0, last + 0.1)).diagnose()  # gap 0.1
+    assert bal.verdict == "balanced"
+    assert bal.numbers["slope"] == pytest.approx(slope, abs=1e-12)
+    assert bal.numbers["slope_from_size"] == 60.0
+    assert f"The resampled curve {state}:" in bal.message and "from 60 to 100 rows" in bal.message
+    assert bal.remedies == (["more training data: the resampled curve is still rising"] * rising)
+    over = _hand_curve((0.2, mid, last), (1.0, 1.0, last + 0.4)).diagnose()  # gap 0.4
+    assert over.verdict == "over-fitting" and f"The resampled curve {state}:" in over.message
+    more = over.remedies[-1]
+    assert more.startswith("more training data")
+    assert ("still rising, so it should help" in more) is rising
+    assert ("has flattened, so expect a small gain" in more) is (not rising)
+    # under-fitting: apparent 0.45 at the top, gap 0.15
+    under = _hand_curve((0.1, mid - 0.2, last - 0.2), (0.5, 0.5, last - 0.05)).diagnose()
+    assert under.verdict == "under-fitting" and f"The resampled curve {state}:" in under.message
+    flat = "more data alone will not help: the resampled curve has flattened"
+    assert (flat in under.remedies) is (not rising)
+
+
+def test_diagnose_minimized_metric_uses_the_same_thresholds():
+    """RMSE with baseline 10 (the SD of y) and ideal 0: q(v) = 1 - v / 10, so a training RMSE
+    of 1 with a resampled RMSE of 3.6 is a scaled gap of 0.26 (over-fitting) and 3.4 one of
+    0.24 (balanced); a training RMSE of 5.1 (q 0.49) is under-fitting, 4.9 (q 0.51) not."""
+    over = _hand_curve((8.0, 3.6, 3.6), (0.5, 1.0, 1.0), "RMSE", 10.0).diagnose()
+    assert over.verdict == "over-fitting"
+    assert over.numbers["gap_scaled"] == pytest.approx(0.26)
+    assert over.numbers["gap"] == pytest.approx(2.6)  # in RMSE units
+    assert over.numbers["resampled_scaled"] == pytest.approx(0.64)
+    bal = _hand_curve((8.0, 3.4, 3.4), (0.5, 1.0, 1.0), "RMSE", 10.0).diagnose()
+    assert bal.verdict == "balanced" and bal.numbers["gap_scaled"] == pytest.approx(0.24)
+    under = _hand_curve((8.0, 5.5, 5.5), (4.0, 5.1, 5.1), "RMSE", 10.0).diagnose()
+    assert under.verdict == "under-fitting"
+    assert under.numbers["apparent_scaled"] == pytest.approx(0.49)
+    near = _hand_curve((8.0, 5.3, 5.3), (4.0, 4.9, 4.9), "RMSE", 10.0).diagnose()
+    assert near.verdict == "balanced"

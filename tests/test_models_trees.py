@@ -521,11 +521,28 @@ def test_train_by_name(name, training):
     )
     assert len(res.failures) == 0
     assert np.isfinite(res.results["Accuracy"]).all()
-    assert res.results["Accuracy"].max() > 0.6
+    # reference: scikit-learn's forest (ensembles) or its unpruned tree (rpart) on the same
+    # folds; the majority class alone scores 0.535 here, the forest 0.75, the tree 0.66
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = training.drop(columns="Class").to_numpy(), training["Class"].to_numpy()
+    single = name in ("rpart", "rpart2")
+    ref = [
+        (
+            DecisionTreeClassifier(random_state=0)
+            if single
+            else RandomForestClassifier(200, random_state=0)
+        )
+        .fit(X[tr], y[tr])
+        .score(X[te], y[te])
+        for _, tr, te in res.resamples
+    ]
+    assert res.results["Accuracy"].max() >= np.mean(ref) - (0.04 if single else 0.06)
     pred = res.predict(training)
     assert set(pred.unique()) <= {"M", "R"} and len(pred) == len(training)
-    # rpart may pick cp = the root's complexity (caret's largest grid value): one class
-    assert (np.asarray(pred) == training["Class"].to_numpy()).mean() > 0.5
+    # the chosen model fits its own training rows at least as well as held-out rows
+    assert (np.asarray(pred) == y).mean() >= res.results["Accuracy"].max()
 
 
 def test_oob_control_end_to_end(training):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections import Counter
 
 import numpy as np
@@ -126,8 +127,13 @@ def test_fit_count_with_apparent_fits(training, recording_gbm, method):
 # ------------------------------------------------------------------ 2. reproducibility
 
 
-def test_n_jobs_1_and_2_give_identical_results(training, testing, small_grid):
-    kw = dict(method="gbm", grid=small_grid, metric="ROC", seed=42)
+def test_n_jobs_1_and_2_give_identical_results(
+    training, testing, small_grid, recording_gbm_cls, tmp_path
+):
+    """In-process (n_jobs=1) and two worker processes (executor="processes": no timing probe
+    keeping the small run in-process) give identical numbers — and the fits did run in two
+    other processes, so a worker that changed a seed would show."""
+    kw = dict(grid=small_grid, metric="ROC", seed=42)
     ctl = dict(
         method="cv",
         number=5,
@@ -136,8 +142,19 @@ def test_n_jobs_1_and_2_give_identical_results(training, testing, small_grid):
         save_predictions="all",
         return_resamp="all",
     )
-    r1 = train("Class ~ .", data=training, control=Control(**ctl, n_jobs=1), **kw)
-    r2 = train("Class ~ .", data=training, control=Control(**ctl, n_jobs=2), **kw)
+    pids = tmp_path / "pids.log"
+    r1 = train("Class ~ .", data=training, method="gbm", control=Control(**ctl, n_jobs=1), **kw)
+    r2 = train(
+        "Class ~ .",
+        data=training,
+        method=recording_gbm_cls(pid_log=str(pids)),
+        control=Control(**ctl, n_jobs=2, executor="processes"),
+        **kw,
+    )
+    fit_pids = [int(p) for p in pids.read_text().split()]
+    assert len(fit_pids) == 5 * 2 + 1  # 5 folds x 2 fit groups, then the final fit here
+    assert fit_pids[-1] == os.getpid()
+    assert os.getpid() not in fit_pids[:-1]  # every resampling fit ran in a worker
     pd.testing.assert_frame_equal(r1.results, r2.results, check_exact=True)
     pd.testing.assert_frame_equal(r1.resample, r2.resample, check_exact=True)
     pd.testing.assert_frame_equal(r1.predictions, r2.predictions, check_exact=True)

@@ -209,9 +209,12 @@ def test_missing_predictors_need_an_imputation_step(training, fits, method):
         seed=1,
     )
     assert len(fits) == 3 + 1
-    assert res.results["Accuracy"].notna().all()
-    assert res.results["Accuracy"].iloc[0] > 0.6
-    assert np.isfinite(res.final_preprocess.median_).all()
+    # the final medians are the columns' medians over the observed rows, by hand
+    X = bad.drop(columns="Class").to_numpy()
+    np.testing.assert_array_equal(res.final_preprocess.median_, np.nanmedian(X, axis=0))
+    # 3 imputed cells of 9 420 move each fold's accuracy by at most a row or two (1/52 each)
+    full = train("Class ~ .", data=training, method=method, grid=grid, control=CV3, seed=1)
+    assert abs(res.results["Accuracy"].iloc[0] - full.results["Accuracy"].iloc[0]) < 0.03
 
 
 def test_an_entirely_missing_predictor_is_named_before_any_fit(training, fits):

@@ -64,7 +64,9 @@ class Control:
     seed: seed for resampling and every fit (train(seed=...) overrides it).
     verbose: show a progress bar over tasks.
     n_jobs: worker processes (1 = in-process). Results are identical for any n_jobs.
-    executor: "local" (this process or local worker processes) or "dask": a Dask cluster at
+    executor: "local" (this process, or local worker processes when n_jobs > 1 and the first
+        tasks show the work outweighs starting them), "processes" (every task in n_jobs local
+        worker processes, at least one, without that timing probe) or "dask": a Dask cluster at
         ``scheduler`` (e.g. "tcp://10.0.0.5:8786"), or a local Dask cluster of n_jobs processes
         when no scheduler is given (needs the ``dask`` extra). Results are the same either way.
     sampling: class-imbalance sampling "down", "up" or "smote", applied to each resample's
@@ -150,8 +152,10 @@ class Control:
             raise ValueError(
                 f"Control(sampling={self.sampling!r}) is not one of {list(SAMPLING)} or None"
             )
-        if self.executor not in ("local", "dask"):
-            raise ValueError(f"Control(executor={self.executor!r}) must be 'local' or 'dask'")
+        if self.executor not in ("local", "processes", "dask"):
+            raise ValueError(
+                f"Control(executor={self.executor!r}) must be 'local', 'processes' or 'dask'"
+            )
         if self.scheduler is not None and self.executor != "dask":
             raise ValueError("Control(scheduler=...) is for executor='dask'")
         if self.index_out is not None and self.index is None:

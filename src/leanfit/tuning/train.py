@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..control import Control, make_resamples
-from ..execute import Context, TaskResult, make_executor, warn_fit_warnings
+from ..execute import Context, ProcessExecutor, TaskResult, make_executor, warn_fit_warnings
 from ..frame import Dataset, make_dataset
 from ..metrics import check_summary, maximize_default, metric_names
 from ..models.base import CLASSIFICATION, REGRESSION, Model, TrainingData, get_model
@@ -445,15 +445,19 @@ def run_tasks(ctx: Context, tasks: list[Task], control: Control, desc: str) -> I
 
 
 def _execute(ctx: Context, tasks: list[Task], control: Control) -> Iterator[TaskResult]:
-    """Dask, or local workers: there the first two tasks run in this process, and the second's
-    time (the first pays the engine's import) decides whether the rest are worth the workers.
-    Results are the same either way — every task is deterministic given its seed.
+    """Dask, local worker processes for every task ("processes"), or "local": there the first
+    two tasks run in this process, and the second's time (the first pays the engine's import)
+    decides whether the rest are worth the workers. Results are the same either way — every
+    task is deterministic given its seed.
     """
     workers = min(control.workers, len(tasks))
     if control.executor == "dask":
         from ..execute.dask import DaskExecutor
 
         yield from DaskExecutor(control.scheduler, max(workers, 1)).run(ctx, tasks)
+        return
+    if control.executor == "processes":
+        yield from ProcessExecutor(max(workers, 1)).run(ctx, tasks)
         return
     rest = tasks
     if workers > 1 and len(tasks) > 2:
