@@ -304,6 +304,18 @@ _CHILD_CHECK = """
 import sys
 fmt, path = sys.argv[1], sys.argv[2]
 data = open(path, "rb").read()
+# Loading a booster needs none of the engines' optional dependencies: skip importing them
+# (seconds), unless this engine version cannot do without them.
+_SKIP = ("pandas", "sklearn", "dask", "distributed", "matplotlib", "graphviz", "pyarrow", "polars")
+if fmt in ("lightgbm-text", "xgboost-json"):
+    for name in _SKIP:
+        sys.modules.setdefault(name, None)
+    try:
+        __import__("lightgbm" if fmt == "lightgbm-text" else "xgboost")
+    except ImportError:
+        engine = ("lightgbm", "xgboost")
+        for name in [n for n, m in sys.modules.items() if m is None or n.startswith(engine)]:
+            del sys.modules[name]
 if fmt == "lightgbm-text":
     import lightgbm, numpy
     b = lightgbm.Booster(model_str=data.decode("utf-8"))
