@@ -300,6 +300,7 @@ def test_v1_store_is_migrated_and_its_unchecksummed_rows_checked_by_decoding(
         st.save_task(run_id, test_store._results()[0])
     engine = sa.create_engine(store_url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as conn:  # back to what schema v1 wrote
+        conn.execute(sa.text("ALTER TABLE runs DROP COLUMN signature"))
         conn.execute(sa.text("ALTER TABLE tasks DROP COLUMN checksum"))
         conn.execute(sa.text("ALTER TABLE tasks DROP COLUMN signature"))
         conn.execute(sa.text("ALTER TABLE artifacts DROP COLUMN signature"))
@@ -393,6 +394,33 @@ def test_signed_store_refuses_rows_altered_or_planted_without_the_key(
         with pytest.raises(StoreError, match=f"'spec' of run {other}: its signature"):
             st.artifact(other, "spec")
         assert json.loads(st.load_artifact(run_id, "spec"))  # the original still verifies
+
+
+def test_signed_run_record_altered_or_unsigned_is_refused(store_url: str) -> None:
+    import sqlalchemy as sa
+
+    with Store.open(store_url, key=KEY) as st:
+        run_id = st.start_run("e", "f", **test_store.RUN_KW)
+        st.finish_run(run_id, {"value": 0.9})
+        assert st.run(run_id)["summary"] == {"value": 0.9}
+        assert st.start_run("e", "f", **test_store.RUN_KW) == run_id  # resuming verifies
+    with Store.open(store_url) as plain:
+        unsigned = plain.start_run("e", "g", **test_store.RUN_KW)
+    engine = sa.create_engine(store_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE runs SET summary = :s WHERE id = :i"),
+            {"s": '{"value": 0.99}', "i": run_id},
+        )
+    engine.dispose()
+    forged = rf"run {run_id} \(e/f\): its record's signature does not match"
+    with Store.open(store_url, key=KEY) as st:
+        with pytest.raises(StoreError, match=forged):
+            st.run(run_id)
+        with pytest.raises(StoreError, match=forged):
+            st.start_run("e", "f", **test_store.RUN_KW)
+        with pytest.raises(StoreError, match=rf"run {unsigned} \(e/g\): its record is unsigned"):
+            st.run(unsigned)
 
 
 def test_signing_key_settings_are_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

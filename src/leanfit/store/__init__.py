@@ -13,16 +13,17 @@ is brought forward by ``migrate(engine, from_version)``, which runs every step o
 whose target version is above ``from_version``, in order, each in its own transaction, and then
 records ``SCHEMA_VERSION``. To change the schema: bump ``SCHEMA_VERSION``, change the table
 definitions in ``_tables`` and append a ``(new_version, step)`` entry to ``MIGRATIONS``.
-Version 2 added ``tasks.checksum`` and the ``signature`` columns of tasks and artifacts.
+Version 2 added ``tasks.checksum`` and the ``signature`` columns of runs, tasks and artifacts.
 
 Integrity and signing: every task row carries a SHA-256 checksum of its content; a row whose
 checksum does not match, or whose payload cannot be decoded, is reported (a warning naming run,
 resample and group) and left out, so a run recomputes it and ``save_task`` replaces it. Rows
 written before version 2 have no checksum and are checked by decoding. With a key
 (``Store.open(key=)``, env ``LEANFIT_STORE_KEY`` or a file named by ``LEANFIT_STORE_KEY_FILE``),
-every task and artifact row is signed on write (HMAC-SHA256 over the run id, the row's position
-and its content) and verified on read; an unsigned or mis-signed row is refused with a
-StoreError naming it.
+every run, task and artifact row is signed on write (HMAC-SHA256 over the run id, the row's
+position and its content) and verified on read (``run``, ``done_tasks``, ``artifact``, and
+``start_run`` resuming a run); an unsigned or mis-signed row is refused with a StoreError naming
+it. ``runs()``, the listing, is not verified.
 """
 
 from __future__ import annotations
@@ -160,6 +161,16 @@ def _task_message(run_id: int, row: Any) -> bytes:
     return json.dumps(["leanfit-task-v2", int(run_id), *fields]).encode()
 
 
+_RUN_FIELDS = ("experiment", "fit", "config", "fingerprint", "seed", "versions", "status")
+_RUN_FIELDS += ("created", "finished", "summary")
+
+
+def _run_message(run_id: int, row: Any) -> bytes:
+    """What a run row's signature covers: its id and every column."""
+    fields = [int(row[f]) if f == "seed" else row[f] for f in _RUN_FIELDS]
+    return json.dumps(["leanfit-run-v2", int(run_id), *fields]).encode()
+
+
 def _artifact_message(run_id: int, name: str, fmt: str, sha256: str) -> bytes:
     """What an artifact row's signature covers: its run, name, format and content hash."""
     return json.dumps(["leanfit-artifact-v2", int(run_id), name, fmt, sha256]).encode()
@@ -198,6 +209,7 @@ def _tables(md: Any) -> dict[str, Any]:
         sa.Column("created", sa.String(40), nullable=False),
         sa.Column("finished", sa.String(40)),
         sa.Column("summary", sa.Text),
+        sa.Column("signature", sa.String(64)),  # v2; NULL unless written with a key
         sa.UniqueConstraint("experiment", "fit", name="uq_runs_experiment_fit"),
     )
     tasks = sa.Table(
@@ -241,15 +253,12 @@ def _to_v1(conn: Any) -> None:
 
 
 def _to_v2(conn: Any) -> None:
-    """Migration step to v2: add tasks.checksum and the tasks/artifacts signature columns."""
+    """Migration step to v2: add tasks.checksum and the runs/tasks/artifacts signature columns."""
     import sqlalchemy as sa
 
-    have = {t: {c["name"] for c in sa.inspect(conn).get_columns(t)} for t in ("tasks", "artifacts")}
-    for table, column in (
-        ("tasks", "checksum"),
-        ("tasks", "signature"),
-        ("artifacts", "signature"),
-    ):
+    tables = ("runs", "tasks", "artifacts")
+    have = {t: {c["name"] for c in sa.inspect(conn).get_columns(t)} for t in tables}
+    for table, column in [("tasks", "checksum"), *((t, "signature") for t in tables)]:
         if column not in have[table]:
             conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} VARCHAR(64)")
 
@@ -492,13 +501,15 @@ class Store:
                     created=_now(),
                 )
                 .on_conflict_do_nothing(index_elements=["experiment", "fit"])
+                .returning(r.c.id)
             )
-            conn.execute(stmt)
-            row = conn.execute(
-                sa.select(r.c.id, r.c.fingerprint, r.c.config).where(
-                    r.c.experiment == experiment, r.c.fit == fit
-                )
-            ).one()
+            created = conn.execute(stmt).first() is not None
+            where = (r.c.experiment == experiment, r.c.fit == fit)
+            row = conn.execute(sa.select(r).where(*where)).one()
+            if created:
+                self._sign_run(conn, row.id)
+            else:
+                self._check_run(row._mapping)
             return int(row.id), row.fingerprint, row.config
 
         run_id, old_fp, old_config = self._write(go)
@@ -514,6 +525,31 @@ class Store:
                 f"but {' and '.join(problems)}; use a new experiment name to keep both"
             )
         return run_id
+
+    def _sign_run(self, conn: Any, run_id: int) -> None:
+        """Sign run ``run_id``'s row as it now stands (nothing without a key)."""
+        import sqlalchemy as sa
+
+        if self._key is None:
+            return
+        r = self._runs
+        row = conn.execute(sa.select(r).where(r.c.id == run_id)).one()._mapping
+        sig = _sign(self._key, _run_message(run_id, row))
+        conn.execute(sa.update(r).where(r.c.id == run_id).values(signature=sig))
+
+    def _check_run(self, row: Any) -> None:
+        """With a key, refuse a run row that is unsigned or whose signature does not match."""
+        if self._key is None:
+            return
+        what = f"run {row['id']} ({row['experiment']}/{row['fit']})"
+        if row["signature"] is None:
+            raise StoreError(f"{what}: its record is unsigned, refusing it (a signing key is set)")
+        want = _sign(self._key, _run_message(row["id"], row)) or ""
+        if not hmac.compare_digest(row["signature"], want):
+            raise StoreError(
+                f"{what}: its record's signature does not match (altered, or signed with another "
+                "key), refusing it"
+            )
 
     def _task_problem(self, run_id: int, row: Any) -> tuple[str, str] | None:
         """("corrupt" | "signature", why) when a stored task row cannot be trusted, else None."""
@@ -626,7 +662,14 @@ class Store:
             .where(r.c.id == run_id)
             .values(status="finished", summary=_dumps(summary), finished=_now())
         )
-        if not self._write(lambda conn: conn.execute(stmt).rowcount):
+
+        def go(conn: Any) -> int:
+            n = conn.execute(stmt).rowcount
+            if n:
+                self._sign_run(conn, run_id)
+            return n
+
+        if not self._write(go):
             raise StoreError(f"no run with id {run_id} in {_display(self.url)}")
 
     def _counts(self) -> Any:
@@ -681,6 +724,7 @@ class Store:
             row = conn.execute(sa.select(r).where(r.c.id == run_id)).first()
             if row is None:
                 raise StoreError(f"no run with id {run_id} in {_display(self.url)}")
+            self._check_run(row._mapping)
             counts = conn.execute(
                 sa.select(c.c.n_tasks, c.c.n_failed).where(c.c.run_id == run_id)
             ).first()
@@ -690,6 +734,7 @@ class Store:
                 .order_by(a.c.id)
             ).all()
         out = dict(row._mapping)
+        out.pop("signature", None)
         for key in ("config", "versions", "summary"):
             out[key] = None if out[key] is None else json.loads(out[key])
         out["n_tasks"] = int(counts.n_tasks) if counts else 0
