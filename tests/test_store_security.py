@@ -156,14 +156,14 @@ def test_stored_attack_is_refused_on_every_load_path(
 # engine files
 
 
-def _lightgbm_text() -> str:
+def _lightgbm_text(names: list[str] | None = None) -> str:
     import lightgbm as lgb
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 4))
     params = {"objective": "binary", "verbose": -1, "num_leaves": 4}
-    booster = lgb.train(params, lgb.Dataset(X, (X[:, 0] > 0).astype(int)), num_boost_round=3)
-    return booster.model_to_string()
+    data = lgb.Dataset(X, (X[:, 0] > 0).astype(int), feature_name=names or "auto")
+    return lgb.train(params, data, num_boost_round=3).model_to_string()
 
 
 def test_engine_file_that_crashes_lightgbm_is_refused_naming_run_and_artifact(
@@ -203,6 +203,9 @@ def test_engine_files_with_out_of_range_indices_are_refused_before_the_engine() 
     tree["left_children"][0] = 99  # segfaults xgboost's predict
     with pytest.raises(UnsafeModelError, match="tree 0: a child index is out of range"):
         load_model("xgboost-json", json.dumps(model).encode(), "artifact 'm'")
+    # a valid model passes, even with features named like tree fields (importances "x=n")
+    odd = _lightgbm_text(["num_leaves", "left_child", "split_feature", "leaf_value"])
+    assert load_model("lightgbm-text", odd.encode()).num_trees() == 3
     good = bytes(booster.save_raw(raw_format="json"))
     back = load_model("xgboost-json", good)
     np.testing.assert_array_equal(back.predict(xgb.DMatrix(X)), booster.predict(xgb.DMatrix(X)))

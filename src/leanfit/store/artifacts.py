@@ -236,6 +236,7 @@ def _ints(text: str) -> list[int]:
 def _check_lightgbm(text: str) -> str | None:
     """What is structurally wrong with LightGBM model text (indices out of range), else None."""
     head, _, body = text.partition("\nTree=")
+    body = body.partition("\nend of trees")[0]  # then feature importances, e.g. "x1=3"
     fields = dict(line.split("=", 1) for line in head.splitlines() if "=" in line)
     try:
         n_feat = int(fields["max_feature_idx"]) + 1
@@ -281,7 +282,7 @@ def _check_xgboost(data: bytes) -> str | None:
         try:
             n = int(tree["tree_param"]["num_nodes"])
             arrays = [tree[a] for a in ("left_children", "right_children", "split_indices")]
-            arrays += [tree[a] for a in ("split_conditions", "base_weights", "parents")]
+            arrays += [tree[a] for a in ("split_conditions", "parents")]
         except (KeyError, ValueError, TypeError) as e:
             return f"tree {k}: missing or malformed field ({e})"
         if n < 1 or any(not isinstance(a, list) or len(a) != n for a in arrays):
