@@ -118,10 +118,6 @@ class FrameData:
         return out.iloc[:, 0] if self.series else out
 
 
-_ENGINE_REF = f"{EngineRef.__module__}.{EngineRef.__qualname__}"
-_OWN_TYPES = frozenset({_ENGINE_REF, f"{FrameData.__module__}.{FrameData.__qualname__}"})
-
-
 # ---------------------------------------------------------------------------------------------
 # trust list
 
