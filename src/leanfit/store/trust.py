@@ -170,6 +170,20 @@ def fitted_preprocess(steps: tuple[str, ...]) -> Any:
         return PreProcess(list(steps), **kw).fit(df)
 
 
+def fitted_student(kind: str, mode: str) -> Any:
+    """A distilled tree or linear student (``distillation.student``) fitted on tiny data."""
+    import numpy as np
+
+    from ..distillation.student import fit_mimic_student
+    from ..models.base import CLASSIFICATION
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(40, 4))
+    k = 3 if mode == CLASSIFICATION else 0
+    logits = rng.normal(size=(40, k)) if k else X[:, 0] + 0.1 * rng.normal(size=40)
+    return fit_mimic_student(kind, X, logits, mode, k, seed=1)
+
+
 def names_of(obj: Any) -> set[str]:
     """The names a stored ``obj`` contains (its skops skeleton; engine parts hold none)."""
     from .artifacts import _dump
@@ -184,9 +198,12 @@ def names_of(obj: Any) -> set[str]:
 
 
 def generate(echo: Any = None) -> dict[str, list[str]]:
-    """Every name that saving leanfit's registered models and pre-processing writes, with what
-    produced it (``model/mode/classes`` or ``preprocess:steps``)."""
+    """Every name that saving leanfit's registered models, distilled students and
+    pre-processing writes, with what produced it (``model/mode/classes``, ``student:kind/mode``
+    or ``preprocess:steps``)."""
     import importlib.util
+
+    from ..models.base import CLASSIFICATION, REGRESSION
 
     seen: dict[str, list[str]] = {}
     cases: list[tuple[str, Any]] = []
@@ -198,6 +215,9 @@ def generate(echo: Any = None) -> dict[str, list[str]]:
         cases.append(
             (f"{name}/{mode}{k or ''}", lambda m=model, a=mode, b=k: fitted_model(m, a, b))
         )
+    for kind in ("tree", "linear"):
+        for mode in (CLASSIFICATION, REGRESSION):
+            cases.append((f"student:{kind}/{mode}", lambda a=kind, b=mode: fitted_student(a, b)))
     for steps in PREPROCESS_SETS:
         cases.append((f"preprocess:{'+'.join(steps)}", lambda s=steps: fitted_preprocess(s)))
     for label, make in cases:
