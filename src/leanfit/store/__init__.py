@@ -13,15 +13,28 @@ is brought forward by ``migrate(engine, from_version)``, which runs every step o
 whose target version is above ``from_version``, in order, each in its own transaction, and then
 records ``SCHEMA_VERSION``. To change the schema: bump ``SCHEMA_VERSION``, change the table
 definitions in ``_tables`` and append a ``(new_version, step)`` entry to ``MIGRATIONS``.
+Version 2 added ``tasks.checksum`` and the ``signature`` columns of runs, tasks and artifacts.
+
+Integrity and signing: every task row carries a SHA-256 checksum of its content; a row whose
+checksum does not match, or whose payload cannot be decoded, is reported (a warning naming run,
+resample and group) and left out, so a run recomputes it and ``save_task`` replaces it. Rows
+written before version 2 have no checksum and are checked by decoding. With a key
+(``Store.open(key=)``, env ``LEANFIT_STORE_KEY`` or a file named by ``LEANFIT_STORE_KEY_FILE``),
+every run, task and artifact row is signed on write (HMAC-SHA256 over the run id, the row's
+position and its content) and verified on read (``run``, ``done_tasks``, ``artifact``, and
+``start_run`` resuming a run); an unsigned or mis-signed row is refused with a StoreError naming
+it. ``runs()``, the listing, is not verified.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -47,7 +60,9 @@ __all__ = [
 
 DEFAULT_URL = "sqlite:///leanfit.db"
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+KEY_ENV, KEY_FILE_ENV = "LEANFIT_STORE_KEY", "LEANFIT_STORE_KEY_FILE"
+MIN_KEY_BYTES = 16
 CONNECT_TIMEOUT_S = 5
 SQLITE_BUSY_MS = 30_000
 _LOCK_RETRIES = 5
@@ -111,11 +126,69 @@ def decode_payload(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, np.nda
 
 
 # ---------------------------------------------------------------------------------------------
+# integrity and signing
+
+
+def store_key(key: bytes | str | None = None) -> bytes | None:
+    """The signing key: ``key`` if given, else env LEANFIT_STORE_KEY (the secret itself) or the
+    contents of the file named by LEANFIT_STORE_KEY_FILE; None when none is set."""
+    if key is None:
+        text, path = os.environ.get(KEY_ENV), os.environ.get(KEY_FILE_ENV)
+        if text and path:
+            raise StoreError(f"set one of {KEY_ENV} and {KEY_FILE_ENV}, not both")
+        if path:
+            try:
+                with open(path, "rb") as f:
+                    key = f.read().strip()
+            except OSError as e:
+                raise StoreError(f"{KEY_FILE_ENV}={path!r}: cannot read the key file ({e})") from e
+        elif text:
+            key = text
+        else:
+            return None
+    out = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    if len(out) < MIN_KEY_BYTES:
+        raise StoreError(
+            f"the store signing key has {len(out)} bytes; give at least {MIN_KEY_BYTES} "
+            "(e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    return out
+
+
+def _task_message(run_id: int, row: Any) -> bytes:
+    """What a task row's checksum and signature cover: its run, position and whole content."""
+    payload = hashlib.sha256(bytes(row["payload"])).hexdigest()
+    fields = [int(row["resample"]), int(row["grp"]), payload, float(row["fit_time"])]
+    fields += [float(row["predict_time"]), row["error"], row["info"]]
+    return json.dumps(["leanfit-task-v2", int(run_id), *fields]).encode()
+
+
+_RUN_FIELDS = ("experiment", "fit", "config", "fingerprint", "seed", "versions", "status")
+_RUN_FIELDS += ("created", "finished", "summary")
+
+
+def _run_message(run_id: int, row: Any) -> bytes:
+    """What a run row's signature covers: its id and every column."""
+    fields = [int(row[f]) if f == "seed" else row[f] for f in _RUN_FIELDS]
+    return json.dumps(["leanfit-run-v2", int(run_id), *fields]).encode()
+
+
+def _artifact_message(run_id: int, name: str, fmt: str, sha256: str) -> bytes:
+    """What an artifact row's signature covers: its run, name, format and content hash."""
+    return json.dumps(["leanfit-artifact-v2", int(run_id), name, fmt, sha256]).encode()
+
+
+def _sign(key: bytes | None, message: bytes) -> str | None:
+    """HMAC-SHA256 of ``message`` under ``key`` (None without a key)."""
+    return None if key is None else hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
 # schema
 
 
 def _tables(md: Any) -> dict[str, Any]:
-    """Define the schema-v1 tables on SQLAlchemy MetaData ``md``."""
+    """Define the schema tables (current version) on SQLAlchemy MetaData ``md``."""
     import sqlalchemy as sa
 
     meta = sa.Table(
@@ -138,6 +211,7 @@ def _tables(md: Any) -> dict[str, Any]:
         sa.Column("created", sa.String(40), nullable=False),
         sa.Column("finished", sa.String(40)),
         sa.Column("summary", sa.Text),
+        sa.Column("signature", sa.String(64)),  # v2; NULL unless written with a key
         sa.UniqueConstraint("experiment", "fit", name="uq_runs_experiment_fit"),
     )
     tasks = sa.Table(
@@ -152,6 +226,8 @@ def _tables(md: Any) -> dict[str, Any]:
         sa.Column("predict_time", sa.Float, nullable=False),
         sa.Column("error", sa.Text),
         sa.Column("info", sa.Text, nullable=False),
+        sa.Column("checksum", sa.String(64)),  # v2; NULL in rows written by v1
+        sa.Column("signature", sa.String(64)),  # v2; NULL unless written with a key
         sa.UniqueConstraint("run_id", "resample", "grp", name="uq_tasks_run_resample_grp"),
     )
     artifacts = sa.Table(
@@ -163,6 +239,7 @@ def _tables(md: Any) -> dict[str, Any]:
         sa.Column("sha256", sa.String(64), nullable=False),
         sa.Column("fmt", sa.String(64), nullable=False),
         sa.Column("data", sa.LargeBinary, nullable=False),
+        sa.Column("signature", sa.String(64)),  # v2; NULL unless written with a key
         sa.UniqueConstraint("run_id", "name", name="uq_artifacts_run_name"),
     )
     return {"meta": meta, "runs": runs, "tasks": tasks, "artifacts": artifacts}
@@ -177,8 +254,19 @@ def _to_v1(conn: Any) -> None:
     md.create_all(conn, checkfirst=True)
 
 
+def _to_v2(conn: Any) -> None:
+    """Migration step to v2: add tasks.checksum and the runs/tasks/artifacts signature columns."""
+    import sqlalchemy as sa
+
+    tables = ("runs", "tasks", "artifacts")
+    have = {t: {c["name"] for c in sa.inspect(conn).get_columns(t)} for t in tables}
+    for table, column in [("tasks", "checksum"), *((t, "signature") for t in tables)]:
+        if column not in have[table]:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} VARCHAR(64)")
+
+
 # (target version, step): each step takes a connection inside an open transaction.
-MIGRATIONS: list[tuple[int, Callable[[Any], None]]] = [(1, _to_v1)]
+MIGRATIONS: list[tuple[int, Callable[[Any], None]]] = [(1, _to_v1), (2, _to_v2)]
 
 
 def _set_version(conn: Any, version: int) -> None:
@@ -320,12 +408,13 @@ def _is_locked(exc: BaseException) -> bool:
 class Store:
     """Handle on one experiment store (SQLite file or PostgreSQL database)."""
 
-    def __init__(self, url: str, engine: Any) -> None:
+    def __init__(self, url: str, engine: Any, key: bytes | None = None) -> None:
         """Wrap an opened engine; use ``Store.open`` instead."""
         import sqlalchemy as sa
 
         self.url = url
         self._engine = engine
+        self._key = key
         t = _tables(sa.MetaData())
         self._meta, self._runs, self._tasks, self._artifacts = (
             t["meta"],
@@ -337,11 +426,13 @@ class Store:
     # -- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str | None = None) -> Store:
-        """Open the store at ``url`` (else env LEANFIT_STORE, else default), creating its tables."""
+    def open(cls, url: str | None = None, key: bytes | str | None = None) -> Store:
+        """Open the store at ``url`` (else env LEANFIT_STORE, else default), creating its tables.
+        ``key`` (else env LEANFIT_STORE_KEY / LEANFIT_STORE_KEY_FILE) signs and verifies rows."""
         import sqlalchemy as sa
 
         url = url or os.environ.get("LEANFIT_STORE") or DEFAULT_URL
+        key_bytes = store_key(key)
         engine = _make_engine(_normalise_url(url))
         try:
             with engine.connect():
@@ -353,7 +444,7 @@ class Store:
                 f"cannot connect to the experiment store {_display(url)}: "
                 f"{reason[0] if reason else type(e).__name__}"
             ) from e
-        store = cls(url, engine)
+        store = cls(url, engine, key_bytes)
         try:
             store._init_schema()
         except BaseException:
@@ -443,13 +534,15 @@ class Store:
                     created=_now(),
                 )
                 .on_conflict_do_nothing(index_elements=["experiment", "fit"])
+                .returning(r.c.id)
             )
-            conn.execute(stmt)
-            row = conn.execute(
-                sa.select(r.c.id, r.c.fingerprint, r.c.config).where(
-                    r.c.experiment == experiment, r.c.fit == fit
-                )
-            ).one()
+            created = conn.execute(stmt).first() is not None
+            where = (r.c.experiment == experiment, r.c.fit == fit)
+            row = conn.execute(sa.select(r).where(*where)).one()
+            if created:
+                self._sign_run(conn, row.id)
+            else:
+                self._check_run(row._mapping)
             return int(row.id), row.fingerprint, row.config
 
         run_id, old_fp, old_config = self._write(go)
@@ -466,8 +559,54 @@ class Store:
             )
         return run_id
 
+    def _sign_run(self, conn: Any, run_id: int) -> None:
+        """Sign run ``run_id``'s row as it now stands (nothing without a key)."""
+        import sqlalchemy as sa
+
+        if self._key is None:
+            return
+        r = self._runs
+        row = conn.execute(sa.select(r).where(r.c.id == run_id)).one()._mapping
+        sig = _sign(self._key, _run_message(run_id, row))
+        conn.execute(sa.update(r).where(r.c.id == run_id).values(signature=sig))
+
+    def _check_run(self, row: Any) -> None:
+        """With a key, refuse a run row that is unsigned or whose signature does not match."""
+        if self._key is None:
+            return
+        what = f"run {row['id']} ({row['experiment']}/{row['fit']})"
+        if row["signature"] is None:
+            raise StoreError(f"{what}: its record is unsigned, refusing it (a signing key is set)")
+        want = _sign(self._key, _run_message(row["id"], row)) or ""
+        if not hmac.compare_digest(row["signature"], want):
+            raise StoreError(
+                f"{what}: its record's signature does not match (altered, or signed with another "
+                "key), refusing it"
+            )
+
+    def _task_problem(self, run_id: int, row: Any) -> tuple[str, str] | None:
+        """("corrupt" | "signature", why) when a stored task row cannot be trusted, else None."""
+        message = _task_message(run_id, row)
+        if row["checksum"] is not None and row["checksum"] != hashlib.sha256(message).hexdigest():
+            return "corrupt", "its checksum does not match its content"
+        if self._key is not None:
+            if row["signature"] is None:
+                return "signature", "it is unsigned"
+            if not hmac.compare_digest(row["signature"], _sign(self._key, message) or ""):
+                return "signature", "its signature does not match (altered, or another key)"
+        try:
+            decode_payload(bytes(row["payload"]))
+            json.loads(row["info"])
+        except Exception as e:
+            return "corrupt", f"its payload cannot be decoded ({type(e).__name__}: {e})"
+        return None
+
     def done_tasks(self, run_id: int) -> list[TaskResult]:
-        """Decoded task results already saved for ``run_id``, in (resample, group) order."""
+        """Decoded task results already saved for ``run_id``, in (resample, group) order.
+
+        A corrupt row is warned about (naming run, resample and group) and left out, so that it
+        is recomputed; with a key, an unsigned or mis-signed row raises StoreError.
+        """
         import sqlalchemy as sa
 
         t = self._tasks
@@ -477,6 +616,20 @@ class Store:
             ).all()
         out = []
         for row in rows:
+            problem = self._task_problem(run_id, row._mapping)
+            if problem is not None:
+                what = (
+                    f"run {run_id}: the stored task result of resample {row.resample}, "
+                    f"group {row.grp}"
+                )
+                if problem[0] == "signature":
+                    raise StoreError(f"{what} is refused: {problem[1]}")
+                warnings.warn(
+                    f"{what} is corrupt ({problem[1]}); it is not used and will be recomputed",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                continue
             preds, probs = decode_payload(row.payload)
             out.append(
                 TaskResult(
@@ -493,24 +646,44 @@ class Store:
         return out
 
     def save_task(self, run_id: int, result: TaskResult) -> bool:
-        """Save one task result; a second save of the same (run, resample, group) is ignored."""
-        payload = encode_payload(result.preds, result.probs)
+        """Save one task result (checksummed, signed with a key); a second save of the same
+        (run, resample, group) is ignored unless the stored row is corrupt, which it replaces.
+        Returns whether the row was written."""
+        import sqlalchemy as sa
+
+        t = self._tasks
+        values: dict[str, Any] = {
+            "run_id": run_id,
+            "resample": int(result.resample),
+            "grp": int(result.group),
+            "payload": encode_payload(result.preds, result.probs),
+            "fit_time": float(result.fit_time),
+            "predict_time": float(result.predict_time),
+            "error": result.error,
+            "info": _dumps(result.info),
+        }
+        message = _task_message(run_id, values)
+        values["checksum"] = hashlib.sha256(message).hexdigest()
+        values["signature"] = _sign(self._key, message)
         stmt = (
-            self._insert(self._tasks)
-            .values(
-                run_id=run_id,
-                resample=int(result.resample),
-                grp=int(result.group),
-                payload=payload,
-                fit_time=float(result.fit_time),
-                predict_time=float(result.predict_time),
-                error=result.error,
-                info=_dumps(result.info),
-            )
+            self._insert(t)
+            .values(**values)
             .on_conflict_do_nothing(index_elements=["run_id", "resample", "grp"])
-            .returning(self._tasks.c.id)
+            .returning(t.c.id)
         )
-        return self._write(lambda conn: conn.execute(stmt).first()) is not None
+        where = (t.c.run_id == run_id, t.c.resample == values["resample"], t.c.grp == values["grp"])
+
+        def go(conn: Any) -> bool:
+            if conn.execute(stmt).first() is not None:
+                return True
+            old = conn.execute(sa.select(t).where(*where)).first()
+            problem = None if old is None else self._task_problem(run_id, old._mapping)
+            if problem is None or problem[0] != "corrupt":
+                return False
+            conn.execute(sa.update(t).where(*where).values(**values))
+            return True
+
+        return self._write(go)
 
     def finish_run(self, run_id: int, summary: dict) -> None:
         """Mark the run finished with its JSON summary and finish time."""
@@ -522,7 +695,14 @@ class Store:
             .where(r.c.id == run_id)
             .values(status="finished", summary=_dumps(summary), finished=_now())
         )
-        if not self._write(lambda conn: conn.execute(stmt).rowcount):
+
+        def go(conn: Any) -> int:
+            n = conn.execute(stmt).rowcount
+            if n:
+                self._sign_run(conn, run_id)
+            return n
+
+        if not self._write(go):
             raise StoreError(f"no run with id {run_id} in {_display(self.url)}")
 
     def _counts(self) -> Any:
@@ -577,6 +757,7 @@ class Store:
             row = conn.execute(sa.select(r).where(r.c.id == run_id)).first()
             if row is None:
                 raise StoreError(f"no run with id {run_id} in {_display(self.url)}")
+            self._check_run(row._mapping)
             counts = conn.execute(
                 sa.select(c.c.n_tasks, c.c.n_failed).where(c.c.run_id == run_id)
             ).first()
@@ -586,6 +767,7 @@ class Store:
                 .order_by(a.c.id)
             ).all()
         out = dict(row._mapping)
+        out.pop("signature", None)
         for key in ("config", "versions", "summary"):
             out[key] = None if out[key] is None else json.loads(out[key])
         out["n_tasks"] = int(counts.n_tasks) if counts else 0
@@ -598,35 +780,48 @@ class Store:
     # -- artifacts ----------------------------------------------------------------------------
 
     def save_artifact(self, run_id: int, name: str, data: bytes, fmt: str) -> str:
-        """Store (or replace) artifact ``name`` of a run with its SHA-256; returns that hex."""
+        """Store (or replace) artifact ``name`` of a run with its SHA-256 (signed with a key);
+        returns that hex."""
         digest = hashlib.sha256(data).hexdigest()
-        values = {"run_id": run_id, "name": name, "sha256": digest, "fmt": fmt, "data": data}
-        stmt = self._insert(self._artifacts).values(**values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["run_id", "name"],
-            set_={"sha256": digest, "fmt": fmt, "data": data},
-        )
+        sig = _sign(self._key, _artifact_message(run_id, name, fmt, digest))
+        row = {"sha256": digest, "fmt": fmt, "data": data, "signature": sig}
+        stmt = self._insert(self._artifacts).values(run_id=run_id, name=name, **row)
+        stmt = stmt.on_conflict_do_update(index_elements=["run_id", "name"], set_=row)
         self._write(lambda conn: conn.execute(stmt))
         return digest
 
-    def load_artifact(self, run_id: int, name: str) -> bytes:
-        """Load artifact ``name`` of a run, refusing it if its bytes no longer match the hash."""
+    def artifact(self, run_id: int, name: str) -> tuple[str, bytes]:
+        """(format, bytes) of artifact ``name`` of a run, refused if its bytes no longer match
+        the hash or, with a key, if the row is unsigned or mis-signed."""
         import sqlalchemy as sa
 
         a = self._artifacts
         with self._engine.connect() as conn:
             row = conn.execute(
-                sa.select(a.c.sha256, a.c.data).where(a.c.run_id == run_id, a.c.name == name)
+                sa.select(a.c.sha256, a.c.fmt, a.c.signature, a.c.data).where(
+                    a.c.run_id == run_id, a.c.name == name
+                )
             ).first()
         if row is None:
             raise StoreError(f"no artifact {name!r} for run {run_id} in {_display(self.url)}")
         data = bytes(row.data)
+        what = f"artifact {name!r} of run {run_id}"
         if hashlib.sha256(data).hexdigest() != row.sha256:
-            raise StoreError(
-                f"artifact {name!r} of run {run_id}: its SHA-256 hash no longer matches, "
-                "refusing to load"
-            )
-        return data
+            raise StoreError(f"{what}: its SHA-256 hash no longer matches, refusing to load")
+        if self._key is not None:
+            want = _sign(self._key, _artifact_message(run_id, name, row.fmt, row.sha256)) or ""
+            if row.signature is None:
+                raise StoreError(f"{what} is unsigned, refusing to load it (a signing key is set)")
+            if not hmac.compare_digest(row.signature, want):
+                raise StoreError(
+                    f"{what}: its signature does not match (altered, or signed with another "
+                    "key), refusing to load"
+                )
+        return row.fmt, data
+
+    def load_artifact(self, run_id: int, name: str) -> bytes:
+        """The bytes of artifact ``name`` of a run, verified as ``artifact`` does."""
+        return self.artifact(run_id, name)[1]
 
     def close(self) -> None:
         """Release the store's connections."""

@@ -14,10 +14,17 @@ Formats (the artifact's ``fmt``):
   it replaced by an ``EngineRef``, plus every engine object in its own format (e.g. the
   ``EngineFit`` wrapping an XGBoost booster is ``skops+xgboost-json``).
 
-Loading a skops part accepts only the types ``skops.io.get_untrusted_types`` reports whose module
-is under ``TRUSTED_PREFIXES`` (minus ``REFUSED_PREFIXES``) or in ``TRUSTED_BUILTINS``; anything
-else is refused with an error naming the type. ``dump_model`` checks the same list, so an object
-that could not be loaded back is refused when it is stored, not discovered later.
+Loading a skops part accepts only archives whose every class, function and method name is on the
+exact trust list (``store/trust.py``, ``trusted.txt``: what leanfit's own models and
+pre-processing write); anything else is refused with an error naming it, before anything is
+imported or called. A module prefix never grants trust. ``dump_model`` checks the same list, so an
+object that could not be loaded back is refused when it is stored, not discovered later.
+
+Engine files (LightGBM text, XGBoost JSON, CatBoost binary) are parsed natively, where malformed
+input can crash the process; so their tree structure is checked first (child and feature indices
+in range) and they are loaded and asked for one prediction in a child process
+(``ENGINE_CHECK_TIMEOUT_S``) before the engine sees them here. A file that fails either check is
+refused with ``UnsafeModelError``.
 """
 
 from __future__ import annotations
@@ -36,9 +43,7 @@ from typing import Any
 from . import StoreError
 
 __all__ = [
-    "REFUSED_PREFIXES",
-    "TRUSTED_BUILTINS",
-    "TRUSTED_PREFIXES",
+    "ENGINE_CHECK_TIMEOUT_S",
     "EngineRef",
     "UnsafeModelError",
     "check_trusted",
@@ -46,38 +51,7 @@ __all__ = [
     "load_model",
 ]
 
-TRUSTED_PREFIXES: tuple[str, ...] = (
-    "sklearn.",
-    "numpy.",
-    "scipy.",
-    "leanfit.",
-    "lightgbm.",
-    "glum.",
-    "imblearn.",
-    "quantile_forest.",
-)
-# Modules under a trusted prefix whose functions run code, read files or import freely.
-REFUSED_PREFIXES: tuple[str, ...] = (
-    "numpy.testing.",
-    "numpy.f2py.",
-    "numpy.distutils.",
-    "numpy.ctypeslib.",
-    "leanfit.cli.",
-    "leanfit.experiment.",
-    "leanfit.execute.",
-    "leanfit.store.",
-)
-# Plain data types skops does not trust by default (functions such as eval are never listed).
-TRUSTED_BUILTINS: frozenset[str] = frozenset(
-    {
-        "builtins.slice",
-        "builtins.set",
-        "builtins.frozenset",
-        "builtins.range",
-        "builtins.bytes",
-        "builtins.bytearray",
-    }
-)
+ENGINE_CHECK_TIMEOUT_S = 60
 
 _LIGHTGBM, _XGBOOST, _CATBOOST, _SKOPS = "lightgbm-text", "xgboost-json", "catboost-cbm", "skops"
 _CATBOOST_CLASSES = ("CatBoost", "CatBoostClassifier", "CatBoostRegressor")
@@ -144,35 +118,21 @@ class FrameData:
         return out.iloc[:, 0] if self.series else out
 
 
-_ENGINE_REF = f"{EngineRef.__module__}.{EngineRef.__qualname__}"
-_OWN_TYPES = frozenset({_ENGINE_REF, f"{FrameData.__module__}.{FrameData.__qualname__}"})
-
-
 # ---------------------------------------------------------------------------------------------
 # trust list
 
 
-def is_trusted(type_name: str) -> bool:
-    """Whether a type named by skops may be loaded."""
-    if type_name in _OWN_TYPES or type_name in TRUSTED_BUILTINS:
-        return True
-    name = type_name + "."
-    if any(name.startswith(p) for p in REFUSED_PREFIXES):
-        return False
-    return any(name.startswith(p) for p in TRUSTED_PREFIXES)
+def check_trusted(names: Iterable[str], what: str = "artifact") -> None:
+    """Refuse, naming them, any class/function/method names not on the exact trust list."""
+    from .trust import TRUSTED_FILE, untrusted
 
-
-def check_trusted(types: Iterable[str], what: str = "artifact") -> list[str]:
-    """The given untrusted types if every one is on the trust list; else an error naming them."""
-    types = list(types)
-    bad = [t for t in types if not is_trusted(t)]
+    bad = untrusted(names)
     if bad:
         raise UnsafeModelError(
-            f"{what} contains type(s) {', '.join(bad)} outside leanfit's trust list "
-            f"(modules under {', '.join(p.rstrip('.') for p in TRUSTED_PREFIXES)}); "
+            f"{what} contains {', '.join(bad)}, not on leanfit's exact trust list "
+            f"({TRUSTED_FILE.name}: the classes and functions leanfit's own models store); "
             "refusing to load it"
         )
-    return types
 
 
 def _skops() -> Any:
@@ -201,8 +161,11 @@ def _skops() -> Any:
     return sio
 
 
-def _skops_dumps(obj: Any) -> bytes:
-    """skops bytes of ``obj``, refused now when they would not pass the trust list on load."""
+def _skops_dumps(obj: Any, check: bool = True) -> bytes:
+    """skops bytes of ``obj``, refused now (``check``) when they would not pass the trust list
+    on load."""
+    from .trust import archive_names
+
     sio = _skops()
 
     try:  # deflate level 1: forests shrink about 8x for little time
@@ -212,16 +175,24 @@ def _skops_dumps(obj: Any) -> bytes:
             f"{type(obj).__module__}.{type(obj).__qualname__} cannot be stored without pickle "
             f"(skops: {type(e).__name__}: {e})"
         ) from e
-    check_trusted(sio.get_untrusted_types(data=data), f"a {type(obj).__qualname__}")
+    if check:
+        check_trusted(archive_names(data), f"a {type(obj).__qualname__}")
     return data
 
 
-def _skops_loads(data: bytes) -> Any:
-    """Load skops bytes, trusting exactly the untrusted types that pass the trust list."""
-    sio = _skops()
+def _skops_loads(data: bytes, what: str) -> Any:
+    """Load skops bytes whose every name is on the exact trust list (else refused, naming it)."""
+    from .trust import archive_names
 
-    trusted = check_trusted(sio.get_untrusted_types(data=data))
-    return sio.loads(data, trusted=trusted)
+    sio = _skops()
+    try:
+        names = archive_names(data)
+    except Exception as e:
+        why = f"{type(e).__name__}: {e}"
+        raise UnsafeModelError(f"{what} is not a valid skops archive ({why})") from e
+    check_trusted(names, what)
+    # every name is listed, so what skops itself does not trust by default may be passed on
+    return sio.loads(data, trusted=sio.get_untrusted_types(data=data))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,8 +224,155 @@ def _dump_engine(fmt: str, obj: Any) -> bytes:
             return f.read()
 
 
-def _load_engine(fmt: str, data: bytes) -> Any:
-    """Bytes in an engine's own format -> the engine object."""
+def _ints(text: str) -> list[int]:
+    """Space-separated integers of a LightGBM model line."""
+    return [int(v) for v in text.split()] if text.strip() else []
+
+
+def _check_lightgbm(text: str) -> str | None:
+    """What is structurally wrong with LightGBM model text (indices out of range), else None."""
+    head, _, body = text.partition("\nTree=")
+    body = body.partition("\nend of trees")[0]  # then feature importances, e.g. "x1=3"
+    fields = dict(line.split("=", 1) for line in head.splitlines() if "=" in line)
+    try:
+        n_feat = int(fields["max_feature_idx"]) + 1
+    except (KeyError, ValueError):
+        return "no valid max_feature_idx"
+    if n_feat < 1:
+        return f"max_feature_idx {n_feat - 1} is negative"
+    for k, block in enumerate(body.split("\nTree=") if body else []):
+        tree = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        try:
+            n_leaves = int(tree["num_leaves"])
+            if n_leaves < 1:
+                return f"tree {k}: num_leaves {n_leaves}"
+            if n_leaves == 1:
+                continue
+            left, right = _ints(tree["left_child"]), _ints(tree["right_child"])
+            feats = _ints(tree["split_feature"])
+            n_values = len(tree["leaf_value"].split())
+        except (KeyError, ValueError) as e:
+            return f"tree {k}: missing or malformed field ({e})"
+        n_int = n_leaves - 1
+        if not (len(left) == len(right) == len(feats) == n_int and n_values == n_leaves):
+            return f"tree {k}: array lengths do not match num_leaves={n_leaves}"
+        if any(not -n_leaves <= c < n_int for c in left + right):
+            return f"tree {k}: a child index is out of range"
+        if any(not 0 <= f < n_feat for f in feats):
+            return f"tree {k}: a split feature is out of range"
+    return None
+
+
+def _check_xgboost(data: bytes) -> str | None:
+    """What is structurally wrong with an XGBoost JSON model (indices out of range), else None."""
+    try:
+        learner = json.loads(data)["learner"]
+        n_feat = int(learner["learner_model_param"]["num_feature"])
+        booster = learner["gradient_booster"]
+    except (ValueError, KeyError, TypeError) as e:
+        return f"not an XGBoost JSON model ({type(e).__name__}: {e})"
+    if n_feat < 0:
+        return f"num_feature {n_feat} is negative"
+    model = (booster.get("gbtree") or booster).get("model") or {}
+    for k, tree in enumerate(model.get("trees") or []):
+        try:
+            n = int(tree["tree_param"]["num_nodes"])
+            arrays = [tree[a] for a in ("left_children", "right_children", "split_indices")]
+            arrays += [tree[a] for a in ("split_conditions", "parents")]
+        except (KeyError, ValueError, TypeError) as e:
+            return f"tree {k}: missing or malformed field ({e})"
+        if n < 1 or any(not isinstance(a, list) or len(a) != n for a in arrays):
+            return f"tree {k}: array lengths do not match num_nodes={n}"
+        left, right, feats = arrays[:3]
+        for i in range(n):
+            lo, ro = left[i], right[i]
+            if not (isinstance(lo, int) and isinstance(ro, int)):
+                return f"tree {k}: a child index is not an integer"
+            if lo == -1:
+                continue
+            if not (0 < lo < n and 0 < ro < n):
+                return f"tree {k}: a child index is out of range"
+            if not (isinstance(feats[i], int) and 0 <= feats[i] < n_feat):
+                return f"tree {k}: a split feature is out of range"
+    return None
+
+
+_CHILD_CHECK = """
+import sys
+fmt, path = sys.argv[1], sys.argv[2]
+data = open(path, "rb").read()
+# Loading a booster needs none of the engines' optional dependencies: skip importing them
+# (seconds), unless this engine version cannot do without them.
+_SKIP = ("pandas", "sklearn", "dask", "distributed", "matplotlib", "graphviz", "pyarrow", "polars")
+if fmt in ("lightgbm-text", "xgboost-json"):
+    for name in _SKIP:
+        sys.modules.setdefault(name, None)
+    try:
+        __import__("lightgbm" if fmt == "lightgbm-text" else "xgboost")
+    except ImportError:
+        engine = ("lightgbm", "xgboost")
+        for name in [n for n, m in sys.modules.items() if m is None or n.startswith(engine)]:
+            del sys.modules[name]
+if fmt == "lightgbm-text":
+    import lightgbm, numpy
+    b = lightgbm.Booster(model_str=data.decode("utf-8"))
+    b.predict(numpy.zeros((1, b.num_feature())))
+elif fmt == "xgboost-json":
+    import numpy, xgboost
+    b = xgboost.Booster()
+    b.load_model(bytearray(data))
+    b.predict(xgboost.DMatrix(numpy.zeros((1, b.num_features()))))
+else:
+    import catboost
+    catboost.CatBoost().load_model(path, format="cbm")
+"""
+
+
+def _check_engine(fmt: str, data: bytes, what: str) -> None:
+    """Refuse engine bytes that are malformed, or that crash, hang or fail the engine when loaded
+    (and, for LightGBM and XGBoost, asked for one prediction) in a child process."""
+    import signal
+    import subprocess
+    import sys
+
+    base = fmt.partition("/")[0]
+    why = None
+    if base == _LIGHTGBM:
+        try:
+            why = _check_lightgbm(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            why = "not UTF-8 text"
+    elif base == _XGBOOST:
+        why = _check_xgboost(data)
+    if why is None:
+        with tempfile.TemporaryDirectory(prefix="leanfit-check-") as tmp:
+            path = os.path.join(tmp, "model")
+            with open(path, "wb") as f:
+                f.write(data)
+            try:
+                p = subprocess.run(
+                    [sys.executable, "-c", _CHILD_CHECK, base, path],
+                    capture_output=True,
+                    timeout=ENGINE_CHECK_TIMEOUT_S,
+                )
+            except subprocess.TimeoutExpired:
+                why = f"the engine did not finish parsing it in {ENGINE_CHECK_TIMEOUT_S} s"
+            else:
+                if p.returncode < 0:
+                    why = f"it crashed the engine ({signal.Signals(-p.returncode).name})"
+                elif p.returncode:
+                    err = p.stderr.decode("utf-8", "replace").strip().splitlines()
+                    why = f"the engine refused it ({err[-1] if err else p.returncode})"
+    if why is not None:
+        raise UnsafeModelError(
+            f"{what} ({fmt}) is a malformed model file: {why}; refusing to load it"
+        )
+
+
+def _load_engine(fmt: str, data: bytes, what: str = "artifact") -> Any:
+    """Bytes in an engine's own format -> the engine object (checked first, see module doc)."""
+    if fmt.partition("/")[0] in (_LIGHTGBM, _XGBOOST, _CATBOOST):
+        _check_engine(fmt, data, what)
     if fmt == _LIGHTGBM:
         import lightgbm as lgb
 
@@ -314,6 +432,11 @@ def dump_model(fitted: Any) -> tuple[str, bytes]:
 
     Raises ``UnsafeModelError`` naming the type when the object cannot be stored safely.
     """
+    return _dump(fitted, check=True)
+
+
+def _dump(fitted: Any, check: bool) -> tuple[str, bytes]:
+    """``dump_model``; ``check=False`` skips the trust list (only for generating it)."""
     fmt = _engine_fmt(fitted)
     if fmt is not None:
         return fmt, _dump_engine(fmt, fitted)
@@ -329,7 +452,7 @@ def dump_model(fitted: Any) -> tuple[str, bytes]:
         return EngineRef(len(parts) - 1)
 
     skeleton = _swap(fitted, take)
-    body = _skops_dumps(skeleton)
+    body = _skops_dumps(skeleton, check)
     if not parts:
         return _SKOPS, body
     buf = io.BytesIO()
@@ -342,17 +465,27 @@ def dump_model(fitted: Any) -> tuple[str, bytes]:
     return "+".join([_SKOPS, *fmts]), buf.getvalue()
 
 
-def load_model(fmt: str, data: bytes) -> Any:
-    """Rebuild what ``dump_model`` stored, refusing types outside the trust list."""
+def load_model(fmt: str, data: bytes, what: str = "artifact") -> Any:
+    """Rebuild what ``dump_model`` stored, refusing names outside the exact trust list and
+    malformed engine files; ``what`` names the artifact in errors (e.g. its run)."""
     if not fmt.startswith(_SKOPS):
-        return _load_engine(fmt, data)
+        return _load_engine(fmt, data, what)
     if fmt == _SKOPS:
-        skeleton, engines = _skops_loads(data), []
+        skeleton, engines = _skops_loads(data, what), []
     elif fmt.startswith(_SKOPS + "+"):
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            skeleton = _skops_loads(z.read("model.skops"))
-            fmts = json.loads(z.read("engines.json"))
-            engines = [_load_engine(str(f), z.read(f"engine-{i}")) for i, f in enumerate(fmts)]
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                parts = {n: z.read(n) for n in z.namelist()}
+            fmts = [str(f) for f in json.loads(parts["engines.json"])]
+            blobs = [parts[f"engine-{i}"] for i in range(len(fmts))]
+            body = parts["model.skops"]
+        except (zipfile.BadZipFile, KeyError, ValueError) as e:
+            raise UnsafeModelError(f"{what} ({fmt}) is not a valid archive ({e})") from e
+        skeleton = _skops_loads(body, what)
+        engines = [
+            _load_engine(f, b, f"{what}, engine part {i}")
+            for i, (f, b) in enumerate(zip(fmts, blobs, strict=True))
+        ]
     else:
         raise UnsafeModelError(f"unknown model format {fmt!r}")
 

@@ -224,17 +224,18 @@ def _rebuild(
             f"{stored}; the candidates were planned differently"
         )
     arts = info["artifacts"]
+
+    def load(name: str) -> Any:
+        """A final artifact, its format read with (and verified with) its bytes."""
+        return load_model(*store.artifact(run_id, name), f"artifact {name!r} of run {run_id}")
+
     if "final_model" in arts:
-        res.final_model = load_model(
-            arts["final_model"]["fmt"], store.load_artifact(run_id, "final_model")
-        )
+        res.final_model = load("final_model")
     elif not notes:
         notes.append("the final model was not stored (run written by an older leanfit)")
     if plan.context.preprocess is not None:
         if "final_preprocess" in arts:
-            res.final_preprocess = load_model(
-                arts["final_preprocess"]["fmt"], store.load_artifact(run_id, "final_preprocess")
-            )
+            res.final_preprocess = load("final_preprocess")
         elif res.final_model is not None:
             res.final_model = None
             notes.append("the final pre-processing was not stored")
