@@ -13,27 +13,10 @@ import pytest
 
 import leanfit as lf
 from leanfit.cli import main
-from leanfit.models.discriminant import LDA
-from leanfit.models.linear import GLM, LM
 from leanfit.paths import safe_filename
 from leanfit.tuning.train import plan_train, train
 
 CV3 = lf.Control(method="cv", number=3)
-
-
-@pytest.fixture
-def fits(monkeypatch) -> list:
-    """Every fit of glm, lm and lda records its call here (and still fits)."""
-    calls: list = []
-    for cls in (GLM, LM, LDA):
-        original = cls.fit
-
-        def spy(self, data, params, subs, seed, _original=original):
-            calls.append(self.name)
-            return _original(self, data, params, subs, seed)
-
-        monkeypatch.setattr(cls, "fit", spy)
-    return calls
 
 
 @pytest.fixture
