@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pgserver import PostgresServer, pg_bin
 
 import leanfit
 from leanfit.cli import main
@@ -221,58 +222,18 @@ def test_a_full_disk(here, capsys):
 # PostgreSQL going away mid-run
 
 
-def _pg_bin() -> Path | None:
-    """The folder of Debian's initdb/pg_ctl, if PostgreSQL is installed."""
-    import glob
-
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    return Path(found[-1]).parent if found else None
-
-
 @pytest.fixture
-def pg(tmp_path_factory):
+def pg():
     """A throwaway PostgreSQL server of this test's own (it is stopped mid-test): yields
     (database URL, start, stop)."""
-    import socket
-    import tempfile
-
-    bindir = _pg_bin()
+    bindir = pg_bin()
     if bindir is None:
         pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
-    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    tmp = tempfile.mkdtemp(prefix="leanfit-pg-")
-    data = os.path.join(tmp, "data")
-    os.makedirs(data)
-    if as_pg:
-        shutil.chown(tmp, "postgres", "postgres")
-        shutil.chown(data, "postgres", "postgres")
-    os.chmod(data, 0o700)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    pg_ctl = [*as_pg, str(bindir / "pg_ctl"), "-D", data]
-    opts = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(
-        [*as_pg, str(bindir / "initdb"), "-D", data, "-U", "leanfit", "--auth=trust"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-
-    def start() -> None:
-        log = os.path.join(tmp, "log")
-        cmd = [*pg_ctl, "-o", opts, "-l", log, "-w", "start"]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
-
-    def stop() -> None:
-        subprocess.run([*pg_ctl, "-m", "immediate", "-w", "stop"], capture_output=True, timeout=60)
-
-    start()
+    server = PostgresServer(bindir)
     try:
-        yield f"postgresql://leanfit@127.0.0.1:{port}/postgres", start, stop
+        yield f"{server.url}/postgres", server.start, server.stop
     finally:
-        stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        server.close()
 
 
 SLOW = """\

@@ -13,17 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pgserver import free_port
 
 import leanfit as lf
 
 DASK = str(Path(sys.executable).parent / "dask")
 GRID = lf.expand_grid(interaction_depth=[1, 3], n_trees=[20, 200], shrinkage=0.1, n_minobsinnode=10)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for(port: int, seconds: float = 30) -> None:
@@ -38,7 +33,7 @@ def _wait_for(port: int, seconds: float = 30) -> None:
 
 @pytest.fixture(scope="module")
 def cluster():
-    port = _free_port()
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     procs = [
         subprocess.Popen(
@@ -104,7 +99,7 @@ def test_a_worker_killed_mid_run_changes_nothing(cluster, training):
 
 
 def test_an_address_that_does_not_answer_fails_before_fitting(training):
-    dead = f"tcp://127.0.0.1:{_free_port()}"
+    dead = f"tcp://127.0.0.1:{free_port()}"
     t0 = time.time()
     with pytest.raises(ValueError, match=f"Dask scheduler at '{dead}' does not answer"):
         _fit(training, lf.Control(method="cv", number=3, executor="dask", scheduler=dead))
@@ -194,7 +189,7 @@ fits:
 def test_a_cluster_that_loses_every_worker_fails_in_one_line(tmp_path):
     from distributed import Client
 
-    port = _free_port()
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     scheduler = subprocess.Popen(
@@ -244,7 +239,7 @@ def test_a_cluster_without_workers_fails_instead_of_waiting(training, monkeypatc
     from leanfit.execute import dask as lf_dask
 
     monkeypatch.setattr(lf_dask, "NO_WORKERS_S", 1.0)
-    port = _free_port()
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     scheduler = subprocess.Popen(
         [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],

@@ -3,13 +3,8 @@ hashes, unreachable URLs and concurrent writers, on SQLite and on a real throwaw
 
 from __future__ import annotations
 
-import glob
 import multiprocessing as mp
-import os
-import shutil
-import socket
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pgserver import PostgresServer, pg_bin
 
 from leanfit.execute import TaskResult
 from leanfit.store import SCHEMA_VERSION, Store, StoreError, migrate
@@ -29,64 +25,22 @@ RUN_KW |= {"seed": 7, "versions": {"leanfit": "0.1.0"}}
 # a real PostgreSQL server on loopback
 
 
-def _pg_bin() -> Path | None:
-    """Directory holding initdb/pg_ctl, installing PostgreSQL with apt when root and absent."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    if not found and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        cmd = "apt-get install -y postgresql || (apt-get update && apt-get install -y postgresql)"
-        subprocess.run(["sh", "-c", cmd], env=env, capture_output=True, timeout=600)
-        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """Start a throwaway PostgreSQL (trust auth, user leanfit) and yield its base URL."""
-    bindir = _pg_bin()
+    bindir = pg_bin(install=True)
     if bindir is None:
         pytest.fail(
             "PostgreSQL binaries not available and cannot be installed (apt-get install postgresql)"
         )
-    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    tmp = tempfile.mkdtemp(prefix="leanfit-pg-")
-    data = os.path.join(tmp, "data")
-    os.makedirs(data)
-    if as_pg:
-        shutil.chown(tmp, "postgres", "postgres")
-        shutil.chown(data, "postgres", "postgres")
-    os.chmod(data, 0o700)
-    port = _free_port()
-    pg_ctl = [*as_pg, str(bindir / "pg_ctl"), "-D", data]
     try:
-        subprocess.run(
-            [*as_pg, str(bindir / "initdb"), "-D", data, "-U", "leanfit", "--auth=trust"],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        opts = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off"
-        subprocess.run(
-            [*pg_ctl, "-o", opts, "-l", os.path.join(tmp, "log"), "-w", "start"],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        server = PostgresServer(bindir)
     except subprocess.CalledProcessError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
         pytest.fail(f"could not start PostgreSQL: {e.stderr.decode(errors='replace')}")
     try:
-        yield f"postgresql://leanfit@127.0.0.1:{port}"
+        yield server.url
     finally:
-        subprocess.run([*pg_ctl, "-m", "immediate", "-w", "stop"], capture_output=True, timeout=60)
-        shutil.rmtree(tmp, ignore_errors=True)
+        server.close()
 
 
 def _create_db(base: str) -> str:
