@@ -239,6 +239,31 @@ def test_sbf_scores_held_out_rows_only(reg_data):
         assert s.resample["Variables"].iloc[r] == len(keep)
 
 
+class Broken(Model):
+    """A regression model whose every fit fails."""
+
+    name: ClassVar[str] = "broken"
+    modes: ClassVar[tuple[str, ...]] = (REGRESSION,)
+
+    def fit(self, data: TrainingData, params, subs, seed) -> Any:
+        raise ValueError("the engine is broken")
+
+
+def test_rfe_and_sbf_say_when_every_resample_failed(reg_data):
+    """No metric anywhere: both wrappers stop with their message and the first fit's error."""
+    small = reg_data[["x1", "x2", "x3", "y"]]
+    with pytest.raises(
+        RuntimeError,
+        match="(?s)rfe: every size failed for 'broken'; first error:\nresample 0.*engine is broken",
+    ):
+        rfe(small, "y", method=Broken(), sizes=(1, 2), control=CV3, seed=1)
+    with pytest.raises(
+        RuntimeError,
+        match="(?s)sbf: every resample failed for 'broken'; first:\nresample 0.*engine is broken",
+    ):
+        sbf(small, "y", method=Broken(), control=CV3, seed=1)
+
+
 def test_univariate_scores():
     from scipy.stats import f_oneway, pearsonr
 

@@ -82,6 +82,26 @@ def test_report_is_self_contained(report):
     assert report["path"].stat().st_size < 5 * 1024 * 1024
 
 
+def test_report_differences_tables_show_the_statistics_not_the_labels(report):
+    """Each differences table: the pair, the estimate and interval, the statistic and the raw
+    and adjusted p-values; the test and adjustment are in its heading, not in columns."""
+    text = report["path"].read_text()
+    heads = re.findall(r"<h3>Differences: [^<]*</h3><table><thead><tr>(.*?)</tr>", text)
+    assert len(heads) == 2
+    for head in heads:
+        assert re.findall(r"<th[^>]*>([^<]*)</th>", head) == [
+            "metric",
+            "model1",
+            "model2",
+            "estimate",
+            "lower",
+            "upper",
+            "statistic",
+            "p_value",
+            "p_adjusted",
+        ]
+
+
 def test_report_renders_in_chromium(report, tmp_path):
     from playwright.sync_api import sync_playwright
 

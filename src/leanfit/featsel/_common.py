@@ -414,6 +414,19 @@ def mean_sd(values: np.ndarray, pooled: np.ndarray | None) -> tuple[np.ndarray, 
     return mean, sd
 
 
+def score_outer(
+    s: Setup, held: list[list[Held | None]], errors: Sequence[str], failure: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The outer resamples' scores (``score_held``) with their mean and SD per setting; raises
+    ``failure`` followed by the first of ``errors`` when no setting got the metric anywhere."""
+    values, pooled = score_held(s.problem, held, s.control.method == "loocv")
+    mean, sd = mean_sd(values, pooled)
+    if np.all(np.isnan(mean[:, s.problem.metric_index])):
+        first = errors[0] if errors else "no metric was computed"
+        raise RuntimeError(f"{failure}\n{first}")
+    return values, mean, sd
+
+
 def profile_frame(
     key: str, keys: Sequence[Any], names: Sequence[str], mean: np.ndarray, sd: np.ndarray
 ) -> pd.DataFrame:

@@ -204,11 +204,10 @@ def _run(
 
     from ._common import (
         final_fit,
-        mean_sd,
         parallel_map,
         profile_frame,
         resample_frame,
-        score_held,
+        score_outer,
     )
 
     prob, res = s.problem, s.resamples
@@ -217,13 +216,14 @@ def _run(
     t_res = time.perf_counter()
     out = parallel_map(_eliminate_job, jobs, s.control.workers)
     times = {"resampling": time.perf_counter() - t_res}
-    pooled = s.control.method == "loocv"
-    values, pooled_scores = score_held(prob, [o.held for o in out], pooled)
-    mean, sd = mean_sd(values, pooled_scores)
+    failures = [e for o in out for e in o.errors]
+    values, mean, sd = score_outer(
+        s,
+        [o.held for o in out],
+        failures,
+        f"rfe: every size failed for {prob.model.name!r}; first error:",
+    )
     results = profile_frame("Variables", all_sizes, prob.names, mean, sd)
-    if np.all(np.isnan(mean[:, prob.metric_index])):
-        first = next((e for o in out for e in o.errors), "no metric was computed")
-        raise RuntimeError(f"rfe: every size failed for {prob.model.name!r}; first error:\n{first}")
     if callable(rule):
         optsize = int(rule(results, prob.metric, prob.maximize))
     elif rule == "tolerance":
@@ -269,7 +269,7 @@ def _run(
         control=s.control,
         rerank=rerank,
         values=values,
-        failures=[e for o in out for e in o.errors],
+        failures=failures,
         notes=notes,
         times=times,
         _encoder=s.dataset.encoder,

@@ -229,11 +229,10 @@ def sbf(
 
     from ._common import (
         final_fit,
-        mean_sd,
         parallel_map,
         profile_frame,
         resample_frame,
-        score_held,
+        score_outer,
         setup,
     )
 
@@ -262,11 +261,13 @@ def sbf(
     t_res = time.perf_counter()
     out = parallel_map(_sbf_job, jobs, s.control.workers)
     times = {"resampling": time.perf_counter() - t_res}
-    values, pooled = score_held(prob, [[o.held] for o in out], s.control.method == "loocv")
-    mean, sd = mean_sd(values, pooled)
-    if np.all(np.isnan(mean[:, prob.metric_index])):
-        first = next((e for o in out for e in o.errors), "no metric was computed")
-        raise RuntimeError(f"sbf: every resample failed for {prob.model.name!r}; first:\n{first}")
+    failures = [e for o in out for e in o.errors]
+    values, mean, sd = score_outer(
+        s,
+        [[o.held] for o in out],
+        failures,
+        f"sbf: every resample failed for {prob.model.name!r}; first:",
+    )
     results = profile_frame("Variables", ["filtered"], prob.names, mean, sd).drop(
         columns="Variables"
     )
@@ -296,7 +297,7 @@ def sbf(
         control=s.control,
         alpha=float(alpha),
         n_empty=sum(o.empty for o in out),
-        failures=[e for o in out for e in o.errors],
+        failures=failures,
         times=times,
         _encoder=s.dataset.encoder,
         _columns=cols,

@@ -155,11 +155,7 @@ class RDA(Model):
         )
 
     def fit(
-        self,
-        data: TrainingData,
-        params: dict[str, Any],
-        subs: list[dict[str, Any]],
-        seed: int,
+        self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
     ) -> RDAFit:
         """Compute the class statistics once; (gamma, lambda) are applied at scoring time."""
         if data.mode != CLASSIFICATION:
@@ -238,13 +234,18 @@ class LDA(Model):
         K, p = st.means.shape
         dof = max(st.total_n - int(st.present.sum()), 1.0)
         vals, vecs = _eig(st.pooled / dof, 1.0)
-        log_prior = np.where(st.present, np.log(np.where(st.present, st.class_n, 1.0)), -np.inf)
         return GaussianFit(
             means=st.means,
-            log_prior=log_prior - np.log(st.total_n),
+            log_prior=self._log_prior(st),
             vecs=np.broadcast_to(vecs, (K, p, p)),
             vals=np.broadcast_to(vals, (K, p)),
         )
+
+    @staticmethod
+    def _log_prior(st: RDAFit) -> np.ndarray:
+        """log class proportions of the fitting rows, -inf for classes absent from them."""
+        log_prior = np.where(st.present, np.log(np.where(st.present, st.class_n, 1.0)), -np.inf)
+        return log_prior - np.log(st.total_n)
 
     def predict_proba(
         self, fitted: GaussianFit, X: np.ndarray, subs: list[dict[str, Any]]
@@ -280,8 +281,7 @@ class QDA(LDA):
         vecs, vals = np.zeros((K, p, p)), np.ones((K, p))
         for k in np.flatnonzero(st.present):
             vals[k], vecs[k] = _eig(st.scatter[k] / max(st.class_n[k] - 1.0, 1.0), fallback)
-        log_prior = np.where(st.present, np.log(np.where(st.present, st.class_n, 1.0)), -np.inf)
-        return GaussianFit(st.means, log_prior - np.log(st.total_n), vecs, vals)
+        return GaussianFit(st.means, self._log_prior(st), vecs, vals)
 
 
 # -- naive Bayes (klaR::NaiveBayes / naivebayes::naive_bayes) -----------------------------------

@@ -292,6 +292,20 @@ def _wls(
     return beta, 0.0, tvals
 
 
+def _least_squares_fit(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray | None, intercept: bool = True
+) -> dict:
+    """The (weighted) least-squares fit of ``lm`` and of ``glm``'s Gaussian family, with its |t|
+    statistics as importance (caret's)."""
+    coef, b0, tvals = _wls(X, np.asarray(y, dtype=float), w, intercept)
+    return {"coef": coef, "intercept": b0, "importance": tvals}
+
+
+def _least_squares_predict(fitted: dict, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+    """Predictions of a ``_least_squares_fit``, one row per sub."""
+    return _repeat(np.asarray(X, dtype=float) @ fitted["coef"] + fitted["intercept"], subs)
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     """Softmax over the last axis, shifted for stability."""
     z = z - z.max(axis=-1, keepdims=True)
@@ -347,8 +361,7 @@ class GLM(Model):
         """Fit the logistic (multinomial) model or weighted least squares once."""
         X = np.asarray(data.X, dtype=float)
         if data.mode != CLASSIFICATION:
-            coef, b0, tvals = _wls(X, np.asarray(data.y, dtype=float), data.weights)
-            return {"coef": coef, "intercept": b0, "importance": tvals}
+            return _least_squares_fit(X, data.y, data.weights)
         y = np.asarray(data.y).astype(int)
         const = _constant_classifier(y, data.n_classes)
         if const is not None:
@@ -387,7 +400,7 @@ class GLM(Model):
     def predict(self, fitted: dict, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
         """Fitted values (regression) or the most probable class."""
         if "coef" in fitted:
-            return _repeat(np.asarray(X, dtype=float) @ fitted["coef"] + fitted["intercept"], subs)
+            return _least_squares_predict(fitted, X, subs)
         return self.predict_proba(fitted, X, subs).argmax(axis=2)
 
     def predict_proba(self, fitted: dict, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
@@ -437,12 +450,10 @@ class LM(Model):
         if data.mode != REGRESSION:
             raise ValueError("lm is a regression model")
         intercept = bool(params.get("intercept", True))
-        X, y = np.asarray(data.X, dtype=float), np.asarray(data.y, dtype=float)
-        coef, b0, tvals = _wls(X, y, data.weights, intercept)
-        return {"coef": coef, "intercept": b0, "importance": tvals}
+        return _least_squares_fit(np.asarray(data.X, dtype=float), data.y, data.weights, intercept)
 
     def predict(self, fitted: dict, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        return _repeat(np.asarray(X, dtype=float) @ fitted["coef"] + fitted["intercept"], subs)
+        return _least_squares_predict(fitted, X, subs)
 
     def importance(self, fitted: dict, subs: list[dict[str, Any]]) -> np.ndarray | None:
         return fitted["importance"]
@@ -768,18 +779,6 @@ class Lars2(Lasso):
 
 
 # -- projection methods: PLS and PCR, every number of components from one fit -------------------
-def _ncomp_grid(data: TrainingData, length: int) -> pd.DataFrame:
-    """caret's pls/pcr grid: ncomp = 1, ..., min(p - 1, length) (at least 1)."""
-    top = max(1, min(data.X.shape[1] - 1, length))
-    return pd.DataFrame({"ncomp": np.arange(1, top + 1)})
-
-
-def _ncomp_random(data: TrainingData, length: int, rng: np.random.Generator, top: int):
-    """caret's pls/pcr random search: distinct component counts drawn from 1..top."""
-    draws = np.unique(rng.integers(1, max(top, 1) + 1, length))
-    return pd.DataFrame({"ncomp": draws})
-
-
 def _max_ncomp(params: dict[str, Any], subs: list[dict[str, Any]], n: int, p: int) -> int:
     """The largest number of components asked for, capped at min(p, n - 1) as pls does."""
     asked = max([int(s["ncomp"]) for s in subs if "ncomp" in s] + [int(params["ncomp"])])
@@ -825,7 +824,33 @@ def _components_fit(
     return ComponentsFit(coefs, x_mean, y_mean, mode, np.array(sse), _column_sd(X))
 
 
-class PLS(Model):
+class _ComponentsModel(Model):
+    """What PLS and PCR share: the ``ncomp`` parameter (a sub-model: every number of components
+    comes from one decomposition), caret's grids for it and the SSE-weighted importance."""
+
+    option_names = ()
+    params: ClassVar[tuple[Param, ...]] = (Param("ncomp", "int", 1, 10000, label="#Components"),)
+    submodel: ClassVar[tuple[str, ...]] = ("ncomp",)
+    complexity_order: ClassVar[tuple[tuple[str, bool], ...]] = (("ncomp", True),)
+    random_below_p: ClassVar[int] = 0  # random ncomp draws go up to p minus this
+
+    def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
+        """caret's grid: ncomp = 1, ..., min(p - 1, length) (at least 1)."""
+        top = max(1, min(data.X.shape[1] - 1, length))
+        return pd.DataFrame({"ncomp": np.arange(1, top + 1)})
+
+    def random_grid(
+        self, data: TrainingData, length: int, rng: np.random.Generator
+    ) -> pd.DataFrame:
+        """caret's random search: distinct ncomp values drawn from 1..p (pls) or 1..p - 1 (pcr)."""
+        top = data.X.shape[1] - self.random_below_p
+        return pd.DataFrame({"ncomp": np.unique(rng.integers(1, max(top, 1) + 1, length))})
+
+    def importance(self, fitted: ComponentsFit, subs: list[dict[str, Any]]) -> np.ndarray:
+        return fitted.importance(subs)
+
+
+class PLS(_ComponentsModel):
     """Partial least squares (caret's ``pls``: pls::plsr / caret::plsda, NIPALS "oscorespls").
 
     One scikit-learn ``PLSRegression`` fit (unscaled predictors, as pls) with the largest
@@ -837,7 +862,6 @@ class PLS(Model):
     """
 
     name: ClassVar[str] = "pls"
-    option_names = ()
     label: ClassVar[str] = "Partial Least Squares"
     engine: ClassVar[str] = "sklearn"
     modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION, REGRESSION)
@@ -847,22 +871,9 @@ class PLS(Model):
         "linear classifier",
         "linear regression",
     )
-    params: ClassVar[tuple[Param, ...]] = (Param("ncomp", "int", 1, 10000, label="#Components"),)
-    submodel: ClassVar[tuple[str, ...]] = ("ncomp",)
-    complexity_order: ClassVar[tuple[tuple[str, bool], ...]] = (("ncomp", True),)
     # NIPALS convergence for several responses (one response converges in one step).
     tol: ClassVar[float] = 1e-13
     max_iter: ClassVar[int] = 1000
-
-    def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
-        """caret's grid: ncomp = 1, ..., min(p - 1, length)."""
-        return _ncomp_grid(data, length)
-
-    def random_grid(
-        self, data: TrainingData, length: int, rng: np.random.Generator
-    ) -> pd.DataFrame:
-        """caret's random search: distinct ncomp values drawn from 1..p."""
-        return _ncomp_random(data, length, rng, data.X.shape[1])
 
     def fit(
         self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
@@ -902,11 +913,8 @@ class PLS(Model):
             raise NotImplementedError("pls gives no probabilities in regression")
         return _softmax(fitted.eta(X, subs))
 
-    def importance(self, fitted: ComponentsFit, subs: list[dict[str, Any]]) -> np.ndarray:
-        return fitted.importance(subs)
 
-
-class PCR(Model):
+class PCR(_ComponentsModel):
     """Principal component regression (caret's ``pcr``, pls::pcr): least squares on the first
     ``ncomp`` principal components of the centred (unscaled) predictors.
 
@@ -915,24 +923,11 @@ class PCR(Model):
     """
 
     name: ClassVar[str] = "pcr"
-    option_names = ()
     label: ClassVar[str] = "Principal Component Analysis"
     engine: ClassVar[str] = "leanfit"
     modes: ClassVar[tuple[str, ...]] = (REGRESSION,)
     tags: ClassVar[tuple[str, ...]] = ("linear regression", "feature extraction")
-    params: ClassVar[tuple[Param, ...]] = (Param("ncomp", "int", 1, 10000, label="#Components"),)
-    submodel: ClassVar[tuple[str, ...]] = ("ncomp",)
-    complexity_order: ClassVar[tuple[tuple[str, bool], ...]] = (("ncomp", True),)
-
-    def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
-        """caret's grid: ncomp = 1, ..., min(p - 1, length)."""
-        return _ncomp_grid(data, length)
-
-    def random_grid(
-        self, data: TrainingData, length: int, rng: np.random.Generator
-    ) -> pd.DataFrame:
-        """caret's random search: distinct ncomp values drawn from 1..p - 1."""
-        return _ncomp_random(data, length, rng, data.X.shape[1] - 1)
+    random_below_p: ClassVar[int] = 1
 
     def fit(
         self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
@@ -955,9 +950,6 @@ class PCR(Model):
         self, fitted: ComponentsFit, X: np.ndarray, subs: list[dict[str, Any]]
     ) -> np.ndarray:
         return fitted.eta(X, subs)[:, :, 0]
-
-    def importance(self, fitted: ComponentsFit, subs: list[dict[str, Any]]) -> np.ndarray:
-        return fitted.importance(subs)
 
 
 # -- robust, quantile and Bayesian linear regression ---------------------------------------------
@@ -989,7 +981,23 @@ def _fit_scaled(estimator: Any, data: TrainingData) -> ScaledFit:
     return ScaledFit(estimator, center, scale)
 
 
-class Huber(Model):
+class _ScaledModel(Model):
+    """What Huber, QuantileReg and BayesRidge share: a weighted scikit-learn regressor on
+    standardized predictors (``_fit_scaled``), scored and ranked through its ``ScaledFit``."""
+
+    option_names = ()
+    engine: ClassVar[str] = "sklearn"
+    modes: ClassVar[tuple[str, ...]] = (REGRESSION,)
+    takes_weights: ClassVar[bool] = True
+
+    def predict(self, fitted: ScaledFit, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        return fitted.predict(X, subs)
+
+    def importance(self, fitted: ScaledFit, subs: list[dict[str, Any]]) -> np.ndarray:
+        return fitted.importance()
+
+
+class Huber(_ScaledModel):
     """Huber's robust regression (scikit-learn ``HuberRegressor``), on standardized predictors.
 
     Residuals beyond ``epsilon`` (in units of the jointly estimated scale) get linear rather
@@ -1001,10 +1009,7 @@ class Huber(Model):
     """
 
     name: ClassVar[str] = "huber"
-    option_names = ()
     label: ClassVar[str] = "Huber Robust Regression"
-    engine: ClassVar[str] = "sklearn"
-    modes: ClassVar[tuple[str, ...]] = (REGRESSION,)
     tags: ClassVar[tuple[str, ...]] = (
         "linear regression",
         "robust model",
@@ -1019,7 +1024,6 @@ class Huber(Model):
         ("alpha", False),
         ("epsilon", False),
     )
-    takes_weights: ClassVar[bool] = True
 
     def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
         """epsilon on [1.1, 2] (1.35 alone for length 1) crossed with caret's decay values."""
@@ -1047,14 +1051,8 @@ class Huber(Model):
         )
         return _fit_scaled(m, data)
 
-    def predict(self, fitted: ScaledFit, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        return fitted.predict(X, subs)
 
-    def importance(self, fitted: ScaledFit, subs: list[dict[str, Any]]) -> np.ndarray:
-        return fitted.importance()
-
-
-class QuantileReg(Model):
+class QuantileReg(_ScaledModel):
     """Linear quantile regression with an L1 penalty (scikit-learn ``QuantileRegressor``, HiGHS).
 
     Fits the ``quantile`` (0.5: median regression) of the response given the standardized
@@ -1064,10 +1062,7 @@ class QuantileReg(Model):
     """
 
     name: ClassVar[str] = "quantile_reg"
-    option_names = ()
     label: ClassVar[str] = "Quantile Regression with L1 Penalty"
-    engine: ClassVar[str] = "sklearn"
-    modes: ClassVar[tuple[str, ...]] = (REGRESSION,)
     tags: ClassVar[tuple[str, ...]] = (
         "linear regression",
         "quantile regression",
@@ -1080,7 +1075,6 @@ class QuantileReg(Model):
         Param("alpha", "float", 0.0, 1e4, label="L1 Penalty", aliases=("lambda",)),
     )
     complexity_order: ClassVar[tuple[tuple[str, bool], ...]] = (("alpha", False),)
-    takes_weights: ClassVar[bool] = True
 
     def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
         """caret's rqlasso grid: alpha = 10^seq(-1, -4, length = length), quantile 0.5."""
@@ -1104,14 +1098,8 @@ class QuantileReg(Model):
         )
         return _fit_scaled(m, data)
 
-    def predict(self, fitted: ScaledFit, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        return fitted.predict(X, subs)
 
-    def importance(self, fitted: ScaledFit, subs: list[dict[str, Any]]) -> np.ndarray:
-        return fitted.importance()
-
-
-class BayesRidge(Model):
+class BayesRidge(_ScaledModel):
     """Bayesian ridge regression (scikit-learn ``BayesianRidge``): the ridge penalty and the
     noise level are estimated by evidence maximisation, so nothing is tuned.
 
@@ -1120,17 +1108,13 @@ class BayesRidge(Model):
     """
 
     name: ClassVar[str] = "bayes_ridge"
-    option_names = ()
     label: ClassVar[str] = "Bayesian Ridge Regression"
-    engine: ClassVar[str] = "sklearn"
-    modes: ClassVar[tuple[str, ...]] = (REGRESSION,)
     tags: ClassVar[tuple[str, ...]] = (
         "linear regression",
         "bayesian model",
         "L2 regularization",
         "accepts case weights",
     )
-    takes_weights: ClassVar[bool] = True
 
     def fit(
         self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
@@ -1138,12 +1122,6 @@ class BayesRidge(Model):
         from sklearn.linear_model import BayesianRidge
 
         return _fit_scaled(BayesianRidge(), data)
-
-    def predict(self, fitted: ScaledFit, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        return fitted.predict(X, subs)
-
-    def importance(self, fitted: ScaledFit, subs: list[dict[str, Any]]) -> np.ndarray:
-        return fitted.importance()
 
 
 class Multinom(Model):

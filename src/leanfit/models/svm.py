@@ -191,9 +191,16 @@ def fit_ksvm(
     )
 
 
+def _random_cost(rng: np.random.Generator, length: int) -> np.ndarray:
+    """caret's random-search costs for every kernlab SVM: C = 2^U(-5, 10)."""
+    return 2.0 ** rng.uniform(-5.0, 10.0, length)
+
+
 class KSVM(Model):
     """Shared scoring of the kernlab-style SVMs (the fit is ``fit_ksvm`` with a kernel)."""
 
+    option_names = ("scaled",)
+    engine: ClassVar[str] = "sklearn"
     modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION, REGRESSION)
     takes_weights: ClassVar[bool] = True
     probabilities: ClassVar[bool] = True
@@ -235,10 +242,7 @@ class SVMRadial(KSVM):
     """
 
     name: ClassVar[str] = "svm_radial"
-    option_names = ("scaled",)
     label: ClassVar[str] = "Support Vector Machines with Radial Basis Function Kernel"
-    engine: ClassVar[str] = "sklearn"
-    modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION, REGRESSION)
     tags: ClassVar[tuple[str, ...]] = (
         "kernel method",
         "support vector machines",
@@ -251,9 +255,6 @@ class SVMRadial(KSVM):
     )
     submodel: ClassVar[tuple[str, ...]] = ()
     complexity_order: ClassVar[tuple[tuple[str, bool], ...]] = (("C", True), ("sigma", False))
-    takes_weights: ClassVar[bool] = True
-    probabilities: ClassVar[bool] = True
-    classes_from_proba: ClassVar[bool] = False  # classes from the decision function, as kernlab
 
     # -- grids -----------------------------------------------------------------------------
     def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
@@ -268,7 +269,7 @@ class SVMRadial(KSVM):
         lo, hi = np.log(srange.min()), np.log(srange.max())
         widen = 0.75 * (hi - lo)  # R's extendrange(f = .75)
         sigma = np.exp(rng.uniform(lo - widen, hi + widen, length))
-        return pd.DataFrame({"sigma": sigma, "C": 2.0 ** rng.uniform(-5.0, 10.0, length)})
+        return pd.DataFrame({"sigma": sigma, "C": _random_cost(rng, length)})
 
     def sort_simplest_first(self, grid: pd.DataFrame) -> pd.DataFrame:
         """Sort by C then descending sigma, leaving sigma out when it holds "sigest"."""
@@ -283,11 +284,7 @@ class SVMRadial(KSVM):
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(
-        self,
-        data: TrainingData,
-        params: dict[str, Any],
-        subs: list[dict[str, Any]],
-        seed: int,
+        self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
     ) -> SVMFit:
         """Standardise, resolve sigma (estimating it if "sigest"), and fit libsvm's SVC or SVR."""
         X = np.asarray(data.X, dtype=float)
@@ -311,9 +308,7 @@ class SVMLinear(KSVM):
     """
 
     name: ClassVar[str] = "svm_linear"
-    option_names = ("scaled",)
     label: ClassVar[str] = "Support Vector Machines with Linear Kernel"
-    engine: ClassVar[str] = "sklearn"
     tags: ClassVar[tuple[str, ...]] = (
         "kernel method",
         "support vector machines",
@@ -332,7 +327,7 @@ class SVMLinear(KSVM):
         self, data: TrainingData, length: int, rng: np.random.Generator
     ) -> pd.DataFrame:
         """caret's random search: C = 2^U(-5, 10)."""
-        return pd.DataFrame({"C": 2.0 ** rng.uniform(-5.0, 10.0, length)})
+        return pd.DataFrame({"C": _random_cost(rng, length)})
 
     def fit(
         self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
@@ -355,9 +350,7 @@ class SVMPoly(KSVM):
     """
 
     name: ClassVar[str] = "svm_poly"
-    option_names = ("scaled",)
     label: ClassVar[str] = "Support Vector Machines with Polynomial Kernel"
-    engine: ClassVar[str] = "sklearn"
     tags: ClassVar[tuple[str, ...]] = (
         "kernel method",
         "support vector machines",
@@ -391,7 +384,7 @@ class SVMPoly(KSVM):
             {
                 "degree": rng.integers(1, 4, length),
                 "scale": 10.0 ** rng.uniform(-5.0, np.log10(2.0), length),
-                "C": 2.0 ** rng.uniform(-5.0, 10.0, length),
+                "C": _random_cost(rng, length),
             }
         )
 
@@ -424,7 +417,7 @@ class SVMRadialCost(SVMRadial):
         self, data: TrainingData, length: int, rng: np.random.Generator
     ) -> pd.DataFrame:
         """caret: C = 2^U(-5, 10)."""
-        return pd.DataFrame({"C": 2.0 ** rng.uniform(-5.0, 10.0, length)})
+        return pd.DataFrame({"C": _random_cost(rng, length)})
 
     def fit(
         self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int

@@ -186,6 +186,7 @@ def _fit_section(name: str, res: Any) -> str:
 
 def _comparison_section(cmp: Comparison) -> str:
     from .. import plots
+    from ..compare import DIFF_COLUMNS
 
     comp = cmp.comparison
     out = [
@@ -210,17 +211,8 @@ def _comparison_section(cmp: Comparison) -> str:
             "corrected_t": "Nadeau–Bengio corrected resampled t-test",
         }.get(test, test)
         out.append(f"<h3>Differences: {html.escape(label)}, {html.escape(adj)} adjustment</h3>")
-        cols = [
-            "metric",
-            "model1",
-            "model2",
-            "estimate",
-            "lower",
-            "upper",
-            "statistic",
-            "p_value",
-            "p_adjusted",
-        ]
+        # the heading names the test and the adjustment; df goes with the test
+        cols = [c for c in DIFF_COLUMNS if c not in ("df", "test", "adjustment")]
         out.append(_table(frame[cols], left=("metric", "model1", "model2")))
         out.append(f'<div class="grid">{_img(plots.plot_diff(d), f"Differences ({label})")}</div>')
     return "".join(out)
