@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -49,12 +50,12 @@ def _margins(raw: np.ndarray, n_classes: int) -> np.ndarray | None:
     return raw if raw.shape[2] == n_classes else None
 
 
-def _raw_to_proba(scores: np.ndarray) -> np.ndarray:
-    """Raw scores, (S, n) binary or (S, n, K) multiclass, as (S, n, K) probabilities."""
-    if scores.ndim == 2:
-        p1 = _sigmoid(scores)
-        return np.stack([1.0 - p1, p1], axis=2)
-    return _softmax(scores)
+def _link(raw: np.ndarray) -> np.ndarray:
+    """Raw scores, (n,) binary or (n, K) multiclass, as (n, K) probabilities."""
+    if raw.ndim == 1:
+        p1 = _sigmoid(raw)
+        return np.stack([1.0 - p1, p1], axis=1)
+    return _softmax(raw)
 
 
 class StagedBoosting(Model):
@@ -92,6 +93,10 @@ class StagedBoosting(Model):
     def _classifies(self, fitted: Any) -> bool:
         """Whether ``fitted`` is a classifier (its outputs are probabilities)."""
         return bool(fitted.mode == CLASSIFICATION)
+
+    def _first_count(self, fitted: Any, subs: list[dict[str, Any]]) -> int:
+        """The first sub's count as the fit scores it (importance is of the first sub's trees)."""
+        return self._fitted_count(fitted, self._counts(subs)[0])
 
     def _scores(
         self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]], margin: bool = False
@@ -194,7 +199,7 @@ class LightGBMBoosting(StagedBoosting):
             raw[c] = np.array(total, dtype=float, copy=True)
         if margin or not self._classifies(booster):
             return raw
-        return {c: _raw_to_proba(r[None])[0] for c, r in raw.items()}
+        return {c: _link(r) for c, r in raw.items()}
 
     def predict_raw(self, booster: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
         """Raw scores at every requested tree count (the predictions themselves in
@@ -302,7 +307,7 @@ class SklearnBoosting(StagedBoosting):
 
     has_margins = False
 
-    def _stages(self, fitted: Any, X: np.ndarray) -> Any:
+    def _stages(self, fitted: Any, X: np.ndarray) -> Iterator[np.ndarray]:
         """The engine's staged probabilities (classification) or values, one per iteration."""
         raise NotImplementedError
 
@@ -390,13 +395,13 @@ class AdaBoost(SklearnBoosting):
     def _fitted_count(self, fitted: Any, count: int) -> int:
         return min(count, len(fitted.est.estimators_))
 
-    def _stages(self, fitted: Any, X: np.ndarray) -> Any:
+    def _stages(self, fitted: Any, X: np.ndarray) -> Iterator[np.ndarray]:
         return fitted.est.staged_predict_proba(X)
 
     def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
         """The trees' impurity importances weighted by their votes (first sub's trees)."""
         est = fitted.est
-        k = min(int(subs[0]["n_estimators"]), len(est.estimators_))
+        k = self._first_count(fitted, subs)
         w = est.estimator_weights_[:k]
         imp = np.stack([t.feature_importances_ for t in est.estimators_[:k]])
         return (w[:, None] * imp).sum(axis=0) / max(w.sum(), 1e-300)
@@ -496,7 +501,7 @@ class HistGBM(SklearnBoosting):
     def _fitted_count(self, fitted: Any, count: int) -> int:
         return min(count, fitted.est.n_iter_)
 
-    def _stages(self, fitted: Any, X: np.ndarray) -> Any:
+    def _stages(self, fitted: Any, X: np.ndarray) -> Iterator[np.ndarray]:
         est = fitted.est
         return (
             est.staged_predict_proba(X) if fitted.mode == CLASSIFICATION else est.staged_predict(X)
@@ -514,7 +519,7 @@ class HistGBM(SklearnBoosting):
     def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
         """Split gains per column over the first sub's iterations (None if sklearn's changed)."""
         est = fitted.est
-        k = min(int(subs[0]["max_iter"]), est.n_iter_)
+        k = self._first_count(fitted, subs)
         out = np.zeros(est.n_features_in_)
         try:
             for per_class in est._predictors[:k]:
@@ -804,7 +809,7 @@ class XGBTree(StagedBoosting):
     def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
         """Total split gain per column over the first sub's rounds (caret: xgb.importance Gain)."""
         b = fitted.est
-        k = min(int(subs[0]["nrounds"]), b.num_boosted_rounds())
+        k = self._first_count(fitted, subs)
         return _xgb_importance(b[0:k], int(b.num_features()), "total_gain")
 
 
@@ -906,7 +911,7 @@ class XGBLinear(StagedBoosting):
 
     def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
         """|coefficient| per column, summed over classes (caret: xgb.importance Weight)."""
-        b = self._booster(fitted, int(subs[0]["nrounds"]))
+        b = self._booster(fitted, self._first_count(fitted, subs))
         return _xgb_importance(b, int(b.num_features()), "weight")
 
 
@@ -1017,7 +1022,7 @@ class CatBoost(StagedBoosting):
     def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
         """CatBoost's PredictionValuesChange importance of the first sub's trees."""
         m = fitted.est
-        k = int(subs[0]["iterations"])
+        k = self._first_count(fitted, subs)
         if k < m.tree_count_:
             m = m.copy()
             m.shrink(ntree_end=k)
