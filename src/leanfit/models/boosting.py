@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -17,27 +18,196 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def lgb_staged_raw(booster: Any, X: np.ndarray, counts: list[int], num_threads: int) -> np.ndarray:
-    """A LightGBM booster's raw scores after each of ``counts`` iterations, from one pass."""
-    order = np.argsort(counts, kind="stable")
-    out: list[np.ndarray] = [np.empty(0)] * len(counts)
-    total, done = 0.0, 0
-    for i in order:
-        c = min(counts[i], booster.num_trees() // booster.num_model_per_iteration())
-        if c > done:
-            total = total + booster.predict(
-                X,
-                raw_score=True,
-                start_iteration=done,
-                num_iteration=c - done,
-                num_threads=num_threads,
-            )
-            done = c
-        out[i] = np.array(total, dtype=float, copy=True)
-    return np.stack(out)
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
 
 
-class GBM(Model):
+def _leaves(length: int) -> list[int]:
+    """Leaf counts 3, 7, 15, 31, ... (2^(d+1) - 1 for d = 1..len; LightGBM's default is 31)."""
+    return [2 ** (i + 1) - 1 for i in range(1, length + 1)]
+
+
+def _multiples(step: int, length: int) -> list[int]:
+    """Iteration counts step, 2 * step, ..., length * step (caret's boosting grids)."""
+    return [step * i for i in range(1, length + 1)]
+
+
+def _log_uniform(rng: np.random.Generator, low: float, high: float, n: int) -> np.ndarray:
+    """``n`` draws uniform on the log scale between ``low`` and ``high``."""
+    return np.exp(rng.uniform(np.log(low), np.log(high), n))
+
+
+def _random_leaves(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` leaf counts 2..256, uniform on the log scale."""
+    return np.round(_log_uniform(rng, 2, 256, n)).astype(int).clip(2, 256)
+
+
+def _margins(raw: np.ndarray, n_classes: int) -> np.ndarray | None:
+    """Stacked margins (S, n) binary or (S, n, K), or None when the engine saw fewer classes
+    than the task has (its margins would not line up with the class codes)."""
+    if raw.ndim == 2:
+        return raw if n_classes == 2 else None
+    return raw if raw.shape[2] == n_classes else None
+
+
+def _link(raw: np.ndarray) -> np.ndarray:
+    """Raw scores, (n,) binary or (n, K) multiclass, as (n, K) probabilities."""
+    if raw.ndim == 1:
+        p1 = _sigmoid(raw)
+        return np.stack([1.0 - p1, p1], axis=1)
+    return _softmax(raw)
+
+
+class StagedBoosting(Model):
+    """A boosting model whose one fit scores every count of its sub-model axis (trees, rounds).
+
+    ``fit`` trains to the largest count the subs ask for; a smaller count is scored from the
+    first trees of that fit. The outputs are probabilities (S, n, K) in classification, values
+    (S, n) in regression, one per sub, each distinct count scored once. An engine supplies what
+    differs: ``_fitted_count`` (the count a fit can score for a requested one) and
+    ``_score_at`` (its outputs at one count), or ``_score_counts`` when one pass over the trees
+    scores all counts; ``has_margins`` says whether ``predict_raw`` gives margins.
+    """
+
+    has_margins: ClassVar[bool] = True
+
+    def _counts(self, subs: list[dict[str, Any]]) -> list[int]:
+        """The requested counts of the sub-model axis, one per sub."""
+        return [int(s[self.submodel[0]]) for s in subs]
+
+    def _fitted_count(self, fitted: Any, count: int) -> int:
+        """The count ``fitted`` scores for a requested one (fewer when it has fewer trees)."""
+        raise NotImplementedError
+
+    def _score_at(self, fitted: Any, X: np.ndarray, count: int, margin: bool) -> np.ndarray:
+        """Outputs (n, K) or (n,) after ``count`` trees; the margins before the link with
+        ``margin``."""
+        raise NotImplementedError
+
+    def _score_counts(
+        self, fitted: Any, X: np.ndarray, counts: list[int], margin: bool
+    ) -> dict[int, np.ndarray]:
+        """Outputs at each of the distinct ``counts``; by default each scored on its own."""
+        return {c: self._score_at(fitted, X, c, margin) for c in counts}
+
+    def _classifies(self, fitted: Any) -> bool:
+        """Whether ``fitted`` is a classifier (its outputs are probabilities)."""
+        return bool(fitted.mode == CLASSIFICATION)
+
+    def _first_count(self, fitted: Any, subs: list[dict[str, Any]]) -> int:
+        """The first sub's count as the fit scores it (importance is of the first sub's trees)."""
+        return self._fitted_count(fitted, self._counts(subs)[0])
+
+    def _scores(
+        self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]], margin: bool = False
+    ) -> np.ndarray:
+        """Probabilities (S, n, K) or values (S, n), or the margins before the link with
+        ``margin``; one per sub's count."""
+        counts = [self._fitted_count(fitted, c) for c in self._counts(subs)]
+        got = self._score_counts(fitted, X, list(dict.fromkeys(counts)), margin)
+        return np.stack([got[c] for c in counts])
+
+    def predict(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        if self._classifies(fitted):
+            return self.predict_proba(fitted, X, subs).argmax(axis=2)
+        return self._scores(fitted, X, subs)
+
+    def predict_proba(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        return self._scores(fitted, X, subs)
+
+    def predict_raw(
+        self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]
+    ) -> np.ndarray | None:
+        """Margins before the logistic / softmax link, one per sub's count (None in
+        regression, for engines without margins, or when the fit saw fewer classes)."""
+        if not self.has_margins or not self._classifies(fitted):
+            return None
+        return _margins(self._scores(fitted, X, subs, margin=True), fitted.n_classes)
+
+
+# -- LightGBM: gbm and lightgbm ------------------------------------------------------------------
+
+
+def _lgb_objective(data: TrainingData) -> dict[str, Any]:
+    """LightGBM's binary, multiclass or regression objective by the task."""
+    if data.mode != CLASSIFICATION:
+        return {"objective": "regression"}
+    k = data.n_classes
+    return {"objective": "binary"} if k == 2 else {"objective": "multiclass", "num_class": k}
+
+
+class LightGBMBoosting(StagedBoosting):
+    """What ``gbm`` and ``lightgbm`` share: a bare LightGBM ``Booster`` as the fit, trained
+    deterministically, and scored at every count from one pass over its trees."""
+
+    def _threads(self) -> int:
+        return int(self.options.get("num_threads", 1))
+
+    def _train(
+        self,
+        data: TrainingData,
+        tree_params: dict[str, Any],
+        subs: list[dict[str, Any]],
+        seed: int,
+    ) -> Any:
+        """A booster trained to the subs' largest count with ``tree_params`` between the
+        objective and the fixed settings (threads, determinism, seed)."""
+        import lightgbm as lgb
+
+        p = {
+            **_lgb_objective(data),
+            **tree_params,
+            "num_threads": self._threads(),
+            "deterministic": True,
+            "force_col_wise": True,
+            "feature_pre_filter": False,
+            "seed": int(seed) % (2**31 - 1),
+            "verbose": -1,
+        }
+        ds = lgb.Dataset(
+            data.X,
+            label=data.y,
+            weight=data.weights,
+            params={"verbose": -1, "feature_pre_filter": False},
+        )
+        n = max(self._counts(subs))
+        return lgb.train(p, ds, num_boost_round=n, keep_training_booster=True)
+
+    def _classifies(self, booster: Any) -> bool:
+        return bool(booster.params["objective"] != "regression")
+
+    def _fitted_count(self, booster: Any, count: int) -> int:
+        return min(count, booster.num_trees() // booster.num_model_per_iteration())
+
+    def _score_counts(
+        self, booster: Any, X: np.ndarray, counts: list[int], margin: bool
+    ) -> dict[int, np.ndarray]:
+        """Raw scores at each count from one pass: each stretch of trees is scored once and
+        added on; probabilities through the link unless ``margin`` or in regression."""
+        raw: dict[int, np.ndarray] = {}
+        total, done = 0.0, 0
+        for c in sorted(counts):
+            if c > done:
+                total = total + booster.predict(
+                    X,
+                    raw_score=True,
+                    start_iteration=done,
+                    num_iteration=c - done,
+                    num_threads=self._threads(),
+                )
+                done = c
+            raw[c] = np.array(total, dtype=float, copy=True)
+        if margin or not self._classifies(booster):
+            return raw
+        return {c: _link(r) for c, r in raw.items()}
+
+    def predict_raw(self, booster: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+        """Raw scores at every requested tree count (the predictions themselves in
+        regression), from one pass over the trees."""
+        return self._scores(booster, X, subs, margin=True)
+
+
+class GBM(LightGBMBoosting):
     """Stochastic gradient boosting with R gbm's semantics, fitted by LightGBM.
 
     ``interaction_depth`` is the number of splits per tree (a tree grown best-first with
@@ -88,7 +258,7 @@ class GBM(Model):
         """caret: depth 1..len, trees 50..50*len, shrinkage 0.1, min node 10."""
         return expand_grid(
             interaction_depth=list(range(1, length + 1)),
-            n_trees=[50 * i for i in range(1, length + 1)],
+            n_trees=_multiples(50, length),
             shrinkage=0.1,
             n_minobsinnode=10,
         )
@@ -109,19 +279,8 @@ class GBM(Model):
     def fit(
         self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
     ) -> Any:
-        import lightgbm as lgb
-
-        n_trees = max(int(s["n_trees"]) for s in subs)
-        if data.mode == CLASSIFICATION:
-            k = data.n_classes
-            objective = (
-                {"objective": "binary"} if k == 2 else {"objective": "multiclass", "num_class": k}
-            )
-        else:
-            objective = {"objective": "regression"}
         bag = float(self.options.get("bag_fraction", 0.5))
-        p = {
-            **objective,
+        tree_params = {
             "learning_rate": float(params["shrinkage"]),
             "num_leaves": int(params["interaction_depth"]) + 1,
             "max_depth": -1,
@@ -131,77 +290,43 @@ class GBM(Model):
             "lambda_l2": 0.0,
             "bagging_fraction": bag,
             "bagging_freq": 1 if bag < 1 else 0,
-            "num_threads": int(self.options.get("num_threads", 1)),
-            "deterministic": True,
-            "force_col_wise": True,
-            "feature_pre_filter": False,
-            "seed": int(seed) % (2**31 - 1),
-            "verbose": -1,
         }
-        ds = lgb.Dataset(
-            data.X,
-            label=data.y,
-            weight=data.weights,
-            params={"verbose": -1, "feature_pre_filter": False},
-        )
-        return lgb.train(p, ds, num_boost_round=n_trees, keep_training_booster=True)
-
-    def predict_raw(self, booster: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        """Raw scores at every requested tree count from one pass over the trees."""
-        counts = [int(s["n_trees"]) for s in subs]
-        return lgb_staged_raw(booster, X, counts, int(self.options.get("num_threads", 1)))
+        return self._train(data, tree_params, subs, seed)
 
     def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray:
         """Total gain of each column's splits (gbm's relative influence, unscaled)."""
         return fitted.feature_importance(importance_type="gain")
 
-    def predict(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        if fitted.params["objective"] == "regression":
-            return self.predict_raw(fitted, X, subs)
-        return self.predict_proba(fitted, X, subs).argmax(axis=2)
 
-    def predict_proba(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        raw = self.predict_raw(fitted, X, subs)
-        if fitted.params["objective"] == "binary":
-            p1 = 1.0 / (1.0 + np.exp(-raw))
-            return np.stack([1.0 - p1, p1], axis=2)
-        return _softmax(raw)
+# -- scikit-learn: adaboost and hist_gbm ----------------------------------------------------------
 
 
-# -- more boosting engines ---------------------------------------------------------------------
+class SklearnBoosting(StagedBoosting):
+    """What ``adaboost`` and ``hist_gbm`` share: an ``EngineFit`` around a scikit-learn
+    ensemble, scored at every count from one walk over its staged predictions (no margins)."""
+
+    has_margins = False
+
+    def _stages(self, fitted: Any, X: np.ndarray) -> Iterator[np.ndarray]:
+        """The engine's staged probabilities (classification) or values, one per iteration."""
+        raise NotImplementedError
+
+    def _score_counts(
+        self, fitted: Any, X: np.ndarray, counts: list[int], margin: bool
+    ) -> dict[int, np.ndarray]:
+        """Outputs at each count, walking the stages no further than the largest."""
+        est = fitted.est
+        cls = fitted.mode == CLASSIFICATION
+        want, got = set(counts), {}
+        for i, p in enumerate(self._stages(fitted, X), start=1):
+            if i in want:
+                got[i] = expand_proba(p, est.classes_, fitted.n_classes) if cls else p
+                if len(got) == len(want):
+                    break
+        return got
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def _counts(subs: list[dict[str, Any]], key: str) -> list[int]:
-    """The requested iteration counts of ``key``, one per sub."""
-    return [int(s[key]) for s in subs]
-
-
-def _leaves(length: int) -> list[int]:
-    """Leaf counts 3, 7, 15, 31, ... (2^(d+1) - 1 for d = 1..len; LightGBM's default is 31)."""
-    return [2 ** (i + 1) - 1 for i in range(1, length + 1)]
-
-
-def _margins(raw: np.ndarray, n_classes: int) -> np.ndarray | None:
-    """Stacked margins (S, n) binary or (S, n, K), or None when the engine saw fewer classes
-    than the task has (its margins would not line up with the class codes)."""
-    if raw.ndim == 2:
-        return raw if n_classes == 2 else None
-    return raw if raw.shape[2] == n_classes else None
-
-
-def _raw_to_proba(scores: np.ndarray) -> np.ndarray:
-    """Raw scores, (S, n) binary or (S, n, K) multiclass, as (S, n, K) probabilities."""
-    if scores.ndim == 2:
-        p1 = _sigmoid(scores)
-        return np.stack([1.0 - p1, p1], axis=2)
-    return _softmax(scores)
-
-
-class AdaBoost(Model):
+class AdaBoost(SklearnBoosting):
     """AdaBoost.M1 (caret's ``AdaBoost.M1``, after adabag) by scikit-learn's SAMME.
 
     Each round fits a tree of depth ``max_depth`` to the re-weighted rows and gives it the vote
@@ -233,7 +358,7 @@ class AdaBoost(Model):
     def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
         """caret: trees 50..50*len x depth 1..len; learning rate 1 / 0.5 for its coefficients."""
         return expand_grid(
-            n_estimators=[50 * i for i in range(1, length + 1)],
+            n_estimators=_multiples(50, length),
             max_depth=list(range(1, length + 1)),
             learning_rate=[1.0, 0.5],
         )
@@ -260,28 +385,23 @@ class AdaBoost(Model):
             raise ValueError("adaboost is a classification model")
         est = AdaBoostClassifier(
             estimator=DecisionTreeClassifier(max_depth=int(params["max_depth"])),
-            n_estimators=max(_counts(subs, "n_estimators")),
+            n_estimators=max(self._counts(subs)),
             learning_rate=float(params["learning_rate"]),
             random_state=int(seed) % (2**32),
         )
         est.fit(data.X, data.y.astype(int), sample_weight=data.weights)
         return EngineFit(est, data.mode, data.n_classes)
 
-    def predict_proba(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        est = fitted.est
-        counts = [min(c, len(est.estimators_)) for c in _counts(subs, "n_estimators")]
-        want, got = set(counts), {}
-        for i, p in enumerate(est.staged_predict_proba(X), start=1):
-            if i in want:
-                got[i] = expand_proba(p, est.classes_, fitted.n_classes)
-                if len(got) == len(want):
-                    break
-        return np.stack([got[c] for c in counts])
+    def _fitted_count(self, fitted: Any, count: int) -> int:
+        return min(count, len(fitted.est.estimators_))
+
+    def _stages(self, fitted: Any, X: np.ndarray) -> Iterator[np.ndarray]:
+        return fitted.est.staged_predict_proba(X)
 
     def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
         """The trees' impurity importances weighted by their votes (first sub's trees)."""
         est = fitted.est
-        k = min(int(subs[0]["n_estimators"]), len(est.estimators_))
+        k = self._first_count(fitted, subs)
         w = est.estimator_weights_[:k]
         imp = np.stack([t.feature_importances_ for t in est.estimators_[:k]])
         return (w[:, None] * imp).sum(axis=0) / max(w.sum(), 1e-300)
@@ -293,7 +413,7 @@ class AdaBoost(Model):
         return {"trees_fitted": n} if n < est.n_estimators else {}
 
 
-class HistGBM(Model):
+class HistGBM(SklearnBoosting):
     """scikit-learn's histogram gradient boosting (LightGBM-style trees grown leaf-wise).
 
     Log loss (binary or multinomial) or squared error by mode, no early stopping, no subsampling
@@ -336,7 +456,7 @@ class HistGBM(Model):
         """Leaves 3, 7, 15, ... x iterations 50..50*len x learning rate 0.05, 0.1; defaults else."""
         return expand_grid(
             max_leaf_nodes=_leaves(length),
-            max_iter=[50 * i for i in range(1, length + 1)],
+            max_iter=_multiples(50, length),
             learning_rate=[0.05, 0.1],
             min_samples_leaf=20,
             l2_regularization=0.0,
@@ -349,10 +469,8 @@ class HistGBM(Model):
         return pd.DataFrame(
             {
                 "max_iter": rng.integers(10, 1001, length),
-                "learning_rate": np.exp(rng.uniform(np.log(0.005), np.log(0.5), length)),
-                "max_leaf_nodes": np.round(np.exp(rng.uniform(np.log(2), np.log(256), length)))
-                .astype(int)
-                .clip(2, 256),
+                "learning_rate": _log_uniform(rng, 0.005, 0.5, length),
+                "max_leaf_nodes": _random_leaves(rng, length),
                 "min_samples_leaf": rng.integers(2, 51, length),
                 "l2_regularization": 10.0 ** rng.uniform(-5, 1, length),
             }
@@ -367,7 +485,7 @@ class HistGBM(Model):
 
         cls = data.mode == CLASSIFICATION
         est = (HistGradientBoostingClassifier if cls else HistGradientBoostingRegressor)(
-            max_iter=max(_counts(subs, "max_iter")),
+            max_iter=max(self._counts(subs)),
             learning_rate=float(params["learning_rate"]),
             max_leaf_nodes=int(params["max_leaf_nodes"]),
             min_samples_leaf=int(params["min_samples_leaf"]),
@@ -380,35 +498,28 @@ class HistGBM(Model):
             est.fit(data.X, y, sample_weight=data.weights)
         return EngineFit(est, data.mode, data.n_classes)
 
-    def _staged(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        """Probabilities (S, n, K) or values (S, n) at each sub's count, from one staged pass."""
+    def _fitted_count(self, fitted: Any, count: int) -> int:
+        return min(count, fitted.est.n_iter_)
+
+    def _stages(self, fitted: Any, X: np.ndarray) -> Iterator[np.ndarray]:
+        est = fitted.est
+        return (
+            est.staged_predict_proba(X) if fitted.mode == CLASSIFICATION else est.staged_predict(X)
+        )
+
+    def _score_counts(
+        self, fitted: Any, X: np.ndarray, counts: list[int], margin: bool
+    ) -> dict[int, np.ndarray]:
+        """The staged walk on one OpenMP thread."""
         from ..pools import one_thread
 
-        est = fitted.est
-        cls = fitted.mode == CLASSIFICATION
-        counts = [min(c, est.n_iter_) for c in _counts(subs, "max_iter")]
-        want, got = set(counts), {}
         with one_thread("openmp"):
-            stages = est.staged_predict_proba(X) if cls else est.staged_predict(X)
-            for i, p in enumerate(stages, start=1):
-                if i in want:
-                    got[i] = expand_proba(p, est.classes_, fitted.n_classes) if cls else p
-                    if len(got) == len(want):
-                        break
-        return np.stack([got[c] for c in counts])
-
-    def predict(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        if fitted.mode == CLASSIFICATION:
-            return self.predict_proba(fitted, X, subs).argmax(axis=2)
-        return self._staged(fitted, X, subs)
-
-    def predict_proba(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        return self._staged(fitted, X, subs)
+            return super()._score_counts(fitted, X, counts, margin)
 
     def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
         """Split gains per column over the first sub's iterations (None if sklearn's changed)."""
         est = fitted.est
-        k = min(int(subs[0]["max_iter"]), est.n_iter_)
+        k = self._first_count(fitted, subs)
         out = np.zeros(est.n_features_in_)
         try:
             for per_class in est._predictors[:k]:
@@ -420,7 +531,7 @@ class HistGBM(Model):
         return out
 
 
-class LightGBM(Model):
+class LightGBM(LightGBMBoosting):
     """LightGBM with its own parameter names (leaf-wise trees, ``num_leaves`` per tree).
 
     Binary / multiclass log loss or L2 regression by mode; ``feature_fraction`` of the columns
@@ -517,7 +628,7 @@ class LightGBM(Model):
         """Leaves 3, 7, 15, ... x trees 50..50*len x learning rate 0.05, 0.1; defaults else."""
         return expand_grid(
             num_leaves=_leaves(length),
-            n_estimators=[50 * i for i in range(1, length + 1)],
+            n_estimators=_multiples(50, length),
             learning_rate=[0.05, 0.1],
             min_child_samples=20,
             feature_fraction=1.0,
@@ -533,10 +644,8 @@ class LightGBM(Model):
         return pd.DataFrame(
             {
                 "n_estimators": rng.integers(10, 1001, length),
-                "num_leaves": np.round(np.exp(rng.uniform(np.log(2), np.log(256), length)))
-                .astype(int)
-                .clip(2, 256),
-                "learning_rate": np.exp(rng.uniform(np.log(0.005), np.log(0.5), length)),
+                "num_leaves": _random_leaves(rng, length),
+                "learning_rate": _log_uniform(rng, 0.005, 0.5, length),
                 "min_child_samples": rng.integers(2, 51, length),
                 "feature_fraction": rng.uniform(0.3, 1.0, length),
                 "bagging_fraction": rng.uniform(0.3, 1.0, length),
@@ -548,18 +657,8 @@ class LightGBM(Model):
     def fit(
         self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
     ) -> Any:
-        import lightgbm as lgb
-
-        if data.mode == CLASSIFICATION:
-            k = data.n_classes
-            objective = (
-                {"objective": "binary"} if k == 2 else {"objective": "multiclass", "num_class": k}
-            )
-        else:
-            objective = {"objective": "regression"}
         bag = float(params["bagging_fraction"])
-        p = {
-            **objective,
+        tree_params = {
             "learning_rate": float(params["learning_rate"]),
             "num_leaves": int(params["num_leaves"]),
             "max_depth": -1,
@@ -569,34 +668,8 @@ class LightGBM(Model):
             "bagging_freq": 1 if bag < 1 else 0,
             "lambda_l1": float(params["lambda_l1"]),
             "lambda_l2": float(params["lambda_l2"]),
-            "num_threads": int(self.options.get("num_threads", 1)),
-            "deterministic": True,
-            "force_col_wise": True,
-            "feature_pre_filter": False,
-            "seed": int(seed) % (2**31 - 1),
-            "verbose": -1,
         }
-        ds = lgb.Dataset(
-            data.X,
-            label=data.y,
-            weight=data.weights,
-            params={"verbose": -1, "feature_pre_filter": False},
-        )
-        n = max(_counts(subs, "n_estimators"))
-        return lgb.train(p, ds, num_boost_round=n, keep_training_booster=True)
-
-    def predict_raw(self, booster: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        """Raw scores at every requested tree count (gbm's staged helper)."""
-        threads = int(self.options.get("num_threads", 1))
-        return lgb_staged_raw(booster, X, _counts(subs, "n_estimators"), threads)
-
-    def predict(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        if fitted.params["objective"] == "regression":
-            return self.predict_raw(fitted, X, subs)
-        return self.predict_proba(fitted, X, subs).argmax(axis=2)
-
-    def predict_proba(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        return _raw_to_proba(self.predict_raw(fitted, X, subs))
+        return self._train(data, tree_params, subs, seed)
 
     def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
         """Total split gain per column over the first sub's trees."""
@@ -638,7 +711,7 @@ def _xgb_importance(booster: Any, p: int, kind: str) -> np.ndarray:
     return out
 
 
-class XGBTree(Model):
+class XGBTree(StagedBoosting):
     """XGBoost trees with caret's ``xgbTree`` parameters and objectives.
 
     Logistic, softprob or squared-error objective by mode; histogram tree method (option
@@ -677,7 +750,7 @@ class XGBTree(Model):
         """caret: depth, rounds, eta 0.3/0.4, colsample 0.6/0.8, subsample seq(0.5, 1)."""
         return expand_grid(
             max_depth=list(range(1, length + 1)),
-            nrounds=[50 * i for i in range(1, length + 1)],
+            nrounds=_multiples(50, length),
             eta=[0.3, 0.4],
             gamma=0.0,
             colsample_bytree=[0.6, 0.8],
@@ -719,56 +792,28 @@ class XGBTree(Model):
             "seed": int(seed) % (2**31 - 1),
             "verbosity": 0,
         }
-        n = max(_counts(subs, "nrounds"))
+        n = max(self._counts(subs))
         booster = xgb.train(p, _xgb_dmatrix(data), num_boost_round=n)
         return EngineFit(booster, data.mode, data.n_classes)
 
-    def _scores(
-        self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]], margin: bool = False
-    ) -> np.ndarray:
-        """Probabilities (S, n, K) or values (S, n), or the margins before the link with
-        ``margin``; one per sub's iteration count."""
-        b = fitted.est
-        done = b.num_boosted_rounds()
+    def _fitted_count(self, fitted: Any, count: int) -> int:
+        return min(count, fitted.est.num_boosted_rounds())
+
+    def _score_at(self, fitted: Any, X: np.ndarray, count: int, margin: bool) -> np.ndarray:
         kind = "margin" if margin else "value"
-        cache: dict[int, np.ndarray] = {}
-        out = []
-        for c in _counts(subs, "nrounds"):
-            c = min(c, done)
-            if c not in cache:
-                pred = b.inplace_predict(
-                    X, iteration_range=(0, c), predict_type=kind, missing=np.nan
-                )
-                cache[c] = (
-                    np.asarray(pred, dtype=float) if margin else _xgb_output(fitted.mode, pred)
-                )
-            out.append(cache[c])
-        return np.stack(out)
-
-    def predict(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        if fitted.mode == CLASSIFICATION:
-            return self.predict_proba(fitted, X, subs).argmax(axis=2)
-        return self._scores(fitted, X, subs)
-
-    def predict_proba(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        return self._scores(fitted, X, subs)
-
-    def predict_raw(
-        self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]
-    ) -> np.ndarray | None:
-        """Margins before the logistic / softmax link, one per sub's round count."""
-        if fitted.mode != CLASSIFICATION:
-            return None
-        return _margins(self._scores(fitted, X, subs, margin=True), fitted.n_classes)
+        pred = fitted.est.inplace_predict(
+            X, iteration_range=(0, count), predict_type=kind, missing=np.nan
+        )
+        return np.asarray(pred, dtype=float) if margin else _xgb_output(fitted.mode, pred)
 
     def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
         """Total split gain per column over the first sub's rounds (caret: xgb.importance Gain)."""
         b = fitted.est
-        k = min(int(subs[0]["nrounds"]), b.num_boosted_rounds())
+        k = self._first_count(fitted, subs)
         return _xgb_importance(b[0:k], int(b.num_features()), "total_gain")
 
 
-class XGBLinear(Model):
+class XGBLinear(StagedBoosting):
     """XGBoost's linear booster with caret's ``xgbLinear`` parameters (elastic-net boosting).
 
     Logistic, softprob or squared-error objective by mode, one thread, seeded. Sub-model: the fit
@@ -799,13 +844,14 @@ class XGBLinear(Model):
     complexity_order = (("nrounds", True), ("alpha", True), ("lambda", True))
     takes_weights = True
     takes_missing = True
+    has_margins = False
 
     def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
         """caret: lambda, alpha c(0, 10^seq(-1, -4, length = len - 1)), 50..50*len rounds."""
         pen = [0.0, *(10.0 ** np.linspace(-1, -4, length - 1))] if length > 1 else [0.0]
         return expand_grid(
             **{"lambda": pen, "alpha": pen},
-            nrounds=[50 * i for i in range(1, length + 1)],
+            nrounds=_multiples(50, length),
             eta=0.3,
         )
 
@@ -840,7 +886,7 @@ class XGBLinear(Model):
         dm = _xgb_dmatrix(data)
         boosters: dict[int, Any] = {}
         booster, done = None, 0
-        for c in sorted(set(_counts(subs, "nrounds"))):
+        for c in sorted(set(self._counts(subs))):
             booster = xgb.train(p, dm, num_boost_round=c - done, xgb_model=booster)
             boosters[c], done = booster.copy(), c
         return EngineFit(boosters, data.mode, data.n_classes)
@@ -851,32 +897,25 @@ class XGBLinear(Model):
             raise ValueError(f"xgb_linear was fitted for nrounds {sorted(fitted.est)}, not {count}")
         return fitted.est[count]
 
-    def _scores(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        """Probabilities (S, n, K) or values (S, n), one per sub's iteration count."""
+    def _fitted_count(self, fitted: Any, count: int) -> int:
+        return count  # only the fitted subs' counts are kept: _booster says so for any other
+
+    def _score_counts(
+        self, fitted: Any, X: np.ndarray, counts: list[int], margin: bool
+    ) -> dict[int, np.ndarray]:
+        """Each count's booster on one DMatrix of ``X``."""
         import xgboost as xgb
 
         dm = xgb.DMatrix(X, missing=np.nan, nthread=1)  # gblinear has no inplace_predict
-        out = [
-            _xgb_output(fitted.mode, self._booster(fitted, c).predict(dm))
-            for c in _counts(subs, "nrounds")
-        ]
-        return np.stack(out)
-
-    def predict(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        if fitted.mode == CLASSIFICATION:
-            return self.predict_proba(fitted, X, subs).argmax(axis=2)
-        return self._scores(fitted, X, subs)
-
-    def predict_proba(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        return self._scores(fitted, X, subs)
+        return {c: _xgb_output(fitted.mode, self._booster(fitted, c).predict(dm)) for c in counts}
 
     def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
         """|coefficient| per column, summed over classes (caret: xgb.importance Weight)."""
-        b = self._booster(fitted, int(subs[0]["nrounds"]))
+        b = self._booster(fitted, self._first_count(fitted, subs))
         return _xgb_importance(b, int(b.num_features()), "weight")
 
 
-class CatBoost(Model):
+class CatBoost(StagedBoosting):
     """CatBoost (oblivious trees of depth ``depth``) with its own parameter names.
 
     Logloss, MultiClass or RMSE by mode; CatBoost's default bootstrap, one thread, seeded, no
@@ -918,7 +957,7 @@ class CatBoost(Model):
         """Depth 2, 4, 6, ... x iterations 100..100*len; learning rate 0.1, L2 penalty 3."""
         return expand_grid(
             depth=sorted({min(2 * i, 16) for i in range(1, length + 1)}),
-            iterations=[100 * i for i in range(1, length + 1)],
+            iterations=_multiples(100, length),
             learning_rate=0.1,
             l2_leaf_reg=3.0,
         )
@@ -931,8 +970,8 @@ class CatBoost(Model):
             {
                 "iterations": rng.integers(10, 1001, length),
                 "depth": rng.integers(1, 11, length),
-                "learning_rate": np.exp(rng.uniform(np.log(0.005), np.log(0.5), length)),
-                "l2_leaf_reg": np.exp(rng.uniform(np.log(0.01), np.log(30.0), length)),
+                "learning_rate": _log_uniform(rng, 0.005, 0.5, length),
+                "l2_leaf_reg": _log_uniform(rng, 0.01, 30.0, length),
             }
         )
 
@@ -951,7 +990,7 @@ class CatBoost(Model):
         model = Engine(
             {
                 **loss,
-                "iterations": max(_counts(subs, "iterations")),
+                "iterations": max(self._counts(subs)),
                 "depth": int(params["depth"]),
                 "learning_rate": float(params["learning_rate"]),
                 "l2_leaf_reg": float(params["l2_leaf_reg"]),
@@ -965,48 +1004,25 @@ class CatBoost(Model):
         model.fit(Pool(data.X, label=y, weight=data.weights))
         return EngineFit(model, data.mode, data.n_classes)
 
-    def _scores(
-        self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]], margin: bool = False
-    ) -> np.ndarray:
-        """Probabilities (S, n, K) or values (S, n), or CatBoost's raw formula values (margins)
-        with ``margin``; one per sub's iteration count."""
-        m = fitted.est
+    def _fitted_count(self, fitted: Any, count: int) -> int:
+        return min(count, fitted.est.tree_count_)
+
+    def _score_at(self, fitted: Any, X: np.ndarray, count: int, margin: bool) -> np.ndarray:
+        """Probabilities or values, or CatBoost's raw formula values (margins) with ``margin``."""
         proba = fitted.mode == CLASSIFICATION and not margin
         kind = "Probability" if proba else "RawFormulaVal"
-        cache: dict[int, np.ndarray] = {}
-        out = []
-        for c in _counts(subs, "iterations"):
-            c = min(c, m.tree_count_)
-            if c not in cache:
-                pred = np.asarray(
-                    m.predict(X, prediction_type=kind, ntree_end=c, thread_count=1), dtype=float
-                )
-                if proba and pred.ndim == 2:
-                    pred = pred / pred.sum(axis=1, keepdims=True)
-                cache[c] = pred
-            out.append(cache[c])
-        return np.stack(out)
-
-    def predict(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        if fitted.mode == CLASSIFICATION:
-            return self.predict_proba(fitted, X, subs).argmax(axis=2)
-        return self._scores(fitted, X, subs)
-
-    def predict_proba(self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
-        return self._scores(fitted, X, subs)
-
-    def predict_raw(
-        self, fitted: Any, X: np.ndarray, subs: list[dict[str, Any]]
-    ) -> np.ndarray | None:
-        """CatBoost's raw formula values (margins), one per sub's iteration count."""
-        if fitted.mode != CLASSIFICATION:
-            return None
-        return _margins(self._scores(fitted, X, subs, margin=True), fitted.n_classes)
+        pred = np.asarray(
+            fitted.est.predict(X, prediction_type=kind, ntree_end=count, thread_count=1),
+            dtype=float,
+        )
+        if proba and pred.ndim == 2:
+            pred = pred / pred.sum(axis=1, keepdims=True)
+        return pred
 
     def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
         """CatBoost's PredictionValuesChange importance of the first sub's trees."""
         m = fitted.est
-        k = int(subs[0]["iterations"])
+        k = self._first_count(fitted, subs)
         if k < m.tree_count_:
             m = m.copy()
             m.shrink(ntree_end=k)
