@@ -416,21 +416,8 @@ def _train(
     try:
         with torch.random.fork_rng(devices=rng_devices):
             torch.manual_seed(seed)
-            return _loop(
-                forward,
-                module,
-                X,
-                ts,
-                val,
-                loss,
-                options,
-                seed,
-                snaps,
-                progress,
-                dist,
-                device,
-                fingerprint,
-            )
+            run = _set_up(forward, module, X, ts, val, loss, options, seed, dist, device)
+            return _loop(run, snaps, progress, fingerprint)
     finally:
         torch.set_num_threads(threads)
 
@@ -714,28 +701,16 @@ def _outcome(
 
 
 def _loop(
-    forward: torch.nn.Module,
-    module: torch.nn.Module,
-    X: np.ndarray,
-    ts: list[np.ndarray],
-    val: tuple[np.ndarray, list[np.ndarray]] | None,
-    loss: LossFn,
-    options: TrainOptions,
-    seed: int,
-    snaps: list[int],
-    progress: bool,
-    dist: _Dist | None,
-    device: torch.device,
-    fingerprint: dict[str, Any] | None,
+    run: _Run, snaps: list[int], progress: bool, fingerprint: dict[str, Any] | None
 ) -> TrainOutcome:
-    """Set up, resume from a checkpoint if there is one, then train epoch by epoch: each one
+    """Resume from a checkpoint if there is one, then train epoch by epoch: each one
     trains, validates, steps the schedule, keeps the best weights, snapshots and checkpoints."""
-    run = _set_up(forward, module, X, ts, val, loss, options, seed, dist, device)
+    module, options = run.module, run.options
     path = None if options.checkpoint_path is None else Path(options.checkpoint_path)
     done = _resume(path, fingerprint, run) if path is not None and path.exists() else _Progress()
     start = done.epoch
     done.last_good = _state(module)
-    bar = _progress_bar(progress, dist, options.epochs, start)
+    bar = _progress_bar(progress, run.dist, options.epochs, start)
     try:
         epoch = start
         while done.stopped == "epochs" and epoch < options.epochs:
