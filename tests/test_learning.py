@@ -617,3 +617,21 @@ def test_curve_table_from_hand_made_scores():
     assert table["apparent_sd"].iloc[0] == pytest.approx(0.005**0.5)
     assert table["n_resamples"].tolist() == [2, 1]
     assert table["n_failed"].tolist() == [0, 1]
+
+
+def test_verdict_rules_at_their_boundaries():
+    """gap > 0.25 is over-fitting (0.25 itself is not); then apparent < 0.5 is under-fitting
+    (0.5 itself is not); otherwise balanced, with a more-data remedy only while rising."""
+    from leanfit.learning import _verdict
+
+    assert _verdict("Accuracy", 0.26, 0.9, False)[0] == "over-fitting"
+    assert _verdict("Accuracy", 0.25, 0.49, False)[0] == "under-fitting"
+    why = "the gap is within 25% of that distance and training performance covers 50% of it"
+    assert _verdict("Accuracy", 0.25, 0.5, False) == ("balanced", why, [])
+    verdict, _, remedies = _verdict("Accuracy", 0.0, 0.6, True)
+    assert verdict == "balanced"
+    assert remedies == ["more training data: the resampled curve is still rising"]
+    _, _, flat = _verdict("RMSE", 0.1, 0.2, False)
+    assert flat[-1] == "more data alone will not help: the resampled curve has flattened"
+    _, _, still = _verdict("RMSE", 0.1, 0.2, True)
+    assert len(still) == len(flat) - 1

@@ -346,6 +346,16 @@ def diagnose_curve(curve: LearningCurve, metric: str | None = None) -> Diagnosis
         f"{_pct(1 - q_res)} of that distance short of ideal"
     )
     trend = _trend(slope, float(mid["size"]), size)
+    verdict, why, remedies = _verdict(metric, gap, q_app, rising)
+    message = f"{verdict}: {facts}; {why}. {trend}"
+    return Diagnosis(verdict=verdict, message=message, numbers=numbers, remedies=remedies)
+
+
+def _verdict(metric: str, gap: float, q_app: float, rising: bool) -> tuple[str, str, list[str]]:
+    """The documented rules on the scaled numbers: (verdict, why in words, remedies).
+
+    ``gap`` and ``q_app`` are on the baseline-to-ideal scale; ``rising``: whether the resampled
+    curve still rises over the last half of the sizes."""
     if gap > OVER_GAP:
         verdict = "over-fitting"
         why = f"the gap exceeds {OVER_GAP:.0%} of that distance, so the model fits noise"
@@ -385,8 +395,7 @@ def diagnose_curve(curve: LearningCurve, metric: str | None = None) -> Diagnosis
             f"{_pct(q_app)} of it"
         )
         remedies = ["more training data: the resampled curve is still rising"] if rising else []
-    message = f"{verdict}: {facts}; {why}. {trend}"
-    return Diagnosis(verdict=verdict, message=message, numbers=numbers, remedies=remedies)
+    return verdict, why, remedies
 
 
 # ---------------------------------------------------------------------------------------------
