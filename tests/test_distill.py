@@ -540,3 +540,16 @@ def test_test_rows_step_counts_training_rows_and_blames_distills_caller(
         lf.distill(lgb_teacher, test=mixed, hidden=(4,), epochs=1, multiple=0,
                    hard_baseline=False, latency=False)  # fmt: skip
     assert rec[0].filename == __file__
+
+
+def test_transfer_set_step_keeps_real_rows_first_and_marks_synthetic_labels(lgb_teacher):
+    """10 real rows with mixup x 2: the real rows come first, unchanged, with their own class
+    codes; every synthetic row has label -1 (the teacher alone labels it); one output per row."""
+    from leanfit.distillation.api import _transfer_set
+
+    teach = Teacher.of(lgb_teacher)
+    X, y = np.asarray(teach.dataset.X[:10], dtype=float), np.asarray(teach.dataset.y[:10])
+    Xa, t_out, labels = _transfer_set(teach, X, y, "mixup", 2.0, 0, mixup_alpha=0.4)
+    assert len(Xa) == 30 and t_out.shape == (30, 2) and len(labels) == 30
+    np.testing.assert_array_equal(Xa[:10], X)
+    np.testing.assert_array_equal(labels, np.r_[y, np.full(20, -1)])

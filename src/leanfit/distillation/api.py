@@ -215,19 +215,10 @@ def distill(
     check_transfer_size(len(X), X.shape[1], k, multiple)
     X_test, y_test = _test_rows(teach, test)
     # -- transfer set, labelled by the teacher; the student, and its hard-label baseline -------
-    synthetic = augment(
-        X,
-        augment_with,
-        multiple,
-        seed,
-        nominal=nominal_spans(ds.encoder),
-        munge_p=munge_p,
-        munge_s=munge_s,
+    Xa, t_out, labels = _transfer_set(
+        teach, X, y, augment_with, multiple, seed, munge_p=munge_p, munge_s=munge_s,
         mixup_alpha=mixup_alpha,
-    )
-    Xa = np.vstack([X, synthetic])
-    t_out = teach.outputs(Xa)
-    labels = transfer_labels(y, len(synthetic), ds.mode == CLASSIFICATION)
+    )  # fmt: skip
     st = _fit_student(spec, teach, Xa, labels, t_out, len(X), T, alpha)
     hard = _fit_hard_baseline(spec, teach, X, y, labels, t_out) if hard_baseline else None
     settings = {
@@ -291,6 +282,26 @@ def _test_rows(teach: Teacher, test: Any) -> tuple[np.ndarray | None, np.ndarray
             stacklevel=3,  # distill()'s caller
         )
     return X_test, y_test
+
+
+def _transfer_set(
+    teach: Teacher,
+    X: np.ndarray,
+    y: np.ndarray,
+    augment_with: str,
+    multiple: float,
+    seed: int,
+    **augment_options: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The real rows plus ``multiple`` × as many synthetic ones near them: (rows, the
+    teacher's outputs on them, the real rows' labels with the synthetic rows' marked missing)."""
+    ds = teach.dataset
+    synthetic = augment(
+        X, augment_with, multiple, seed, nominal=nominal_spans(ds.encoder), **augment_options
+    )
+    Xa = np.vstack([X, synthetic])
+    labels = transfer_labels(y, len(synthetic), ds.mode == CLASSIFICATION)
+    return Xa, teach.outputs(Xa), labels
 
 
 def _fit_student(
