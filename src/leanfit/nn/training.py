@@ -375,21 +375,13 @@ def _train(
     progress: bool,
     dist: _Dist | None,
 ) -> TrainOutcome:
+    """Check every input before any work, hold out a validation set when early stopping needs
+    one, then train under a forked RNG and the requested thread count (both restored after)."""
     if not isinstance(options, TrainOptions):
         raise TypeError(f"options must be a TrainOptions, got {type(options).__name__}")
     options.check()
     seed = _seed_int(seed)
-    X, ts = _check_data(X, targets, "training")
-    val = None
-    if validation is not None:
-        if not isinstance(validation, tuple | list) or len(validation) != 2:
-            raise ValueError("validation must be a pair (X_val, targets_val)")
-        val = _check_data(validation[0], validation[1], "validation")
-        if val[0].shape[1] != X.shape[1] or len(val[1]) != len(ts):
-            raise ValueError(
-                f"validation has {val[0].shape[1]} columns and {len(val[1])} target arrays; "
-                f"training has {X.shape[1]} and {len(ts)}"
-            )
+    X, ts, val = _checked_data(X, targets, validation)
     snaps = sorted({int(e) for e in snapshot_epochs})
     if any(e < 1 for e in snaps):
         raise ValueError(f"snapshot_epochs={list(snapshot_epochs)} must be epochs >= 1")
@@ -402,9 +394,7 @@ def _train(
         else _fingerprint(module, options, seed, X, ts, val, snaps)
     )
     if val is None and options.early_stopping:
-        tr, va = validation_split(len(X), options.validation_fraction, seed)
-        val = (X[va], [t[va] for t in ts])
-        X, ts = X[tr], [t[tr] for t in ts]
+        X, ts, val = _hold_out(X, ts, options.validation_fraction, seed)
     if len(X) == 0:
         raise ValueError("no training rows")
 
@@ -420,6 +410,32 @@ def _train(
             return _loop(run, snaps, progress, fingerprint)
     finally:
         torch.set_num_threads(threads)
+
+
+def _checked_data(
+    X: Any, targets: Any, validation: Any
+) -> tuple[np.ndarray, list[np.ndarray], tuple[np.ndarray, list[np.ndarray]] | None]:
+    """The training arrays and the validation pair (or None), checked to match each other."""
+    X, ts = _check_data(X, targets, "training")
+    if validation is None:
+        return X, ts, None
+    if not isinstance(validation, tuple | list) or len(validation) != 2:
+        raise ValueError("validation must be a pair (X_val, targets_val)")
+    val = _check_data(validation[0], validation[1], "validation")
+    if val[0].shape[1] != X.shape[1] or len(val[1]) != len(ts):
+        raise ValueError(
+            f"validation has {val[0].shape[1]} columns and {len(val[1])} target arrays; "
+            f"training has {X.shape[1]} and {len(ts)}"
+        )
+    return X, ts, val
+
+
+def _hold_out(
+    X: np.ndarray, ts: list[np.ndarray], fraction: float, seed: int
+) -> tuple[np.ndarray, list[np.ndarray], tuple[np.ndarray, list[np.ndarray]]]:
+    """Carve a seeded validation set off the training rows (for early stopping without one)."""
+    tr, va = validation_split(len(X), fraction, seed)
+    return X[tr], [t[tr] for t in ts], (X[va], [t[va] for t in ts])
 
 
 @dataclass
