@@ -520,3 +520,36 @@ def test_boosting_engines_teach_with_their_margins(method, grid, classes):
     logits = member_outputs(fit, X)
     np.testing.assert_allclose(_np_softmax(logits), fit.predict_proba(data), atol=1e-6)
     assert not np.allclose(np.log(np.exp(logits).sum(axis=1)), 0.0)  # margins, not log-probs
+
+
+def test_test_rows_step_counts_training_rows_and_blames_distills_caller(
+    lgb_teacher, training, testing
+):
+    """The test-row step: None without test rows; 5 training rows + 3 held-out ones give a
+    warning about exactly 5, attributed to the line that called distill() (here, this file)."""
+    from leanfit.distillation.api import _test_rows
+
+    teach = Teacher.of(lgb_teacher)
+    assert _test_rows(teach, None) == (None, None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # none of these are training rows: no warning
+        X_held, _ = _test_rows(teach, testing.iloc[:3])
+    assert X_held.shape == (3, 60)
+    mixed = pd.concat([training.iloc[:5], testing.iloc[:3]])
+    with pytest.warns(UserWarning, match="^5 of 8 test rows") as rec:
+        lf.distill(lgb_teacher, test=mixed, hidden=(4,), epochs=1, multiple=0,
+                   hard_baseline=False, latency=False)  # fmt: skip
+    assert rec[0].filename == __file__
+
+
+def test_transfer_set_step_keeps_real_rows_first_and_marks_synthetic_labels(lgb_teacher):
+    """10 real rows with mixup x 2: the real rows come first, unchanged, with their own class
+    codes; every synthetic row has label -1 (the teacher alone labels it); one output per row."""
+    from leanfit.distillation.api import _transfer_set
+
+    teach = Teacher.of(lgb_teacher)
+    X, y = np.asarray(teach.dataset.X[:10], dtype=float), np.asarray(teach.dataset.y[:10])
+    Xa, t_out, labels = _transfer_set(teach, X, y, "mixup", 2.0, 0, mixup_alpha=0.4)
+    assert len(Xa) == 30 and t_out.shape == (30, 2) and len(labels) == 30
+    np.testing.assert_array_equal(Xa[:10], X)
+    np.testing.assert_array_equal(labels, np.r_[y, np.full(20, -1)])

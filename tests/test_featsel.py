@@ -332,3 +332,27 @@ def test_search_bad_inputs(cls_data):
         safs(cls_data, "y", method="glmnet", control=CV3, internal=lf.Control(method="none"))
     with pytest.raises(ValueError, match="metric 'RMSE' is not produced"):
         safs(cls_data, "y", method="glmnet", control=CV3, metric="RMSE")
+
+
+def test_search_internal_summary_from_hand_made_traces():
+    """Two resamples, two iterations: fitness 1, 2 and 3, 6 (means 2 and 4, SDs sqrt(2) and
+    sqrt(8)); subset sizes 1, 2 and 3, 2 (means 2 and 2, SDs sqrt(2) and 0)."""
+    from types import SimpleNamespace
+
+    from leanfit.featsel.search import _internal_frame, _internal_resamples, _Trace
+
+    traces = [
+        _Trace(subsets=[np.array([0]), np.array([0, 4])], internal=[1.0, 2.0]),
+        _Trace(subsets=[np.array([1, 2, 3]), np.array([2, 3])], internal=[3.0, 6.0]),
+    ]
+    prob = SimpleNamespace(metric="RMSE")
+    df = _internal_frame(prob, traces, [1, 2])
+    assert df.columns.tolist() == ["Iter", "RMSE", "RMSESD", "Variables", "VariablesSD"]
+    assert df["RMSE"].tolist() == [2.0, 4.0]
+    assert df["RMSESD"].tolist() == pytest.approx([2**0.5, 8**0.5])
+    assert df["Variables"].tolist() == [2.0, 2.0]
+    assert df["VariablesSD"].tolist() == pytest.approx([2**0.5, 0.0])
+    long = _internal_resamples(prob, traces, [1, 2], ["Fold1", "Fold2"])
+    assert long["Resample"].tolist() == ["Fold1", "Fold1", "Fold2", "Fold2"]
+    assert long["Variables"].tolist() == [1, 2, 3, 2]
+    assert long["RMSE"].tolist() == [1.0, 2.0, 3.0, 6.0]

@@ -591,3 +591,47 @@ def test_diagnose_minimized_metric_uses_the_same_thresholds():
     assert under.numbers["apparent_scaled"] == pytest.approx(0.49)
     near = _hand_curve((8.0, 5.3, 5.3), (4.0, 4.9, 4.9), "RMSE", 10.0).diagnose()
     assert near.verdict == "balanced"
+
+
+def test_curve_table_from_hand_made_scores():
+    """Two resamples x two sizes, one metric; resample 2's fit at the second size failed.
+    Size 1: held-out 0.6 and 0.8 (mean 0.7, SD sqrt(0.02)), apparent 1.0 and 0.9 (0.95,
+    sqrt(0.005)), subsample rows 3 and 4 (3.5). Size 2: one success (0.9 / 0.95, no SD), 6 rows."""
+    from leanfit.learning import _curve_table, _Scores
+
+    nan = np.nan
+    scores = _Scores(
+        held=np.array([[[0.6], [0.9]], [[0.8], [nan]]]),
+        apparent=np.array([[[1.0], [0.95]], [[0.9], [nan]]]),
+        failed=np.array([[False, False], [False, True]]),
+    )
+    subsets = [[np.arange(3), np.arange(6)], [np.arange(4), np.arange(6)]]
+    table = _curve_table(scores, Control(method="cv", number=2), None, subsets, (0.5, 1.0), ["M"])
+    assert table.columns.tolist() == list(TABLE_COLUMNS)
+    assert table["size"].tolist() == [3.5, 6.0]
+    assert table["fraction"].tolist() == [0.5, 1.0]
+    assert table["resampled_mean"].tolist() == pytest.approx([0.7, 0.9])
+    assert table["resampled_sd"].iloc[0] == pytest.approx(0.02**0.5)
+    assert np.isnan(table["resampled_sd"].iloc[1])
+    assert table["apparent_mean"].tolist() == pytest.approx([0.95, 0.95])
+    assert table["apparent_sd"].iloc[0] == pytest.approx(0.005**0.5)
+    assert table["n_resamples"].tolist() == [2, 1]
+    assert table["n_failed"].tolist() == [0, 1]
+
+
+def test_verdict_rules_at_their_boundaries():
+    """gap > 0.25 is over-fitting (0.25 itself is not); then apparent < 0.5 is under-fitting
+    (0.5 itself is not); otherwise balanced, with a more-data remedy only while rising."""
+    from leanfit.learning import _verdict
+
+    assert _verdict("Accuracy", 0.26, 0.9, False)[0] == "over-fitting"
+    assert _verdict("Accuracy", 0.25, 0.49, False)[0] == "under-fitting"
+    why = "the gap is within 25% of that distance and training performance covers 50% of it"
+    assert _verdict("Accuracy", 0.25, 0.5, False) == ("balanced", why, [])
+    verdict, _, remedies = _verdict("Accuracy", 0.0, 0.6, True)
+    assert verdict == "balanced"
+    assert remedies == ["more training data: the resampled curve is still rising"]
+    _, _, flat = _verdict("RMSE", 0.1, 0.2, False)
+    assert flat[-1] == "more data alone will not help: the resampled curve has flattened"
+    _, _, still = _verdict("RMSE", 0.1, 0.2, True)
+    assert len(still) == len(flat) - 1

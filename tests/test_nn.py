@@ -532,3 +532,32 @@ def test_resume_after_an_exception_for_every_optimizer_and_schedule(tmp_path, op
     plain = seeded_mlp(SPEC, 1)
     train_network(plain, X, [y], CE, _opts(**{**kw, "checkpoint_path": None}), 1)
     assert out.resumed_from == 2 and _same(_state(resumed), _state(plain))
+
+
+def test_patience_step_on_a_hand_made_validation_loss_sequence():
+    """Patience 2 on val losses 5, 4, 4, 3, 3.5, 3.2: epoch 3 ties (no improvement), epoch 4
+    improves, epochs 5 and 6 do not, so training stops after epoch 6 with the best at epoch 4."""
+    from leanfit.nn.training import _patience_step
+
+    best, since, seen = math.inf, 0, []
+    for loss in (5.0, 4.0, 4.0, 3.0, 3.5, 3.2):
+        improved, since, stop = _patience_step(best, since, loss, patience=2)
+        best = loss if improved else best
+        seen.append((improved, since, stop))
+    assert seen == [
+        (True, 0, False),
+        (True, 0, False),
+        (False, 1, False),
+        (True, 0, False),
+        (False, 1, False),
+        (False, 2, True),
+    ]
+
+
+def test_checkpoint_due_every_k_epochs_and_at_the_end():
+    """every=3 over 7 epochs: after epochs 3, 6 and 7 (the last); any epoch of an early stop."""
+    from leanfit.nn.training import _checkpoint_due
+
+    due = [e for e in range(1, 8) if _checkpoint_due(e, 3, 7, "epochs")]
+    assert due == [3, 6, 7]
+    assert _checkpoint_due(4, 3, 7, "early_stopping")

@@ -346,6 +346,16 @@ def diagnose_curve(curve: LearningCurve, metric: str | None = None) -> Diagnosis
         f"{_pct(1 - q_res)} of that distance short of ideal"
     )
     trend = _trend(slope, float(mid["size"]), size)
+    verdict, why, remedies = _verdict(metric, gap, q_app, rising)
+    message = f"{verdict}: {facts}; {why}. {trend}"
+    return Diagnosis(verdict=verdict, message=message, numbers=numbers, remedies=remedies)
+
+
+def _verdict(metric: str, gap: float, q_app: float, rising: bool) -> tuple[str, str, list[str]]:
+    """The documented rules on the scaled numbers: (verdict, why in words, remedies).
+
+    ``gap`` and ``q_app`` are on the baseline-to-ideal scale; ``rising``: whether the resampled
+    curve still rises over the last half of the sizes."""
     if gap > OVER_GAP:
         verdict = "over-fitting"
         why = f"the gap exceeds {OVER_GAP:.0%} of that distance, so the model fits noise"
@@ -385,13 +395,27 @@ def diagnose_curve(curve: LearningCurve, metric: str | None = None) -> Diagnosis
             f"{_pct(q_app)} of it"
         )
         remedies = ["more training data: the resampled curve is still rising"] if rising else []
-    message = f"{verdict}: {facts}; {why}. {trend}"
-    return Diagnosis(verdict=verdict, message=message, numbers=numbers, remedies=remedies)
+    return verdict, why, remedies
 
 
 # ---------------------------------------------------------------------------------------------
 # the curve
 # ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Scores:
+    """Every fit's scores: held-out and apparent metrics per (resample, size, metric), which fits
+    failed, LOOCV's held-out predictions pooled per size, and the fits' errors and warnings."""
+
+    held: np.ndarray
+    apparent: np.ndarray
+    failed: np.ndarray
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    pooled: dict[int, list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]] = field(
+        default_factory=dict
+    )
+    warned: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _curve(
@@ -412,37 +436,69 @@ def _curve(
     """Plan (and check) the subsample tasks, run them, score them and build the table."""
     import dataclasses
 
-    import pandas as pd
-
     from .execute import warn_fit_warnings
-    from .tuning.plan import Task, task_seed
-    from .tuning.train import run_tasks
 
     if metric not in names:
         raise ValueError(f"metric {metric!r} is not produced by the summary; it produces {names}")
     subsets = _plan_subsets(dataset, resamples, fractions, seed)
     # one identical fit group per size index, so a task's group is its size index
     ctx = dataclasses.replace(ctx, groups=ctx.groups * len(fractions))
-    tasks = [
+    tasks = _plan_tasks(resamples, subsets, seed, seed_group)
+    scores = _run_and_score(ctx, tasks, control, model, resamples, fractions, names)
+    table = _curve_table(scores, control, ctx, subsets, fractions, names)
+    by_key = {(t.resample, t.group): t for t in tasks}
+    warn_fit_warnings(scores.warned, len(tasks), f"learning-curve fits of {model.name!r}")
+    return LearningCurve(
+        table=table,
+        metric=metric,
+        maximize=maximize,
+        params=params,
+        method=model.name or type(model).__name__,
+        baselines=_baselines(dataset, control, names),
+        failures=_failures_frame(scores.failures),
+        resampling=control.describe(),
+        fit_warnings=_warnings_frame(scores.warned, resamples, fractions, by_key),
+    )
+
+
+def _plan_tasks(
+    resamples: Resamples, subsets: list[list[np.ndarray]], seed: int, seed_group: int
+) -> list[Any]:
+    """One train() task per (resample, size): fit on the subsample, predict the resample's
+    held-out rows ("values") and the subsample itself ("inbag"), with the resample's seed."""
+    from .tuning.plan import Task, task_seed
+
+    return [
         Task(r, i, task_seed(seed, r, seed_group), rows, {"values": te, "inbag": rows})
         for r, (_, _, te) in enumerate(resamples)
         for i, rows in enumerate(subsets[r])
     ]
+
+
+def _run_and_score(
+    ctx: Context,
+    tasks: list[Any],
+    control: Control,
+    model: Model,
+    resamples: Resamples,
+    fractions: tuple[float, ...],
+    names: list[str],
+) -> _Scores:
+    """Run the tasks and score each fit on its held-out and training rows (LOOCV's held-out
+    predictions are pooled per size instead); failed fits are recorded, not dropped."""
+    from .tuning.train import run_tasks
+
     n_r, n_s = len(resamples), len(fractions)
     shape = (n_r, n_s, len(names))
-    held, appar = np.full(shape, np.nan), np.full(shape, np.nan)
-    failed = np.zeros((n_r, n_s), dtype=bool)
-    failures: list[dict[str, Any]] = []
-    pooled: dict[int, list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]] = {}
+    out = _Scores(np.full(shape, np.nan), np.full(shape, np.nan), np.zeros((n_r, n_s), dtype=bool))
     loocv = control.method == "loocv"
     by_key = {(t.resample, t.group): t for t in tasks}
-    warned: list[dict[str, Any]] = []
     for res in run_tasks(ctx, tasks, control, f"learning curve {model.name}"):
         task = by_key[(res.resample, res.group)]
-        warned.extend(res.warned())
+        out.warned.extend(res.warned())
         if res.error is not None:
-            failed[res.resample, res.group] = True
-            failures.append(
+            out.failed[res.resample, res.group] = True
+            out.failures.append(
                 {
                     "Resample": resamples.names[res.resample],
                     "fraction": fractions[res.group],
@@ -452,36 +508,69 @@ def _curve(
                 }
             )
             continue
-        for ev, target in (("values", held), ("inbag", appar)):
+        for ev, target in (("values", out.held), ("inbag", out.apparent)):
             rows = task.evals[ev]
             pred, prob = res.preds[ev], res.probs.get(ev)
             if ev == "values" and loocv:
-                pooled.setdefault(res.group, []).append((res.resample, rows, pred, prob))
+                out.pooled.setdefault(res.group, []).append((res.resample, rows, pred, prob))
                 continue
             target[res.resample, res.group] = _score(control, ctx, rows, pred, prob, names)
-    pooled_scores = {i: _pool(control, ctx, parts, names) for i, parts in pooled.items()}
+    return out
+
+
+def _curve_table(
+    scores: _Scores,
+    control: Control,
+    ctx: Context,
+    subsets: list[list[np.ndarray]],
+    fractions: tuple[float, ...],
+    names: list[str],
+) -> pd.DataFrame:
+    """One row per (size, metric): mean rows used, both curves' mean and SD over resamples (LOOCV:
+    the pooled held-out score, no SD), and how many fits succeeded and failed."""
+    import pandas as pd
+
+    loocv = control.method == "loocv"
+    pooled = {i: _pool(control, ctx, parts, names) for i, parts in scores.pooled.items()}
+    failed = scores.failed
     records = []
     for i, s in enumerate(fractions):
-        n_rows = float(np.mean([len(subsets[r][i]) for r in range(n_r)]))
+        n_rows = float(np.mean([len(subsets[r][i]) for r in range(len(subsets))]))
         ok = int((~failed[:, i]).sum())
         for j, name in enumerate(names):
             if loocv:
-                r_mean = pooled_scores[i][j] if i in pooled_scores else math.nan
+                r_mean = pooled[i][j] if i in pooled else math.nan
                 r_sd = math.nan
             else:
-                r_mean, r_sd = _mean_sd(held[:, i, j])
-            a_mean, a_sd = _mean_sd(appar[:, i, j])
+                r_mean, r_sd = _mean_sd(scores.held[:, i, j])
+            a_mean, a_sd = _mean_sd(scores.apparent[:, i, j])
             records.append(
                 (n_rows, s, name, r_mean, r_sd, a_mean, a_sd, ok, int(failed[:, i].sum()))
             )
     table = pd.DataFrame.from_records(records, columns=list(TABLE_COLUMNS))
-    table = table.astype({"n_resamples": "int64", "n_failed": "int64"})
+    return table.astype({"n_resamples": "int64", "n_failed": "int64"})
+
+
+def _failures_frame(failures: list[dict[str, Any]]) -> pd.DataFrame:
+    """The failed fits, ordered by size then resample."""
+    import pandas as pd
+
     fail_cols = ["Resample", "fraction", "size", "error", "traceback"]
-    fail_df = pd.DataFrame(
+    return pd.DataFrame(
         sorted(failures, key=lambda f: (f["fraction"], f["Resample"])), columns=fail_cols
     )
-    warn_fit_warnings(warned, len(tasks), f"learning-curve fits of {model.name!r}")
-    warn_df = pd.DataFrame(
+
+
+def _warnings_frame(
+    warned: list[dict[str, Any]],
+    resamples: Resamples,
+    fractions: tuple[float, ...],
+    by_key: dict[tuple[int, int], Any],
+) -> pd.DataFrame:
+    """The fits' warnings, one row each, with the resample, size fraction and rows used."""
+    import pandas as pd
+
+    return pd.DataFrame(
         [
             {
                 "Resample": resamples.names[w["resample"]],
@@ -492,17 +581,6 @@ def _curve(
             for w in warned
         ],
         columns=["Resample", "fraction", "size", "warning"],
-    )
-    return LearningCurve(
-        table=table,
-        metric=metric,
-        maximize=maximize,
-        params=params,
-        method=model.name or type(model).__name__,
-        baselines=_baselines(dataset, control, names),
-        failures=fail_df,
-        resampling=control.describe(),
-        fit_warnings=warn_df,
     )
 
 

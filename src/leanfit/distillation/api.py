@@ -186,7 +186,6 @@ def distill(
     ds = teach.dataset
     # -- every setting checked before anything is fitted --------------------------------------
     hidden = tuple(int(h) for h in hidden)
-    k = teach.n_classes if ds.mode == CLASSIFICATION else 1
     options = TrainOptions(
         optimizer=optimizer,
         lr=lr,
@@ -198,81 +197,30 @@ def distill(
         device=device,
         num_threads=int(num_threads),
     )
-    check_settings(student=student, augment_with=augment_with, T=T, alpha=alpha, options=options)
-    build_mlp(ds.X.shape[1], k, hidden, activation, dropout)  # validates the architecture
-    if data is None:
-        X, y = np.asarray(ds.X, dtype=float), np.asarray(ds.y)
-    else:
-        X, y = _encode_rows(teach, data, "data")
-    check_transfer_size(len(X), X.shape[1], k, multiple)
-    X_test = y_test = None
-    if test is not None:
-        X_test, y_test = _encode_rows(teach, test, "test")
-        shared = _overlap(ds.X, X_test)
-        if shared:
-            warnings.warn(
-                f"{shared} of {len(X_test)} test rows are identical to rows the teacher was "
-                "trained on; the report scores them too",
-                stacklevel=2,
-            )
-    # -- transfer set, labelled by the teacher ------------------------------------------------
-    synthetic = augment(
-        X,
-        augment_with,
-        multiple,
-        seed,
-        nominal=nominal_spans(ds.encoder),
-        munge_p=munge_p,
-        munge_s=munge_s,
-        mixup_alpha=mixup_alpha,
+    spec = _StudentSpec(
+        student=student,
+        hidden=hidden,
+        activation=activation,
+        dropout=dropout,
+        options=options,
+        seed=seed,
+        progress=progress,
+        tree_depth=tree_depth,
+        l2=l2,
     )
-    Xa = np.vstack([X, synthetic])
-    t_out = teach.outputs(Xa)
-    labels = transfer_labels(y, len(synthetic), ds.mode == CLASSIFICATION)
-    mlp_args = {
-        "hidden": hidden,
-        "activation": activation,
-        "dropout": dropout,
-        "options": options,
-        "seed": seed,
-        "progress": progress,
-    }
-    n_cls = k if ds.mode == CLASSIFICATION else 0
-
-    def fit(
-        rows: np.ndarray, row_labels: np.ndarray, targets: np.ndarray, T_: float, alpha_: float
-    ) -> Student:
-        if student == "mlp":
-            return fit_mlp_students(
-                rows,
-                row_labels,
-                targets,
-                ds.mode,
-                n_cls,
-                n_real=len(X),
-                T=T_,
-                alpha=alpha_,
-                **mlp_args,
-            )[0]
-        return fit_mimic_student(
-            student,
-            rows,
-            targets,
-            ds.mode,
-            teach.n_classes,
-            max_depth=tree_depth,
-            l2=max(l2, 1e-6),
-            seed=seed,
-        )
-
-    st = fit(Xa, labels, t_out, T, alpha)
-    hard = None
-    if hard_baseline:  # the same student on the real rows and their labels only
-        if student == "mlp":
-            hard_targets = t_out[: len(X)]  # unused at alpha = 1
-        else:
-            hard_targets = _one_hot_logits(y, k) if ds.mode == CLASSIFICATION else y
-        hard = fit(X, labels[: len(X)], hard_targets, 1.0, 1.0)
+    check_settings(student=student, augment_with=augment_with, T=T, alpha=alpha, options=options)
+    k = _n_outputs(teach)
+    build_mlp(ds.X.shape[1], k, hidden, activation, dropout)  # validates the architecture
+    X, y = _source_rows(teach, data)
+    check_transfer_size(len(X), X.shape[1], k, multiple)
+    X_test, y_test = _test_rows(teach, test)
+    # -- transfer set, labelled by the teacher; the student, and its hard-label baseline -------
+    Xa, t_out, labels = _transfer_set(
+        teach, X, y, augment_with, multiple, seed, munge_p=munge_p, munge_s=munge_s,
+        mixup_alpha=mixup_alpha,
+    )  # fmt: skip
+    st = _fit_student(spec, teach, Xa, labels, t_out, len(X), T, alpha)
+    hard = _fit_hard_baseline(spec, teach, X, y, labels, t_out) if hard_baseline else None
     settings = {
         "student": student,
         "hidden": hidden,
@@ -288,15 +236,145 @@ def distill(
     }
     out = Distilled(teach, st, hard, settings, n_transfer=len(Xa))
     if X_test is not None:
-        students = {f"student ({student}, distilled)": st}
-        if hard is not None:
-            students[f"student ({student}, hard labels)"] = hard
-        out.report = compare_models(
-            teach, students, X_test, y_test, latency=latency, n_single=n_single
-        )
-        names = list(students)
-        out.figures = relative_figures(out.report, names[0], names[1] if hard else None)
+        _add_report(out, X_test, y_test, latency=latency, n_single=n_single)
     return out
+
+
+@dataclass(frozen=True)
+class _StudentSpec:
+    """How a student is fitted: its kind and, for "mlp", architecture and training; for "tree"
+    and "linear", depth and ridge penalty."""
+
+    student: str
+    hidden: tuple[int, ...]
+    activation: str
+    dropout: float
+    options: Any  # leanfit.nn.training.TrainOptions
+    seed: int
+    progress: bool
+    tree_depth: int
+    l2: float
+
+
+def _n_outputs(teach: Teacher) -> int:
+    """The student's outputs: one per class, or one for regression."""
+    return teach.n_classes if teach.dataset.mode == CLASSIFICATION else 1
+
+
+def _source_rows(teach: Teacher, data: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The rows the transfer set grows from: ``data``, or the teacher's own training rows."""
+    ds = teach.dataset
+    if data is None:
+        return np.asarray(ds.X, dtype=float), np.asarray(ds.y)
+    return _encode_rows(teach, data, "data")
+
+
+def _test_rows(teach: Teacher, test: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The encoded test rows (None without ``test``); warns when some were training rows."""
+    if test is None:
+        return None, None
+    X_test, y_test = _encode_rows(teach, test, "test")
+    shared = _overlap(teach.dataset.X, X_test)
+    if shared:
+        warnings.warn(
+            f"{shared} of {len(X_test)} test rows are identical to rows the teacher was "
+            "trained on; the report scores them too",
+            stacklevel=3,  # distill()'s caller
+        )
+    return X_test, y_test
+
+
+def _transfer_set(
+    teach: Teacher,
+    X: np.ndarray,
+    y: np.ndarray,
+    augment_with: str,
+    multiple: float,
+    seed: int,
+    **augment_options: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The real rows plus ``multiple`` × as many synthetic ones near them: (rows, the
+    teacher's outputs on them, the real rows' labels with the synthetic rows' marked missing)."""
+    ds = teach.dataset
+    synthetic = augment(
+        X, augment_with, multiple, seed, nominal=nominal_spans(ds.encoder), **augment_options
+    )
+    Xa = np.vstack([X, synthetic])
+    labels = transfer_labels(y, len(synthetic), ds.mode == CLASSIFICATION)
+    return Xa, teach.outputs(Xa), labels
+
+
+def _fit_student(
+    spec: _StudentSpec,
+    teach: Teacher,
+    rows: np.ndarray,
+    row_labels: np.ndarray,
+    targets: np.ndarray,
+    n_real: int,
+    T: float,
+    alpha: float,
+) -> Student:
+    """Fit one student: an MLP on the T / alpha loss, or a tree / linear model on the logits."""
+    mode = teach.dataset.mode
+    if spec.student == "mlp":
+        return fit_mlp_students(
+            rows,
+            row_labels,
+            targets,
+            mode,
+            _n_outputs(teach) if mode == CLASSIFICATION else 0,
+            n_real=n_real,
+            T=T,
+            alpha=alpha,
+            hidden=spec.hidden,
+            activation=spec.activation,
+            dropout=spec.dropout,
+            options=spec.options,
+            seed=spec.seed,
+            progress=spec.progress,
+        )[0]
+    return fit_mimic_student(
+        spec.student,
+        rows,
+        targets,
+        mode,
+        teach.n_classes,
+        max_depth=spec.tree_depth,
+        l2=max(spec.l2, 1e-6),
+        seed=spec.seed,
+    )
+
+
+def _fit_hard_baseline(
+    spec: _StudentSpec,
+    teach: Teacher,
+    X: np.ndarray,
+    y: np.ndarray,
+    labels: np.ndarray,
+    t_out: np.ndarray,
+) -> Student:
+    """The same student on the real rows and their labels only (no teacher, no synthetic rows)."""
+    classif = teach.dataset.mode == CLASSIFICATION
+    if spec.student == "mlp":
+        hard_targets = t_out[: len(X)]  # unused at alpha = 1
+    else:
+        hard_targets = _one_hot_logits(y, _n_outputs(teach)) if classif else y
+    return _fit_student(spec, teach, X, labels[: len(X)], hard_targets, len(X), 1.0, 1.0)
+
+
+def _add_report(
+    out: Distilled, X_test: np.ndarray, y_test: Any, *, latency: bool, n_single: int
+) -> None:
+    """Score teacher, distilled student and hard-label baseline on the test rows."""
+    kind = out.settings["student"]
+    students = {f"student ({kind}, distilled)": out.student}
+    if out.hard is not None:
+        students[f"student ({kind}, hard labels)"] = out.hard
+    out.report = compare_models(
+        out.teacher, students, X_test, y_test, latency=latency, n_single=n_single
+    )
+    names = list(students)
+    out.figures = relative_figures(out.report, names[0], names[1] if out.hard else None)
 
 
 def _one_hot_logits(y: np.ndarray, k: int, scale: float = 5.0) -> np.ndarray:

@@ -359,11 +359,7 @@ def gafs(
         "elite": int(elite),
         "tournament": int(tournament),
     }
-    inputs = dict(
-        x=x, y=y, data=data, method=method, control=control, params=params, metric=metric,
-        maximize=maximize, seed=seed, preprocess=preprocess, weights=weights, groups=groups,
-    )  # fmt: skip
-    return _run("GA", settings, internal, inputs)
+    return _run("GA", settings, internal, _shared_inputs(locals()))
 
 
 def safs(
@@ -405,52 +401,134 @@ def safs(
         "improve": int(improve),
         "initial": float(initial),
     }
-    inputs = dict(
-        x=x, y=y, data=data, method=method, control=control, params=params, metric=metric,
-        maximize=maximize, seed=seed, preprocess=preprocess, weights=weights, groups=groups,
-    )  # fmt: skip
-    return _run("SA", settings, internal, inputs)
+    return _run("SA", settings, internal, _shared_inputs(locals()))
+
+
+_SHARED_INPUTS = (
+    "x", "y", "data", "method", "control", "params", "metric", "maximize", "seed", "preprocess",
+    "weights", "groups",
+)  # fmt: skip
+
+
+def _shared_inputs(args: dict[str, Any]) -> dict[str, Any]:
+    """The arguments gafs() and safs() share (data, model, resampling), picked by name from the
+    caller's arguments, for ``setup``."""
+    return {k: args[k] for k in _SHARED_INPUTS}
 
 
 def _run(
     algorithm: str, settings: dict[str, Any], internal: Control | None, inputs: dict[str, Any]
 ) -> SearchResult:
     """Check the inputs, run the searches (outer resamples and all rows) and collect them."""
-    import pandas as pd
-
-    from ._common import final_fit, mean_sd, parallel_map, profile_frame, score_held, setup
+    from ._common import final_fit, setup
 
     t0 = time.perf_counter()
     internal = _check_internal(internal)
     what = "gafs" if algorithm == "GA" else "safs"
     s = setup(**inputs, what=what)
-    prob, res = s.problem, s.resamples
+    prob = s.problem
     if algorithm == "GA" and settings["pmutation"] is None:
         settings = {**settings, "pmutation": 1.0 / prob.p}
-    iters = settings["iters"]
+    t_res = time.perf_counter()
+    traces, final = _search_all(s, algorithm, settings, internal)
+    times = {"search": time.perf_counter() - t_res}
+    ext = _external(prob, traces, final, s.control.method == "loocv", what, settings["iters"])
+    t_fin = time.perf_counter()
+    chosen = final.subsets[ext.optiter - 1]
+    model = final_fit(s, chosen)
+    times["final"] = time.perf_counter() - t_fin
+    names = s.resamples.names
+    shown = _shown_settings(algorithm, settings, internal)
+    times["everything"] = time.perf_counter() - t0
+    return SearchResult(
+        algorithm=algorithm,
+        external=ext.frame,
+        internal=_internal_frame(prob, traces, ext.iters),
+        external_resamples=_external_resamples(prob, traces, ext, names),
+        internal_resamples=_internal_resamples(prob, traces, ext.iters, names),
+        optiter=ext.optiter,
+        optvariables=[prob.columns[c] for c in chosen],
+        variables={
+            names[r]: [prob.columns[c] for c in t.subsets[ext.optiter - 1]]
+            for r, t in enumerate(traces)
+        },
+        final_search=_final_search_frame(prob, final, ext.iters),
+        final_model=model,
+        metric=prob.metric,
+        maximize=prob.maximize,
+        method=prob.model.name,
+        control=s.control,
+        settings=shown,
+        n_samples=len(prob.y),
+        n_predictors=prob.p,
+        failures=[e for t in [*traces, final] for e in t.errors],
+        times=times,
+        _encoder=s.dataset.encoder,
+        _columns=prob.columns,
+    )
+
+
+def _search_all(
+    s: Any, algorithm: str, settings: dict[str, Any], internal: Control
+) -> tuple[list[_Trace], _Trace]:
+    """Run the search in every outer resample (on its training rows) and on all rows: the
+    resamples' traces and the final search's."""
+    from ._common import parallel_map
+
+    prob = s.problem
     jobs = [
-        _Job(prob, r, tr, te, algorithm, settings, internal) for r, (_, tr, te) in enumerate(res)
+        _Job(prob, r, tr, te, algorithm, settings, internal)
+        for r, (_, tr, te) in enumerate(s.resamples)
     ]
     jobs.append(_Job(prob, -1, np.arange(len(prob.y)), None, algorithm, settings, internal))
-    t_res = time.perf_counter()
     out = parallel_map(_search_job, jobs, s.control.workers)
-    times = {"search": time.perf_counter() - t_res}
-    traces, final = out[:-1], out[-1]
-    values, pooled = score_held(prob, [t.held for t in traces], s.control.method == "loocv")
+    return out[:-1], out[-1]
+
+
+@dataclass
+class _External:
+    """The external performance per iteration: per resample (``values``), its mean and SD, the
+    profile table and the best iteration."""
+
+    iters: list[int]
+    values: np.ndarray  # (resamples, iterations, metrics)
+    frame: pd.DataFrame
+    optiter: int
+
+
+def _external(
+    prob: Problem, traces: list[_Trace], final: _Trace, loocv: bool, what: str, iters: int
+) -> _External:
+    """Score every resample's reported subsets on its held-out rows and pick the iteration with
+    the best mean main metric; every fit failing is an error quoting the first failure."""
+    from ._common import mean_sd, profile_frame, score_held
+
+    values, pooled = score_held(prob, [t.held for t in traces], loocv)
     mean, sd = mean_sd(values, pooled)
-    j = prob.metric_index
-    if np.all(np.isnan(mean[:, j])):
-        first = next((e for t in out for e in t.errors), "no metric was computed")
+    col = mean[:, prob.metric_index]
+    if np.all(np.isnan(col)):
+        first = next((e for t in [*traces, final] for e in t.errors), "no metric was computed")
         raise RuntimeError(f"{what}: every external fit failed; first error:\n{first}")
     its = list(range(1, iters + 1))
-    external = profile_frame("Iter", its, prob.names, mean, sd)
-    col = mean[:, j]
     optiter = int(np.nanargmax(col) if prob.maximize else np.nanargmin(col)) + 1
+    return _External(its, values, profile_frame("Iter", its, prob.names, mean, sd), optiter)
+
+
+def _sizes(traces: list[_Trace]) -> np.ndarray:
+    """The subset size per (resample, iteration)."""
+    return np.array([[len(s_) for s_ in t.subsets] for t in traces], dtype=float)
+
+
+def _internal_frame(prob: Problem, traces: list[_Trace], its: list[int]) -> pd.DataFrame:
+    """Per iteration: the mean and SD over resamples of the internal fitness and subset size."""
+    import pandas as pd
+
+    from ._common import mean_sd
+
     internal_vals = np.array([t.internal for t in traces], dtype=float)  # (R, iters)
-    sizes = np.array([[len(s_) for s_ in t.subsets] for t in traces], dtype=float)
     imean, isd = mean_sd(internal_vals[:, :, None], None)
-    smean, ssd = mean_sd(sizes[:, :, None], None)
-    internal_df = pd.DataFrame(
+    smean, ssd = mean_sd(_sizes(traces)[:, :, None], None)
+    return pd.DataFrame(
         {
             "Iter": its,
             prob.metric: imean[:, 0],
@@ -459,17 +537,35 @@ def _run(
             "VariablesSD": ssd[:, 0],
         }
     )
-    names = res.names
-    ext_long = pd.concat(
+
+
+def _external_resamples(
+    prob: Problem, traces: list[_Trace], ext: _External, names: Any
+) -> pd.DataFrame:
+    """Per resample and iteration: the external metrics and the subset size."""
+    import pandas as pd
+
+    sizes = _sizes(traces)
+    return pd.concat(
         [
-            pd.DataFrame(values[r], columns=list(prob.names)).assign(
-                Iter=its, Variables=sizes[r].astype(int), Resample=names[r]
+            pd.DataFrame(ext.values[r], columns=list(prob.names)).assign(
+                Iter=ext.iters, Variables=sizes[r].astype(int), Resample=names[r]
             )
             for r in range(len(traces))
         ],
         ignore_index=True,
     )
-    int_long = pd.concat(
+
+
+def _internal_resamples(
+    prob: Problem, traces: list[_Trace], its: list[int], names: Any
+) -> pd.DataFrame:
+    """Per resample and iteration: the internal fitness and the subset size."""
+    import pandas as pd
+
+    internal_vals = np.array([t.internal for t in traces], dtype=float)
+    sizes = _sizes(traces)
+    return pd.concat(
         [
             pd.DataFrame(
                 {
@@ -483,11 +579,13 @@ def _run(
         ],
         ignore_index=True,
     )
-    t_fin = time.perf_counter()
-    chosen = final.subsets[optiter - 1]
-    model = final_fit(s, chosen)
-    times["final"] = time.perf_counter() - t_fin
-    final_df = pd.DataFrame(
+
+
+def _final_search_frame(prob: Problem, final: _Trace, its: list[int]) -> pd.DataFrame:
+    """The search on all rows: per iteration its internal fitness, size and subset."""
+    import pandas as pd
+
+    return pd.DataFrame(
         {
             "Iter": its,
             prob.metric: final.internal,
@@ -495,37 +593,15 @@ def _run(
             "variables": [[prob.columns[c] for c in s_] for s_ in final.subsets],
         }
     )
-    shown = {k: v for k, v in settings.items()}
+
+
+def _shown_settings(algorithm: str, settings: dict[str, Any], internal: Control) -> dict[str, Any]:
+    """The settings as the result shows them (pmutation rounded, the internal resampling)."""
+    shown = dict(settings)
     if algorithm == "GA":
         shown["pmutation"] = round(float(shown["pmutation"]), 4)
     shown["internal"] = internal.describe()
-    times["everything"] = time.perf_counter() - t0
-    return SearchResult(
-        algorithm=algorithm,
-        external=external,
-        internal=internal_df,
-        external_resamples=ext_long,
-        internal_resamples=int_long,
-        optiter=optiter,
-        optvariables=[prob.columns[c] for c in chosen],
-        variables={
-            names[r]: [prob.columns[c] for c in t.subsets[optiter - 1]]
-            for r, t in enumerate(traces)
-        },
-        final_search=final_df,
-        final_model=model,
-        metric=prob.metric,
-        maximize=prob.maximize,
-        method=prob.model.name,
-        control=s.control,
-        settings=shown,
-        n_samples=len(prob.y),
-        n_predictors=prob.p,
-        failures=[e for t in out for e in t.errors],
-        times=times,
-        _encoder=s.dataset.encoder,
-        _columns=prob.columns,
-    )
+    return shown
 
 
 # ---------------------------------------------------------------------------------------------

@@ -375,21 +375,13 @@ def _train(
     progress: bool,
     dist: _Dist | None,
 ) -> TrainOutcome:
+    """Check every input before any work, hold out a validation set when early stopping needs
+    one, then train under a forked RNG and the requested thread count (both restored after)."""
     if not isinstance(options, TrainOptions):
         raise TypeError(f"options must be a TrainOptions, got {type(options).__name__}")
     options.check()
     seed = _seed_int(seed)
-    X, ts = _check_data(X, targets, "training")
-    val = None
-    if validation is not None:
-        if not isinstance(validation, tuple | list) or len(validation) != 2:
-            raise ValueError("validation must be a pair (X_val, targets_val)")
-        val = _check_data(validation[0], validation[1], "validation")
-        if val[0].shape[1] != X.shape[1] or len(val[1]) != len(ts):
-            raise ValueError(
-                f"validation has {val[0].shape[1]} columns and {len(val[1])} target arrays; "
-                f"training has {X.shape[1]} and {len(ts)}"
-            )
+    X, ts, val = _checked_data(X, targets, validation)
     snaps = sorted({int(e) for e in snapshot_epochs})
     if any(e < 1 for e in snaps):
         raise ValueError(f"snapshot_epochs={list(snapshot_epochs)} must be epochs >= 1")
@@ -402,9 +394,7 @@ def _train(
         else _fingerprint(module, options, seed, X, ts, val, snaps)
     )
     if val is None and options.early_stopping:
-        tr, va = validation_split(len(X), options.validation_fraction, seed)
-        val = (X[va], [t[va] for t in ts])
-        X, ts = X[tr], [t[tr] for t in ts]
+        X, ts, val = _hold_out(X, ts, options.validation_fraction, seed)
     if len(X) == 0:
         raise ValueError("no training rows")
 
@@ -416,26 +406,74 @@ def _train(
     try:
         with torch.random.fork_rng(devices=rng_devices):
             torch.manual_seed(seed)
-            return _loop(
-                forward,
-                module,
-                X,
-                ts,
-                val,
-                loss,
-                options,
-                seed,
-                snaps,
-                progress,
-                dist,
-                device,
-                fingerprint,
-            )
+            run = _set_up(forward, module, X, ts, val, loss, options, seed, dist, device)
+            return _loop(run, snaps, progress, fingerprint)
     finally:
         torch.set_num_threads(threads)
 
 
-def _loop(
+def _checked_data(
+    X: Any, targets: Any, validation: Any
+) -> tuple[np.ndarray, list[np.ndarray], tuple[np.ndarray, list[np.ndarray]] | None]:
+    """The training arrays and the validation pair (or None), checked to match each other."""
+    X, ts = _check_data(X, targets, "training")
+    if validation is None:
+        return X, ts, None
+    if not isinstance(validation, tuple | list) or len(validation) != 2:
+        raise ValueError("validation must be a pair (X_val, targets_val)")
+    val = _check_data(validation[0], validation[1], "validation")
+    if val[0].shape[1] != X.shape[1] or len(val[1]) != len(ts):
+        raise ValueError(
+            f"validation has {val[0].shape[1]} columns and {len(val[1])} target arrays; "
+            f"training has {X.shape[1]} and {len(ts)}"
+        )
+    return X, ts, val
+
+
+def _hold_out(
+    X: np.ndarray, ts: list[np.ndarray], fraction: float, seed: int
+) -> tuple[np.ndarray, list[np.ndarray], tuple[np.ndarray, list[np.ndarray]]]:
+    """Carve a seeded validation set off the training rows (for early stopping without one)."""
+    tr, va = validation_split(len(X), fraction, seed)
+    return X[tr], [t[tr] for t in ts], (X[va], [t[va] for t in ts])
+
+
+@dataclass
+class _Run:
+    """The constant parts of one fit: the networks, data on the device, optimiser, schedule."""
+
+    forward: torch.nn.Module
+    module: torch.nn.Module
+    loss: LossFn
+    options: TrainOptions
+    seed: int
+    dist: _Dist | None
+    device: torch.device
+    Xt: torch.Tensor
+    Tt: list[torch.Tensor]
+    Xv: torch.Tensor | None
+    Tv: list[torch.Tensor] | None
+    weights: list[torch.Tensor]
+    opt: torch.optim.Optimizer
+    sched: Any
+
+
+@dataclass
+class _Progress:
+    """The run so far: what a checkpoint saves (besides model and optimiser) and resumes."""
+
+    epoch: int = 0  # the last finished epoch
+    history: list[list[float]] = field(default_factory=list)
+    best_val: float = math.inf
+    best_epoch: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    since_best: int = 0
+    stopped: str = "epochs"
+    snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
+    last_good: dict[str, torch.Tensor] = field(default_factory=dict)  # the module's state
+
+
+def _set_up(
     forward: torch.nn.Module,
     module: torch.nn.Module,
     X: np.ndarray,
@@ -444,12 +482,10 @@ def _loop(
     loss: LossFn,
     options: TrainOptions,
     seed: int,
-    snaps: list[int],
-    progress: bool,
     dist: _Dist | None,
     device: torch.device,
-    fingerprint: dict[str, Any] | None,
-) -> TrainOutcome:
+) -> _Run:
+    """Move the module and data to ``device`` and build the optimiser and schedule."""
     module.to(device)
     Xt = _tensor(X, device)
     Tt = [_tensor(t, device) for t in ts]
@@ -459,174 +495,269 @@ def _loop(
     weights = [p for p in module.parameters() if p.ndim >= 2]
     opt = make_optimizer(module.parameters(), options)
     sched = make_scheduler(opt, options)
-    n, bs = len(Xt), int(options.batch_size)
-    chunk = max(bs, 4096)
+    return _Run(
+        forward, module, loss, options, seed, dist, device, Xt, Tt, Xv, Tv, weights, opt, sched
+    )
 
-    history: list[list[float]] = []
-    best_val, best_epoch, best_state, since_best = math.inf, 0, None, 0
-    stopped, start, resumed_from = "epochs", 0, 0
-    snapshots: dict[int, dict[str, torch.Tensor]] = {}
+
+def _resume(path: Path, fingerprint: dict[str, Any] | None, run: _Run) -> _Progress:
+    """Load a checkpoint into the module, optimiser and schedule, once checked to be this run's."""
+    ck = torch.load(path, weights_only=True, map_location="cpu")
+    diff = _fingerprint_diff(ck.get("fingerprint", {}), fingerprint or {})
+    if diff:
+        raise ValueError(
+            f"checkpoint {str(path)!r} was written by a different training run "
+            f"({'; '.join(diff)}); delete it or use another checkpoint_path"
+        )
+    run.module.load_state_dict(ck["model"])
+    run.opt.load_state_dict(ck["optimizer"])
+    if run.sched is not None:
+        run.sched.load_state_dict(ck["scheduler"])
+    torch.set_rng_state(ck["rng"])
+    return _Progress(
+        epoch=int(ck["epoch"]),
+        history=[list(r) for r in ck["history"]],
+        best_val=ck["best_val"],
+        best_epoch=ck["best_epoch"],
+        best_state=ck["best_state"],
+        since_best=ck["since_best"],
+        stopped=ck["stopped"],
+        snapshots={int(k): v for k, v in ck["snapshots"].items()},
+    )
+
+
+def _save_checkpoint(
+    path: Path, fingerprint: dict[str, Any] | None, run: _Run, done: _Progress
+) -> None:
+    """Write the checkpoint atomically (a temporary file, then a rename)."""
+    payload = {
+        "format": _CHECKPOINT_FORMAT,
+        "fingerprint": fingerprint,
+        "epoch": done.epoch,
+        "stopped": done.stopped,
+        "model": done.last_good,  # the module's state, copied this epoch
+        "optimizer": run.opt.state_dict(),
+        "scheduler": None if run.sched is None else run.sched.state_dict(),
+        "history": done.history,
+        "best_val": done.best_val,
+        "best_epoch": done.best_epoch,
+        "best_state": done.best_state,
+        "since_best": done.since_best,
+        "snapshots": done.snapshots,
+        "rng": torch.get_rng_state(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def _checkpoint_due(epoch: int, every: int, epochs: int, stopped: str) -> bool:
+    """Whether a checkpoint is written after ``epoch``: every ``every`` epochs, and at the end
+    (the last epoch, or an early stop)."""
+    return epoch % every == 0 or epoch == epochs or stopped != "epochs"
+
+
+def _patience_step(
+    best_val: float, since_best: int, val_loss: float, patience: int
+) -> tuple[bool, int, bool]:
+    """Early stopping's decision after one epoch: (improved, epochs since the best, stop).
+
+    An epoch improves when its validation loss is strictly below the best so far; training stops
+    once ``patience`` epochs in a row have not improved."""
+    if val_loss < best_val:
+        return True, 0, False
+    since_best += 1
+    return False, since_best, since_best >= patience
+
+
+def _diverged(
+    run: _Run,
+    done: _Progress,
+    path: Path | None,
+    epoch: int,
+    batch: Any,
+    value: float,
+) -> TrainingDiverged:
+    """Restore the last good weights (those of ``done.epoch``) and build the error that says
+    where and why."""
+    run.module.load_state_dict(done.last_good)
+    last_good_epoch = done.epoch
+    options = run.options
+    where = f"batch {batch}" if isinstance(batch, int) else batch
+    kept = (
+        f"; the checkpoint file {str(path)!r} was kept"
+        if path is not None and path.exists()
+        else ""
+    )
+    return TrainingDiverged(
+        f"training diverged at epoch {epoch}, {where}: the loss is {value}. Likely causes: "
+        f"a learning rate ({options.lr:g}) too high for the {options.optimizer!r} optimiser, "
+        "unscaled inputs or targets, or no gradient clipping. The network holds the weights "
+        f"of epoch {last_good_epoch}, the last good one"
+        f"{' (its initial weights)' if last_good_epoch == 0 else ''}{kept}.",
+        epoch=epoch,
+        last_good_epoch=last_good_epoch,
+        batch=batch,
+    )
+
+
+_Fail = Callable[[Any, float], TrainingDiverged]  # (batch or where, loss value) -> the error
+
+
+def _batch_loss(run: _Run, idx: torch.Tensor) -> tuple[float, torch.Tensor]:
+    """One batch's mean loss (over all ranks) and the term to back-propagate on this rank."""
+    Xt, Tt, dist = run.Xt, run.Tt, run.dist
+    if dist is None:
+        out = run.forward(Xt[idx])
+        value = run.loss(out, tuple(t[idx] for t in Tt))
+        _check_scalar(value)
+        return float(value.detach()), value
+    share = idx.tensor_split(dist.world_size)[dist.rank]
+    out = run.forward(Xt[share])
+    if len(share):
+        value = run.loss(out, tuple(t[share] for t in Tt))
+        _check_scalar(value)
+        part = float(value.detach()) * len(share)
+        # DDP averages gradients over ranks: this scaling makes the average
+        # the gradient of the global batch's mean loss
+        term = value * (len(share) * dist.world_size / len(idx))
+    else:
+        part, term = 0.0, out.sum() * 0.0
+    return dist.all_sum(part) / len(idx), term
+
+
+def _train_epoch(run: _Run, epoch: int, fail: _Fail) -> float:
+    """One pass over the shuffled training rows, one optimiser step per batch: the mean loss."""
+    torch.manual_seed(_mix(run.seed, epoch, 0x44524F))  # dropout masks: (seed, epoch) only
+    n, bs = len(run.Xt), int(run.options.batch_size)
+    perm = torch.from_numpy(epoch_permutation(n, run.seed, epoch)).to(run.device)
+    run.forward.train()
+    total, batch = 0.0, 0
+    for batch, lo in enumerate(range(0, n, bs), start=1):
+        idx = perm[lo : lo + bs]
+        mean, term = _batch_loss(run, idx)
+        if not math.isfinite(mean):
+            raise fail(batch, mean)
+        run.opt.zero_grad(set_to_none=True)
+        (term + _penalty(run.weights, run.options)).backward()
+        run.opt.step()
+        total += mean * len(idx)
+    if not all(bool(torch.isfinite(p).all()) for p in run.module.parameters()):
+        raise fail(batch, math.nan)
+    return total / n
+
+
+def _validation_loss(run: _Run, fail: _Fail) -> float:
+    """The loss on the validation rows (NaN without them)."""
+    if run.Xv is None:
+        return math.nan
+    chunk = max(int(run.options.batch_size), 4096)
+    val_loss = _evaluate(run.module, run.Xv, run.Tv, run.loss, chunk)
+    if not math.isfinite(val_loss):
+        raise fail("on the validation rows", val_loss)
+    return val_loss
+
+
+def _step_schedule(run: _Run, train_loss: float, val_loss: float) -> None:
+    """Step the learning-rate schedule; "plateau" watches the validation (else training) loss."""
+    if run.sched is None:
+        return
+    if run.options.schedule == "plateau":
+        run.sched.step(val_loss if run.Xv is not None else train_loss)
+    else:
+        run.sched.step()
+
+
+def _keep_best(done: _Progress, epoch: int, val_loss: float, options: TrainOptions) -> None:
+    """After an epoch: the best epoch (early stopping's patience, or simply the last)."""
+    if not options.early_stopping:
+        done.best_epoch = epoch
+        return
+    improved, done.since_best, stop = _patience_step(
+        done.best_val, done.since_best, val_loss, options.patience
+    )
+    if improved:
+        done.best_val, done.best_epoch, done.best_state = val_loss, epoch, done.last_good
+    if stop:
+        done.stopped = "early_stopping"
+
+
+def _progress_bar(progress: bool, dist: _Dist | None, epochs: int, start: int) -> Any:
+    """A tqdm bar over the epochs (on rank 0 only), or None."""
+    if not progress or (dist is not None and dist.rank != 0):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=epochs, initial=start, desc="epochs", unit="epoch")
+
+
+def _outcome(
+    module: torch.nn.Module,
+    done: _Progress,
+    options: TrainOptions,
+    snaps: list[int],
+    resumed_from: int,
+) -> TrainOutcome:
+    """Restore the best weights (early stopping), put the module in eval mode and report."""
+    if options.early_stopping and done.best_state is not None:
+        module.load_state_dict(done.best_state)
+    final = _state(module)
+    out_snaps = {e: _numpy_state(done.snapshots.get(e, final)) for e in snaps}
+    module.eval()
+    return TrainOutcome(
+        history=pd.DataFrame(done.history, columns=list(HISTORY_COLUMNS)).astype(
+            {"epoch": int, "train_loss": float, "val_loss": float, "lr": float, "seconds": float}
+        ),
+        best_epoch=int(done.best_epoch),
+        snapshots=out_snaps,
+        stopped=done.stopped,
+        resumed_from=resumed_from,
+    )
+
+
+def _loop(
+    run: _Run, snaps: list[int], progress: bool, fingerprint: dict[str, Any] | None
+) -> TrainOutcome:
+    """Resume from a checkpoint if there is one, then train epoch by epoch: each one
+    trains, validates, steps the schedule, keeps the best weights, snapshots and checkpoints."""
+    module, options = run.module, run.options
     path = None if options.checkpoint_path is None else Path(options.checkpoint_path)
-    if path is not None and path.exists():
-        ck = torch.load(path, weights_only=True, map_location="cpu")
-        diff = _fingerprint_diff(ck.get("fingerprint", {}), fingerprint or {})
-        if diff:
-            raise ValueError(
-                f"checkpoint {str(path)!r} was written by a different training run "
-                f"({'; '.join(diff)}); delete it or use another checkpoint_path"
-            )
-        module.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        if sched is not None:
-            sched.load_state_dict(ck["scheduler"])
-        history = [list(r) for r in ck["history"]]
-        best_val, best_epoch, since_best = ck["best_val"], ck["best_epoch"], ck["since_best"]
-        best_state = ck["best_state"]
-        snapshots = {int(k): v for k, v in ck["snapshots"].items()}
-        stopped, start = ck["stopped"], int(ck["epoch"])
-        torch.set_rng_state(ck["rng"])
-        resumed_from = start
-
-    last_good, last_good_epoch = _state(module), start
-
-    def diverged(epoch: int, batch: Any, value: float) -> TrainingDiverged:
-        module.load_state_dict(last_good)
-        where = f"batch {batch}" if isinstance(batch, int) else batch
-        kept = (
-            f"; the checkpoint file {str(path)!r} was kept"
-            if path is not None and path.exists()
-            else ""
-        )
-        return TrainingDiverged(
-            f"training diverged at epoch {epoch}, {where}: the loss is {value}. Likely causes: "
-            f"a learning rate ({options.lr:g}) too high for the {options.optimizer!r} optimiser, "
-            "unscaled inputs or targets, or no gradient clipping. The network holds the weights "
-            f"of epoch {last_good_epoch}, the last good one"
-            f"{' (its initial weights)' if last_good_epoch == 0 else ''}{kept}.",
-            epoch=epoch,
-            last_good_epoch=last_good_epoch,
-            batch=batch,
-        )
-
-    def save(epoch: int) -> None:
-        assert path is not None
-        payload = {
-            "format": _CHECKPOINT_FORMAT,
-            "fingerprint": fingerprint,
-            "epoch": epoch,
-            "stopped": stopped,
-            "model": last_good,  # the module's state, copied this epoch
-            "optimizer": opt.state_dict(),
-            "scheduler": None if sched is None else sched.state_dict(),
-            "history": history,
-            "best_val": best_val,
-            "best_epoch": best_epoch,
-            "best_state": best_state,
-            "since_best": since_best,
-            "snapshots": snapshots,
-            "rng": torch.get_rng_state(),
-        }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-
-    bar = None
-    if progress and (dist is None or dist.rank == 0):
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=options.epochs, initial=start, desc="epochs", unit="epoch")
+    done = _resume(path, fingerprint, run) if path is not None and path.exists() else _Progress()
+    start = done.epoch
+    done.last_good = _state(module)
+    bar = _progress_bar(progress, run.dist, options.epochs, start)
     try:
         epoch = start
-        while stopped == "epochs" and epoch < options.epochs:
+        while done.stopped == "epochs" and epoch < options.epochs:
             epoch += 1
             t0 = time.perf_counter()
-            torch.manual_seed(_mix(seed, epoch, 0x44524F))  # dropout masks: (seed, epoch) only
-            lr = float(opt.param_groups[0]["lr"])
-            perm = torch.from_numpy(epoch_permutation(n, seed, epoch)).to(device)
-            forward.train()
-            total, batch = 0.0, 0
-            for batch, lo in enumerate(range(0, n, bs), start=1):
-                idx = perm[lo : lo + bs]
-                if dist is None:
-                    out = forward(Xt[idx])
-                    value = loss(out, tuple(t[idx] for t in Tt))
-                    _check_scalar(value)
-                    mean = float(value.detach())
-                    term = value
-                else:
-                    share = idx.tensor_split(dist.world_size)[dist.rank]
-                    out = forward(Xt[share])
-                    if len(share):
-                        value = loss(out, tuple(t[share] for t in Tt))
-                        _check_scalar(value)
-                        part = float(value.detach()) * len(share)
-                        # DDP averages gradients over ranks: this scaling makes the average
-                        # the gradient of the global batch's mean loss
-                        term = value * (len(share) * dist.world_size / len(idx))
-                    else:
-                        part, term = 0.0, out.sum() * 0.0
-                    mean = dist.all_sum(part) / len(idx)
-                if not math.isfinite(mean):
-                    raise diverged(epoch, batch, mean)
-                opt.zero_grad(set_to_none=True)
-                (term + _penalty(weights, options)).backward()
-                opt.step()
-                total += mean * len(idx)
-            train_loss = total / n
-            if not all(bool(torch.isfinite(p).all()) for p in module.parameters()):
-                raise diverged(epoch, batch, math.nan)
-            val_loss = math.nan
-            if Xv is not None:
-                val_loss = _evaluate(module, Xv, Tv, loss, chunk)
-                if not math.isfinite(val_loss):
-                    raise diverged(epoch, "on the validation rows", val_loss)
-            if sched is not None:
-                if options.schedule == "plateau":
-                    sched.step(val_loss if Xv is not None else train_loss)
-                else:
-                    sched.step()
-            history.append([epoch, train_loss, val_loss, lr, time.perf_counter() - t0])
-            last_good, last_good_epoch = _state(module), epoch  # one CPU copy per epoch
-            if options.early_stopping:
-                if val_loss < best_val:
-                    best_val, best_epoch, since_best = val_loss, epoch, 0
-                    best_state = last_good
-                else:
-                    since_best += 1
-                    if since_best >= options.patience:
-                        stopped = "early_stopping"
-            else:
-                best_epoch = epoch
+
+            def fail(batch: Any, value: float, epoch: int = epoch) -> TrainingDiverged:
+                return _diverged(run, done, path, epoch, batch, value)
+
+            lr = float(run.opt.param_groups[0]["lr"])
+            train_loss = _train_epoch(run, epoch, fail)
+            val_loss = _validation_loss(run, fail)
+            _step_schedule(run, train_loss, val_loss)
+            done.history.append([epoch, train_loss, val_loss, lr, time.perf_counter() - t0])
+            done.epoch, done.last_good = epoch, _state(module)  # one CPU copy per epoch
+            _keep_best(done, epoch, val_loss, options)
             if epoch in snaps:
-                snapshots[epoch] = best_state if options.early_stopping else last_good
-            if path is not None and (
-                epoch % options.checkpoint_every == 0
-                or epoch == options.epochs
-                or stopped != "epochs"
+                done.snapshots[epoch] = (
+                    done.best_state if options.early_stopping else done.last_good
+                )
+            if path is not None and _checkpoint_due(
+                epoch, options.checkpoint_every, options.epochs, done.stopped
             ):
-                save(epoch)
+                _save_checkpoint(path, fingerprint, run, done)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{train_loss:.4g}", val=f"{val_loss:.4g}")
     finally:
         if bar is not None:
             bar.close()
-
-    if options.early_stopping and best_state is not None:
-        module.load_state_dict(best_state)
-    final = _state(module)
-    out_snaps = {e: _numpy_state(snapshots.get(e, final)) for e in snaps}
-    module.eval()
-    return TrainOutcome(
-        history=pd.DataFrame(history, columns=list(HISTORY_COLUMNS)).astype(
-            {"epoch": int, "train_loss": float, "val_loss": float, "lr": float, "seconds": float}
-        ),
-        best_epoch=int(best_epoch),
-        snapshots=out_snaps,
-        stopped=stopped,
-        resumed_from=resumed_from,
-    )
+    return _outcome(module, done, options, snaps, resumed_from=start)
 
 
 def _check_scalar(value: Any) -> None:
