@@ -17,4 +17,6 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 .venv/bin/ruff check src tests benchmarks
+# The layers (pyproject.toml [tool.importlinter]): no upward imports, no import circles.
+.venv/bin/lint-imports
 exec .venv/bin/python -m pytest -q "$@"

@@ -15,11 +15,11 @@ torch = pytest.importorskip("torch")
 
 import leanfit as lf  # noqa: E402
 from leanfit.distillation import Teacher, distillation_loss, mixup, munge  # noqa: E402
+from leanfit.distillation.model import DistilledMLP  # noqa: E402
 from leanfit.distillation.teacher import member_outputs  # noqa: E402
 from leanfit.distillation.transfer import check_transfer_size, nominal_spans  # noqa: E402
 from leanfit.models.base import CLASSIFICATION, Model  # noqa: E402
 from leanfit.models.boosting import LightGBM  # noqa: E402
-from leanfit.models.distilled import DistilledMLP  # noqa: E402
 
 
 def _np_softmax(z, T=1.0):

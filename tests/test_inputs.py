@@ -331,7 +331,7 @@ def test_a_target_mixing_1_and_the_string_1_is_refused(table, fits):
 
 def test_a_distill_output_under_a_file_fails_before_the_teacher_is_tuned(tmp_path, monkeypatch):
     pytest.importorskip("torch")
-    from leanfit.distillation import config
+    from leanfit import distill_config as config
 
     tuned: list = []
     monkeypatch.setattr(config, "_teacher", lambda *a, **k: tuned.append(a))

@@ -17,9 +17,9 @@ import test_store
 
 import leanfit as lf
 from leanfit.models.base import CLASSIFICATION, Model, TrainingData, registry
+from leanfit.restore import restore_fit
 from leanfit.store import Store, StoreError
 from leanfit.store.artifacts import UnsafeModelError, dump_model, load_model
-from leanfit.store.restore import restore_fit
 from leanfit.tuning.train import plan_train
 
 ENGINE_PACKAGE = {"xgboost": "xgboost", "catboost": "catboost", "torch": "torch"}

@@ -19,9 +19,9 @@ import test_store
 
 import leanfit as lf
 from leanfit.cli import main
+from leanfit.restore import restore_fit
 from leanfit.store import SCHEMA_VERSION, Store, StoreError
 from leanfit.store.artifacts import UnsafeModelError, _skops, dump_model, load_model
-from leanfit.store.restore import restore_fit
 from leanfit.tuning.train import plan_train
 
 pg_server, store_url = test_store.pg_server, test_store.store_url
@@ -34,11 +34,12 @@ KEY = "k" * 32
 def test_trust_list_is_exactly_what_leanfits_models_store() -> None:
     """trusted.txt equals a regeneration from every registered model (each mode: binary,
     3-class, regression) and every pre-processing step: nothing missing, nothing extra."""
-    from leanfit.store.trust import generate, trusted_names
+    from leanfit.store.trust import trusted_names
+    from leanfit.trustlist import generate
 
     names = generate()
     assert set(names) == trusted_names(), (
-        "trusted.txt is out of date; run python -m leanfit.store.trust --check / --write"
+        "trusted.txt is out of date; run python -m leanfit.trustlist --check / --write"
     )
     assert not [n for n in names if n.endswith(".")]
 

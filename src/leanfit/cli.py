@@ -219,8 +219,8 @@ def _runs(args: argparse.Namespace) -> int:
         )
     print(pd.DataFrame(rows).to_string(index=False))
     if len(args.ids) > 1:
+        from .restore import stored_comparison
         from .store import StoreError
-        from .store.restore import stored_comparison
 
         try:
             comp = stored_comparison(store, args.ids, infos=infos)
@@ -241,7 +241,7 @@ def _stored_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .paths import safe_filename
-    from .report import write_stored_report
+    from .restore import write_stored_report
     from .store import Store
 
     with Store.open(args.store) as store:
@@ -424,7 +424,7 @@ def _main(argv: list[str] | None) -> int:
             print(f"report written to {exp.report}")
             return 0
         if args.command == "distill":
-            from .distillation.config import run_distill_config
+            from .distill_config import run_distill_config
 
             run_distill_config(args.config, store=args.store)
             return 0

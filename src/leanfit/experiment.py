@@ -301,7 +301,7 @@ def _seedless(cfg: dict[str, Any], only: Sequence[str] | None) -> list[str]:
 def stored_seed(store: Any, experiment: str) -> int | None:
     """The seed drawn for a seedless config when ``experiment`` first ran, as stored with its
     runs' re-plan specs, or None when the store has no run of it that kept one."""
-    from .store.restore import run_spec
+    from .store.runs import run_spec
 
     runs = store.runs()
     for run_id in runs.loc[runs["experiment"] == experiment, "id"]:

@@ -3,7 +3,7 @@
 ``distill()`` trains a student on the teacher's training rows plus synthetic rows (MUNGE or
 mixup) labelled by the teacher, and reports teacher vs student vs the hard-label student on
 held-out rows; ``train(method="distill_mlp")`` tunes distillation by resampling with the teacher
-refitted in every resample (``leanfit.models.distilled``).
+refitted in every resample (``distillation/model.py``, registered as a model by name).
 """
 
 from .api import Distilled, distill

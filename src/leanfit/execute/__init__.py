@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..models.base import CLASSIFICATION, Model, TrainingData
 from ..preprocess import PreProcess
-from ..tuning.plan import FitGroup, Task
+from .tasks import FitGroup, Task
 
 
 @dataclass(frozen=True)

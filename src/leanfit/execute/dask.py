@@ -19,8 +19,8 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..tuning.plan import Task
 from . import Context, TaskResult, run_task
+from .tasks import Task
 
 NO_WORKERS_S = 60.0  # a cluster with no worker for this long fails the run (nannies restart
 #                      a killed worker in seconds; a scaling cluster may briefly have none)

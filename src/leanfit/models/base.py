@@ -272,7 +272,7 @@ _FAMILIES = (
     "leanfit.models.svm",
     "leanfit.models.kernel",
     "leanfit.models.neural",
-    "leanfit.models.distilled",
+    "leanfit.distillation.model",
 )
 
 

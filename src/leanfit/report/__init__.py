@@ -2,6 +2,8 @@
 
 Images are PNGs embedded as data URIs and the style sheet is inline, so the file opens anywhere
 with no network. Everything shown is derived from the held-out scores already computed.
+It renders the results it is given; the report of stored runs is built by
+``leanfit.restore.write_stored_report``, which restores them first.
 """
 
 from __future__ import annotations
@@ -300,63 +302,3 @@ def write_report(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_report(title, fits, comparisons, notes), encoding="utf-8")
     return path
-
-
-def write_stored_report(store: Any, ref: str | int, path: str | Path) -> Path:
-    """Write the report of stored runs — a run id, ids ``"3,4"`` or an experiment name (all its
-    runs, one per fit) — from the experiment store, refitting nothing: scores, tables and
-    comparisons come from the stored task results, final models from their artifacts."""
-    import yaml
-
-    from ..compare import resamples
-    from ..store import StoreError, _display
-    from ..store.restore import resolve_runs, restore_runs, run_labels, run_spec
-
-    ids = resolve_runs(store, ref)
-    infos = {i: store.run(i) for i in ids}
-    done = [i for i in ids if infos[i]["status"] == "finished"]
-    if not done:
-        raise StoreError(f"none of the runs {ids} is finished; nothing to report")
-    restored = restore_runs(store, done, infos=infos)
-    labels = run_labels({i: infos[i] for i in done})
-    fits = {labels[i]: restored[i] for i in done}
-    experiments = list(dict.fromkeys(infos[i]["experiment"] for i in done))
-    title = experiments[0] if len(experiments) == 1 else f"Stored runs {', '.join(map(str, ids))}"
-    notes: dict[str, Any] = {
-        "Source": f"experiment store {_display(store.url)}, run(s) "
-        + ", ".join(f"{i} ({labels[i]})" for i in done)
-        + ". Rendered without refitting anything: tables, profiles and comparisons come from the "
-        "stored held-out scores, the chosen models from their stored artifacts. Sections that "
-        "would need new fits (learning curves, refitted importance) are left out."
-    }
-    skipped = [i for i in ids if i not in done]
-    if skipped:
-        notes["Not included"] = ", ".join(
-            f"run {i} ({infos[i]['fit']}, status {infos[i]['status']})" for i in skipped
-        )
-    spec = run_spec(store, infos[done[0]]) or {}
-    if len(experiments) == 1 and spec.get("kind") == "experiment":
-        held = spec.get("held_out")
-        notes["Partition"] = f"{spec.get('training_rows')} training rows, " + (
-            f"{held} held out" if held is not None else "no hold-out"
-        )
-    for i in done:
-        for note in restored[i].store_run.get("notes") or ():
-            notes[f"Stored model of {labels[i]}"] = note
-    comparisons = []
-    compare = {}
-    if len(experiments) == 1 and spec.get("kind") == "experiment":
-        compare = (yaml.safe_load(spec["config"]) or {}).get("compare") or {}
-    by_fit = {infos[i]["fit"]: restored[i] for i in done}
-    if compare:
-        missing = [f for f in compare.values() if f not in by_fit]
-        if missing:
-            notes["Comparison"] = (
-                f"the config's comparison ({', '.join(compare)}) is left out: fit(s) {missing} "
-                "are not among the finished runs reported"
-            )
-        else:
-            comp = resamples({label: by_fit[f] for label, f in compare.items()})
-            diffs = [comp.diff(), comp.diff(test="corrected_t", adjustment="holm")]
-            comparisons.append(Comparison(", ".join(comp.models), comp, diffs))
-    return write_report(path, title, fits, comparisons, notes)

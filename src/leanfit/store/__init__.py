@@ -4,8 +4,9 @@ A run is keyed by (experiment, fit). Task results are written one short transact
 idempotent on (run, resample, group), so an interrupted run resumes where it stopped and many
 processes may write to one store at once. Prediction arrays are stored with ``numpy.savez`` (never
 pickle); artifacts carry their SHA-256, verified on load. Final models are artifacts in each
-engine's own format or skops with a trust list (``store/artifacts.py``); ``store/restore.py``
-rebuilds a run's TrainResult from the store without refitting.
+engine's own format or skops with a trust list (``store/artifacts.py``). Storage only: it imports
+nothing from tuning or experiments; ``leanfit.restore``, above them, rebuilds a run's TrainResult
+from the store without refitting.
 
 Schema versions and migration: ``meta.schema_version`` records the version a store was written
 with. On ``Store.open`` a store with a *newer* version is refused (upgrade leanfit); an *older* one

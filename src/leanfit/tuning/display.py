@@ -1,15 +1,66 @@
-"""Printing a TrainResult the way caret's ``print.train`` does, so a caret user can read it."""
+"""Printing a TrainResult the way caret's ``print.train`` does, so a caret user can read it.
+
+Below ``result.py`` (whose ``TrainResult.__repr__`` calls ``format_train``): what is printed is
+described by the ``Printable`` protocol, so this module imports nothing from above it.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from ..models.base import CLASSIFICATION
 
 if TYPE_CHECKING:
-    from .result import TrainResult
+    import pandas as pd
+
+    from ..control import Control
+    from ..frame import Dataset
+    from ..models.base import Model
+    from ..splits import Resamples
+
+
+class _FitNotes(Protocol):
+    """The failures and warnings of the resampling fits (``result.Scores``)."""
+
+    @property
+    def failures(self) -> list[dict[str, Any]]: ...
+    @property
+    def warned(self) -> list[dict[str, Any]]: ...
+    @property
+    def warned_fits(self) -> int: ...
+
+
+class Printable(Protocol):
+    """What ``format_train`` reads of a ``TrainResult``."""
+
+    @property
+    def model(self) -> Model: ...
+    @property
+    def control(self) -> Control: ...
+    @property
+    def dataset(self) -> Dataset: ...
+    @property
+    def candidates(self) -> pd.DataFrame: ...
+    @property
+    def metric(self) -> str: ...
+    @property
+    def maximize(self) -> bool: ...
+    @property
+    def resamples(self) -> Resamples | None: ...
+    @property
+    def scores(self) -> _FitNotes | None: ...
+    @property
+    def metric_names(self) -> list[str]: ...
+    @property
+    def final_preprocess(self) -> Any: ...
+    @property
+    def final_info(self) -> dict[str, Any]: ...
+    @property
+    def results(self) -> pd.DataFrame: ...
+    @property
+    def best_params(self) -> dict[str, Any]: ...
 
 
 def _fmt(v: Any) -> str:
@@ -27,7 +78,7 @@ def _dotted(model, name: str) -> str:
     return name
 
 
-def format_train(res: TrainResult) -> str:
+def format_train(res: Printable) -> str:
     """caret-style text: data, pre-processing, resampling, the results table and the choice."""
     ds, ctl, model = res.dataset, res.control, res.model
     lines = [model.label or model.name, ""]
@@ -95,7 +146,7 @@ def format_train(res: TrainResult) -> str:
     return "\n".join(lines)
 
 
-def _params(res: TrainResult, params: dict[str, Any]) -> str:
+def _params(res: Printable, params: dict[str, Any]) -> str:
     parts = [f"{_dotted(res.model, k)} = {_fmt(v)}" for k, v in params.items()]
     if len(parts) > 1:
         return ", ".join(parts[:-1]) + " and " + parts[-1]

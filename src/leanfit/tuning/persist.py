@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..splits import Resamples
     from .result import TrainResult
-    from .train import TrainPlan
+    from .trainplan import TrainPlan
 
 _VERSIONS = ("leanfit", "numpy", "pandas", "scikit-learn", "lightgbm", "glum")
 

@@ -7,12 +7,13 @@ the seed's 90-candidate gbm grid becomes 3 fit groups. A task is one fit group o
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from ..execute.tasks import FitGroup, Task  # noqa: F401  (Task: re-exported, planned here)
 from ..models.base import Model, TrainingData, expand_grid, grid_size
 
 if TYPE_CHECKING:
@@ -27,26 +28,6 @@ _GO_AHEAD = (
     "pass allow_large=True to train() (in a config `allow_large: true`, or "
     "`leanfit run --allow-large`) to run it anyway"
 )
-
-
-@dataclass(frozen=True)
-class FitGroup:
-    """Candidates scored from one fit: the shared parameters and one ``sub`` dict per candidate."""
-
-    params: dict[str, Any]
-    subs: list[dict[str, Any]]
-    candidates: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Task:
-    """One fit group fitted on one resample's training rows and scored on its evaluation rows."""
-
-    resample: int  # position in the Resamples; -1 for the apparent (all rows) fit
-    group: int
-    seed: int
-    train: np.ndarray
-    evals: dict[str, np.ndarray] = field(default_factory=dict)  # name -> rows to predict
 
 
 def normalize_grid(

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import closing, suppress
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,64 +23,10 @@ from ..models.base import CLASSIFICATION, REGRESSION, Model, TrainingData, get_m
 from ..preprocess import PreProcess
 from ..splits import Resamples
 from .plan import MAX_CANDIDATES, Task, candidates, fit_groups, plan_size, task_seed
-from .result import Scores, TrainResult, fit_final
+from .result import TrainResult, fit_final
+from .trainplan import TrainPlan
 
 _IMPUTERS = {"median_impute", "knn_impute", "bag_impute"}
-
-
-@dataclass(frozen=True)
-class TrainPlan:
-    """Everything train() will do, validated, with nothing fitted yet."""
-
-    model: Model
-    control: Control
-    dataset: Dataset
-    context: Context
-    candidates: pd.DataFrame
-    metric: str
-    maximize: bool
-    seed: int
-    metric_names: list[str]
-    resamples: Resamples | None
-    tasks: tuple[Task, ...]
-
-    @property
-    def fits_per_resample(self) -> int:
-        """Model fits per resample: the number of fit groups (sub-model trick applied)."""
-        return len(self.context.groups)
-
-    def stored_results(self, store: Any, run_id: int) -> list[TaskResult]:
-        """The results of this plan's tasks already in the store's run ``run_id``."""
-        keys = {(t.resample, t.group) for t in self.tasks}
-        return [r for r in store.done_tasks(run_id) if (r.resample, r.group) in keys]
-
-    def scores_of(self, results: Iterable[TaskResult]) -> Scores:
-        """Score task results of this plan into a fresh Scores (pooled under LOOCV)."""
-        scores = Scores.empty(
-            len(self.resamples), len(self.candidates), self.metric_names, self.control.method
-        )
-        by_key = {(t.resample, t.group): t for t in self.tasks}
-        for r in results:
-            scores.add(r, self.context, by_key[(r.resample, r.group)], self.control)
-        if self.control.method == "loocv":
-            scores.pool(self.context, self.control)
-        return scores
-
-    def empty_result(self) -> TrainResult:
-        """A TrainResult of this plan with no scores and no final model yet."""
-        return TrainResult(
-            model=self.model,
-            control=self.control,
-            dataset=self.dataset,
-            context=self.context,
-            candidates=self.candidates,
-            metric=self.metric,
-            maximize=self.maximize,
-            seed=self.seed,
-            resamples=self.resamples,
-            scores=None,
-            metric_names=self.metric_names,
-        )
 
 
 def plan_train(

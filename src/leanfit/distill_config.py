@@ -100,8 +100,8 @@ def _teacher(
     import leanfit as lf
 
     if "run" in spec:
+        from leanfit.restore import resolve_runs, restore_fit
         from leanfit.store import Store
-        from leanfit.store.restore import resolve_runs, restore_fit
 
         with Store.open(store) as st:  # the URL given, else $LEANFIT_STORE or ./leanfit.db
             ids = resolve_runs(st, spec["run"])

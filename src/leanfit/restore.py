@@ -1,4 +1,7 @@
-"""Stored runs back as TrainResults, with nothing refitted.
+"""Stored runs back as TrainResults, comparisons and reports, with nothing refitted.
+
+Above the experiment layer: re-planning a run parses its stored experiment config, and the
+store below stays storage only (run lookups are in ``store/runs.py``).
 
 A run's ``spec`` artifact says how to re-plan it (the experiment config text and where its data
 came from); planning fits nothing. The reloaded data must match the stored fingerprint and the
@@ -20,12 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import Store, StoreError, _diff_keys, _display, _dumps
+from .store import Store, StoreError, _diff_keys, _display, _dumps
+from .store.runs import resolve_runs, run_labels, run_spec
 
 if TYPE_CHECKING:
-    from ..compare import ModelComparison
-    from ..tuning.result import TrainResult
-    from ..tuning.train import TrainPlan
+    from .compare import ModelComparison
+    from .tuning.result import TrainResult
+    from .tuning.trainplan import TrainPlan
 
 __all__ = [
     "resolve_runs",
@@ -34,49 +38,8 @@ __all__ = [
     "run_labels",
     "run_spec",
     "stored_comparison",
+    "write_stored_report",
 ]
-
-
-def resolve_runs(store: Store, ref: str | int | Sequence[int]) -> list[int]:
-    """Run ids from an id, ids (``"3,4"``) or an experiment name (all its runs, by id)."""
-    if isinstance(ref, int):
-        return [ref]
-    if not isinstance(ref, str):
-        return [int(i) for i in ref]
-    parts = [p.strip() for p in ref.split(",") if p.strip()]
-    if parts and all(p.isdigit() for p in parts):
-        return [int(p) for p in parts]
-    runs = store.runs()
-    ids = [int(i) for i in runs.loc[runs["experiment"] == ref, "id"]]
-    if not ids:
-        known = sorted(set(runs["experiment"]))
-        raise StoreError(
-            f"no run id or experiment named {ref!r} in {_display(store.url)}; experiments: "
-            f"{', '.join(known) or 'none'}"
-        )
-    return ids
-
-
-def run_spec(store: Store, run: int | dict[str, Any]) -> dict[str, Any] | None:
-    """The stored re-plan spec of a run (its id, or its ``store.run`` record when the caller
-    already has it), or None for a run stored by an older leanfit."""
-    info = store.run(run) if isinstance(run, int) else run
-    if "spec" not in info["artifacts"]:
-        return None
-    return json.loads(store.load_artifact(info["id"], "spec"))
-
-
-def run_labels(infos: dict[int, dict[str, Any]]) -> dict[int, str]:
-    """Display names: the fit name, or experiment/fit where fit names repeat."""
-    fits = [info["fit"] for info in infos.values()]
-    out = {}
-    for i, info in infos.items():
-        out[i] = (
-            info["fit"] if fits.count(info["fit"]) == 1 else f"{info['experiment']}/{info['fit']}"
-        )
-    if len(set(out.values())) < len(out):
-        out = {i: f"{v}#{i}" for i, v in out.items()}
-    return out
 
 
 def restore_fit(store: Store, run_id: int, plan: TrainPlan | None = None) -> TrainResult:
@@ -135,7 +98,7 @@ def _replan_experiment(
 ) -> dict[int, TrainPlan]:
     """Plan the named fits of a stored experiment config (its data reloaded; nothing fitted),
     with the seed drawn for its seedless parts when it ran (``seed``)."""
-    from ..experiment import parse_experiment
+    from .experiment import parse_experiment
 
     try:
         exp = parse_experiment(
@@ -173,7 +136,7 @@ def _data_differences(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
 
 def _check_plan(run_id: int, info: dict, spec: dict | None, plan: TrainPlan) -> None:
     """Refuse a re-plan whose data or task-deciding settings differ from the stored run."""
-    from ..tuning.persist import data_description, data_fingerprint, run_config
+    from .tuning.persist import data_description, data_fingerprint, run_config
 
     what = f"run {run_id} ({info['experiment']}/{info['fit']})"
     fp = data_fingerprint(plan)
@@ -198,8 +161,8 @@ def _rebuild(
     store: Store, run_id: int, info: dict, spec: dict | None, plan: TrainPlan
 ) -> TrainResult:
     """One TrainResult from the stored tasks, summary and artifacts of a checked re-plan."""
-    from ..tuning.result import _find_candidate
-    from .artifacts import load_model
+    from .store.artifacts import load_model
+    from .tuning.result import _find_candidate
 
     _check_plan(run_id, info, spec, plan)
     summary = info["summary"] or {}
@@ -261,7 +224,7 @@ def stored_comparison(
     """caret's ``resamples`` of stored runs from their stored per-resample metrics (nothing is
     refitted or re-planned); StoreError saying why when they cannot be compared. ``infos``: the
     runs' ``store.run`` records when the caller already has them."""
-    from ..compare import ModelComparison
+    from .compare import ModelComparison
 
     if len(run_ids) < 2:
         raise StoreError("a resampled comparison needs at least two runs")
@@ -304,3 +267,62 @@ def stored_comparison(
     return ModelComparison.from_values(
         pd.DataFrame(cols), n_train=n_train, n_test=n_test, resample_hash=hashes[first]
     )
+
+
+def write_stored_report(store: Any, ref: str | int, path: str | Path) -> Path:
+    """Write the report of stored runs — a run id, ids ``"3,4"`` or an experiment name (all its
+    runs, one per fit) — from the experiment store, refitting nothing: scores, tables and
+    comparisons come from the stored task results, final models from their artifacts."""
+    import yaml
+
+    from .compare import resamples
+    from .report import Comparison, write_report
+
+    ids = resolve_runs(store, ref)
+    infos = {i: store.run(i) for i in ids}
+    done = [i for i in ids if infos[i]["status"] == "finished"]
+    if not done:
+        raise StoreError(f"none of the runs {ids} is finished; nothing to report")
+    restored = restore_runs(store, done, infos=infos)
+    labels = run_labels({i: infos[i] for i in done})
+    fits = {labels[i]: restored[i] for i in done}
+    experiments = list(dict.fromkeys(infos[i]["experiment"] for i in done))
+    title = experiments[0] if len(experiments) == 1 else f"Stored runs {', '.join(map(str, ids))}"
+    notes: dict[str, Any] = {
+        "Source": f"experiment store {_display(store.url)}, run(s) "
+        + ", ".join(f"{i} ({labels[i]})" for i in done)
+        + ". Rendered without refitting anything: tables, profiles and comparisons come from the "
+        "stored held-out scores, the chosen models from their stored artifacts. Sections that "
+        "would need new fits (learning curves, refitted importance) are left out."
+    }
+    skipped = [i for i in ids if i not in done]
+    if skipped:
+        notes["Not included"] = ", ".join(
+            f"run {i} ({infos[i]['fit']}, status {infos[i]['status']})" for i in skipped
+        )
+    spec = run_spec(store, infos[done[0]]) or {}
+    if len(experiments) == 1 and spec.get("kind") == "experiment":
+        held = spec.get("held_out")
+        notes["Partition"] = f"{spec.get('training_rows')} training rows, " + (
+            f"{held} held out" if held is not None else "no hold-out"
+        )
+    for i in done:
+        for note in restored[i].store_run.get("notes") or ():
+            notes[f"Stored model of {labels[i]}"] = note
+    comparisons = []
+    compare = {}
+    if len(experiments) == 1 and spec.get("kind") == "experiment":
+        compare = (yaml.safe_load(spec["config"]) or {}).get("compare") or {}
+    by_fit = {infos[i]["fit"]: restored[i] for i in done}
+    if compare:
+        missing = [f for f in compare.values() if f not in by_fit]
+        if missing:
+            notes["Comparison"] = (
+                f"the config's comparison ({', '.join(compare)}) is left out: fit(s) {missing} "
+                "are not among the finished runs reported"
+            )
+        else:
+            comp = resamples({label: by_fit[f] for label, f in compare.items()})
+            diffs = [comp.diff(), comp.diff(test="corrected_t", adjustment="holm")]
+            comparisons.append(Comparison(", ".join(comp.models), comp, diffs))
+    return write_report(path, title, fits, comparisons, notes)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from leanfit.nn import OPTIMIZERS
 
-from .base import (
+from ..models.base import (
     CLASSIFICATION,
     REGRESSION,
     Model,
@@ -28,7 +28,7 @@ from .base import (
     expand_grid,
     get_model,
 )
-from .neural import EPOCH_SCHEDULES
+from ..models.neural import EPOCH_SCHEDULES
 
 
 class DistilledMLP(Model):
