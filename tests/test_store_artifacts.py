@@ -20,6 +20,7 @@ from leanfit.models.base import CLASSIFICATION, Model, TrainingData, registry
 from leanfit.restore import restore_fit
 from leanfit.store import Store, StoreError
 from leanfit.store.artifacts import UnsafeModelError, dump_model, load_model
+from leanfit.trustlist import first_params
 from leanfit.tuning.train import plan_train
 
 ENGINE_PACKAGE = {"xgboost": "xgboost", "catboost": "catboost", "torch": "torch"}
@@ -52,20 +53,6 @@ def _data(mode: str) -> tuple[TrainingData, np.ndarray]:
     return TrainingData(X=X, y=y, mode=mode, levels=levels, columns=cols), new
 
 
-def _params(model: Model, data: TrainingData) -> dict[str, Any]:
-    """The first candidate of the model's default grid (a random one when it has none)."""
-    from leanfit.tuning.plan import normalize_grid
-
-    if not model.params:
-        return {}
-    try:
-        grid = model.default_grid(data, 1)
-    except NotImplementedError:
-        grid = model.random_grid(data, 1, np.random.default_rng(1))
-    grid = normalize_grid(model, grid)
-    return {k: (v.item() if hasattr(v, "item") else v) for k, v in grid.iloc[0].items()}
-
-
 @pytest.mark.parametrize("name", sorted(registry()))
 def test_every_registered_model_round_trips(name: str) -> None:
     cls = registry()[name]
@@ -75,7 +62,7 @@ def test_every_registered_model_round_trips(name: str) -> None:
     model = cls(options=dict(OPTIONS.get(name, {})))
     for mode in MODES.get(name, model.modes):
         data, new = _data(mode)
-        params = _params(model, data)
+        params = first_params(model, data)
         subs = [{k: params[k] for k in model.submodel if k in params}]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -38,7 +38,7 @@ def _tiny(mode: str, n_classes: int = 2) -> Any:
     return TrainingData(X=X, y=y, mode=mode, levels=levels, columns=("x0", "x1", "x2", "x3"))
 
 
-def _first_params(model: Any, data: Any) -> dict[str, Any]:
+def first_params(model: Any, data: Any) -> dict[str, Any]:
     """The first candidate of the model's default grid (a random one when it has none)."""
     import numpy as np
 
@@ -83,7 +83,7 @@ def model_cases(names: Iterable[str] | None = None) -> Iterator[tuple[str, Any, 
 def fitted_model(model: Any, mode: str, n_classes: int) -> Any:
     """``model`` fitted on tiny data (its first default candidate), as a final fit would be."""
     data = _tiny(mode, n_classes or 2)
-    params = _first_params(model, data)
+    params = first_params(model, data)
     subs = [{k: params[k] for k in model.submodel if k in params}]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
