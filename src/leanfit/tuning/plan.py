@@ -95,7 +95,7 @@ def normalize_grid(
 
 def candidates(
     model: Model,
-    data: TrainingData,
+    data: TrainingData | None,
     grid: Any,
     tune_length: int,
     search: str,
@@ -103,8 +103,10 @@ def candidates(
     max_candidates: int | None = MAX_CANDIDATES,
 ) -> pd.DataFrame:
     """The tuning candidates, simplest first: the user's grid, the default grid or random draws
-    (more than ``max_candidates`` of them are refused; None: no limit)."""
+    (more than ``max_candidates`` of them are refused; None: no limit). ``data`` is needed
+    (and given) only without a ``grid``."""
     if grid is None:
+        assert data is not None, "the default and random grids are built from the data"
         if not isinstance(tune_length, int) or tune_length < 1:
             raise ValueError(f"tune_length={tune_length!r} must be a positive integer")
         if max_candidates is not None and tune_length > max_candidates:
