@@ -56,4 +56,9 @@ def tolerance(results: pd.DataFrame, metric: str, tol: float = 1.5, maximize: bo
     return int(np.flatnonzero(ok & ~np.isnan(v))[0])
 
 
-RULES: dict[str, Callable[..., int]] = {"best": best, "one_se": one_se, "oneSE": one_se, "tolerance": tolerance}
+RULES: dict[str, Callable[..., int]] = {
+    "best": best,
+    "one_se": one_se,
+    "oneSE": one_se,
+    "tolerance": tolerance,
+}
