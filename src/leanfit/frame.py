@@ -267,7 +267,8 @@ def _array_frame(x: Any) -> pd.DataFrame:
 
 
 def _fit_encoder(frame: pd.DataFrame, encode_factors: bool) -> Encoder:
-    cats, names = [], []
+    cats: list[tuple[str, tuple[str, ...]]] = []
+    names: list[str] = []
     for col in frame.columns:
         s = frame[col]
         if _is_factor(s):
