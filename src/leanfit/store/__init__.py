@@ -100,7 +100,7 @@ def _dumps(obj: Any) -> str:
 
 def encode_payload(preds: dict[str, np.ndarray], probs: dict[str, np.ndarray]) -> bytes:
     """Pack prediction and probability arrays into ``.npz`` bytes (no pickle, exact dtypes)."""
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, Any] = {}  # Any: numpy's stub reads **kwargs as savez's allow_pickle
     for prefix, group in (("pred", preds), ("prob", probs)):
         for name, arr in group.items():
             a = np.asarray(arr)
@@ -163,7 +163,7 @@ def _task_message(run_id: int, row: Any) -> bytes:
     return json.dumps(["leanfit-task-v2", int(run_id), *fields]).encode()
 
 
-_RUN_FIELDS = ("experiment", "fit", "config", "fingerprint", "seed", "versions", "status")
+_RUN_FIELDS: tuple[str, ...] = ("experiment", "fit", "config", "fingerprint", "seed", "versions", "status")
 _RUN_FIELDS += ("created", "finished", "summary")
 
 
@@ -392,7 +392,8 @@ def store_exists(url: str | None = None) -> bool:
         return True
     if u.get_backend_name() != "sqlite":
         return True
-    return bool(u.database) and u.database != ":memory:" and os.path.exists(u.database)
+    db = u.database
+    return bool(db and db != ":memory:" and os.path.exists(db))
 
 
 def _is_locked(exc: BaseException) -> bool:
@@ -495,12 +496,16 @@ class Store:
     def _insert(self, table: Any) -> Any:
         """A dialect-specific INSERT that supports ON CONFLICT."""
         if self._engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        elif self._engine.dialect.name == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        else:  # pragma: no cover - other backends unsupported
-            raise StoreError(f"unsupported store backend {self._engine.dialect.name!r}")
-        return insert(table)
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table)
+        if self._engine.dialect.name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            return sqlite_insert(table)
+        raise StoreError(  # pragma: no cover - other backends unsupported
+            f"unsupported store backend {self._engine.dialect.name!r}"
+        )
 
     # -- runs ---------------------------------------------------------------------------------
 
