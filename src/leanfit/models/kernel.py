@@ -40,7 +40,9 @@ def _rbf(A: np.ndarray, B: np.ndarray, sigma: float) -> np.ndarray:
     return np.exp(-sigma * np.clip(d2, 0.0, None))
 
 
-def laplace_mode(K: np.ndarray, t: np.ndarray, tol: float = 1e-10, max_iter: int = 100):
+def laplace_mode(
+    K: np.ndarray, t: np.ndarray, tol: float = 1e-10, max_iter: int = 100
+) -> np.ndarray:
     """Mode of the Laplace approximation of binary GP classification with a logistic link
     (Rasmussen & Williams, algorithm 3.1); ``t`` is 1 for the positive class, else 0.
 
