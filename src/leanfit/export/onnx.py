@@ -14,11 +14,14 @@ import copy
 import sys
 from dataclasses import dataclass
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import __version__
+
+if TYPE_CHECKING:
+    from ..models.base import Model
 
 # Fixed opsets, per converter: the default ONNX domain for torch and scikit-learn graphs, the
 # highest onnxmltools supports for LightGBM, and ai.onnx.ml for the tree-ensemble operators.
@@ -117,7 +120,7 @@ _CONVERTERS = {
 }
 
 
-def _handlers() -> dict[type, Any]:
+def _handlers() -> dict[type[Model], Any]:
     """Converter per registered model class (a subclass uses its parent's)."""
     from ..models.base import registry
 
@@ -459,6 +462,7 @@ def _torch_to_onnx(
             )
     finally:
         logger.setLevel(level)
+    assert program is not None  # the dynamo exporter returns its program
     spec = _Spec(mode, p, k, name)
     classes = np.arange(k) if mode == CLASSIFICATION else None
     return _finalize(program.model_proto, out, spec, classes)
