@@ -163,7 +163,15 @@ def _task_message(run_id: int, row: Any) -> bytes:
     return json.dumps(["leanfit-task-v2", int(run_id), *fields]).encode()
 
 
-_RUN_FIELDS: tuple[str, ...] = ("experiment", "fit", "config", "fingerprint", "seed", "versions", "status")
+_RUN_FIELDS: tuple[str, ...] = (
+    "experiment",
+    "fit",
+    "config",
+    "fingerprint",
+    "seed",
+    "versions",
+    "status",
+)
 _RUN_FIELDS += ("created", "finished", "summary")
 
 

@@ -116,7 +116,11 @@ def _first_params(model: Any, data: Any) -> dict[str, Any]:
 
 
 # Options that keep fits small, and the teacher a distilled network needs.
-_OPTIONS: dict[str, dict[str, Any]] = {"rf": {"n_trees": 5}, "extra_trees": {"n_trees": 5}, "qrf": {"n_trees": 5}}
+_OPTIONS: dict[str, dict[str, Any]] = {
+    "rf": {"n_trees": 5},
+    "extra_trees": {"n_trees": 5},
+    "qrf": {"n_trees": 5},
+}
 _OPTIONS["distill_mlp"] = {"teacher": "gbm"}
 # Pre-processing: every step, in combinations that can be fitted together.
 PREPROCESS_SETS: tuple[tuple[str, ...], ...] = (
