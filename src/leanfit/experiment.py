@@ -62,7 +62,7 @@ class Experiment:
 
 
 @dataclass(frozen=True)
-class Seq(Sequence):
+class Seq(Sequence[Any]):
     """R's seq(from, to, by) as a lazy sequence: its length is known without listing its
     values, so a range to 1e12 is refused by the grid's size check, not built first."""
 

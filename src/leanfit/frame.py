@@ -285,7 +285,9 @@ def _fit_encoder(frame: pd.DataFrame, encode_factors: bool) -> Encoder:
     return Encoder(tuple(frame.columns), tuple(cats), tuple(names))
 
 
-def _encode_target(ys: pd.Series, name: str, mode: str | None) -> tuple[np.ndarray, tuple, str]:
+def _encode_target(
+    ys: pd.Series, name: str, mode: str | None
+) -> tuple[np.ndarray, tuple[str, ...], str]:
     n_missing = int(ys.isna().sum())
     if n_missing:
         rows = np.flatnonzero(ys.isna().to_numpy())[:5].tolist()

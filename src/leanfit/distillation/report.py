@@ -37,7 +37,7 @@ def engine_parameters(fitted: Any) -> int | None:
     return None
 
 
-def _scores(mode: str, out: np.ndarray, y: np.ndarray, teacher_out: np.ndarray) -> dict:
+def _scores(mode: str, out: np.ndarray, y: np.ndarray, teacher_out: np.ndarray) -> dict[str, float]:
     """Quality of one model's outputs: against the truth and against the teacher."""
     if mode == CLASSIFICATION:
         proba = softmax(out, axis=1)

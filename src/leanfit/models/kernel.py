@@ -98,7 +98,8 @@ class GPFit:
     alpha: np.ndarray | None = None  # regression dual weights (K + var I)^-1 y
     y_center: float = 0.0
     y_scale: float = 1.0
-    pairs: list = field(default_factory=list)  # (i, j, rows, dual weights) per class pair
+    # (i, j, rows, dual weights) per class pair
+    pairs: list[tuple[int, int, np.ndarray, np.ndarray]] = field(default_factory=list)
     constant_class: int | None = None
 
     def transform(self, X: np.ndarray) -> np.ndarray:

@@ -522,10 +522,10 @@ class Store:
         experiment: str,
         fit: str,
         *,
-        config: dict,
+        config: dict[str, Any],
         fingerprint: str,
         seed: int,
-        versions: dict,
+        versions: dict[str, Any],
     ) -> int:
         """Create the run of (experiment, fit) or resume it if data and config are unchanged."""
         import sqlalchemy as sa
@@ -698,7 +698,7 @@ class Store:
 
         return self._write(go)
 
-    def finish_run(self, run_id: int, summary: dict) -> None:
+    def finish_run(self, run_id: int, summary: dict[str, Any]) -> None:
         """Mark the run finished with its JSON summary and finish time."""
         import sqlalchemy as sa
 
@@ -760,7 +760,7 @@ class Store:
             rows = conn.execute(stmt).all()
         return pd.DataFrame([tuple(row) for row in rows], columns=cols)
 
-    def run(self, run_id: int) -> dict:
+    def run(self, run_id: int) -> dict[str, Any]:
         """Everything stored about one run: config, fingerprint, versions, summary, counts and
         its artifacts (name -> format, SHA-256, size in bytes)."""
         import sqlalchemy as sa

@@ -207,7 +207,7 @@ def fit_groups(model: Model, cands: pd.DataFrame) -> list[FitGroup]:
     """Group candidates that share every non-sub-model parameter into one fit."""
     sub = [p for p in model.submodel if p in cands.columns]
     fixed = [p for p in cands.columns if p not in sub]
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[tuple[Any, ...], list[int]] = {}
     for i, row in enumerate(cands[fixed].itertuples(index=False, name=None)):
         groups.setdefault(tuple(_key(v) for v in row), []).append(i)
     records = [{k: _py(v) for k, v in r.items()} for r in cands.to_dict("records")]

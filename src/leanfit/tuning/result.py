@@ -91,7 +91,7 @@ class Scores:
         """Score each candidate on all held-out predictions together (caret's LOOCV rule:
         one-row resamples have no RMSE, R², Kappa or ROC of their own)."""
         self.pooled = np.full(self.values.shape[1:], np.nan)
-        by_group: dict[tuple[int, ...], list] = {}
+        by_group: dict[tuple[int, ...], list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]] = {}
         for _, cands, rows, pred, prob in sorted(self.saved, key=lambda e: (e[0], e[1])):
             by_group.setdefault(cands, []).append((rows, pred, prob))
         for cands, parts in by_group.items():
