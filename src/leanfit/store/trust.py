@@ -23,7 +23,7 @@ import io
 import sys
 import warnings
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -202,7 +202,7 @@ def names_of(obj: Any) -> set[str]:
     return set()
 
 
-def generate(echo: Any = None) -> dict[str, list[str]]:
+def generate(echo: Callable[[str], None] | None = None) -> dict[str, list[str]]:
     """Every name that saving leanfit's registered models, distilled students and
     pre-processing writes, with what produced it (``model/mode/classes``, ``student:kind/mode``
     or ``preprocess:steps``)."""
