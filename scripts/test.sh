@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: installs leanfit with its dev extras into .venv, lints, runs the test suite.
+# The test command: installs leanfit with its dev extras into .venv, lints, type-checks, runs
+# the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-venv.sh dev
@@ -19,4 +20,6 @@ fi
 .venv/bin/ruff check src tests benchmarks
 # The layers (pyproject.toml [tool.importlinter]): no upward imports, no import circles.
 .venv/bin/lint-imports
+# Types: the [tool.mypy] configuration in pyproject.toml (files, strictness, what is relaxed).
+.venv/bin/mypy
 exec .venv/bin/python -m pytest -q "$@"

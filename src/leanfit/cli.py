@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .store import Store
 
 DESCRIPTION = """\
 leanfit trains and tunes models with honest resampling (caret's train / trainControl workflow,
@@ -269,7 +272,7 @@ def _raise_interrupted(signum: int, _frame: Any) -> None:
     raise Interrupted(signum)
 
 
-def _interrupted(err: KeyboardInterrupt, store: Any, experiment: str | None) -> int:
+def _interrupted(err: KeyboardInterrupt, store: Store | None, experiment: str | None) -> int:
     """Say in one line what an interrupted run kept and how to resume it; the exit status is
     128 + the signal's number, as a shell reports a process ended by it."""
     signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT

@@ -208,6 +208,7 @@ class ModelComparison:
         ok = ~np.isnan(d)
         factor = None
         if test == "corrected_t":
+            assert self.n_train is not None and self.n_test is not None  # diff() checked them
             ratio = float(np.mean(self.n_test[ok]) / np.mean(self.n_train[ok])) if ok.any() else 0
             factor = 1.0 / max(int(ok.sum()), 1) + ratio
         return t_test(d[ok], level, factor)
@@ -372,17 +373,21 @@ def resamples(
         if fit.best_index < 0:
             raise ValueError(f"model {name!r} has no chosen candidate (best_index is unset)")
     ref_name, ref = names[0], fits[0].resamples
+    assert ref is not None  # every fit was checked to have resamples above
     for name, fit in zip(names[1:], fits[1:], strict=True):
-        if fit.resamples.hash != ref.hash:
+        other = fit.resamples
+        assert other is not None
+        if other.hash != ref.hash:
             raise ValueError(
                 f"models {ref_name!r} and {name!r} were resampled on different rows "
-                f"(resample hashes {ref.hash[:16]}... and {fit.resamples.hash[:16]}...): "
+                f"(resample hashes {ref.hash[:16]}... and {other.hash[:16]}...): "
                 "train them with the same seed and Control (or Control(index=...))"
             )
     per_model = {n: list(f.metric_names) for n, f in zip(names, fits, strict=True)}
     shared, dropped = _shared_metrics(per_model, metrics)
     blocks = {}
     for n, f in zip(names, fits, strict=True):
+        assert f.scores is not None  # every fit was checked to have scores above
         vals = np.asarray(f.scores.values[:, f.best_index, :], dtype=float)
         blocks[n] = {k: vals[:, f.metric_names.index(k)] for k in shared}
     return ModelComparison(
@@ -454,7 +459,8 @@ def _check_names(names: tuple[str, ...]) -> tuple[str, ...]:
 def _make_unique(names: Sequence[str]) -> list[str]:
     """R's make.unique: repeats get ".1", ".2", ... (skipping names already taken)."""
     seen: set[str] = set(names)
-    out, count = [], {}
+    out: list[str] = []
+    count: dict[str, int] = {}
     for n in names:
         if n not in out:
             out.append(n)

@@ -139,7 +139,8 @@ class Control:
             raise ValueError(
                 f"Control(return_resamp={self.return_resamp!r}) must be 'final', 'all' or 'none'"
             )
-        sp = {True: "all", False: "none"}.get(self.save_predictions, self.save_predictions)
+        named: dict[bool | str, str] = {True: "all", False: "none"}
+        sp = named.get(self.save_predictions, self.save_predictions)
         if sp not in ("all", "final", "none"):
             raise ValueError(
                 f"Control(save_predictions={self.save_predictions!r}) must be True, False, "
@@ -258,6 +259,7 @@ def make_resamples(
         rows = np.arange(n)
         return splits.from_indices([rows], n, index_out=[rows], names=["OOB"])
     if m == "timeslice":
+        assert control.initial_window is not None  # Control requires it without an index
         return splits.time_slices(
             n,
             initial_window=control.initial_window,

@@ -26,9 +26,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from leanfit.distillation.api import Distilled
+    from leanfit.tuning.result import TrainResult
 
 _KEYS = {
     "name",
@@ -94,8 +98,8 @@ def _teacher(
     seed: int,
     n_jobs: int,
     store: str | None,
-    echo: Callable[[str], Any],
-) -> Any:
+    echo: Callable[[str], None],
+) -> TrainResult:
     """Tune the teacher here, or load a stored run's fit without refitting."""
     import leanfit as lf
 
@@ -126,8 +130,8 @@ def _teacher(
 
 
 def run_distill_config(
-    path: str | Path, store: str | None = None, echo: Callable[[str], Any] = print
-) -> Any:
+    path: str | Path, store: str | None = None, echo: Callable[[str], None] = print
+) -> Distilled:
     """Read, check and run a distillation config; print and write the report."""
     from leanfit.configfile import parse_yaml_mapping, read_text
     from leanfit.experiment import load_data

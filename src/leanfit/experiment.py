@@ -10,14 +10,18 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .control import Control
+
+if TYPE_CHECKING:
+    from .store import Store
+    from .tuning.result import TrainResult
 
 _FIT_KEYS = {
     "method",
@@ -48,7 +52,7 @@ class Experiment:
     output: Path | None
     compare: dict[str, str] = field(default_factory=dict)  # display name -> fit name
     report: Path | None = None
-    results: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, TrainResult] = field(default_factory=dict)
     # what the experiment store keeps to re-plan a fit later: the config text and where it was
     source: dict[str, Any] = field(default_factory=dict)
     # the seed given to the seedless partition / fits (None: every part has its own) and a line
@@ -58,7 +62,7 @@ class Experiment:
 
 
 @dataclass(frozen=True)
-class Seq(Sequence):
+class Seq(Sequence[Any]):
     """R's seq(from, to, by) as a lazy sequence: its length is known without listing its
     values, so a range to 1e12 is refused by the grid's size check, not built first."""
 
@@ -140,7 +144,7 @@ def load_experiment(
     output: str | Path | None = None,
     verbose: bool = True,
     allow_large: bool | None = None,
-    store: Any = None,
+    store: Store | None = None,
 ) -> Experiment:
     """Read and validate a config: every name, method, grid and control is checked up front.
     With a ``store``, a seedless config reuses the seed drawn when the experiment first ran."""
@@ -167,7 +171,7 @@ def parse_experiment(
     only: Sequence[str] | None = None,
     allow_large: bool | None = None,
     seed: int | None = None,
-    store: Any = None,
+    store: Store | None = None,
 ) -> Experiment:
     """Validate a config's ``text`` (read from ``path``: data paths are relative to its folder)
     and plan its fits — only those named in ``only`` when given (a stored run's re-plan).
@@ -286,7 +290,7 @@ def _seedless(cfg: dict[str, Any], only: Sequence[str] | None) -> list[str]:
     part, fits = cfg.get("partition"), cfg.get("fits")
     if "partition" in cfg and (not isinstance(part, dict) or part.get("seed") is None):
         out.append("the partition")
-    controls = cfg.get("controls") if isinstance(cfg.get("controls"), dict) else {}
+    controls: dict[str, Any] = cfg["controls"] if isinstance(cfg.get("controls"), dict) else {}
     for fname, fspec in fits.items() if isinstance(fits, dict) else ():
         if (only is not None and fname not in only) or not isinstance(fspec, dict):
             continue
@@ -298,7 +302,7 @@ def _seedless(cfg: dict[str, Any], only: Sequence[str] | None) -> list[str]:
     return out
 
 
-def stored_seed(store: Any, experiment: str) -> int | None:
+def stored_seed(store: Store, experiment: str) -> int | None:
     """The seed drawn for a seedless config when ``experiment`` first ran, as stored with its
     runs' re-plan specs, or None when the store has no run of it that kept one."""
     from .store.runs import run_spec
@@ -311,7 +315,7 @@ def stored_seed(store: Any, experiment: str) -> int | None:
     return None
 
 
-def _experiment_seed(store: Any, name: str, seedless: list[str]) -> tuple[int, str]:
+def _experiment_seed(store: Store | None, name: str, seedless: list[str]) -> tuple[int, str]:
     """The seed for the seedless parts of experiment ``name`` — the one stored by an earlier run
     of it, else a fresh draw — and a line saying which (``{stored}``: filled in by the run,
     which knows whether it keeps the seed)."""
@@ -407,7 +411,8 @@ def _plan_fit(
 
         if not isinstance(options, dict):
             raise ValueError(f"options must be a mapping, got {options!r}")
-        spec["method"] = get_model(spec.get("method"))
+        method: Any = spec.get("method")  # from YAML: get_model says what it must be
+        spec["method"] = get_model(method)
         spec["method"].options.update(options)
     if spec.get("selection"):
         spec["control"] = replace(spec["control"], selection=spec.pop("selection"))
@@ -436,7 +441,9 @@ def _plan_fit(
     return spec
 
 
-def run_experiment(exp: Experiment, echo=print, store: Any = None) -> dict[str, Any]:
+def run_experiment(
+    exp: Experiment, echo: Callable[[str], None] = print, store: Store | None = None
+) -> dict[str, Any]:
     """Run every fit in order, print caret-like output, and write results if asked."""
     from .selection import tolerance
     from .tuning.train import run_plan
@@ -466,7 +473,7 @@ def run_experiment(exp: Experiment, echo=print, store: Any = None) -> dict[str, 
             echo(f"(store: {note})")
         exp.results[fname] = res
         echo(repr(res))
-        entry = {
+        entry: dict[str, Any] = {
             "method": res.method,
             "metric": res.metric,
             "best_params": res.best_params,
@@ -481,6 +488,7 @@ def run_experiment(exp: Experiment, echo=print, store: Any = None) -> dict[str, 
         if res.scores is not None:
             best = res.results.iloc[res.best_index]
             entry["best_metrics"] = {m: float(best[m]) for m in res.metric_names}
+            assert res.resamples is not None  # a fit with scores was resampled
             entry["resample_hash"] = res.resamples.hash
             entry["failed_fits"] = len(res.scores.failures)
             entry["warned_fits"] = res.scores.warned_fits
@@ -498,6 +506,7 @@ def run_experiment(exp: Experiment, echo=print, store: Any = None) -> dict[str, 
             entry["tolerance_pick"] = res.results.iloc[[row]][cols].to_dict("records")[0]
         if spec.get("predict"):
             head = spec["predict"]["head"]
+            assert exp.testing is not None  # parse_experiment refuses predict without a partition
             rows = exp.testing.head(head)
             pred, prob = res.predict(rows), None
             echo(f"\n{fname}: predictions on the first {head} held-out rows")
@@ -538,7 +547,7 @@ def run_experiment(exp: Experiment, echo=print, store: Any = None) -> dict[str, 
     return summary
 
 
-def _echo_timings(summary: dict[str, Any], echo) -> None:
+def _echo_timings(summary: dict[str, Any], echo: Callable[[str], None]) -> None:
     """Each fit's wall seconds in this run and compute seconds (fitting and predicting, every
     worker; a resumed fit's include the task results read from the store), and for a resumed
     fit the wall time over all its invocations."""
@@ -556,7 +565,7 @@ def _echo_timings(summary: dict[str, Any], echo) -> None:
     echo(f"  {'total':<10} {summary['total_seconds']:8.2f} {summary['compute_seconds']:8.2f}")
 
 
-def _run_compare(exp: Experiment, summary: dict[str, Any], echo) -> Any:
+def _run_compare(exp: Experiment, summary: dict[str, Any], echo: Callable[[str], None]) -> Any:
     """caret's resamples / summary / diff on the configured fits, printed and kept."""
     from .compare import resamples
     from .report import Comparison
@@ -589,7 +598,7 @@ def check_outputs(exp: Experiment) -> None:
         check_writable(Path(exp.report).parent, "report folder")
 
 
-def _write_fit(out: Path, fname: str, res: Any) -> None:
+def _write_fit(out: Path, fname: str, res: TrainResult) -> None:
     """The fit's tables as ``<fit>_results.csv`` etc., named through ``paths.output_file``."""
     from .paths import output_file
 

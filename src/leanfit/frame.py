@@ -267,7 +267,8 @@ def _array_frame(x: Any) -> pd.DataFrame:
 
 
 def _fit_encoder(frame: pd.DataFrame, encode_factors: bool) -> Encoder:
-    cats, names = [], []
+    cats: list[tuple[str, tuple[str, ...]]] = []
+    names: list[str] = []
     for col in frame.columns:
         s = frame[col]
         if _is_factor(s):
@@ -284,7 +285,9 @@ def _fit_encoder(frame: pd.DataFrame, encode_factors: bool) -> Encoder:
     return Encoder(tuple(frame.columns), tuple(cats), tuple(names))
 
 
-def _encode_target(ys: pd.Series, name: str, mode: str | None) -> tuple[np.ndarray, tuple, str]:
+def _encode_target(
+    ys: pd.Series, name: str, mode: str | None
+) -> tuple[np.ndarray, tuple[str, ...], str]:
     n_missing = int(ys.isna().sum())
     if n_missing:
         rows = np.flatnonzero(ys.isna().to_numpy())[:5].tolist()

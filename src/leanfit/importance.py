@@ -240,6 +240,7 @@ def permutation_values(
         raise ValueError(f"n_repeats={n_repeats!r} must be a positive integer")
     problem, group = problem_from_result(result, metric)
     res = result.resamples
+    assert res is not None  # var_imp refuses a fit without resamples before calling this
     picked = _pick_resamples(resamples, len(res))
     base_seed = result.seed if seed is None else int(seed)
     jobs = []
@@ -273,6 +274,8 @@ def _pick_resamples(resamples: int | Sequence[int] | None, n: int) -> list[int]:
         if not 1 <= resamples <= n:
             raise ValueError(f"resamples={resamples} must be between 1 and {n} (the resamples)")
         return list(range(int(resamples)))
+    if isinstance(resamples, bool):  # iterating it raised a TypeError here before
+        raise TypeError(f"resamples={resamples!r} must be a count or a list of positions")
     picked = [int(r) for r in resamples]
     bad = [r for r in picked if not 0 <= r < n]
     if bad or not picked:

@@ -158,11 +158,12 @@ def summarize(
     if summary == "default":
         acc, kappa = _accuracy_kappa(_confusion(obs_a, pred_a, k))
         return {"Accuracy": acc, "Kappa": kappa}
-    if summary == "two_class":
-        return _two_class(obs_a, pred_a, prob_a)
-    if summary == "pr":
-        return _pr_summary(obs_a, pred_a, prob_a)
-    if summary == "log_loss":
+    if summary in ("two_class", "pr", "log_loss"):
+        assert prob_a is not None  # check_summary refused these without class probabilities
+        if summary == "two_class":
+            return _two_class(obs_a, pred_a, prob_a)
+        if summary == "pr":
+            return _pr_summary(obs_a, pred_a, prob_a)
         return {"logLoss": _log_loss(obs_a, prob_a)}
     return _multi_class(obs_a, pred_a, prob_a, k)
 

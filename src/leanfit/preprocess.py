@@ -570,7 +570,7 @@ class PreProcess:
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
         blocks: list[np.ndarray] = []
-        names: list[Any] = []
+        names = []
         self.sources_ = []
         for pos, name in enumerate(X.columns):
             s = X.iloc[:, pos]
@@ -608,12 +608,14 @@ class PreProcess:
         by_name = fitted_names is not None and len(set(fitted_names)) == len(fitted_names)
         positions = sorted({self.sources_[j][0] for j in self.kept_})
         if by_name:
+            assert fitted_names is not None  # by_name needs them
             missing = [fitted_names[p] for p in positions if fitted_names[p] not in X.columns]
             if missing:
                 raise ValueError(f"X is missing column(s) seen in fit: {missing}")
 
             def column(pos: int) -> pd.Series:
                 """The new data's column that feeds fitted input position ``pos``."""
+                assert fitted_names is not None
                 return X[fitted_names[pos]]
         else:
             if X.shape[1] != self.n_features_in_:
@@ -714,7 +716,7 @@ class PreProcess:
             Z[:] = self._apply_yeo_johnson(Z)
         if "expo_trans" in run:
             lams = np.array([_expo_lambda(Z[:, j]) for j in range(Z.shape[1])])
-            for j in np.flatnonzero(~np.isnan(lams)):
+            for j in np.flatnonzero(~np.isnan(lams)).tolist():
                 out = _expo_apply(Z[:, j], lams[j])
                 seen = out[~np.isnan(out)]
                 if not np.isfinite(seen).all() or np.unique(seen).size == 1:
@@ -869,22 +871,28 @@ class PreProcess:
 
     def _apply_box_cox(self, Z: np.ndarray) -> np.ndarray:
         """Box-Cox with the fitted lambdas (NaN lambda: column untouched)."""
-        for j in np.flatnonzero(~np.isnan(self.bc_lambda_)):
-            Z[:, j] = _box_cox_apply(Z[:, j], float(self.bc_lambda_[j]), self.fudge)
+        lam = self.bc_lambda_
+        assert lam is not None  # fitted before it is applied
+        for j in np.flatnonzero(~np.isnan(lam)):
+            Z[:, j] = _box_cox_apply(Z[:, j], float(lam[j]), self.fudge)
         return Z
 
     def _apply_yeo_johnson(self, Z: np.ndarray) -> np.ndarray:
         """Yeo-Johnson with the fitted lambdas (NaN lambda: column untouched)."""
+        lam = self.yj_lambda_
+        assert lam is not None  # fitted before it is applied
         with np.errstate(over="ignore", invalid="ignore"):
-            for j in np.flatnonzero(~np.isnan(self.yj_lambda_)):
+            for j in np.flatnonzero(~np.isnan(lam)):
                 L, neg = _yj_parts(Z[:, j])
-                Z[:, j] = _yj_from_parts(L, neg, float(self.yj_lambda_[j]))
+                Z[:, j] = _yj_from_parts(L, neg, float(lam[j]))
         return Z
 
     def _apply_expo(self, Z: np.ndarray) -> np.ndarray:
         """Exponential transformation with the fitted lambdas (NaN lambda: column untouched)."""
-        for j in np.flatnonzero(~np.isnan(self.expo_lambda_)):
-            Z[:, j] = _expo_apply(Z[:, j], float(self.expo_lambda_[j]))
+        lam = self.expo_lambda_
+        assert lam is not None  # fitted before it is applied
+        for j in np.flatnonzero(~np.isnan(lam)):
+            Z[:, j] = _expo_apply(Z[:, j], float(lam[j]))
         return Z
 
     def _apply_transformations(self, Z: np.ndarray) -> np.ndarray:
@@ -909,8 +917,10 @@ class PreProcess:
 
     def _apply_range(self, Z: np.ndarray) -> np.ndarray:
         """Map to [0, 1] with the training min/max (constant or empty columns: shift only)."""
-        lo = np.where(np.isnan(self.min_), 0.0, self.min_)
-        span = self.max_ - self.min_
+        lo_, hi_ = self.min_, self.max_
+        assert lo_ is not None and hi_ is not None  # fitted together before they are applied
+        lo = np.where(np.isnan(lo_), 0.0, lo_)
+        span = hi_ - lo_
         span = np.where(np.isfinite(span) & (span > 0), span, 1.0)
         return (Z - lo) / span
 
@@ -926,6 +936,7 @@ class PreProcess:
         if miss[rows].all(axis=1).any():
             raise ValueError("knn_impute: cannot impute a row whose every column is missing")
         data = self.knn_data_
+        assert data is not None  # fitted before it is applied
         k = min(self.k, data.shape[0])
         patterns, which = np.unique(miss[rows], axis=0, return_inverse=True)
         for p_i, pattern in enumerate(patterns):
@@ -951,9 +962,11 @@ class PreProcess:
         if not rows.size:
             return Z
         H = Z[rows]
+        models = self.bag_models_
+        assert models is not None  # fitted before it is applied
         for j in np.flatnonzero(np.isnan(H).any(axis=0)):
             miss = np.isnan(H[:, j])
-            H[miss, j] = self.bag_models_[j].predict(np.delete(H[miss], j, axis=1))
+            H[miss, j] = models[j].predict(np.delete(H[miss], j, axis=1))
         Z[rows] = H
         return Z
 

@@ -6,6 +6,8 @@ metric name and its direction, and returns the chosen row position.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -54,4 +56,9 @@ def tolerance(results: pd.DataFrame, metric: str, tol: float = 1.5, maximize: bo
     return int(np.flatnonzero(ok & ~np.isnan(v))[0])
 
 
-RULES = {"best": best, "one_se": one_se, "oneSE": one_se, "tolerance": tolerance}
+RULES: dict[str, Callable[..., int]] = {
+    "best": best,
+    "one_se": one_se,
+    "oneSE": one_se,
+    "tolerance": tolerance,
+}

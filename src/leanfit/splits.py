@@ -179,6 +179,7 @@ def _as_vector(y: Any, name: str = "y") -> np.ndarray:
         if y.shape[1] != 1:
             raise ValueError(f"{name} must be 1-D, got a DataFrame with {y.shape[1]} columns")
         y = y.iloc[:, 0]
+    missing: np.ndarray | None
     if isinstance(y, pd.Series | pd.Index | pd.Categorical):
         # categories are labels even when they are numbers
         categorical = isinstance(y.dtype, pd.CategoricalDtype)

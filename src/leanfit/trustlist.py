@@ -30,6 +30,7 @@ def _tiny(mode: str, n_classes: int = 2) -> Any:
 
     rng = np.random.default_rng(3)
     X = rng.normal(size=(48, 4))
+    y: np.ndarray
     if mode == CLASSIFICATION:
         y = np.digitize(X[:, 0] + 0.3 * rng.normal(size=48), [-0.5, 0.5][: n_classes - 1])
         levels = tuple("abc"[:n_classes])
@@ -55,7 +56,11 @@ def first_params(model: Any, data: Any) -> dict[str, Any]:
 
 
 # Options that keep fits small, and the teacher a distilled network needs.
-_OPTIONS = {"rf": {"n_trees": 5}, "extra_trees": {"n_trees": 5}, "qrf": {"n_trees": 5}}
+_OPTIONS: dict[str, dict[str, Any]] = {
+    "rf": {"n_trees": 5},
+    "extra_trees": {"n_trees": 5},
+    "qrf": {"n_trees": 5},
+}
 _OPTIONS["distill_mlp"] = {"teacher": "gbm"}
 # Pre-processing: every step, in combinations that can be fitted together.
 PREPROCESS_SETS: tuple[tuple[str, ...], ...] = (
@@ -104,7 +109,7 @@ def fitted_preprocess(steps: tuple[str, ...]) -> Any:
         df.iloc[3, 1] = np.nan
     if "dummy" in steps:
         df["f"] = pd.Categorical(rng.choice(["u", "v", "w"], size=40))
-    kw = {"n_comp": 2} if "ica" in steps else {}
+    kw: dict[str, Any] = {"n_comp": 2} if "ica" in steps else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return PreProcess(list(steps), **kw).fit(df)

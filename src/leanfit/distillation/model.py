@@ -12,7 +12,7 @@ the count, such as the default cosine).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from ..models.base import (
     expand_grid,
     get_model,
 )
+
+if TYPE_CHECKING:
+    from .student import Student
 from ..models.neural import EPOCH_SCHEDULES
 
 
@@ -175,7 +178,7 @@ class DistilledMLP(Model):
         # Snapshots of one run score every epoch count, unless the schedule depends on the
         # count (cosine, step): then one training per count, as the mlp model does.
         runs = [[c] for c in counts] if options.schedule in EPOCH_SCHEDULES else [counts]
-        by_epoch = {}
+        by_epoch: dict[int, Student] = {}
         for run in runs:
             students = fit_mlp_students(
                 Xa,

@@ -37,7 +37,7 @@ def engine_parameters(fitted: Any) -> int | None:
     return None
 
 
-def _scores(mode: str, out: np.ndarray, y: np.ndarray, teacher_out: np.ndarray) -> dict:
+def _scores(mode: str, out: np.ndarray, y: np.ndarray, teacher_out: np.ndarray) -> dict[str, float]:
     """Quality of one model's outputs: against the truth and against the teacher."""
     if mode == CLASSIFICATION:
         proba = softmax(out, axis=1)
@@ -103,9 +103,10 @@ def compare_models(
     t_out = teacher.outputs(X)
     rows: dict[str, dict[str, Any]] = {}
     params = [engine_parameters(m.final_model) for m in teacher.members]
+    known = [p for p in params if p is not None]
     rows[f"teacher ({teacher.name})"] = {
         **_scores(mode, t_out, y, t_out),
-        "parameters": float(sum(params)) if None not in params else np.nan,
+        "parameters": float(sum(known)) if len(known) == len(params) else np.nan,
     }
     # a student's outputs are computed on float32 rows, so these are also its ONNX references
     outs = {name: st.outputs(X) for name, st in students.items()}

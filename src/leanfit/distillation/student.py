@@ -42,6 +42,7 @@ class Student:
 
         if self.kind != "mlp":
             raise ValueError(f"a {self.kind} student has no network")
+        assert self.spec is not None and self.state is not None  # an mlp student has both
         mlp = {k[2:]: v for k, v in self.state.items() if k.startswith("1.")}
         affine = (self.y_scale, self.y_center) if self.mode != CLASSIFICATION else None
         return inference_network(
@@ -83,6 +84,7 @@ class Student:
     def n_parameters(self) -> int:
         """Trainable numbers: network weights, or tree nodes, or linear coefficients."""
         if self.kind == "mlp":
+            assert self.state is not None  # an mlp student has its weights
             return int(sum(v.size for k, v in self.state.items() if not k.startswith("0.")))
         if self.kind == "tree":
             return int(self.estimator.tree_.node_count)

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.special import softmax
 
 from leanfit.models.base import CLASSIFICATION, registry
+
+if TYPE_CHECKING:
+    from leanfit.frame import Dataset
+    from leanfit.tuning.result import TrainResult
 
 PROBA_FLOOR = 1e-7
 
@@ -46,7 +50,7 @@ def model_outputs(
     return _log_proba(np.asarray(model.predict_proba(fitted, X, [sub])[0], dtype=float))
 
 
-def member_outputs(res: Any, X: np.ndarray) -> np.ndarray:
+def member_outputs(res: TrainResult, X: np.ndarray) -> np.ndarray:
     """One fitted TrainResult's logits or predictions on model-matrix rows (its pre-processing
     applied first)."""
     pp = res.final_preprocess
@@ -58,7 +62,7 @@ def member_outputs(res: Any, X: np.ndarray) -> np.ndarray:
 class Teacher:
     """The model(s) a student learns from, with the data recipe they share."""
 
-    members: list[Any]
+    members: list[TrainResult]
     weights: np.ndarray
 
     @classmethod
@@ -92,7 +96,7 @@ class Teacher:
 
     # -- what the members share ----------------------------------------------------------
     @property
-    def dataset(self) -> Any:
+    def dataset(self) -> Dataset:
         return self.members[0].dataset
 
     @property
@@ -146,7 +150,7 @@ def _check_member(m: Any, i: int) -> None:
         )
 
 
-def _same_recipe(a: Any, b: Any, name_a: str, name_b: str) -> None:
+def _same_recipe(a: Dataset, b: Dataset, name_a: str, name_b: str) -> None:
     """Two datasets must have the same predictor columns and classes to share a student."""
     if tuple(a.encoder.feature_names) != tuple(b.encoder.feature_names):
         only_a = sorted(set(a.encoder.feature_names) - set(b.encoder.feature_names))
@@ -161,7 +165,7 @@ def _same_recipe(a: Any, b: Any, name_a: str, name_b: str) -> None:
         )
 
 
-def _weights(members: list[Any], weights: Sequence[float] | str | None) -> np.ndarray:
+def _weights(members: list[TrainResult], weights: Sequence[float] | str | None) -> np.ndarray:
     n = len(members)
     if weights is None:
         w = np.ones(n)
@@ -178,7 +182,7 @@ def _weights(members: list[Any], weights: Sequence[float] | str | None) -> np.nd
     return w / w.sum()
 
 
-def _metric_weight(m: Any) -> float:
+def _metric_weight(m: TrainResult) -> float:
     row = m.results.iloc[m.best_index] if m.best_index >= 0 else None
     value = float(row[m.metric]) if row is not None and m.metric in row else np.nan
     if not np.isfinite(value) or value <= 0:

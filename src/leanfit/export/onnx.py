@@ -14,11 +14,14 @@ import copy
 import sys
 from dataclasses import dataclass
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import __version__
+
+if TYPE_CHECKING:
+    from ..models.base import Model
 
 # Fixed opsets, per converter: the default ONNX domain for torch and scikit-learn graphs, the
 # highest onnxmltools supports for LightGBM, and ai.onnx.ml for the tree-ensemble operators.
@@ -30,6 +33,9 @@ CLASSIFICATION = "classification"
 REGRESSION = "regression"
 # Sub-model parameters that count the members of a forest / bagging ensemble.
 _TREE_COUNTS = ("n_trees", "n_estimators", "ntree", "n_bags", "num_trees")
+
+# What each converter returns: the ONNX model, its output's name, and the class codes (or None).
+_Converted = tuple[Any, str, np.ndarray | None]
 
 __all__ = ["OPSET", "LIGHTGBM_OPSET", "ML_OPSET", "supported_methods", "to_onnx"]
 
@@ -117,7 +123,7 @@ _CONVERTERS = {
 }
 
 
-def _handlers() -> dict[type, Any]:
+def _handlers() -> dict[type[Model], Any]:
     """Converter per registered model class (a subclass uses its parent's)."""
     from ..models.base import registry
 
@@ -135,7 +141,9 @@ def _as_model(model: Any) -> Any:
     return model
 
 
-def _from_result(res: Any, n_features: int | None, name: str) -> tuple[Any, Any, dict, _Spec]:
+def _from_result(
+    res: Any, n_features: int | None, name: str
+) -> tuple[Any, Any, dict[str, Any], _Spec]:
     """The final model of a TrainResult, refusing what ONNX would not reproduce."""
     if res.final_model is None:
         raise ValueError(f"the {res.method!r} result has no final model to export")
@@ -237,7 +245,7 @@ def _float_input(p: int, module: str) -> list[tuple[str, Any]]:
     return [("X", types.FloatTensorType([None, p]))]
 
 
-def _lightgbm(model: Any, booster: Any, sub: dict[str, Any], spec: _Spec) -> tuple:
+def _lightgbm(model: Any, booster: Any, sub: dict[str, Any], spec: _Spec) -> _Converted:
     """A LightGBM booster cut at the chosen iteration count, by onnxmltools."""
     import lightgbm as lgb
 
@@ -267,7 +275,7 @@ def _lightgbm(model: Any, booster: Any, sub: dict[str, Any], spec: _Spec) -> tup
     return proto, out, classes
 
 
-def _sklearn_ensemble(model: Any, fitted: Any, sub: dict[str, Any], spec: _Spec) -> tuple:
+def _sklearn_ensemble(model: Any, fitted: Any, sub: dict[str, Any], spec: _Spec) -> _Converted:
     """A scikit-learn forest or bagging ensemble (its first n members for a tree-count sub)."""
     est = fitted.est
     key = next((k for k in model.submodel if k in sub and k in _TREE_COUNTS), None)
@@ -281,7 +289,7 @@ def _sklearn_ensemble(model: Any, fitted: Any, sub: dict[str, Any], spec: _Spec)
     return _convert_sklearn(est, spec)
 
 
-def _cart(model: Any, fitted: Any, sub: dict[str, Any], spec: _Spec) -> tuple:
+def _cart(model: Any, fitted: Any, sub: dict[str, Any], spec: _Spec) -> _Converted:
     """leanfit's pruned CART as a scikit-learn tree holding only the nodes it keeps."""
     rep = model._reps(fitted, [sub])[0]
     est = copy.deepcopy(fitted.est)
@@ -309,7 +317,7 @@ def _cart(model: Any, fitted: Any, sub: dict[str, Any], spec: _Spec) -> tuple:
     return _convert_sklearn(est, spec)
 
 
-def _convert_sklearn(est: Any, spec: _Spec) -> tuple:
+def _convert_sklearn(est: Any, spec: _Spec) -> _Converted:
     """skl2onnx conversion, zipmap off; NaN routed as scikit-learn routes it."""
     _need("skl2onnx")
     from skl2onnx import convert_sklearn
@@ -459,6 +467,7 @@ def _torch_to_onnx(
             )
     finally:
         logger.setLevel(level)
+    assert program is not None  # the dynamo exporter returns its program
     spec = _Spec(mode, p, k, name)
     classes = np.arange(k) if mode == CLASSIFICATION else None
     return _finalize(program.model_proto, out, spec, classes)

@@ -103,6 +103,7 @@ def setup(
         seed=seed,
     )
     ds = plan.dataset
+    assert plan.resamples is not None  # plan_one refuses Control(method='none')
     problem = problem_of(plan, 0, plan.metric, plan.maximize)
     row = plan.candidates.iloc[[0]].reset_index(drop=True)
     chosen = {k: _py(v) for k, v in row.to_dict("records")[0].items()} if row.shape[1] else {}
@@ -116,7 +117,7 @@ def setup(
     )
 
 
-def final_fit(s: Setup, cols: Sequence[int]) -> TrainResult:
+def final_fit(s: Setup, cols: Sequence[int] | np.ndarray) -> TrainResult:
     """Fit the candidate on all rows using only ``cols`` (a TrainResult: predict, var_imp...)."""
     import pandas as pd
 
@@ -204,7 +205,7 @@ def score_held(
         return values, None
     out = np.full((n_k, len(prob.names)), np.nan)
     for k in range(n_k):
-        parts = [per[k] for per in held if k < len(per) and per[k] is not None]
+        parts = [h for h in (per[k] for per in held if k < len(per)) if h is not None]
         if parts:
             rows = np.concatenate([h.rows for h in parts])
             pred = np.concatenate([h.pred for h in parts])

@@ -68,6 +68,8 @@ class Param:
         """Draw ``size`` random values over the parameter's range and scale."""
         if self.kind == "cat":
             return rng.choice(np.array(self.choices, dtype=object), size=size)
+        if self.low is None or self.high is None:  # float(None) raised a TypeError here before
+            raise TypeError(f"parameter {self.name!r} needs low and high to be drawn at random")
         lo, hi = float(self.low), float(self.high)
         if self.log:
             v = np.exp(rng.uniform(np.log(lo), np.log(hi), size))
@@ -276,8 +278,8 @@ _FAMILIES = (
 )
 
 
-def _subclasses(cls: type) -> list[type]:
-    out = []
+def _subclasses(cls: type[Model]) -> list[type[Model]]:
+    out: list[type[Model]] = []
     for sub in cls.__subclasses__():
         out.append(sub)
         out.extend(_subclasses(sub))
@@ -289,7 +291,7 @@ def registry() -> dict[str, type[Model]]:
     """All built-in models by name (computed once: the set of classes does not change)."""
     for mod in _FAMILIES:
         importlib.import_module(mod)
-    found = {}
+    found: dict[str, type[Model]] = {}
     for cls in _subclasses(Model):
         if cls.name and cls.__module__ in _FAMILIES:
             found[cls.name] = cls

@@ -40,7 +40,9 @@ def _rbf(A: np.ndarray, B: np.ndarray, sigma: float) -> np.ndarray:
     return np.exp(-sigma * np.clip(d2, 0.0, None))
 
 
-def laplace_mode(K: np.ndarray, t: np.ndarray, tol: float = 1e-10, max_iter: int = 100):
+def laplace_mode(
+    K: np.ndarray, t: np.ndarray, tol: float = 1e-10, max_iter: int = 100
+) -> np.ndarray:
     """Mode of the Laplace approximation of binary GP classification with a logistic link
     (Rasmussen & Williams, algorithm 3.1); ``t`` is 1 for the positive class, else 0.
 
@@ -96,7 +98,8 @@ class GPFit:
     alpha: np.ndarray | None = None  # regression dual weights (K + var I)^-1 y
     y_center: float = 0.0
     y_scale: float = 1.0
-    pairs: list = field(default_factory=list)  # (i, j, rows, dual weights) per class pair
+    # (i, j, rows, dual weights) per class pair
+    pairs: list[tuple[int, int, np.ndarray, np.ndarray]] = field(default_factory=list)
     constant_class: int | None = None
 
     def transform(self, X: np.ndarray) -> np.ndarray:

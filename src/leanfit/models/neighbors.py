@@ -126,7 +126,9 @@ class KNN(Model):
     def _ks(fitted: KNNFit, subs: list[dict[str, Any]]) -> list[int]:
         return [max(1, min(int(s["k"]), len(fitted.y))) for s in subs]
 
-    def _votes(self, fitted: KNNFit, X: np.ndarray, subs: list[dict[str, Any]]):
+    def _votes(
+        self, fitted: KNNFit, X: np.ndarray, subs: list[dict[str, Any]]
+    ) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """Vote counts (S, n, K) and voter counts (S, n) for every k, from one search."""
         ks = self._ks(fitted, subs)
         nb = find_neighbours(fitted.X, np.asarray(X, dtype=float), max(ks))

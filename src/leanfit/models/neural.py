@@ -333,6 +333,7 @@ class MLP(Model):
         Xs, center, scale = _standardise(data.X)
         Xs = np.ascontiguousarray(Xs, dtype=np.float32)
         y_center, y_scale = 0.0, 1.0
+        targets: list[np.ndarray]
         if data.mode == CLASSIFICATION:
             targets = [np.asarray(data.y).astype(np.int64)]
             loss, n_out = training.named_loss("cross_entropy"), data.n_classes

@@ -9,7 +9,7 @@ regression, and ``cp`` is relative to the root's risk, so cp tables and grids ma
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -158,10 +158,16 @@ class RF(_SklearnEnsemble):
     """
 
     name = "rf"
-    option_names = ("n_trees", "nodesize")
+    option_names: ClassVar[tuple[str, ...] | None] = ("n_trees", "nodesize")  # QRF adds one
     label = "Random Forest"
     engine = "sklearn"
-    tags = ("random forest", "ensemble", "bagging", "tree-based", "implicit feature selection")
+    tags: ClassVar[tuple[str, ...]] = (
+        "random forest",
+        "ensemble",
+        "bagging",
+        "tree-based",
+        "implicit feature selection",
+    )
     params = (MTRY,)
     complexity_order = (("mtry", True),)
     takes_weights = True
@@ -394,9 +400,9 @@ def weakest_link(
     n_leaves = np.zeros(n, dtype=np.intp)
     for leaf in np.flatnonzero(reach & ~internal):
         r_branch[leaf] = cur = r_node[leaf]
-        j = leaf
+        j = int(leaf)
         while j != 0:
-            j = parent[j]
+            j = int(parent[j])
             r_branch[j] += cur
             n_leaves[j] += 1
     candidate = internal.copy()
@@ -423,11 +429,11 @@ def weakest_link(
         n_leaves[node] = 0
         diff = r_node[node] - r_branch[node]
         r_branch[node] = r_node[node]
-        j = parent[node]
+        j = int(parent[node])
         while j != -1:
             n_leaves[j] -= pruned
             r_branch[j] += diff
-            j = parent[j]
+            j = int(parent[j])
     return np.array(nodes, dtype=np.intp), np.array(alphas, dtype=float)
 
 

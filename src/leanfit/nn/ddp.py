@@ -101,7 +101,7 @@ def _spawned(
     world_size: int,
     port: int,
     out: str,
-    args: tuple[Any, ...],
+    args: tuple[dict[str, Any], np.ndarray, list[np.ndarray], str, TrainOptions, int],
 ) -> None:
     import torch
     import torch.distributed as dist
@@ -225,7 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     state, history = train_ddp(spec, X, targets, a.loss, options, a.seed, a.world_size)
     if int(os.environ.get("RANK", "0")) == 0:
         cols = {f"history.{c}": history[c].to_numpy() for c in history.columns}
-        np.savez(a.out, **state, **cols)
+        arrays: dict[str, Any] = {**state, **cols}  # Any: numpy's stub reads **kwargs oddly
+        np.savez(a.out, **arrays)
         print(
             f"wrote {a.out}: {len(history)} epochs, final train loss "
             f"{history['train_loss'].iloc[-1]:.6g}",

@@ -124,6 +124,9 @@ def seeded_mlp(spec: dict[str, Any], seed: int) -> torch.nn.Sequential:
 class Standardize(torch.nn.Module):
     """``(x - center) / scale`` with float32 buffers, so an exported network takes raw features."""
 
+    center: torch.Tensor  # registered buffers
+    scale: torch.Tensor
+
     def __init__(self, center: np.ndarray, scale: np.ndarray) -> None:
         super().__init__()
         c = np.asarray(center, dtype=np.float32).reshape(-1)

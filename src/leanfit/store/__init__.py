@@ -101,7 +101,7 @@ def _dumps(obj: Any) -> str:
 
 def encode_payload(preds: dict[str, np.ndarray], probs: dict[str, np.ndarray]) -> bytes:
     """Pack prediction and probability arrays into ``.npz`` bytes (no pickle, exact dtypes)."""
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, Any] = {}  # Any: numpy's stub reads **kwargs as savez's allow_pickle
     for prefix, group in (("pred", preds), ("prob", probs)):
         for name, arr in group.items():
             a = np.asarray(arr)
@@ -164,7 +164,15 @@ def _task_message(run_id: int, row: Any) -> bytes:
     return json.dumps(["leanfit-task-v2", int(run_id), *fields]).encode()
 
 
-_RUN_FIELDS = ("experiment", "fit", "config", "fingerprint", "seed", "versions", "status")
+_RUN_FIELDS: tuple[str, ...] = (
+    "experiment",
+    "fit",
+    "config",
+    "fingerprint",
+    "seed",
+    "versions",
+    "status",
+)
 _RUN_FIELDS += ("created", "finished", "summary")
 
 
@@ -393,7 +401,8 @@ def store_exists(url: str | None = None) -> bool:
         return True
     if u.get_backend_name() != "sqlite":
         return True
-    return bool(u.database) and u.database != ":memory:" and os.path.exists(u.database)
+    db = u.database
+    return bool(db and db != ":memory:" and os.path.exists(db))
 
 
 def _is_locked(exc: BaseException) -> bool:
@@ -496,12 +505,16 @@ class Store:
     def _insert(self, table: Any) -> Any:
         """A dialect-specific INSERT that supports ON CONFLICT."""
         if self._engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        elif self._engine.dialect.name == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        else:  # pragma: no cover - other backends unsupported
-            raise StoreError(f"unsupported store backend {self._engine.dialect.name!r}")
-        return insert(table)
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table)
+        if self._engine.dialect.name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            return sqlite_insert(table)
+        raise StoreError(  # pragma: no cover - other backends unsupported
+            f"unsupported store backend {self._engine.dialect.name!r}"
+        )
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -510,10 +523,10 @@ class Store:
         experiment: str,
         fit: str,
         *,
-        config: dict,
+        config: dict[str, Any],
         fingerprint: str,
         seed: int,
-        versions: dict,
+        versions: dict[str, Any],
     ) -> int:
         """Create the run of (experiment, fit) or resume it if data and config are unchanged."""
         import sqlalchemy as sa
@@ -686,7 +699,7 @@ class Store:
 
         return self._write(go)
 
-    def finish_run(self, run_id: int, summary: dict) -> None:
+    def finish_run(self, run_id: int, summary: dict[str, Any]) -> None:
         """Mark the run finished with its JSON summary and finish time."""
         import sqlalchemy as sa
 
@@ -748,7 +761,7 @@ class Store:
             rows = conn.execute(stmt).all()
         return pd.DataFrame([tuple(row) for row in rows], columns=cols)
 
-    def run(self, run_id: int) -> dict:
+    def run(self, run_id: int) -> dict[str, Any]:
         """Everything stored about one run: config, fingerprint, versions, summary, counts and
         its artifacts (name -> format, SHA-256, size in bytes)."""
         import sqlalchemy as sa

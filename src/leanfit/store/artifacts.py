@@ -407,12 +407,12 @@ def _swap(obj: Any, fn: Any) -> Any:
     if new is not obj:
         return new
     if type(obj) is dict:
-        items = {k: _swap(v, fn) for k, v in obj.items()}
-        return items if any(items[k] is not v for k, v in obj.items()) else obj
+        entries = {k: _swap(v, fn) for k, v in obj.items()}
+        return entries if any(entries[k] is not v for k, v in obj.items()) else obj
     if type(obj) in (list, tuple):
         items = [_swap(v, fn) for v in obj]
-        changed = any(a is not b for a, b in zip(items, obj, strict=True))
-        return type(obj)(items) if changed else obj
+        any_changed = any(a is not b for a, b in zip(items, obj, strict=True))
+        return type(obj)(items) if any_changed else obj
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         names = [f.name for f in dataclasses.fields(obj) if hasattr(obj, f.name)]
         values = {k: getattr(obj, k) for k in names}

@@ -69,7 +69,7 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _dotted(model, name: str) -> str:
+def _dotted(model: Model, name: str) -> str:
     """caret's parameter name (``n.trees``) where the model declares one."""
     for p in model.params:
         if p.name == name:
@@ -132,16 +132,18 @@ def format_train(res: Printable) -> str:
     }.get(rule, rule)
     lines.append(f"{res.metric} was used to select the optimal model using {how}.")
     lines.append("The final values used for the model were " + _params(res, res.best_params) + ".")
-    failures = res.scores.failures
+    scores = res.scores
+    assert scores is not None  # a resampled fit (returned above otherwise) has scores
+    failures = scores.failures
     if failures:
         n_fits = len({(f["resample"], f["group"]) for f in failures})
         lines.append(
             f"WARNING: {n_fits} model fits failed ({len(failures)} candidate x "
             "resample scores missing); see .failures"
         )
-    if res.scores.warned:
+    if scores.warned:
         lines.append(
-            f"NOTE: {res.scores.warned_fits} resampling fits raised warnings; see .fit_warnings"
+            f"NOTE: {scores.warned_fits} resampling fits raised warnings; see .fit_warnings"
         )
     return "\n".join(lines)
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..splits import Resamples
+    from ..store import Store
     from .result import TrainResult
     from .trainplan import TrainPlan
 
@@ -70,7 +71,7 @@ def resamples_npz(resamples: Resamples) -> bytes:
     with the run so its exact rows can be compared or reused later, without pickle."""
     import numpy as np
 
-    arrays = {
+    arrays: dict[str, Any] = {  # Any: numpy's stub reads **kwargs as savez's allow_pickle
         "names": np.array(resamples.names),
         "hash": np.array(resamples.hash),
         "n": np.array(resamples.n),
@@ -100,7 +101,7 @@ def run_spec(plan: TrainPlan, source: dict[str, Any] | None) -> dict[str, Any]:
     return {**(source or {"kind": "train"}), "data": data_description(plan)}
 
 
-def save_final(store: Any, run_id: int, res: TrainResult) -> list[str]:
+def save_final(store: Store, run_id: int, res: TrainResult) -> list[str]:
     """Store the final model and pre-processing as artifacts (no pickle, see store/artifacts.py).
 
     Returns notes on what could not be stored (also warned about); the store records each
@@ -138,7 +139,7 @@ def run_summary(res: TrainResult, notes: list[str]) -> dict[str, Any]:
     if res.scores is not None:
         out["value"] = float(res.results.iloc[res.best_index][res.metric])
         out["resample_metrics"] = {
-            "names": list(res.resamples.names),
+            "names": list(res._resampled().names),
             "metrics": list(res.metric_names),
             "values": res.scores.values[:, res.best_index, :].tolist(),
         }

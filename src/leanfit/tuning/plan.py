@@ -76,7 +76,7 @@ def normalize_grid(
 
 def candidates(
     model: Model,
-    data: TrainingData,
+    data: TrainingData | None,
     grid: Any,
     tune_length: int,
     search: str,
@@ -84,8 +84,10 @@ def candidates(
     max_candidates: int | None = MAX_CANDIDATES,
 ) -> pd.DataFrame:
     """The tuning candidates, simplest first: the user's grid, the default grid or random draws
-    (more than ``max_candidates`` of them are refused; None: no limit)."""
+    (more than ``max_candidates`` of them are refused; None: no limit). ``data`` is needed
+    (and given) only without a ``grid``."""
     if grid is None:
+        assert data is not None, "the default and random grids are built from the data"
         if not isinstance(tune_length, int) or tune_length < 1:
             raise ValueError(f"tune_length={tune_length!r} must be a positive integer")
         if max_candidates is not None and tune_length > max_candidates:
@@ -186,7 +188,7 @@ def fit_groups(model: Model, cands: pd.DataFrame) -> list[FitGroup]:
     """Group candidates that share every non-sub-model parameter into one fit."""
     sub = [p for p in model.submodel if p in cands.columns]
     fixed = [p for p in cands.columns if p not in sub]
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[tuple[Any, ...], list[int]] = {}
     for i, row in enumerate(cands[fixed].itertuples(index=False, name=None)):
         groups.setdefault(tuple(_key(v) for v in row), []).append(i)
     records = [{k: _py(v) for k, v in r.items()} for r in cands.to_dict("records")]

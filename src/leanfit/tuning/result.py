@@ -79,6 +79,7 @@ class Scores:
             m = summarize(control.summary, ctx.y[rows], pred, r.probs.get(ev), ctx.levels, w)
             arr = np.column_stack([np.asarray(m[n], dtype=float) for n in self.names])
             if ev == "apparent":
+                assert self.apparent is not None  # empty() made it: the rule has apparent fits
                 self.apparent[cands] = arr
             else:
                 getattr(self, ev)[r.resample, cands] = arr
@@ -90,7 +91,7 @@ class Scores:
         """Score each candidate on all held-out predictions together (caret's LOOCV rule:
         one-row resamples have no RMSE, R², Kappa or ROC of their own)."""
         self.pooled = np.full(self.values.shape[1:], np.nan)
-        by_group: dict[tuple[int, ...], list] = {}
+        by_group: dict[tuple[int, ...], list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]] = {}
         for _, cands, rows, pred, prob in sorted(self.saved, key=lambda e: (e[0], e[1])):
             by_group.setdefault(cands, []).append((rows, pred, prob))
         for cands, parts in by_group.items():
@@ -151,6 +152,11 @@ class TrainResult:
     # run id, resumed/computed task counts, notes; "restored": True when rebuilt from a store
     store_run: dict[str, Any] | None = None
 
+    def _resampled(self) -> Resamples:
+        """The resamples, for the paths that run only on a resampled fit (one with scores)."""
+        assert self.resamples is not None, "only a resampled fit has scores"
+        return self.resamples
+
     # -- tables ----------------------------------------------------------------------------
     @property
     def method(self) -> str:
@@ -167,7 +173,7 @@ class TrainResult:
             out[n] = mean[:, j]
         for j, n in enumerate(self.metric_names):
             out[f"{n}SD"] = sd[:, j]
-        out.attrs["n_resamples"] = len(self.resamples)
+        out.attrs["n_resamples"] = len(self._resampled())
         return out
 
     @property
@@ -180,7 +186,7 @@ class TrainResult:
         """Per-resample metrics of the chosen candidate (or all, with return_resamp="all")."""
         if self.scores is None or self.control.return_resamp == "none":
             return None
-        names = list(self.resamples.names)
+        names = list(self._resampled().names)
         if self.control.return_resamp == "final":
             df = pd.DataFrame(self.scores.values[:, self.best_index, :], columns=self.metric_names)
             df["Resample"] = names
@@ -214,9 +220,9 @@ class TrainResult:
                             df[name] = prob[s, :, k]
                 else:
                     df["pred"], df["obs"] = pred[s], ds.y[rows]
-                for k, v in _row(self.candidates, c).items():
-                    df[k] = v
-                df["Resample"] = self.resamples.names[r]
+                for key, v in _row(self.candidates, c).items():
+                    df[key] = v
+                df["Resample"] = self._resampled().names[r]
                 frames.append(df)
         return pd.concat(frames, ignore_index=True) if frames else None
 
@@ -225,7 +231,7 @@ class TrainResult:
         """Every failed fit: resample, candidate parameters and the error (never dropped)."""
         rows = []
         for f in self.scores.failures if self.scores else []:
-            name = "AllData" if f["resample"] < 0 else self.resamples.names[f["resample"]]
+            name = "AllData" if f["resample"] < 0 else self._resampled().names[f["resample"]]
             rows.append(
                 {
                     "Resample": name,
@@ -242,7 +248,7 @@ class TrainResult:
         the fit's parameters and the warning, one row per fit and distinct warning."""
         rows = []
         for f in self.scores.warned if self.scores else []:
-            name = "AllData" if f["resample"] < 0 else self.resamples.names[f["resample"]]
+            name = "AllData" if f["resample"] < 0 else self._resampled().names[f["resample"]]
             params = self.context.groups[f["group"]].params
             rows.append({"Resample": name, **params, "warning": f["warning"]})
         return pd.DataFrame(rows)
@@ -257,7 +263,7 @@ class TrainResult:
         maximize = self.maximize if maximize is None else maximize
         res = self.results
         if rule in ("one_se", "oneSE"):
-            return RULES[rule](res, metric, maximize, num=len(self.resamples))
+            return RULES[rule](res, metric, maximize, num=len(self._resampled()))
         if isinstance(rule, str):
             return RULES[rule](res, metric=metric, maximize=maximize)
         return int(rule(res, metric, maximize))
@@ -301,7 +307,7 @@ class TrainResult:
     # -- prediction ------------------------------------------------------------------------
     def _predict(self, newdata: Any) -> tuple[np.ndarray, np.ndarray | None, Any]:
         if self.final_model is None and (self.store_run or {}).get("restored"):
-            why = "; ".join(self.store_run.get("notes") or ()) or "it was not stored"
+            why = "; ".join((self.store_run or {}).get("notes") or ()) or "it was not stored"
             raise ValueError(f"this result was restored without its final model ({why})")
         X = self.dataset.encoder.transform(newdata)
         index = newdata.index if isinstance(newdata, pd.DataFrame) else None

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import closing, suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,9 @@ from ..splits import Resamples
 from .plan import MAX_CANDIDATES, Task, candidates, fit_groups, plan_size, task_seed
 from .result import TrainResult, fit_final
 from .trainplan import TrainPlan
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 _IMPUTERS = {"median_impute", "knn_impute", "bag_impute"}
 
@@ -96,7 +99,8 @@ def plan_train(
         sampling=control.sampling,
         oob=control.method == "oob",
     )
-    resamples, tasks = None, ()
+    resamples: Resamples | None = None
+    tasks: tuple[Task, ...] = ()
     if resampling:
         resamples = make_resamples(
             control,
@@ -183,7 +187,7 @@ def train(
     x: Any,
     y: Any = None,
     *,
-    store: Any = None,
+    store: Store | None = None,
     experiment: str = "default",
     fit: str = "train",
     **kwargs: Any,
@@ -212,7 +216,7 @@ def train(
     return run_plan(plan, t_start, store=store, experiment=experiment, fit=fit)
 
 
-def stored_run_seed(store: Any, experiment: str, fit: str) -> int | None:
+def stored_run_seed(store: Store, experiment: str, fit: str) -> int | None:
     """The seed of the stored run (``experiment``, ``fit``), or None when there is none: a call
     without a seed reuses it, so running it again resumes instead of drawing a new one."""
     runs = store.runs()
@@ -224,7 +228,7 @@ def run_plan(
     plan: TrainPlan,
     t_start: float | None = None,
     *,
-    store: Any = None,
+    store: Store | None = None,
     experiment: str = "default",
     fit: str = "train",
     source: dict[str, Any] | None = None,
@@ -243,14 +247,16 @@ def run_plan(
     try:
         return _run_started(plan, t_start, store, run_id)
     except BaseException as err:  # interrupted or failed: keep how long this invocation ran
-        if run_id is not None:
+        if store is not None and run_id is not None:
             status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
             with suppress(Exception):  # the store may be what failed; the error above matters
                 _end_invocation(store, run_id, time.perf_counter() - t_start, status)
         raise
 
 
-def _run_started(plan: TrainPlan, t_start: float, store: Any, run_id: int | None) -> TrainResult:
+def _run_started(
+    plan: TrainPlan, t_start: float, store: Store | None, run_id: int | None
+) -> TrainResult:
     """run_plan's work once the stored run (if any) is open: resample, select, refit, finish.
     ``times["compute"]`` sums the fit and predict seconds behind the result, stored tasks'
     included (a resumed run's total), ``times["compute_this_run"]`` this invocation's."""
@@ -260,20 +266,22 @@ def _run_started(plan: TrainPlan, t_start: float, store: Any, run_id: int | None
         res.times["everything"] = time.perf_counter() - t_start
         res.times["compute"] = res.times["compute_this_run"] = res.times["final"]
         if store is not None:
+            assert run_id is not None  # run_plan opens a run exactly when there is a store
             res.store_run = {"run_id": run_id, "resumed_tasks": 0, "computed_tasks": 0}
             _finish_run(store, run_id, res)
         return res
     t_res = time.perf_counter()
-    done = [] if store is None else plan.stored_results(store, run_id)
+    assert (store is None) == (run_id is None)  # run_plan opens a run exactly when there is a store
+    done = [] if store is None or run_id is None else plan.stored_results(store, run_id)
     finished = {(r.resample, r.group) for r in done}
     todo = [t for t in plan.tasks if (t.resample, t.group) not in finished]
     spent = [0.0]  # fit + predict seconds of the tasks computed now
 
-    def computed() -> Iterator[TaskResult]:
+    def computed() -> Generator[TaskResult, None, None]:
         desc = f"train {plan.model.name}"
         with closing(run_tasks(plan.context, todo, plan.control, desc)) as results:
             for r in results:
-                if store is not None:
+                if store is not None and run_id is not None:
                     store.save_task(run_id, r)  # stored before it is counted
                 spent[0] += r.fit_time + r.predict_time
                 yield r
@@ -299,13 +307,13 @@ def _run_started(plan: TrainPlan, t_start: float, store: Any, run_id: int | None
     earlier = sum(r.fit_time + r.predict_time for r in done)
     res.times["compute_this_run"] = spent[0] + res.times["final"]
     res.times["compute"] = earlier + res.times["compute_this_run"]
-    if store is not None:
+    if store is not None and run_id is not None:
         _finish_run(store, run_id, res)
     return res
 
 
 def _start_run(
-    store: Any, plan: TrainPlan, experiment: str, fit: str, source: dict[str, Any] | None
+    store: Store, plan: TrainPlan, experiment: str, fit: str, source: dict[str, Any] | None
 ) -> int:
     """Create or resume the stored run, keeping its resample rows and re-plan spec with it."""
     from ..store import _dumps, _now
@@ -329,7 +337,7 @@ def _start_run(
     return run_id
 
 
-def invocations(store: Any, run_id: int) -> list[dict[str, Any]]:
+def invocations(store: Store, run_id: int) -> list[dict[str, Any]]:
     """The stored run's invocations, oldest first: when each started, its wall seconds (None
     for one killed outright), the tasks it computed and how it ended."""
     import json
@@ -343,7 +351,7 @@ def invocations(store: Any, run_id: int) -> list[dict[str, Any]]:
 
 
 def _end_invocation(
-    store: Any, run_id: int, seconds: float, status: str, computed: int | None = None
+    store: Store, run_id: int, seconds: float, status: str, computed: int | None = None
 ) -> list[dict[str, Any]]:
     """Record how the current (last) invocation of the run ended; returns the whole log."""
     from ..store import _dumps
@@ -354,7 +362,7 @@ def _end_invocation(
     return log
 
 
-def _finish_run(store: Any, run_id: int, res: TrainResult) -> None:
+def _finish_run(store: Store, run_id: int, res: TrainResult) -> None:
     """Store the final model and pre-processing, record this invocation (a resumed run's wall
     time over all its invocations in ``times["wall_total"]``), then mark the run finished."""
     from .persist import run_summary, save_final
@@ -377,7 +385,9 @@ def _finish_run(store: Any, run_id: int, res: TrainResult) -> None:
 _PARALLEL_MIN_SECONDS = 1.0
 
 
-def run_tasks(ctx: Context, tasks: list[Task], control: Control, desc: str) -> Iterator[TaskResult]:
+def run_tasks(
+    ctx: Context, tasks: list[Task], control: Control, desc: str
+) -> Generator[TaskResult, None, None]:
     """Run every task on the control's executor, streaming results with a progress bar."""
     from tqdm.auto import tqdm
 
@@ -389,7 +399,9 @@ def run_tasks(ctx: Context, tasks: list[Task], control: Control, desc: str) -> I
             yield r
 
 
-def _execute(ctx: Context, tasks: list[Task], control: Control) -> Iterator[TaskResult]:
+def _execute(
+    ctx: Context, tasks: list[Task], control: Control
+) -> Generator[TaskResult, None, None]:
     """Dask, local worker processes for every task ("processes"), or "local": there the first
     two tasks run in this process, and the second's time (the first pays the engine's import)
     decides whether the rest are worth the workers. Results are the same either way — every
@@ -417,7 +429,7 @@ def _execute(ctx: Context, tasks: list[Task], control: Control) -> Iterator[Task
 def _plan_tasks(method: str, resamples: Resamples, n_groups: int, seed: int, n: int) -> list[Task]:
     """Resample x fit group, plus the apparent (all rows) fits the 632 / optimism rules need."""
     all_rows = np.arange(n)
-    tasks = []
+    tasks: list[Task] = []
     for r, (_, tr, te) in enumerate(resamples):
         evals = {"values": te}  # named after the Scores array each evaluation fills
         if method == "optimism_boot":

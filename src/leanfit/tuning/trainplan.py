@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -19,6 +19,9 @@ from ..models.base import Model
 from ..splits import Resamples
 from .plan import Task
 from .result import Scores, TrainResult
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["TrainPlan"]
 
@@ -44,13 +47,14 @@ class TrainPlan:
         """Model fits per resample: the number of fit groups (sub-model trick applied)."""
         return len(self.context.groups)
 
-    def stored_results(self, store: Any, run_id: int) -> list[TaskResult]:
+    def stored_results(self, store: Store, run_id: int) -> list[TaskResult]:
         """The results of this plan's tasks already in the store's run ``run_id``."""
         keys = {(t.resample, t.group) for t in self.tasks}
         return [r for r in store.done_tasks(run_id) if (r.resample, r.group) in keys]
 
     def scores_of(self, results: Iterable[TaskResult]) -> Scores:
         """Score task results of this plan into a fresh Scores (pooled under LOOCV)."""
+        assert self.resamples is not None, "a plan without resamples has no tasks to score"
         scores = Scores.empty(
             len(self.resamples), len(self.candidates), self.metric_names, self.control.method
         )
