@@ -64,8 +64,9 @@ class Control:
     seed: seed for resampling and every fit (train(seed=...) overrides it).
     verbose: show a progress bar over tasks.
     n_jobs: worker processes (1 = in-process). Results are identical for any n_jobs.
-    executor: "local" (this process, or local worker processes when n_jobs > 1 and the first
-        tasks show the work outweighs starting them), "processes" (every task in n_jobs local
+    executor: "local" (this process; when n_jobs > 1 and the first tasks show the work
+        outweighs starting workers, this process computing beside n_jobs - 1 local workers from
+        the moment they start), "processes" (every task in n_jobs local
         worker processes, at least one, without that timing probe) or "dask": a Dask cluster at
         ``scheduler`` (e.g. "tcp://10.0.0.5:8786"), or a local Dask cluster of n_jobs processes
         when no scheduler is given (needs the ``dask`` extra). Results are the same either way.

@@ -11,6 +11,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -197,46 +198,114 @@ def _run_in_worker(path: str, token: str, task: Task) -> TaskResult:
     return run_task(_WORKER["ctx"], task)
 
 
+class _WorkerPool:
+    """The context written once for local workers, and the warm loky pool that runs tasks."""
+
+    def __init__(self, ctx: Context, workers: int):
+        import os
+        import tempfile
+        import uuid
+
+        import cloudpickle
+        from loky import get_reusable_executor
+
+        fd, self.path = tempfile.mkstemp(prefix="leanfit-", suffix=".ctx")
+        with os.fdopen(fd, "wb") as f:
+            cloudpickle.dump(ctx, f)  # cloudpickle: user-defined models work too
+        self.token = uuid.uuid4().hex
+        # Engines loaded later in the worker (OpenMP in LightGBM) start single-threaded too.
+        one = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+        self.pool = get_reusable_executor(max_workers=workers, timeout=120, env=one)
+
+    def submit(self, task: Task) -> Future[TaskResult]:
+        return self.pool.submit(_run_in_worker, self.path, self.token, task)
+
+    def close(self, futures: Iterable[Future[TaskResult]], interrupted: bool) -> None:
+        """Drop what nobody will read; on an interruption end the workers now (they would go
+        on fitting tasks nobody reads, and outlive this process: loky fails the pending futures
+        itself, and cancelling them first upsets its manager thread)."""
+        import os
+
+        if interrupted:
+            self.pool.shutdown(wait=True, kill_workers=True)
+        else:
+            for fut in futures:
+                fut.cancel()
+        os.unlink(self.path)
+
+
 class ProcessExecutor:
-    """Runs tasks in local worker processes (loky, kept warm between train() calls)."""
+    """Runs every task in local worker processes (loky, kept warm between train() calls)."""
 
     def __init__(self, workers: int):
         self.workers = workers
 
     def run(self, ctx: Context, tasks: Iterable[Task]) -> Iterator[TaskResult]:
-        import os
-        import tempfile
-        import uuid
         from concurrent.futures import as_completed
 
-        import cloudpickle
-        from loky import get_reusable_executor
-
-        fd, path = tempfile.mkstemp(prefix="leanfit-", suffix=".ctx")
+        pool = _WorkerPool(ctx, self.workers)
+        futures = [pool.submit(t) for t in tasks]
+        interrupted = True
         try:
-            with os.fdopen(fd, "wb") as f:
-                cloudpickle.dump(ctx, f)  # cloudpickle: user-defined models work too
-            token = uuid.uuid4().hex
-            # Engines loaded later in the worker (OpenMP in LightGBM) start single-threaded too.
-            one = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-            pool = get_reusable_executor(max_workers=self.workers, timeout=120, env=one)
-            futures = [pool.submit(_run_in_worker, path, token, t) for t in tasks]
-            try:
-                for fut in as_completed(futures):
-                    yield fut.result()
-            except BaseException:
-                # interrupted (Ctrl-C, SIGTERM, the consumer gone): the warm workers would go on
-                # fitting tasks nobody reads, and outlive this process; end them now (loky fails
-                # the pending futures itself: cancelling them first upsets its manager thread)
-                pool.shutdown(wait=True, kill_workers=True)
-                raise
-            finally:
-                for fut in futures:
-                    fut.cancel()
+            for fut in as_completed(futures):
+                yield fut.result()
+            interrupted = False
         finally:
-            os.unlink(path)
+            pool.close(futures, interrupted)
+
+
+class OverlappedExecutor:
+    """This process and ``workers - 1`` local worker processes share the tasks.
+
+    The parent starts computing at once, while the workers start (a fresh worker imports
+    Python, pandas and the engine: about as long as a whole small grid), and hands tasks to
+    each worker as it takes them, a couple at a time, so that nobody waits on anyone: a first
+    train() pays the start-up in the background, a warm one loses nothing.
+    """
+
+    def __init__(self, workers: int):
+        self.workers = workers
+
+    def run(self, ctx: Context, tasks: Iterable[Task]) -> Iterator[TaskResult]:
+        from collections import deque
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        from ..pools import one_thread
+
+        queue = deque(tasks)
+        helpers = self.workers - 1
+        pool = _WorkerPool(ctx, helpers)
+        inflight: dict[Future[TaskResult], Task] = {}
+        started = False  # a worker has returned a task: from then on keep two queued each
+        interrupted = True
+
+        def top_up() -> None:
+            while queue and len(inflight) < helpers * (2 if started else 1):
+                task = queue.popleft()
+                inflight[pool.submit(task)] = task
+
+        try:
+            with one_thread():
+                top_up()
+                while queue or inflight:
+                    for fut in [f for f in inflight if f.done()]:
+                        del inflight[fut]
+                        started = True
+                        yield fut.result()
+                    top_up()
+                    if queue:  # the parent works from the other end of the queue
+                        yield run_task(ctx, queue.pop())
+                        continue
+                    # nothing left to take: reclaim tasks still waiting for a starting worker
+                    for fut in [f for f in inflight if f.cancel()]:
+                        queue.append(inflight.pop(fut))
+                    if inflight and not queue:
+                        wait(inflight, return_when=FIRST_COMPLETED)
+            interrupted = False
+        finally:
+            pool.close(list(inflight), interrupted)
 
 
 def make_executor(workers: int) -> Executor:
-    """The serial executor for one worker, local processes for more."""
-    return SerialExecutor() if workers <= 1 else ProcessExecutor(workers)
+    """The serial executor for one worker; for more, this process and local worker processes."""
+    return SerialExecutor() if workers <= 1 else OverlappedExecutor(workers)

@@ -1,0 +1,55 @@
+"""The overlapped executor: this process computes while local workers start, then shares the
+tasks with them; every task runs exactly once and results equal a serial run exactly."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import pandas as pd
+
+from leanfit import Control, train
+from leanfit.execute import OverlappedExecutor, SerialExecutor
+from leanfit.tuning.train import plan_train
+
+GRID = {"interaction_depth": [1, 2], "n_trees": [20, 40], "shrinkage": [0.1], "n_minobsinnode": [5]}
+
+
+def _plan(training, model):
+    return plan_train(
+        "Class ~ .",
+        data=training,
+        method=model,
+        grid=GRID,
+        control=Control(method="cv", number=8, save_predictions="all"),
+        seed=3,
+    )
+
+
+def test_parent_and_worker_share_the_tasks_each_once(tmp_path, training, recording_gbm_cls):
+    pids = tmp_path / "pids.log"
+    plan = _plan(training, recording_gbm_cls(pid_log=str(pids)))
+    by_task = {
+        (r.resample, r.group): r for r in OverlappedExecutor(2).run(plan.context, plan.tasks)
+    }
+    fit_pids = Counter(int(p) for p in pids.read_text().split())
+    assert len(by_task) == len(plan.tasks) == 8 * 2
+    assert sum(fit_pids.values()) == len(plan.tasks)  # each task fitted exactly once
+    # the first task goes to the worker before the parent starts: both ran tasks
+    assert os.getpid() in fit_pids and len(fit_pids) == 2
+
+    serial = {(r.resample, r.group): r for r in SerialExecutor().run(plan.context, plan.tasks)}
+    assert serial.keys() == by_task.keys()
+    for key, r in serial.items():
+        assert by_task[key].error is None and r.error is None
+        for name, preds in r.probs.items():
+            assert (by_task[key].probs[name] == preds).all()
+
+
+def test_train_with_two_jobs_equals_serial(training):
+    ctl = dict(method="cv", number=8, save_predictions="all", verbose=False)
+    kw = dict(data=training, method="gbm", grid=GRID, seed=5)
+    one = train("Class ~ .", control=Control(**ctl, n_jobs=1), **kw)
+    two = train("Class ~ .", control=Control(**ctl, n_jobs=2), **kw)
+    pd.testing.assert_frame_equal(one.results, two.results, check_exact=True)
+    pd.testing.assert_frame_equal(one.predictions, two.predictions, check_exact=True)
