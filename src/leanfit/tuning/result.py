@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..control import Control
 from ..execute import Context, TaskResult, fit_one, predict_group
-from ..frame import Dataset
+from ..frame import Dataset, check_missing_rows
 from ..metrics import summarize
 from ..models.base import CLASSIFICATION, Model
 from ..selection import RULES
@@ -310,6 +310,13 @@ class TrainResult:
             why = "; ".join((self.store_run or {}).get("notes") or ()) or "it was not stored"
             raise ValueError(f"this result was restored without its final model ({why})")
         X = self.dataset.encoder.transform(newdata)
+        check_missing_rows(
+            self.dataset.encoder,
+            X,
+            takes_missing=self.model.takes_missing,
+            preprocess=self.final_preprocess,
+            who=f"method {self.method!r}",
+        )
         index = newdata.index if isinstance(newdata, pd.DataFrame) else None
         sub = self._sub()
         ctx = (
