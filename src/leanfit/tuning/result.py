@@ -17,7 +17,7 @@ import pandas as pd
 from ..control import Control
 from ..execute import Context, TaskResult, fit_one, predict_group
 from ..frame import Dataset, check_missing_rows
-from ..metrics import summarize
+from ..metrics import resolve_metric, summarize
 from ..models.base import CLASSIFICATION, Model
 from ..selection import RULES
 from ..splits import Resamples
@@ -280,10 +280,14 @@ class TrainResult:
         new = copy.copy(self)
         new.times = dict(self.times)
         if metric is not None:
-            if metric not in self.metric_names:
-                raise ValueError(
-                    f"metric {metric!r} is not in the results; available: {self.metric_names}"
-                )
+            metric = resolve_metric(
+                metric,
+                self.metric_names,
+                summary=self.control.summary,
+                mode=self.dataset.mode,
+                n_classes=len(self.dataset.levels),
+                unknown=f"metric {metric!r} is not in the results; available: {self.metric_names}",
+            )
             new.metric = metric
             if maximize is None:
                 from ..metrics import maximize_default
