@@ -388,12 +388,10 @@ _PARALLEL_MIN_SECONDS = 1.0
 def run_tasks(
     ctx: Context, tasks: list[Task], control: Control, desc: str
 ) -> Generator[TaskResult, None, None]:
-    """Run every task on the control's executor, streaming results with a progress bar."""
-    from tqdm.auto import tqdm
+    """Run every task on the control's executor, streaming results with a progress report."""
+    from ..progress import progress
 
-    with tqdm(
-        total=len(tasks), desc=desc, unit="fit", disable=not control.verbose, leave=False
-    ) as bar:
+    with progress(len(tasks), desc, "fit", enabled=control.verbose, leave=False) as bar:
         for r in _execute(ctx, tasks, control):
             bar.update(1)
             yield r
