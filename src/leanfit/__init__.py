@@ -16,6 +16,7 @@ _EXPORTS = {
     "TrainResult": "leanfit.tuning.result",
     "Control": "leanfit.control",
     "PreProcess": "leanfit.preprocess",
+    "ImputedWarning": "leanfit.frame",
     "expand_grid": "leanfit.models.base",
     "Model": "leanfit.models.base",
     "Param": "leanfit.models.base",

@@ -69,6 +69,72 @@ class Encoder:
         return np.hstack(parts) if parts else np.empty((len(data), 0))
 
 
+class ImputedWarning(UserWarning):
+    """New rows given to predict held missing values, filled by the fit's imputation step."""
+
+
+# preProcess steps that fill missing values (canonical names, as PreProcess.steps holds them).
+_IMPUTE_STEPS = ("knn_impute", "bag_impute", "median_impute")
+
+
+def feature_sources(encoder: Encoder) -> list[str]:
+    """The user column each model-matrix column comes from (dummy columns -> their factor)."""
+    cats = dict(encoder.categorical)
+    out: list[str] = []
+    for col in encoder.columns:
+        out.extend([col] * (len(cats[col]) - 1 if col in cats else 1))
+    return out if len(out) == len(encoder.feature_names) else list(encoder.feature_names)
+
+
+def check_missing_rows(
+    encoder: Encoder,
+    X: np.ndarray,
+    *,
+    takes_missing: bool,
+    preprocess: Any = None,
+    who: str = "the model",
+    advice: str = "",
+) -> None:
+    """Judge missing values in encoded new rows before predicting: a model that takes them gets
+    them; a fit whose pre-processing imputes fills them (with an ImputedWarning saying where);
+    anything else is refused, naming the columns, rather than predicting from NaN."""
+    if takes_missing or X.size == 0:
+        return
+    miss = np.isnan(X)
+    kept = getattr(preprocess, "kept_", None)
+    if kept is not None and len(kept) and max(kept) < X.shape[1]:
+        used = np.zeros(X.shape[1], dtype=bool)
+        used[np.asarray(kept, dtype=int)] = True
+        miss &= used[None, :]  # columns the pre-processing drops (zv, nzv, corr) do not count
+    holes = miss.any(axis=0)
+    if not holes.any():
+        return
+    sources = feature_sources(encoder)
+    cols = list(dict.fromkeys(sources[j] for j in np.flatnonzero(holes)))
+    n_rows, n = int(miss.any(axis=1).sum()), X.shape[0]
+    shown = cols[:10] + (["..."] if len(cols) > 10 else [])
+    imputer = [s for s in getattr(preprocess, "steps", ()) if s in _IMPUTE_STEPS]
+    if imputer:
+        import warnings
+
+        warnings.warn(
+            ImputedWarning(
+                f"{n_rows} of {n} new row(s) have missing values in column(s) {shown}; "
+                f"they were filled by the fit's {imputer[0]} step (learned on the training rows)"
+            ),
+            stacklevel=4,
+        )
+        return
+    advice = advice or (
+        "impute those values before predicting, drop those rows, or train with "
+        "preprocess=['median_impute'] (or knn_impute, bag_impute) so the fit imputes them"
+    )
+    raise ValueError(
+        f"{n_rows} of {n} new row(s) have missing values in column(s) {shown} and {who} cannot "
+        f"take them; {advice}"
+    )
+
+
 def _numeric(s: pd.Series, name: str) -> np.ndarray:
     if s.dtype == bool:
         return s.to_numpy(dtype=float)

@@ -34,7 +34,8 @@ column.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import difflib
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,9 @@ _CARET_NAMES = {
     "log_loss": "mnLogLoss",
     "multi_class": "multiClassSummary",
 }
+
+# twoClassSummary / prSummary names and multiClassSummary's names of the same statistics.
+_TWO_CLASS_LONG = {"Sens": "Sensitivity", "Spec": "Specificity", "F": "F1"}
 
 SummaryFn = Callable[[pd.DataFrame, tuple[str, ...]], Any]
 Summary = str | SummaryFn
@@ -135,6 +139,115 @@ def metric_names(
     if summary == "log_loss":
         return ["logLoss"]
     return _multi_class_names(len(levels), class_probs)
+
+
+def summary_label(summary: Summary) -> str:
+    """How a summary is named in messages: its built-in name, or a custom function's name."""
+    return summary if isinstance(summary, str) else getattr(summary, "__name__", "custom")
+
+
+def resolve_metric(
+    metric: str,
+    produced: Sequence[str],
+    *,
+    summary: Summary,
+    mode: str,
+    n_classes: int,
+    unknown: str | None = None,
+) -> str:
+    """``metric`` as ``produced`` spells it, matched ignoring case ("roc" -> "ROC"); otherwise a
+    ValueError that lists what is produced and says which Control settings would produce it.
+    ``unknown`` replaces the message's first part (what was searched and what it holds)."""
+    if metric in produced:
+        return metric
+    folded = [n for n in produced if n.lower() == str(metric).lower()]
+    if len(folded) == 1:
+        return folded[0]
+    if len(folded) > 1:
+        raise ValueError(f"metric {metric!r} matches {folded} ignoring case; give its exact name")
+    head = unknown or (
+        f"metric {metric!r} is not produced by summary {summary_label(summary)!r}; "
+        f"it produces {list(produced)}"
+    )
+    hint = metric_hint(str(metric), mode, n_classes)
+    raise ValueError(f"{head}; {hint}" if hint else head)
+
+
+def metric_hint(metric: str, mode: str, n_classes: int) -> str:
+    """How to get ``metric`` from a built-in summary for this task (mode, number of classes), or
+    why none gives it: e.g. "'ROC' needs Control(class_probs=True, summary='two_class')"."""
+    here = _producers(metric, mode, n_classes)
+    if here:
+        ways = " or ".join(_control_text(s, probs) for s, probs, _ in here)
+        return f"{here[0][2]!r} needs {ways}"
+    if mode == CLASSIFICATION:
+        if _producers(metric, REGRESSION, 0):
+            return (
+                f"{metric!r} is a regression metric and this outcome is a class "
+                f"({n_classes} levels); classification metrics are e.g. Accuracy, Kappa "
+                "(summary='default'), ROC (summary='two_class') and logLoss (summary='log_loss')"
+            )
+        other = 3 if n_classes == 2 else 2
+        there = _producers(metric, CLASSIFICATION, other)
+        if there:
+            need = "exactly 2 classes" if other == 2 else "more than 2 classes"
+            text = f"{there[0][2]!r} needs {need} (this outcome has {n_classes})"
+            twin = _class_count_twin(there[0][2], n_classes)
+            return f"{text}; here {twin}" if twin else text
+    elif any(_producers(metric, CLASSIFICATION, k) for k in (2, 3)):
+        return (
+            f"{metric!r} is a classification metric and this outcome is numeric (regression); "
+            "regression metrics are RMSE, Rsquared and MAE (summary='default')"
+        )
+    close = difflib.get_close_matches(metric, _all_metric_names(), n=3, cutoff=0.6)
+    return f"did you mean {', '.join(map(repr, close))}?" if close else ""
+
+
+def _producers(metric: str, mode: str, n_classes: int) -> list[tuple[str, bool, str]]:
+    """(summary, needs class probabilities, exact spelling) of each built-in summary that
+    produces ``metric`` (ignoring case) for this task; without probabilities when it can."""
+    levels = tuple(str(i) for i in range(n_classes)) if mode == CLASSIFICATION else ()
+    out = []
+    for s in SUMMARIES:
+        for probs in (False, True):
+            try:
+                names = metric_names(s, mode, levels, probs)
+            except ValueError:  # this summary cannot serve this task (mode, classes, probs)
+                continue
+            hit = [n for n in names if n.lower() == metric.lower()]
+            if hit:
+                out.append((s, probs, hit[0]))
+                break
+    return out
+
+
+def _control_text(summary: str, probs: bool) -> str:
+    return f"Control({'class_probs=True, ' if probs else ''}summary={summary!r})"
+
+
+def _class_count_twin(name: str, n_classes: int) -> str:
+    """The metric that takes ``name``'s place with this many classes (F1 <-> Mean_F1, ROC ->
+    multi_class's mean one-vs-rest AUC), phrased for a hint, or ''."""
+    if name == "ROC" and n_classes > 2:
+        return "summary='multi_class' gives 'AUC', the mean of the one-vs-rest ROC AUCs"
+    name = _TWO_CLASS_LONG.get(name, name)  # twoClassSummary's Sens is multi_class's Sensitivity
+    twin = name.removeprefix("Mean_") if n_classes == 2 else f"Mean_{name}"
+    if twin != name and _producers(twin, CLASSIFICATION, n_classes):
+        return f"summary='multi_class' gives {twin!r}"
+    return ""
+
+
+def _all_metric_names() -> list[str]:
+    """Every metric name a built-in summary can produce, for "did you mean" suggestions."""
+    names: dict[str, None] = {}
+    for mode, k in ((REGRESSION, 0), (CLASSIFICATION, 2), (CLASSIFICATION, 3)):
+        levels = tuple(str(i) for i in range(k)) if mode == CLASSIFICATION else ()
+        for s in SUMMARIES:
+            try:
+                names.update(dict.fromkeys(metric_names(s, mode, levels, True)))
+            except ValueError:
+                continue
+    return list(names)
 
 
 def summarize(

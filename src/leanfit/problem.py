@@ -198,14 +198,17 @@ def problem_of(src: Any, index: int, metric: str, maximize: bool) -> Problem:
 def problem_from_result(result: TrainResult, metric: str | None = None) -> tuple[Problem, int]:
     """The Problem of a TrainResult's chosen candidate, and the fit group train() fitted it in
     (so a refit on a resample with that group's task seed repeats train()'s fit)."""
-    from .metrics import maximize_default
+    from .metrics import maximize_default, resolve_metric
 
-    metric = metric or result.metric
-    if metric not in result.metric_names:
-        raise ValueError(
-            f"metric {metric!r} is not produced by the result's summary; it produces "
-            f"{list(result.metric_names)}"
-        )
+    metric = resolve_metric(
+        metric or result.metric,
+        result.metric_names,
+        summary=result.control.summary,
+        mode=result.dataset.mode,
+        n_classes=len(result.dataset.levels),
+        unknown=f"metric {metric!r} is not produced by the result's summary; it produces "
+        f"{list(result.metric_names)}",
+    )
     maximize = result.maximize if metric == result.metric else maximize_default(metric)
     best = result.best_index
     g = next((i for i, fg in enumerate(result.context.groups) if best in fg.candidates), 0)

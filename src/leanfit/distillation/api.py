@@ -46,7 +46,20 @@ class Distilled:
     n_transfer: int = 0
 
     def _X(self, newdata: Any) -> np.ndarray:
-        return self.teacher.dataset.encoder.transform(newdata)
+        from leanfit.frame import check_missing_rows
+
+        encoder = self.teacher.dataset.encoder
+        X = encoder.transform(newdata)
+        # the student reads the raw model matrix: no imputation step of the teacher's applies
+        check_missing_rows(
+            encoder,
+            X,
+            takes_missing=False,
+            who=f"the {self.student.kind} student",
+            advice="impute those values before predicting (the student has no imputation "
+            "step, whatever the teacher's pre-processing), or drop those rows",
+        )
+        return X
 
     def predict(self, newdata: Any) -> pd.Series:
         """The student's predicted classes (or values) for new rows."""

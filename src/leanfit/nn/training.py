@@ -684,12 +684,12 @@ def _keep_best(done: _Progress, epoch: int, val_loss: float, options: TrainOptio
 
 
 def _progress_bar(progress: bool, dist: _Dist | None, epochs: int, start: int) -> Any:
-    """A tqdm bar over the epochs (on rank 0 only), or None."""
+    """A progress report over the epochs (on rank 0 only), or None."""
     if not progress or (dist is not None and dist.rank != 0):
         return None
-    from tqdm.auto import tqdm
+    from ..progress import progress as report
 
-    return tqdm(total=epochs, initial=start, desc="epochs", unit="epoch")
+    return report(epochs, "epochs", "epoch", initial=start)
 
 
 def _outcome(

@@ -16,8 +16,8 @@ import pandas as pd
 
 from ..control import Control
 from ..execute import Context, TaskResult, fit_one, predict_group
-from ..frame import Dataset
-from ..metrics import summarize
+from ..frame import Dataset, check_missing_rows
+from ..metrics import resolve_metric, summarize
 from ..models.base import CLASSIFICATION, Model
 from ..selection import RULES
 from ..splits import Resamples
@@ -280,10 +280,14 @@ class TrainResult:
         new = copy.copy(self)
         new.times = dict(self.times)
         if metric is not None:
-            if metric not in self.metric_names:
-                raise ValueError(
-                    f"metric {metric!r} is not in the results; available: {self.metric_names}"
-                )
+            metric = resolve_metric(
+                metric,
+                self.metric_names,
+                summary=self.control.summary,
+                mode=self.dataset.mode,
+                n_classes=len(self.dataset.levels),
+                unknown=f"metric {metric!r} is not in the results; available: {self.metric_names}",
+            )
             new.metric = metric
             if maximize is None:
                 from ..metrics import maximize_default
@@ -310,6 +314,13 @@ class TrainResult:
             why = "; ".join((self.store_run or {}).get("notes") or ()) or "it was not stored"
             raise ValueError(f"this result was restored without its final model ({why})")
         X = self.dataset.encoder.transform(newdata)
+        check_missing_rows(
+            self.dataset.encoder,
+            X,
+            takes_missing=self.model.takes_missing,
+            preprocess=self.final_preprocess,
+            who=f"method {self.method!r}",
+        )
         index = newdata.index if isinstance(newdata, pd.DataFrame) else None
         sub = self._sub()
         ctx = (

@@ -18,7 +18,7 @@ import pandas as pd
 from ..control import Control, make_resamples
 from ..execute import Context, ProcessExecutor, TaskResult, make_executor, warn_fit_warnings
 from ..frame import Dataset, make_dataset
-from ..metrics import check_summary, maximize_default, metric_names
+from ..metrics import check_summary, maximize_default, metric_names, resolve_metric
 from ..models.base import CLASSIFICATION, REGRESSION, Model, TrainingData, get_model
 from ..preprocess import PreProcess
 from ..splits import Resamples
@@ -69,10 +69,10 @@ def plan_train(
         control.summary, ds.mode, ds.levels, control.class_probs, y_sample=ds.y_labels[:20]
     )
     metric = metric or _default_metric(ds.mode, names)
-    if resampling and metric not in names:
-        raise ValueError(
-            f"metric {metric!r} is not produced by summary {_summary_name(control.summary)!r}; "
-            f"it produces {names}"
+    if resampling or any(n.lower() == metric.lower() for n in names):
+        # matched ignoring case; an unproduced metric says which Control settings produce it
+        metric = resolve_metric(
+            metric, names, summary=control.summary, mode=ds.mode, n_classes=len(ds.levels)
         )
     maximize = maximize_default(metric) if maximize is None else bool(maximize)
 
@@ -388,12 +388,10 @@ _PARALLEL_MIN_SECONDS = 1.0
 def run_tasks(
     ctx: Context, tasks: list[Task], control: Control, desc: str
 ) -> Generator[TaskResult, None, None]:
-    """Run every task on the control's executor, streaming results with a progress bar."""
-    from tqdm.auto import tqdm
+    """Run every task on the control's executor, streaming results with a progress report."""
+    from ..progress import progress
 
-    with tqdm(
-        total=len(tasks), desc=desc, unit="fit", disable=not control.verbose, leave=False
-    ) as bar:
+    with progress(len(tasks), desc, "fit", enabled=control.verbose, leave=False) as bar:
         for r in _execute(ctx, tasks, control):
             bar.update(1)
             yield r
@@ -595,7 +593,3 @@ def _check_inputs(model: Model, ds: Dataset, steps: PreProcess | None, control: 
 def _default_metric(mode: str, names: list[str]) -> str:
     preferred = "Accuracy" if mode == CLASSIFICATION else "RMSE"
     return preferred if preferred in names else names[0]
-
-
-def _summary_name(summary: Any) -> str:
-    return summary if isinstance(summary, str) else getattr(summary, "__name__", "custom")
