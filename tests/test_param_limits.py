@@ -281,3 +281,28 @@ def test_resample_whose_pre_processing_drops_a_column_records_the_fitted_mtry():
     assert fw.Resample[0] == res.resamples.names[0] and fw.mtry[0] == 3
     assert fw.warning[0] == "ParamLimitWarning: mtry=3 fitted as 2: 2 columns after pre-processing"
     assert res.final_model.est.max_features == 3  # all rows: x2 varies, nothing dropped
+
+
+def test_rfe_final_fit_on_a_smaller_subset_fits_mtry_as_the_subset_size():
+    """rfe's fixed mtry=4 on a 1-predictor final subset: fitted (and reported) as 1, warned."""
+    from leanfit.featsel.rfe import rfe
+
+    rng = np.random.default_rng(13)
+    X = pd.DataFrame(rng.normal(size=(40, 4)), columns=["a", "b", "c", "d"])
+    y = X.a * 3.0 + rng.normal(size=40) * 0.1
+    m = get_model("rf")
+    m.options = {"n_trees": 10}
+    with pytest.warns(ParamLimitWarning, match="mtry=4 fitted as 1: 1 selected predictors"):
+        res = rfe(
+            X.assign(y=y),
+            "y",
+            method=m,
+            sizes=[1],
+            params={"mtry": 4},
+            control=Control(method="cv", number=3),
+            metric="RMSE",
+            seed=1,
+        )
+    assert res.optsize == 1  # a alone predicts y best
+    assert res.final_model.final_model.est.max_features == 1
+    assert res.final_model.candidates.mtry.tolist() == [1]
