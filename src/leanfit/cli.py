@@ -142,7 +142,8 @@ def _models(args: argparse.Namespace) -> int:
             alias = f" (alias {', '.join(p.aliases)})" if p.aliases else ""
             scale = ", log scale" if p.log else ""
             default = "" if p.default is None else f"  [default {p.default}]"
-            print(f"  {p.name:<20} {p.kind:<6} {rng}{scale}  {p.label}{alias}{default}")
+            limit = f", at most the {' and '.join(p.at_most)}" if p.at_most else ""
+            print(f"  {p.name:<20} {p.kind:<6} {rng}{scale}{limit}  {p.label}{alias}{default}")
         print(
             "simplest first by: "
             + ", ".join(f"{k} {'ascending' if a else 'descending'}" for k, a in m.complexity_order)

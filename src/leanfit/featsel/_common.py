@@ -133,7 +133,7 @@ def final_fit(s: Setup, cols: Sequence[int] | np.ndarray) -> TrainResult:
         target = pd.Series(ds.y)
     target.name = ds.target
     control = Control(method="none", summary=prob.summary, class_probs=prob.class_probs)
-    grid = {k: [v] for k, v in s.params.items()} if s.params else None
+    grid = {k: [v] for k, v in _within_subset(s, len(cols)).items()} if s.params else None
     return train(
         frame,
         target,
@@ -147,6 +147,22 @@ def final_fit(s: Setup, cols: Sequence[int] | np.ndarray) -> TrainResult:
         weights=ds.weights,
         seed=prob.seed,
     )
+
+
+def _within_subset(s: Setup, n_cols: int) -> dict[str, Any]:
+    """The candidate's parameters for a fit on ``n_cols`` selected predictors: one the subset is
+    too small for (mtry=5 of 3) is fitted as the subset's limit, with a ParamLimitWarning, as
+    the subset fits inside the resamples are (train() would refuse it as a user's grid)."""
+    from ..models.base import fitted_as, param_bounds
+
+    params = dict(s.params)
+    bounds = param_bounds(s.problem.model, len(s.dataset.y), n_cols)
+    for name, (top, limit) in bounds.items():
+        if name in params and top >= 1 and int(params[name]) > top:
+            what = f"{n_cols} selected predictors" if limit == "predictors" else f"{top} {limit}"
+            fitted_as(name, params[name], top, what)
+            params[name] = top
+    return params
 
 
 class PredictsWithSubset:

@@ -13,6 +13,7 @@ import importlib
 import itertools
 import math
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -23,6 +24,21 @@ import pandas as pd
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
+
+# Data-dependent upper bounds a Param can declare (``at_most``): the predictor columns the model
+# sees (after dummies and pre-processing), its training rows, or one fewer than those rows.
+LIMITS: tuple[str, ...] = ("predictors", "rows", "rows - 1")
+
+
+class ParamLimitWarning(UserWarning):
+    """A parameter value was more than one fit's data allows and was fitted as a smaller one
+    (e.g. ``mtry=5`` on the 2 columns one resample's pre-processing left)."""
+
+
+def fitted_as(name: str, asked: Any, fitted: Any, why: str) -> None:
+    """Warn (ParamLimitWarning) that ``name=asked`` was fitted as ``fitted`` because of ``why``:
+    a fit never changes a parameter silently; train() records the warning against the fit."""
+    warnings.warn(f"{name}={asked} fitted as {fitted}: {why}", ParamLimitWarning, stacklevel=3)
 
 
 @dataclass(frozen=True)
@@ -39,6 +55,22 @@ class Param:
     aliases: tuple[str, ...] = ()
     special: tuple[str, ...] = ()  # symbolic values resolved at fit time (e.g. "sigest")
     default: Any = None  # value a grid without this column gets (None: the column is required)
+    # data-dependent upper bounds, from LIMITS: e.g. mtry at most "predictors", k at most "rows"
+    at_most: str | tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        limits = (self.at_most,) if isinstance(self.at_most, str) else tuple(self.at_most)
+        bad = [lim for lim in limits if lim not in LIMITS]
+        if bad:
+            raise ValueError(f"Param {self.name!r}: at_most {bad} must be among {list(LIMITS)}")
+        object.__setattr__(self, "at_most", limits)
+
+    def bound(self, rows: int, predictors: int) -> tuple[int, str] | None:
+        """The largest value data of ``rows`` x ``predictors`` allows, with the limit that sets
+        it ("predictors", "rows" or "rows - 1"); None when the parameter has no such limit."""
+        sizes = {"predictors": predictors, "rows": rows, "rows - 1": rows - 1}
+        found = [(sizes[lim], lim) for lim in self.at_most]  # a tuple since __post_init__
+        return min(found) if found else None
 
     def check(self, value: Any) -> str | None:
         """Return why ``value`` is not valid for this parameter, or None when it is."""
@@ -224,6 +256,17 @@ class Model:
         if not keys:
             return grid
         return grid.sort_values(keys, ascending=asc, kind="mergesort")
+
+
+def param_bounds(model: Model, rows: int, predictors: int) -> dict[str, tuple[int, str]]:
+    """Every parameter of ``model`` with a data-dependent limit: name -> (largest value allowed
+    on ``rows`` training rows of ``predictors`` columns, the limit that sets it)."""
+    out = {}
+    for p in model.params:
+        b = p.bound(rows, predictors)
+        if b is not None:
+            out[p.name] = b
+    return out
 
 
 # Rows expand_grid builds unless told otherwise: about 100 MB of Python tuples; a bigger grid is

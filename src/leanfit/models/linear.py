@@ -15,7 +15,15 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from .base import CLASSIFICATION, REGRESSION, Model, Param, TrainingData, expand_grid
+from .base import (
+    CLASSIFICATION,
+    REGRESSION,
+    Model,
+    Param,
+    TrainingData,
+    expand_grid,
+    fitted_as,
+)
 
 
 def _standardize(X: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -755,7 +763,8 @@ class Lars2(Lasso):
     """Least angle regression by number of steps, caret's ``lars2`` (lars' ``mode="step"``).
 
     ``step`` 1 is the empty model and each further step one LARS-lasso move (a variable added
-    or dropped); steps past the end of the path give its end. Sub-model: every step.
+    or dropped); steps past the end of the path give its end, with a ParamLimitWarning (the
+    path's length is known only once fitted). Sub-model: every step.
     """
 
     name: ClassVar[str] = "lars2"
@@ -774,15 +783,44 @@ class Lars2(Lasso):
         """caret's random search: steps sampled from 1..p."""
         return pd.DataFrame({"step": rng.integers(1, data.X.shape[1] + 1, length)})
 
+    def fit(
+        self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
+    ) -> PathFit:
+        """One LARS path; a step asked for past its end is fitted as its end, and said so."""
+        fitted = super().fit(data, params, subs, seed)
+        last = fitted.coefs.shape[1]
+        asked = {int(s["step"]) for s in subs if "step" in s} | {int(params["step"])}
+        for step in sorted(a for a in asked if a > last):
+            fitted_as("step", step, last, f"the LARS path has {last} steps")
+        return fitted
+
     def _coefs(self, fitted: PathFit, subs: list[dict[str, Any]]) -> np.ndarray:
         return fitted.at_step([int(s["step"]) for s in subs])
 
 
 # -- projection methods: PLS and PCR, every number of components from one fit -------------------
+def _asked_ncomp(params: dict[str, Any], subs: list[dict[str, Any]]) -> list[int]:
+    """Every number of components a fit is asked for (its subs' and its own), ascending."""
+    return sorted({int(s["ncomp"]) for s in subs if "ncomp" in s} | {int(params["ncomp"])})
+
+
+def _ncomp_cap(n: int, p: int) -> tuple[int, str]:
+    """The most components ``n`` rows of ``p`` columns have, min(p, n - 1) as pls, and why."""
+    if p <= n - 1:
+        return max(p, 1), f"{p} columns after pre-processing"
+    return max(n - 1, 1), f"{n} training rows give at most {max(n - 1, 1)} components"
+
+
 def _max_ncomp(params: dict[str, Any], subs: list[dict[str, Any]], n: int, p: int) -> int:
     """The largest number of components asked for, capped at min(p, n - 1) as pls does."""
-    asked = max([int(s["ncomp"]) for s in subs if "ncomp" in s] + [int(params["ncomp"])])
-    return max(1, min(asked, p, n - 1))
+    return max(1, min(_asked_ncomp(params, subs)[-1], _ncomp_cap(n, p)[0]))
+
+
+def _warn_ncomp(params: dict[str, Any], subs: list[dict[str, Any]], fitted: int, why: str) -> None:
+    """A ParamLimitWarning for every ncomp asked for above the ``fitted`` components."""
+    for a in _asked_ncomp(params, subs):
+        if a > fitted:
+            fitted_as("ncomp", a, fitted, why)
 
 
 @dataclass
@@ -826,10 +864,14 @@ def _components_fit(
 
 class _ComponentsModel(Model):
     """What PLS and PCR share: the ``ncomp`` parameter (a sub-model: every number of components
-    comes from one decomposition), caret's grids for it and the SSE-weighted importance."""
+    comes from one decomposition), caret's grids for it and the SSE-weighted importance.
+    ``ncomp`` is at most min(predictors, rows - 1); a fit whose data have fewer components
+    (rank-deficient predictors) uses all it has, with a ParamLimitWarning."""
 
     option_names = ()
-    params: ClassVar[tuple[Param, ...]] = (Param("ncomp", "int", 1, 10000, label="#Components"),)
+    params: ClassVar[tuple[Param, ...]] = (
+        Param("ncomp", "int", 1, 10000, label="#Components", at_most=("predictors", "rows - 1")),
+    )
     submodel: ClassVar[tuple[str, ...]] = ("ncomp",)
     complexity_order: ClassVar[tuple[tuple[str, bool], ...]] = (("ncomp", True),)
     random_below_p: ClassVar[int] = 0  # random ncomp draws go up to p minus this
@@ -886,13 +928,18 @@ class PLS(_ComponentsModel):
             Y = np.eye(data.n_classes)[np.asarray(data.y).astype(int)]
         else:
             Y = np.asarray(data.y, dtype=float)[:, None]
+        cap, why = _ncomp_cap(*X.shape)
         A = _max_ncomp(params, subs, *X.shape)
         m = PLSRegression(n_components=A, scale=False, tol=self.tol, max_iter=self.max_iter)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "Y residual is constant": fewer components exist
             m.fit(X, Y)
         W, P, Q = m.x_weights_, m.x_loadings_, m.y_loadings_
-        A = max(1, int(np.count_nonzero(np.abs(W).sum(axis=0) > 0)))
+        found = max(1, int(np.count_nonzero(np.abs(W).sum(axis=0) > 0)))
+        if found < A:
+            why = f"the predictors explain the response with {found} components"
+        A = min(A, found)
+        _warn_ncomp(params, subs, A, why)
         coefs = np.stack(
             [W[:, :a] @ np.linalg.solve(P[:, :a].T @ W[:, :a], Q[:, :a].T) for a in range(1, A + 1)]
         )
@@ -940,7 +987,10 @@ class PCR(_ComponentsModel):
         x_mean = X.mean(axis=0)
         U, d, Vt = np.linalg.svd(X - x_mean, full_matrices=False)
         rank = int(np.count_nonzero(d > d.max(initial=0.0) * max(X.shape) * np.finfo(float).eps))
-        A = max(1, min(_max_ncomp(params, subs, *X.shape), rank))
+        A, why = _max_ncomp(params, subs, *X.shape), _ncomp_cap(*X.shape)[1]
+        if rank < A:
+            A, why = max(1, rank), f"the centred predictors have rank {rank}"
+        _warn_ncomp(params, subs, A, why)
         gamma = (U[:, :A].T @ (y - y.mean())) / np.where(d[:A] > 0, d[:A], 1.0)
         steps = Vt[:A].T * gamma  # (p, A): each component's contribution
         coefs = np.cumsum(steps, axis=1).T[:, :, None]

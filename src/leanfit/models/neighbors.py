@@ -12,7 +12,14 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from leanfit.models.base import CLASSIFICATION, REGRESSION, Model, Param, TrainingData
+from leanfit.models.base import (
+    CLASSIFICATION,
+    REGRESSION,
+    Model,
+    Param,
+    TrainingData,
+    fitted_as,
+)
 
 
 @dataclass
@@ -87,7 +94,8 @@ class KNN(Model):
     fractions; regression averages the voters' values. Vote ties for the top class, which knn3
     breaks at random, are broken here by uniform draws from a generator seeded by the fit's
     seed and k: reproducible for the same seed and the same rows to predict (the draws follow
-    row order within one predict call). k larger than the training rows uses them all.
+    row order within one predict call). train() refuses k above the training rows; a k only one
+    fit's rows are too few for (class sampling) uses them all, with a ParamLimitWarning.
     Sub-model: k, every value scored from one neighbour search.
     """
 
@@ -97,7 +105,9 @@ class KNN(Model):
     engine: ClassVar[str] = "sklearn"
     modes: ClassVar[tuple[str, ...]] = (CLASSIFICATION, REGRESSION)
     tags: ClassVar[tuple[str, ...]] = ("prototype models",)
-    params: ClassVar[tuple[Param, ...]] = (Param("k", "int", 1, 100000, label="#Neighbors"),)
+    params: ClassVar[tuple[Param, ...]] = (
+        Param("k", "int", 1, 100000, label="#Neighbors", at_most="rows"),
+    )
     submodel: ClassVar[tuple[str, ...]] = ("k",)
     complexity_order: ClassVar[tuple[tuple[str, bool], ...]] = (("k", False),)
     classes_from_proba: ClassVar[bool] = False  # vote ties are broken at random, not by order
@@ -120,6 +130,8 @@ class KNN(Model):
         """Store the training rows; the neighbour search happens when scoring."""
         y = np.asarray(data.y)
         y = y.astype(int) if data.mode == CLASSIFICATION else y.astype(float)
+        for k in sorted({int(s["k"]) for s in subs if int(s["k"]) > len(y)}):
+            fitted_as("k", k, len(y), f"{len(y)} training rows")
         return KNNFit(np.asarray(data.X, dtype=float), y, data.mode, data.n_classes, int(seed))
 
     @staticmethod

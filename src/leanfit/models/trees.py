@@ -21,11 +21,15 @@ from leanfit.models.base import (
     Param,
     TrainingData,
     expand_grid,
+    fitted_as,
 )
 
 
 def var_seq(p: int, classification: bool, length: int) -> list[int]:
-    """caret's ``var_seq``: the mtry values of its forest grids (an even 2..p sequence, floored)."""
+    """caret's ``var_seq``: the mtry values of its forest grids (an even 2..p sequence, floored),
+    none above p (caret's would ask for mtry 2 of a single predictor)."""
+    if p <= 1:
+        return [1]
     if length == 1:
         return [int(np.floor(np.sqrt(p)))] if classification else [max(p // 3, 1)]
     if p <= length:
@@ -137,12 +141,24 @@ class _SklearnEnsemble(Model):
 
 
 def _mtry(params: dict[str, Any], p: int) -> int:
-    """mtry as scikit-learn's max_features: a count, clipped to 1..p."""
-    return int(min(max(int(params["mtry"]), 1), p))
+    """mtry as scikit-learn's max_features: a count of at most p. train() refuses a larger one
+    before fitting; one only a resample's pre-processing made too large is fitted as p, with a
+    ParamLimitWarning recorded against the fit."""
+    mtry = int(params["mtry"])
+    if mtry > p:
+        fitted_as("mtry", mtry, p, f"{p} columns after pre-processing")
+        return p
+    return mtry
 
 
 MTRY = Param(
-    "mtry", "int", 1, 100000, label="#Randomly Selected Predictors", aliases=("max_features",)
+    "mtry",
+    "int",
+    1,
+    100000,
+    label="#Randomly Selected Predictors",
+    aliases=("max_features",),
+    at_most="predictors",
 )
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..execute.tasks import FitGroup, Task  # noqa: F401  (Task: re-exported, planned here)
-from ..models.base import Model, TrainingData, expand_grid, grid_size
+from ..models.base import Model, TrainingData, expand_grid, grid_size, param_bounds
 
 if TYPE_CHECKING:
     from ..control import Control
@@ -110,6 +110,74 @@ def candidates(
         return pd.DataFrame(index=[0])
     grid = normalize_grid(model, grid, max_candidates)
     return model.sort_simplest_first(grid).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class DataShape:
+    """The smallest data a fit will see: training rows (the smallest resample's, after class
+    sampling) and predictor columns (after dummies and pre-processing)."""
+
+    rows: int
+    predictors: int
+    rows_what: str = "training rows"  # where the row count comes from, for messages
+    predictors_what: str = "predictors after pre-processing"
+
+    def describe(self, limit: str) -> str:
+        """A limit ("predictors", "rows", "rows - 1") as words for an error or warning."""
+        if limit == "predictors":
+            return f"the {self.predictors} {self.predictors_what}"
+        minus = " minus 1" if limit == "rows - 1" else ""
+        return f"the {self.rows} {self.rows_what}{minus}"
+
+
+def within_limits(
+    model: Model, cands: pd.DataFrame, shape: DataShape, generated: bool
+) -> pd.DataFrame:
+    """Check candidates against the parameters' data-dependent limits (``Param.at_most``).
+
+    A user's grid with a value the data cannot take (mtry=50 with 18 predictors) is refused,
+    naming the model, parameter, value and limit. A generated grid (default or random) loses
+    such candidates with a warning; when none is left, that is an error too.
+    """
+    bounds = param_bounds(model, shape.rows, shape.predictors)
+    keep = np.ones(len(cands), dtype=bool)
+    dropped: list[str] = []
+    for name, (top, limit) in bounds.items():
+        if name not in cands.columns:
+            continue
+        values = pd.to_numeric(cands[name], errors="coerce").to_numpy(dtype=float)
+        over = values > top
+        if not over.any():
+            continue
+        bad = sorted({_py(v) for v in cands.loc[over, name]})
+        shown = ", ".join(map(str, bad[:6])) + (", ..." if len(bad) > 6 else "")
+        why = f"at most {top}: {shape.describe(limit)}"
+        if top < 1:
+            why = f"no value is possible: {shape.describe(limit)}"
+        if not generated:
+            fix = f"use values up to {top}" if top >= 1 else "it needs more data"
+            raise ValueError(
+                f"grid value(s) {name}={shown} for {model.name!r} are more than the data allows "
+                f"({why}); {fix}"
+            )
+        keep &= ~over
+        dropped.append(f"{name}={shown} ({why})")
+    if not dropped:
+        return cands
+    if not keep.any():
+        raise ValueError(
+            f"every candidate of {model.name!r}'s generated grid is more than the data allows: "
+            f"{'; '.join(dropped)}; pass a grid= within the limits"
+        )
+    import warnings
+
+    warnings.warn(
+        f"{model.name!r}: dropped the generated grid's {'; '.join(dropped)}: more than the "
+        "data allows",
+        UserWarning,
+        stacklevel=4,
+    )
+    return cands[keep].reset_index(drop=True)
 
 
 def _check_candidates(n: int, limit: int | None, n_params: int) -> None:

@@ -22,7 +22,16 @@ from ..metrics import check_summary, maximize_default, metric_names, resolve_met
 from ..models.base import CLASSIFICATION, REGRESSION, Model, TrainingData, get_model
 from ..preprocess import PreProcess
 from ..splits import Resamples
-from .plan import MAX_CANDIDATES, Task, candidates, fit_groups, plan_size, task_seed
+from .plan import (
+    MAX_CANDIDATES,
+    DataShape,
+    Task,
+    candidates,
+    fit_groups,
+    plan_size,
+    task_seed,
+    within_limits,
+)
 from .result import TrainResult, fit_final
 from .trainplan import TrainPlan
 
@@ -85,6 +94,21 @@ def plan_train(
     if resampling:  # counted from the settings: nothing large is built before this check
         size = plan_size(control, len(ds.y), len(cands), len(groups_), len(names), len(ds.levels))
         size.check(len(cands), len(groups_), allow_large)
+    resamples: Resamples | None = None
+    if resampling:
+        resamples = make_resamples(
+            control,
+            ds.y_labels if ds.mode == CLASSIFICATION else ds.y,
+            seed,
+            None if groups is None else np.asarray(groups),
+        )
+        if resamples.n != len(ds.y):
+            raise ValueError(f"resamples refer to {resamples.n} rows, the data has {len(ds.y)}")
+    if any(p.at_most for p in model.params):  # mtry <= predictors, k <= rows, ...
+        shape = _data_shape(ds, steps, whole, resamples, control.sampling)
+        checked = within_limits(model, cands, shape, generated=grid is None)
+        if len(checked) < len(cands):
+            cands, groups_ = checked, fit_groups(model, checked)
     ctx = Context(
         X=ds.X,
         y=ds.y,
@@ -99,17 +123,8 @@ def plan_train(
         sampling=control.sampling,
         oob=control.method == "oob",
     )
-    resamples: Resamples | None = None
     tasks: tuple[Task, ...] = ()
-    if resampling:
-        resamples = make_resamples(
-            control,
-            ds.y_labels if ds.mode == CLASSIFICATION else ds.y,
-            seed,
-            None if groups is None else np.asarray(groups),
-        )
-        if resamples.n != len(ds.y):
-            raise ValueError(f"resamples refer to {resamples.n} rows, the data has {len(ds.y)}")
+    if resamples is not None:
         tasks = tuple(_plan_tasks(control.method, resamples, len(groups_), seed, len(ds.y)))
         _warn_constant_columns(ds, resamples, steps)
     elif len(cands) != 1:
@@ -480,6 +495,39 @@ def _check_jobs(control: Control) -> None:
             UserWarning,
             stacklevel=4,
         )
+
+
+def _data_shape(
+    ds: Dataset,
+    steps: PreProcess | None,
+    whole: TrainingData | None,
+    resamples: Resamples | None,
+    sampling: str | None,
+) -> DataShape:
+    """The smallest data a fit of this plan sees, for parameters' data-dependent limits: the
+    predictors after pre-processing on all rows (a resample's own pre-processing may leave
+    fewer: that fit then warns) and the smallest resample's training rows after class sampling
+    (all rows without resampling)."""
+    if whole is None and steps is not None:
+        whole = _grid_data(ds, steps)
+    predictors = ds.X.shape[1] if whole is None else whole.X.shape[1]
+    what = "predictors after pre-processing" if steps is not None else "predictors"
+    train_rows = [np.arange(len(ds.y))] if resamples is None else list(resamples.train)
+    rows = min(_sampled_rows(ds.y[tr], sampling) for tr in train_rows)
+    where = "training rows" if resamples is None else "training rows of the smallest resample"
+    if sampling:
+        where += f" after {sampling} sampling"
+    return DataShape(rows=rows, predictors=predictors, rows_what=where, predictors_what=what)
+
+
+def _sampled_rows(y: np.ndarray, sampling: str | None) -> int:
+    """How many rows class sampling leaves of training rows with class codes ``y``: down
+    sampling keeps the smallest class's count per class; up and SMOTE reach the largest's."""
+    if not sampling or len(y) == 0:
+        return len(y)
+    counts = np.bincount(np.asarray(y, dtype=int))
+    counts = counts[counts > 0]
+    return int(len(counts) * (counts.min() if sampling == "down" else counts.max()))
 
 
 def _grid_data(ds: Dataset, steps: PreProcess | None) -> TrainingData:
