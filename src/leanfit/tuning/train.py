@@ -37,7 +37,7 @@ def plan_train(
     y: Any = None,
     *,
     data: Any = None,
-    method: str | Model = "gbm",
+    method: str | Model | Any = "gbm",
     control: Control | None = None,
     grid: Any = None,
     tune_length: int = 3,
@@ -53,6 +53,8 @@ def plan_train(
     control = control or Control()
     _check_jobs(control)
     model = get_model(method)
+    if grid is not None:
+        model = model.tuned_over(grid)
     ds = make_dataset(x, y, data=data, weights=weights)
     steps = _check_preprocess(preprocess)
     _check_inputs(model, ds, steps, control)
@@ -176,6 +178,8 @@ def plan_one(
             "a resampling method such as Control(method='cv', number=5)"
         )
     model = get_model(method)
+    if params is not None:
+        model = model.tuned_over(params)
     grid = None if params is None else one_candidate_grid(model, params, what)
     try:
         return plan_train(x, y, method=model, control=control, grid=grid, tune_length=1, **kwargs)
