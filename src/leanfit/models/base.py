@@ -329,10 +329,10 @@ def get_model(method: str | Model | type[Model] | Any) -> Model:
     if isinstance(method, type) and issubclass(method, Model):
         return method()
     if not isinstance(method, str):
-        from .sklearn_wrap import SklearnModel, is_estimator
-
-        if is_estimator(method):
-            return SklearnModel(method)
+        # imported by name, as the registry imports the families: the wrapper builds on Model
+        wrap = importlib.import_module("leanfit.models.sklearn_wrap")
+        if wrap.is_estimator(method):
+            return wrap.SklearnModel(method)
         raise TypeError(
             "method must be a model name, a leanfit Model or a scikit-learn estimator instance, "
             f"got {type(method).__name__}"
