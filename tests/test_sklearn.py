@@ -109,6 +109,20 @@ def test_formula_no_grid_weights_and_workers(sonar):
     pd.testing.assert_frame_equal(one.results, par.results)
 
 
+def test_grid_of_pipeline_steps(sonar):
+    df, X, y = sonar
+    steps = [LogisticRegression(C=0.1, max_iter=500), KNeighborsClassifier(3)]
+    pipe = make_pipeline(StandardScaler(), LogisticRegression())
+    res = lf.train(df, "Class", method=pipe, grid={"logisticregression": steps},
+                   control=lf.Control(method="cv", number=3, seed=4))
+    for step, acc in zip(steps, res.results["Accuracy"], strict=True):
+        ref = cross_val_score(make_pipeline(StandardScaler(), step), X, y, cv=_folds(res))
+        assert acc == pytest.approx(ref.mean(), abs=1e-12)
+    # the grid's own objects are copied for each fit, never set or fitted
+    assert steps[0].get_params()["random_state"] is None and not hasattr(steps[0], "coef_")
+    assert not hasattr(steps[1], "n_samples_fit_")
+
+
 class _FailsIfFitted(ClassifierMixin, BaseEstimator):
     def __init__(self, c=1.0):
         self.c = c

@@ -122,9 +122,6 @@ class SklearnModel(Model):
             return self  # normalize_grid says what a grid must be
         return SklearnModel(self.estimator, columns)
 
-    def check_task(self, mode: str, n_classes: int) -> None:
-        """Nothing beyond the mode (checked by train()) to check."""
-
     def fit(
         self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
     ) -> dict[str, Any]:
@@ -132,13 +129,15 @@ class SklearnModel(Model):
         from sklearn.base import clone
 
         est = clone(self.estimator)
-        current = est.get_params(deep=True)
+        # a grid value may be an estimator (a Pipeline step): each fit gets its own copy
+        est.set_params(**{k: v if _plain(v) else clone(v, safe=False) for k, v in params.items()})
         seeds = {
             k: int(seed)
-            for k, v in current.items()
+            for k, v in est.get_params(deep=True).items()
             if (k == "random_state" or k.endswith("__random_state")) and v is None
         }
-        est.set_params(**{**seeds, **params})
+        if seeds:
+            est.set_params(**seeds)
         y = data.y.astype(int) if data.mode == CLASSIFICATION else data.y.astype(float)
         kwargs = {} if data.weights is None else {self.weight_key: data.weights}
         est.fit(data.X, y, **kwargs)
@@ -179,6 +178,10 @@ class SklearnModel(Model):
             if n is not None and len(v) == n:
                 return v
         return None
+
+
+def _plain(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool | type(None) | np.generic)
 
 
 def _takes_weights(estimator: Any) -> bool:

@@ -200,7 +200,8 @@ def train(
 
     Inputs: a formula with ``data=`` (``train("Class ~ .", data=df)``), a DataFrame and a target
     column name (``train(df, "Class")``), or ``X`` and ``y``. ``method`` is a model name (see
-    ``leanfit models``) or a user-defined ``Model``. ``grid`` is a DataFrame or dict of lists
+    ``leanfit models``), a user-defined ``Model`` or a scikit-learn estimator instance (tuned
+    over its get_params() names). ``grid`` is a DataFrame or dict of lists
     (caret's dotted names such as ``interaction.depth`` accepted); without it ``tune_length``
     (default 3) builds the model's default grid (or random draws with
     ``Control(search="random")``). ``preprocess`` steps are fitted inside every resample on its
