@@ -48,6 +48,8 @@ _EXPORTS = {
     "safs": "leanfit.featsel",
     "distill": "leanfit.distillation",
     "Teacher": "leanfit.distillation",
+    "LeanfitClassifier": "leanfit.estimator",
+    "LeanfitRegressor": "leanfit.estimator",
 }
 _MODULES = {
     "datasets": "leanfit.datasets",

@@ -407,4 +407,9 @@ def _check_weights(weights: Any, n: int) -> np.ndarray | None:
         raise ValueError(f"weights must have one value per row ({n}), got shape {w.shape}")
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise ValueError("weights must be finite and non-negative")
+    if n and not np.any(w > 0):
+        raise ValueError(
+            f"weights are all zero ({n} rows): no row would count in any fit; give at least "
+            "one row a positive weight"
+        )
     return w

@@ -183,6 +183,11 @@ class Model:
                 f"{self.name}: unknown option(s) {unknown}{hint}; its options: {known}"
             )
 
+    def tuned_over(self, grid: Any) -> Model:
+        """The model to tune over the user's ``grid``: itself, unless its parameters come from the
+        grid (a wrapped scikit-learn estimator declares the grid's columns, checked here)."""
+        return self
+
     def check_task(self, mode: str, n_classes: int) -> None:
         """Raise, before anything is fitted, when this model cannot work for a ``mode`` task
         with ``n_classes`` classes (0 in regression): e.g. a required option or engine missing.
@@ -359,15 +364,21 @@ _CARET_NAMES = {
 }
 
 
-def get_model(method: str | Model | type[Model]) -> Model:
-    """Resolve a method name (or a user-defined model class/instance) into a model instance."""
+def get_model(method: str | Model | type[Model] | Any) -> Model:
+    """Resolve a method name (or a user-defined model class/instance, or a scikit-learn
+    estimator instance) into a model instance."""
     if isinstance(method, Model):
         return method
     if isinstance(method, type) and issubclass(method, Model):
         return method()
     if not isinstance(method, str):
+        # imported by name, as the registry imports the families: the wrapper builds on Model
+        wrap = importlib.import_module("leanfit.models.sklearn_wrap")
+        if wrap.is_estimator(method):
+            return wrap.SklearnModel(method)
         raise TypeError(
-            f"method must be a model name or a leanfit Model, got {type(method).__name__}"
+            "method must be a model name, a leanfit Model or a scikit-learn estimator instance, "
+            f"got {type(method).__name__}"
         )
     reg = registry()
     key = _CARET_NAMES.get(method, method.replace(".", "_"))

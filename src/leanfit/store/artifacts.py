@@ -122,7 +122,9 @@ class FrameData:
 # trust list
 
 
-def check_trusted(names: Iterable[str], what: str = "artifact") -> None:
+def check_trusted(
+    names: Iterable[str], what: str = "artifact", refusing: str = "refusing to load it"
+) -> None:
     """Refuse, naming them, any class/function/method names not on the exact trust list."""
     from .trust import TRUSTED_FILE, untrusted
 
@@ -131,7 +133,7 @@ def check_trusted(names: Iterable[str], what: str = "artifact") -> None:
         raise UnsafeModelError(
             f"{what} contains {', '.join(bad)}, not on leanfit's exact trust list "
             f"({TRUSTED_FILE.name}: the classes and functions leanfit's own models store); "
-            "refusing to load it"
+            f"{refusing}"
         )
 
 
@@ -176,7 +178,11 @@ def _skops_dumps(obj: Any, check: bool = True) -> bytes:
             f"(skops: {type(e).__name__}: {e})"
         ) from e
     if check:
-        check_trusted(archive_names(data), f"a {type(obj).__qualname__}")
+        check_trusted(
+            archive_names(data),
+            f"a {type(obj).__qualname__}",
+            "so it is not stored: it could not be loaded back",
+        )
     return data
 
 

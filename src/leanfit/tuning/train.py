@@ -46,7 +46,7 @@ def plan_train(
     y: Any = None,
     *,
     data: Any = None,
-    method: str | Model = "gbm",
+    method: str | Model | Any = "gbm",
     control: Control | None = None,
     grid: Any = None,
     tune_length: int = 3,
@@ -62,6 +62,8 @@ def plan_train(
     control = control or Control()
     _check_jobs(control)
     model = get_model(method)
+    if grid is not None:
+        model = model.tuned_over(grid)
     ds = make_dataset(x, y, data=data, weights=weights)
     steps = _check_preprocess(preprocess)
     _check_inputs(model, ds, steps, control)
@@ -191,6 +193,8 @@ def plan_one(
             "a resampling method such as Control(method='cv', number=5)"
         )
     model = get_model(method)
+    if params is not None:
+        model = model.tuned_over(params)
     grid = None if params is None else one_candidate_grid(model, params, what)
     try:
         return plan_train(x, y, method=model, control=control, grid=grid, tune_length=1, **kwargs)
@@ -211,7 +215,8 @@ def train(
 
     Inputs: a formula with ``data=`` (``train("Class ~ .", data=df)``), a DataFrame and a target
     column name (``train(df, "Class")``), or ``X`` and ``y``. ``method`` is a model name (see
-    ``leanfit models``) or a user-defined ``Model``. ``grid`` is a DataFrame or dict of lists
+    ``leanfit models``), a user-defined ``Model`` or a scikit-learn estimator instance (tuned
+    over its get_params() names). ``grid`` is a DataFrame or dict of lists
     (caret's dotted names such as ``interaction.depth`` accepted); without it ``tune_length``
     (default 3) builds the model's default grid (or random draws with
     ``Control(search="random")``). ``preprocess`` steps are fitted inside every resample on its
