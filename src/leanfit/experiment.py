@@ -445,7 +445,7 @@ def run_experiment(
     exp: Experiment, echo: Callable[[str], None] = print, store: Store | None = None
 ) -> dict[str, Any]:
     """Run every fit in order, print caret-like output, and write results if asked."""
-    from .selection import tolerance
+    from .selection import choose, tolerance
     from .tuning.train import run_plan
 
     check_outputs(exp)  # a folder that cannot be written fails now, not after the fits
@@ -496,12 +496,20 @@ def run_experiment(
         if tol:
             metric = tol["metric"]
             maximize = res.maximize if tol["maximize"] is None else tol["maximize"]
-            row = tolerance(res.results, metric=metric, tol=tol["tol"], maximize=maximize)
+            row = choose(
+                res.results,
+                lambda r, m, mx: tolerance(r, metric=m, tol=tol["tol"], maximize=mx),
+                metric,
+                maximize,
+                res.control.select_incomplete,
+            )
             echo(
                 f"\n{fname}: simplest candidate within {tol['tol']}% of the best "
-                f"{metric} (row {row}):"
+                f"{metric} (row {row}"
+                + ("" if res.control.select_incomplete else ", among complete candidates")
+                + "):"
             )
-            cols = list(res.candidates.columns) + res.metric_names
+            cols = [*res.candidates.columns, *res.metric_names, "Resamples"]
             echo(res.results.iloc[[row]][cols].to_string())
             entry["tolerance_pick"] = res.results.iloc[[row]][cols].to_dict("records")[0]
         if spec.get("predict"):

@@ -110,6 +110,12 @@ def plan_train(
         )
         if resamples.n != len(ds.y):
             raise ValueError(f"resamples refer to {resamples.n} rows, the data has {len(ds.y)}")
+        if control.selection in ("one_se", "oneSE") and len(resamples) < 2:
+            raise ValueError(
+                f"Control(selection={control.selection!r}) needs the SD over at least 2 "
+                f"resamples; this design has {len(resamples)}; use selection='best' or more "
+                "resamples"
+            )
         tasks = tuple(_plan_tasks(control.method, resamples, len(groups_), seed, len(ds.y)))
         _warn_constant_columns(ds, resamples, steps)
     elif len(cands) != 1:
