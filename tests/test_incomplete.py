@@ -163,9 +163,14 @@ def test_tolerance_and_custom_rules_see_only_complete_rows(data):
 
     res = _fit(data, {"shift": [0.0, 2.0, 2.01], "fail": [4, 0, 0]}, selection=last)
     assert 2 in seen_rows and res.best_params["shift"] == 2.01  # the 2 complete rows
-    tol = _fit(data, {"shift": [2.01, 2.0, 0.0], "fail": [0, 0, 4]}, selection="tolerance")
-    # among complete rows 2.01 is within 1.5 % of 2.0 and simpler; the 1-fold row is ignored
-    assert tol.best_params == {"shift": 2.01, "fail": 0}
+    shifts = [3.0, 2.02, 2.0, 0.0]
+    tol = _fit(data, {"shift": shifts, "fail": [0, 0, 0, 4]}, selection="tolerance")
+    y = data["y"].to_numpy()
+    means = [np.mean(_rmse_by_hand(y, s, range(5))) for s in shifts[:3]]
+    b = min(means)  # the 1-fold row (shift 0) is not the reference
+    expected = next(i for i, m in enumerate(means) if (m - b) / b * 100 <= 1.5)
+    assert expected == 1 and tol.best_index == expected
+    assert len(tol.seen) == 1 and "shift=0.0" in str(tol.seen[0].message)
 
 
 def test_update_reselects_with_the_same_rule(data):

@@ -108,7 +108,7 @@ def choose(
     """
     if isinstance(rule, str) and rule not in RULES:
         raise ValueError(f"selection {rule!r} is not one of {list(RULES)} or a callable")
-    pick: Callable[..., int] = RULES[rule] if isinstance(rule, str) else rule
+    pick = _by_keyword(RULES[rule]) if isinstance(rule, str) else rule
     v = _values(results, metric)
     if COUNT not in results.columns:
         return int(pick(results, metric, maximize))
@@ -158,6 +158,11 @@ def choose(
             stacklevel,
         )
     return i
+
+
+def _by_keyword(rule: Callable[..., int]) -> Callable[..., int]:
+    """A built-in rule called as ``f(results, metric, maximize)`` (tolerance's third is tol)."""
+    return lambda results, metric, maximize: rule(results, metric=metric, maximize=maximize)
 
 
 def _best_incomplete(results: pd.DataFrame, metric: str, maximize: bool, n: int) -> int:
