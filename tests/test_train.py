@@ -235,7 +235,10 @@ def test_results_layout_sorted_simplest_first(training, roc_control):
     )
     r = res.results
     assert len(r) == 6
-    assert list(r.columns) == GBM_PARAMS + METRICS_2C + [f"{m}SD" for m in METRICS_2C]
+    assert list(r.columns) == GBM_PARAMS + METRICS_2C + [f"{m}SD" for m in METRICS_2C] + [
+        "Resamples"
+    ]
+    assert r["Resamples"].tolist() == [len(res.resamples)] * 6  # no fit failed
     assert list(zip(r["n_trees"], r["interaction_depth"], strict=True)) == [
         (10, 1),
         (10, 2),
@@ -1047,14 +1050,18 @@ def test_fit_warnings_survive_a_resumed_run(tmp_path, training, centroid_cls):
 def test_a_fit_failing_on_some_resamples_uses_the_others(training, centroid_cls):
     model = centroid_cls(fail_on=(0.5,), fail_rows=125)  # 2 of the 5 folds train on 125 rows
     ctl = Control(method="cv", number=5, return_resamp="all")
-    res = train(
-        "Class ~ .",
-        data=training,
-        method=model,
-        grid={"shrink": [0.0, 0.5]},
-        control=ctl,
-        seed=4,
-    )
+    # shrink 0.5 has the better mean over its 3 folds, but only complete candidates compete
+    with pytest.warns(lf.IncompleteResamplesWarning, match=r"shrink=0\.5\) was scored on only 3"):
+        res = train(
+            "Class ~ .",
+            data=training,
+            method=model,
+            grid={"shrink": [0.0, 0.5]},
+            control=ctl,
+            seed=4,
+        )
+    assert res.results["Resamples"].tolist() == [3, 5]  # simplest (shrink 0.5) first
+    assert res.best_params == {"shrink": 0.0}
     sizes = [len(t) for t in res.resamples.train]
     assert sorted(sizes) == [125, 125, 126, 126, 126]
     rs = res.resample[res.resample["shrink"] == 0.5]

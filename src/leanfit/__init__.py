@@ -33,6 +33,7 @@ _EXPORTS = {
     "best": "leanfit.selection",
     "one_se": "leanfit.selection",
     "tolerance": "leanfit.selection",
+    "IncompleteResamplesWarning": "leanfit.selection",
     "summarize": "leanfit.metrics",
     "resamples": "leanfit.compare",
     "learning_curve": "leanfit.learning",

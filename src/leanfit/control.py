@@ -58,6 +58,10 @@ class Control:
         ``f(data: DataFrame, levels) -> dict`` like caret's summaryFunction.
     selection: "best", "one_se", "tolerance" (1.5 %), or a callable
         ``f(results, metric, maximize) -> row position`` on the simplest-first results table.
+        one_se needs a resampled SD: it is refused with loocv and oob (pooled, no SD).
+    select_incomplete: let selection choose a candidate scored on fewer resamples than others
+        (some of its fits failed). By default only candidates scored on every resample compete
+        (the best-covered ones when none is); either way a warning names the candidate.
     search: "grid" or "random" (tune_length random candidates).
     return_resamp: "final" (per-resample metrics of the chosen candidate), "all", or "none".
     save_predictions: False/"none", True/"all" (every candidate), or "final".
@@ -87,6 +91,7 @@ class Control:
     class_probs: bool = False
     summary: str | Callable[..., Any] = "default"
     selection: str | Callable[..., int] = "best"
+    select_incomplete: bool = False
     search: str = "grid"
     return_resamp: str = "final"
     save_predictions: bool | str = False
@@ -133,6 +138,16 @@ class Control:
             raise ValueError(
                 f"Control(selection={self.selection!r}) is not one of {list(SELECTIONS)} "
                 "or a callable"
+            )
+        if self.selection in ("one_se", "oneSE") and method in ("loocv", "oob"):
+            raise ValueError(
+                f"Control(selection={self.selection!r}) needs the SD of resampled scores, and "
+                f"method={method!r} scores pooled predictions with no SD; use selection='best' "
+                "or 'tolerance', or a method with several resamples such as method='cv'"
+            )
+        if not isinstance(self.select_incomplete, bool):
+            raise ValueError(
+                f"Control(select_incomplete={self.select_incomplete!r}) must be True or False"
             )
         if self.search not in ("grid", "random"):
             raise ValueError(f"Control(search={self.search!r}) must be 'grid' or 'random'")

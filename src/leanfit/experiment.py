@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -445,7 +446,7 @@ def run_experiment(
     exp: Experiment, echo: Callable[[str], None] = print, store: Store | None = None
 ) -> dict[str, Any]:
     """Run every fit in order, print caret-like output, and write results if asked."""
-    from .selection import tolerance
+    from .selection import choose
     from .tuning.train import run_plan
 
     check_outputs(exp)  # a folder that cannot be written fails now, not after the fits
@@ -496,12 +497,20 @@ def run_experiment(
         if tol:
             metric = tol["metric"]
             maximize = res.maximize if tol["maximize"] is None else tol["maximize"]
-            row = tolerance(res.results, metric=metric, tol=tol["tol"], maximize=maximize)
+            row = choose(
+                res.results,
+                partial(_tolerance_rule, tol=tol["tol"]),
+                metric,
+                maximize,
+                res.control.select_incomplete,
+            )
             echo(
                 f"\n{fname}: simplest candidate within {tol['tol']}% of the best "
-                f"{metric} (row {row}):"
+                f"{metric} (row {row}"
+                + ("" if res.control.select_incomplete else ", among complete candidates")
+                + "):"
             )
-            cols = list(res.candidates.columns) + res.metric_names
+            cols = [*res.candidates.columns, *res.metric_names, "Resamples"]
             echo(res.results.iloc[[row]][cols].to_string())
             entry["tolerance_pick"] = res.results.iloc[[row]][cols].to_dict("records")[0]
         if spec.get("predict"):
@@ -545,6 +554,13 @@ def run_experiment(
         write_report(exp.report, exp.name, exp.results, comparisons, notes)
         echo(f"report written to {exp.report} ({time.perf_counter() - t1:.1f} s)")
     return summary
+
+
+def _tolerance_rule(results: pd.DataFrame, metric: str, maximize: bool, tol: float) -> int:
+    """selection.tolerance as a rule ``f(results, metric, maximize)`` for ``choose``."""
+    from .selection import tolerance
+
+    return tolerance(results, metric=metric, tol=tol, maximize=maximize)
 
 
 def _echo_timings(summary: dict[str, Any], echo: Callable[[str], None]) -> None:

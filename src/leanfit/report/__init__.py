@@ -146,7 +146,10 @@ def _fit_section(name: str, res: Any) -> str:
         return "".join(out)
     table = res.results
     cols = (
-        list(res.candidates.columns) + list(res.metric_names) + [f"{m}SD" for m in res.metric_names]
+        list(res.candidates.columns)
+        + list(res.metric_names)
+        + [f"{m}SD" for m in res.metric_names]
+        + ["Resamples"]
     )
     best_row = table.iloc[[res.best_index]][cols]
     out.append(_table(best_row, left=()))
@@ -171,6 +174,22 @@ def _fit_section(name: str, res: Any) -> str:
         f"<details><summary>All {len(table)} candidates (simplest first)</summary>"
         f"{_table(table[cols], best=res.best_index)}</details>"
     )
+    n_res = int(table.attrs["n_resamples"])
+    short = table[table["Resamples"] < n_res]
+    if len(short):
+        chosen = int(table["Resamples"].iloc[res.best_index])
+        out.append(
+            f'<p class="warn">{len(short)} of {len(table)} candidates were scored on fewer than '
+            f"all {n_res} resamples (column Resamples: their means cover only those); the chosen "
+            f"one was scored on {chosen} of {n_res}"
+            + ("" if chosen == n_res else " (incomplete)")
+            + (
+                ". Only complete candidates could be chosen"
+                if not res.control.select_incomplete and int(table["Resamples"].max()) == n_res
+                else ""
+            )
+            + ".</p>"
+        )
     if len(res.failures):
         out.append(
             f'<p class="warn">{len(res.failures)} candidate × resample fits failed; '

@@ -61,6 +61,8 @@ class Printable(Protocol):
     def results(self) -> pd.DataFrame: ...
     @property
     def best_params(self) -> dict[str, Any]: ...
+    @property
+    def best_index(self) -> int: ...
 
 
 def _fmt(v: Any) -> str:
@@ -111,7 +113,10 @@ def format_train(res: Printable) -> str:
     table = res.results
     varying = [c for c in res.candidates.columns if res.candidates[c].nunique() > 1]
     constant = [c for c in res.candidates.columns if c not in varying]
-    cols = varying + res.metric_names
+    counts = table["Resamples"].to_numpy() if "Resamples" in table.columns else None
+    n_res = len(res.resamples)
+    incomplete = 0 if counts is None else int((counts < n_res).sum())
+    cols = varying + res.metric_names + (["Resamples"] if incomplete else [])
     show = table[cols].rename(columns={c: _dotted(model, c) for c in varying})
     lines.extend("  " + ln for ln in show.to_string(index=False, float_format=_fmt).splitlines())
     lines.append("")
@@ -140,6 +145,28 @@ def format_train(res: Printable) -> str:
         lines.append(
             f"WARNING: {n_fits} model fits failed ({len(failures)} candidate x "
             "resample scores missing); see .failures"
+        )
+    if incomplete:
+        assert counts is not None  # incomplete counts come from the Resamples column
+        chosen = int(counts[res.best_index])
+        lines.append(
+            f"NOTE: {incomplete} of {len(counts)} candidates were scored on fewer than all "
+            f"{n_res} resamples (column Resamples); their means cover only those. The chosen "
+            f"candidate was scored on {chosen} of {n_res}"
+            + (
+                (
+                    "."
+                    if ctl.select_incomplete
+                    else "; only complete candidates could be chosen "
+                    "(Control(select_incomplete=True) lets others compete)."
+                )
+                if chosen == n_res
+                else (
+                    " (Control(select_incomplete=True))."
+                    if ctl.select_incomplete
+                    else " (no candidate was complete: chosen among the best-covered)."
+                )
+            )
         )
     if scores.warned:
         lines.append(

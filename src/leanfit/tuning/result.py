@@ -19,7 +19,7 @@ from ..execute import Context, TaskResult, fit_one, predict_group
 from ..frame import Dataset, check_missing_rows
 from ..metrics import resolve_metric, summarize
 from ..models.base import CLASSIFICATION, Model
-from ..selection import RULES
+from ..selection import COUNT, choose
 from ..splits import Resamples
 from .plan import Task, task_seed
 
@@ -104,6 +104,18 @@ class Scores:
                 [np.asarray(m[n], dtype=float) for n in self.names]
             )
 
+    def counts(self) -> np.ndarray:
+        """Per candidate: the resamples it was scored on — its fit did not fail and (outside
+        the pooled LOOCV rule, whose one-row resamples may have no metric of their own) some
+        metric came out. The ``Resamples`` column of ``TrainResult.results``."""
+        scored = np.ones(self.values.shape[:2], dtype=bool)
+        if self.pooled is None:
+            scored = ~np.all(np.isnan(self.values), axis=2)
+        for f in self.failures:
+            if f["resample"] >= 0:
+                scored[f["resample"], f["candidate"]] = False
+        return scored.sum(axis=0).astype(np.int64)
+
     def apparent_ok(self) -> bool:
         return self.apparent is not None and not np.all(np.isnan(self.apparent))
 
@@ -127,7 +139,8 @@ class Scores:
 class TrainResult:
     """The outcome of train(): caret's ``train`` object, with pandas tables.
 
-    results: every candidate (simplest first) with each metric's mean and SD over resamples.
+    results: every candidate (simplest first) with each metric's mean and SD over resamples and,
+    last, ``Resamples``: how many resamples it was scored on (fewer where fits failed).
     best_params / best_index: the chosen candidate. final_model: the engine's model refitted on
     all rows. resample: per-resample metrics of the chosen candidate (all candidates with
     ``return_resamp="all"``). predictions: saved held-out predictions. times: seconds spent.
@@ -164,7 +177,8 @@ class TrainResult:
 
     @property
     def results(self) -> pd.DataFrame:
-        """Every candidate × metric: mean and SD over resamples (caret's ``$results``)."""
+        """Every candidate × metric: mean and SD over resamples (caret's ``$results``), then
+        ``Resamples``, the number of resamples each candidate was scored on."""
         out = self.candidates.copy()
         if self.scores is None:
             return out
@@ -173,6 +187,7 @@ class TrainResult:
             out[n] = mean[:, j]
         for j, n in enumerate(self.metric_names):
             out[f"{n}SD"] = sd[:, j]
+        out[COUNT] = self.scores.counts()
         out.attrs["n_resamples"] = len(self._resampled())
         return out
 
@@ -257,16 +272,15 @@ class TrainResult:
     def select(
         self, selection: Any = None, metric: str | None = None, maximize: bool | None = None
     ) -> int:
-        """The row of ``results`` the selection rule picks (caret's selectionFunction)."""
+        """The row of ``results`` the selection rule picks (caret's selectionFunction), among
+        the candidates scored on every resample unless ``Control(select_incomplete=True)``;
+        an ``IncompleteResamplesWarning`` says when that mattered (see ``selection.choose``)."""
         rule = selection if selection is not None else self.control.selection
         metric = metric or self.metric
         maximize = self.maximize if maximize is None else maximize
-        res = self.results
-        if rule in ("one_se", "oneSE"):
-            return RULES[rule](res, metric, maximize, num=len(self._resampled()))
-        if isinstance(rule, str):
-            return RULES[rule](res, metric=metric, maximize=maximize)
-        return int(rule(res, metric, maximize))
+        return choose(
+            self.results, rule, metric, maximize, self.control.select_incomplete, stacklevel=3
+        )
 
     def update(
         self,

@@ -106,6 +106,12 @@ def plan_train(
         )
         if resamples.n != len(ds.y):
             raise ValueError(f"resamples refer to {resamples.n} rows, the data has {len(ds.y)}")
+        if control.selection in ("one_se", "oneSE") and len(resamples) < 2:
+            raise ValueError(
+                f"Control(selection={control.selection!r}) needs the SD over at least 2 "
+                f"resamples; this design has {len(resamples)}; use selection='best' or more "
+                "resamples"
+            )
     if any(p.at_most for p in model.params):  # mtry <= predictors, k <= rows, ...
         shape = _data_shape(ds, steps, whole, resamples, control.sampling)
         checked = within_limits(model, cands, shape, generated=grid is None)
