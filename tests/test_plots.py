@@ -514,6 +514,21 @@ def test_unresampled_model_has_nothing_to_plot(unresampled):
         plots.plot_tuning(unresampled)
 
 
+def test_require_resampled_hands_back_the_fits_resamples_and_scores(rda_plain, unresampled):
+    from leanfit.plots.train import require_resampled
+
+    resamples, scores = require_resampled(rda_plain)
+    assert resamples is rda_plain.resamples and scores is rda_plain.scores
+    assert len(resamples) == 3  # Control(method="cv", number=3)
+    assert scores.values.shape[:2] == (3, 4)  # 3 folds x (2 gammas x 2 lambdas)
+    msg = (
+        "no resampling was done (method='none'): there are no held-out predictions to plot; "
+        "train with a resampling Control (e.g. Control(method='cv')) to see them"
+    )
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        require_resampled(unresampled, "held-out predictions")
+
+
 def test_unknown_metric_lists_the_available_ones(gbm, comp):
     msg = re.escape("available metrics: ['ROC', 'Sens', 'Spec']")
     with pytest.raises(ValueError, match=msg):

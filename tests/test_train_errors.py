@@ -409,3 +409,24 @@ def test_repeatedcv_without_repeats_warns():
 def test_lf_exports_the_api():
     for name in ("train", "Control", "expand_grid", "tolerance", "one_se", "best", "partition"):
         assert callable(getattr(lf, name))
+
+
+def test_expand_grid_takes_a_dict_first_then_keywords():
+    """For names that are Python keywords (glmnet's lambda) or not identifiers (caret's dots)."""
+    got = lf.expand_grid({"lambda": [0.1, 1.0], "n.trees": 50}, alpha=[0, 1])
+    expected = pd.DataFrame(  # R: expand.grid(lambda = c(.1, 1), n.trees = 50, alpha = 0:1)
+        {"lambda": [0.1, 1.0, 0.1, 1.0], "n.trees": [50] * 4, "alpha": [0, 0, 1, 1]}
+    )
+    pd.testing.assert_frame_equal(got, expected)
+    pd.testing.assert_frame_equal(lf.expand_grid({"a": [1, 2]}), lf.expand_grid(a=[1, 2]))
+    with pytest.raises(
+        ValueError, match=r"expand_grid would build 6 rows \(a 2 x b 3\), more than 5"
+    ):
+        lf.expand_grid({"a": [1, 2]}, b=[1, 2, 3], max_rows=5)
+
+
+def test_expand_grid_refuses_a_column_given_twice_or_a_non_mapping():
+    with pytest.raises(ValueError, match="'alpha' both in the mapping and as a keyword"):
+        lf.expand_grid({"alpha": [0, 1]}, alpha=[0.5])
+    with pytest.raises(TypeError, match="must be a mapping of column name to values .* not list"):
+        lf.expand_grid([0, 1])

@@ -212,6 +212,8 @@ def learning_curve(
         groups=groups,
         seed=seed,
     )
+    if plan.resamples is None:  # plan_one refuses Control(method="none"), the only such plan
+        raise AssertionError("a learning curve's plan has no resamples")
     row = _row(plan.candidates, 0)
     ctx = dataclasses.replace(plan.context, groups=plan.context.groups[:1])
     return _curve(

@@ -28,6 +28,7 @@ from .store.runs import resolve_runs, run_labels, run_spec
 
 if TYPE_CHECKING:
     from .compare import ModelComparison
+    from .execute import TaskResult
     from .tuning.result import TrainResult
     from .tuning.trainplan import TrainPlan
 
@@ -70,13 +71,13 @@ def restore_runs(
                 "finish it"
             )
     specs = {i: run_spec(store, infos[i]) for i in run_ids}
-    groups: dict[tuple[str, str, int | None], list[int]] = {}
+    groups: dict[tuple[str, str, int | None], dict[int, str]] = {}  # run id -> fit name
     for i, spec in specs.items():
         if i not in plans and spec is not None and spec.get("kind") == "experiment":
             key = (spec["config"], spec["config_path"], spec.get("seed"))
-            groups.setdefault(key, []).append(i)
-    for (text, path, seed), ids in groups.items():
-        plans.update(_replan_experiment(text, path, {i: specs[i]["fit"] for i in ids}, seed))
+            groups.setdefault(key, {})[i] = spec["fit"]
+    for (text, path, seed), fits in groups.items():
+        plans.update(_replan_experiment(text, path, fits, seed))
     out = {}
     for i in run_ids:
         if i not in plans:
@@ -134,7 +135,9 @@ def _data_differences(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
     return "; ".join(out) or "same rows and columns, but the values differ"
 
 
-def _check_plan(run_id: int, info: dict, spec: dict | None, plan: TrainPlan) -> None:
+def _check_plan(
+    run_id: int, info: dict[str, Any], spec: dict[str, Any] | None, plan: TrainPlan
+) -> None:
     """Refuse a re-plan whose data or task-deciding settings differ from the stored run."""
     from .tuning.persist import data_description, data_fingerprint, run_config
 
@@ -158,7 +161,7 @@ def _check_plan(run_id: int, info: dict, spec: dict | None, plan: TrainPlan) -> 
 
 
 def _rebuild(
-    store: Store, run_id: int, info: dict, spec: dict | None, plan: TrainPlan
+    store: Store, run_id: int, info: dict[str, Any], spec: dict[str, Any] | None, plan: TrainPlan
 ) -> TrainResult:
     """One TrainResult from the stored tasks, summary and artifacts of a checked re-plan."""
     from .store.artifacts import load_model
@@ -168,7 +171,7 @@ def _rebuild(
     summary = info["summary"] or {}
     notes = list(summary.get("notes") or [])
     res = plan.empty_result()
-    done: list = []
+    done: list[TaskResult] = []
     if plan.resamples is not None:
         done = plan.stored_results(store, run_id)
         if len(done) < len(plan.tasks):
@@ -229,10 +232,12 @@ def stored_comparison(
     if len(run_ids) < 2:
         raise StoreError("a resampled comparison needs at least two runs")
     infos = {i: store.run(i) for i in run_ids} if infos is None else infos
-    hashes = {i: (info["config"] or {}).get("resamples") for i, info in infos.items()}
-    for i, h in hashes.items():
+    hashes: dict[int, str] = {}
+    for i, info in infos.items():
+        h = (info["config"] or {}).get("resamples")
         if h is None:
             raise StoreError(f"run {i} was not resampled (method 'none'): nothing to compare")
+        hashes[i] = h
     first = run_ids[0]
     for i in run_ids[1:]:
         if hashes[i] != hashes[first]:
@@ -307,10 +312,10 @@ def write_stored_report(store: Any, ref: str | int, path: str | Path) -> Path:
             f"{held} held out" if held is not None else "no hold-out"
         )
     for i in done:
-        for note in restored[i].store_run.get("notes") or ():
+        for note in (restored[i].store_run or {}).get("notes") or ():
             notes[f"Stored model of {labels[i]}"] = note
     comparisons = []
-    compare = {}
+    compare: dict[str, str] = {}  # comparison label -> fit name
     if len(experiments) == 1 and spec.get("kind") == "experiment":
         compare = (yaml.safe_load(spec["config"]) or {}).get("compare") or {}
     by_fit = {infos[i]["fit"]: restored[i] for i in done}

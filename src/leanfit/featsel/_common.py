@@ -17,7 +17,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from ..preprocess import PreProcess
     from ..splits import Resamples
     from ..tuning.result import TrainResult
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 CLASSIFICATION = "classification"
 
@@ -296,10 +299,13 @@ def fit_seed(seed: int, resample: int, stream: int = 0) -> int:
     return int(job_seed(seed, resample, 1000 + stream).generate_state(1, dtype=np.uint32)[0])
 
 
-def guarded(fn: Callable[[], Any], errors: list[str], label: str) -> Any:
-    """Run ``fn``; on failure record the short traceback under ``label`` and return None."""
+def guarded(
+    fn: Callable[_P, _R], errors: list[str], label: str, /, *args: _P.args, **kwargs: _P.kwargs
+) -> _R | None:
+    """Run ``fn(*args, **kwargs)``; on failure record the short traceback under ``label`` and
+    return None."""
     try:
-        return fn()
+        return fn(*args, **kwargs)
     except NoImportanceError:
         raise
     except Exception:  # a failed fit is recorded and scored as missing, never dropped silently

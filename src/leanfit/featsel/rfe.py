@@ -340,19 +340,17 @@ def _eliminate(
         if test is None and k == 0 < last:  # all rows: the final fit on these is made later
             out.kept[size] = cols.copy()
             break
-        fit = guarded(lambda c=cols: prob.fit(train, c, seed), out.errors, f"{label}, {size}")
+        fit = guarded(prob.fit, out.errors, f"{label}, {size}", train, cols, seed)
         if fit is None:
             if k == last:  # no ranking without the full fit: nothing else can run
                 return out
             continue
         if test is not None:
-            h = guarded(lambda f=fit: prob.predict(f, test), out.errors, f"{label}, {size}")
+            h = guarded(prob.predict, out.errors, f"{label}, {size}", fit, test)
             if h is not None:
                 out.held[k] = Held(test, h[0], h[1])
         if k == last:
-            imp = guarded(
-                lambda f=fit: prob.importance(f, train, rank), out.errors, f"{label}, rank"
-            )
+            imp = guarded(prob.importance, out.errors, f"{label}, rank", fit, train, rank)
             if imp is None:
                 return out
             order = rank_columns(fit.cols, imp)
@@ -363,9 +361,7 @@ def _eliminate(
         for i, c in enumerate(cols):
             out.records.append((resample, size, prob.columns[c], _finite(imp_of[int(c)]), i + 1))
         if rerank and 0 < k < last:
-            imp = guarded(
-                lambda f=fit: prob.importance(f, train, rank), out.errors, f"{label}, rerank"
-            )
+            imp = guarded(prob.importance, out.errors, f"{label}, rerank", fit, train, rank)
             if imp is not None:
                 order = rank_columns(fit.cols, imp)
                 imp_of = dict(zip(fit.cols.tolist(), imp.tolist(), strict=True))

@@ -194,12 +194,10 @@ def _sbf_job(job: _Job) -> _Out:
     p = _scores(prob, job.train, job.filter)
     kept, empty = _keep(p, job.alpha)
     label = f"resample {job.resample}"
-    fit = guarded(
-        lambda: prob.fit(job.train, kept, fit_seed(prob.seed, job.resample)), errors, label
-    )
+    fit = guarded(prob.fit, errors, label, job.train, kept, fit_seed(prob.seed, job.resample))
     held = None
     if fit is not None:
-        h = guarded(lambda: prob.predict(fit, job.test), errors, label)
+        h = guarded(prob.predict, errors, label, fit, job.test)
         held = None if h is None else Held(job.test, h[0], h[1])
     return _Out(kept=kept, empty=empty, held=held, errors=errors)
 

@@ -158,10 +158,10 @@ class _Fitness:
             for i, (tr, te) in enumerate(self.splits):
                 seed = fit_seed(prob.seed, self.resample, i + 1)
                 label = f"resample {self.resample}, internal {i}"
-                fit = guarded(lambda t=tr, s=seed: prob.fit(t, cols, s), self.errors, label)
+                fit = guarded(prob.fit, self.errors, label, tr, cols, seed)
                 if fit is None:
                     continue
-                h = guarded(lambda f=fit, t=te: prob.predict(f, t), self.errors, label)
+                h = guarded(prob.predict, self.errors, label, fit, te)
                 if h is not None:
                     vals.append(prob.score(te, h[0], h[1])[prob.metric_index])
             v = np.asarray(vals, dtype=float)
@@ -180,12 +180,8 @@ class _Fitness:
             prob, cols = self.prob, np.flatnonzero(mask)
             seed = fit_seed(prob.seed, self.resample, 0)
             label = f"resample {self.resample}, external"
-            fit = guarded(lambda: prob.fit(self.rows, cols, seed), self.errors, label)
-            h = (
-                None
-                if fit is None
-                else guarded(lambda: prob.predict(fit, test), self.errors, label)
-            )
+            fit = guarded(prob.fit, self.errors, label, self.rows, cols, seed)
+            h = None if fit is None else guarded(prob.predict, self.errors, label, fit, test)
             self.held[key] = None if h is None else Held(test, h[0], h[1])
         return self.held[key]
 

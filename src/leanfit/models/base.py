@@ -14,7 +14,7 @@ import itertools
 import math
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, ClassVar
@@ -289,14 +289,42 @@ def _axis(v: Any) -> Sequence[Any]:
     return list(v) if np.ndim(v) else [v]
 
 
-def grid_size(**params: Any) -> int:
-    """How many rows ``expand_grid(**params)`` would build, computed without building them."""
-    return math.prod(len(_axis(v)) for v in params.values())
+def _merged(grid: Mapping[str, Any] | None, params: dict[str, Any]) -> dict[str, Any]:
+    """The columns of a grid given as a mapping, keywords, or both (mapping first); a name given
+    both ways is refused rather than one value silently winning."""
+    if grid is None:
+        return params
+    if not isinstance(grid, Mapping):
+        raise TypeError(
+            f"expand_grid's positional argument must be a mapping of column name to values "
+            f"(a dict), not {type(grid).__name__}"
+        )
+    both = sorted(set(grid) & set(params))
+    if both:
+        raise ValueError(
+            f"expand_grid got {', '.join(map(repr, both))} both in the mapping and as a keyword; "
+            "give each column once"
+        )
+    return {**grid, **params}
 
 
-def expand_grid(*, max_rows: int | None = GRID_ROWS_LIMIT, **params: Any) -> pd.DataFrame:
+def grid_size(grid: Mapping[str, Any] | None = None, /, **params: Any) -> int:
+    """How many rows ``expand_grid(grid, **params)`` would build, computed without building them."""
+    return math.prod(len(_axis(v)) for v in _merged(grid, params).values())
+
+
+def expand_grid(
+    grid: Mapping[str, Any] | None = None,
+    /,
+    *,
+    max_rows: int | None = GRID_ROWS_LIMIT,
+    **params: Any,
+) -> pd.DataFrame:
     """caret's/R's ``expand.grid``: every combination of the given values, first varying fastest.
-    More than ``max_rows`` combinations (None: no limit) are refused before any is built."""
+    Columns come from an optional mapping (for names that are not identifiers, or Python keywords
+    such as ``lambda``) and then the keywords. More than ``max_rows`` combinations (None: no
+    limit) are refused before any is built."""
+    params = _merged(grid, params)
     names = list(params)
     values = [_axis(v) for v in params.values()]
     n = math.prod(map(len, values))

@@ -850,7 +850,7 @@ class XGBLinear(StagedBoosting):
         """caret: lambda, alpha c(0, 10^seq(-1, -4, length = len - 1)), 50..50*len rounds."""
         pen = [0.0, *(10.0 ** np.linspace(-1, -4, length - 1))] if length > 1 else [0.0]
         return expand_grid(
-            **{"lambda": pen, "alpha": pen},
+            {"lambda": pen, "alpha": pen},
             nrounds=_multiples(50, length),
             eta=0.3,
         )

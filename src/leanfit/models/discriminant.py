@@ -144,7 +144,7 @@ class RDA(Model):
     def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
         """caret's grid: ``length`` evenly spaced values of gamma and of lambda on [0, 1]."""
         values = np.linspace(0.0, 1.0, length)
-        return expand_grid(**{"gamma": values, "lambda": values})
+        return expand_grid({"gamma": values, "lambda": values})
 
     def random_grid(
         self, data: TrainingData, length: int, rng: np.random.Generator
@@ -307,7 +307,7 @@ class NaiveBayesFit:
     usekernel: bool
     means: np.ndarray  # (K, p) (Gaussian)
     sds: np.ndarray  # (K, p) (Gaussian)
-    points: list  # per class (n_k, p) training rows (kernel)
+    points: list[np.ndarray]  # per class (n_k, p) training rows (kernel)
     bandwidths: np.ndarray  # (K, p) (kernel)
 
 
@@ -340,7 +340,7 @@ class NaiveBayes(Model):
 
     def default_grid(self, data: TrainingData, length: int) -> pd.DataFrame:
         """caret's grid whatever the length: usekernel TRUE and FALSE, laplace 0, adjust 1."""
-        grid = expand_grid(usekernel=[True, False], **{self.laplace_name: 0.0}, adjust=1.0)
+        grid = expand_grid({"usekernel": [True, False], self.laplace_name: 0.0, "adjust": 1.0})
         return grid[[p.name for p in self.params]]
 
     def random_grid(
@@ -399,7 +399,7 @@ class NaiveBayes(Model):
         X = np.asarray(X, dtype=float)
         scores = np.full((X.shape[0], len(fitted.log_prior)), -np.inf)
         for k in np.flatnonzero(np.isfinite(fitted.log_prior)):
-            scores[:, k] = fitted.log_prior[k] + self._log_density(fitted, X, k)
+            scores[:, k] = fitted.log_prior[k] + self._log_density(fitted, X, int(k))
         return np.repeat(_posterior(scores)[None], len(subs), axis=0)
 
 

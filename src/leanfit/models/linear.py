@@ -88,7 +88,7 @@ class GLMNet(Model):
         lmax = lambda_max(data, 0.5)
         ratio = 1e-2 if n < p else 1e-4  # glmnet's lambda.min.ratio
         path = np.geomspace(lmax, lmax * ratio, length + 2)[1:-1][:length]
-        return expand_grid(alpha=np.linspace(0.1, 1.0, length), **{"lambda": path})
+        return expand_grid({"alpha": np.linspace(0.1, 1.0, length), "lambda": path})
 
     def random_grid(
         self, data: TrainingData, length: int, rng: np.random.Generator
@@ -131,7 +131,7 @@ class GLMNet(Model):
         path: np.ndarray,
         thresh: float,
         maxit: int,
-    ):
+    ) -> tuple[np.ndarray, np.ndarray]:
         from glum import GeneralizedLinearRegressor
         from sklearn.exceptions import ConvergenceWarning
 
@@ -178,7 +178,7 @@ class GLMNet(Model):
         path: np.ndarray,
         thresh: float,
         maxit: int,
-    ):
+    ) -> tuple[np.ndarray, np.ndarray]:
         """glmnet's multinomial fit at every lambda of ``path``.
 
         glmnet's multinomial solver diverges or stops when started cold at a small lambda or
@@ -227,7 +227,7 @@ class GLMNet(Model):
         intercepts[:, present] = m.intercept_path_.T[take]
         return coefs, intercepts
 
-    def _eta(self, fitted: dict, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+    def _eta(self, fitted: dict[str, Any], X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
         Z = (X - fitted["mu"]) / fitted["sd"]
         idx = [int(np.argmin(np.abs(fitted["lambdas"] - float(s["lambda"])))) for s in subs]
         return np.stack([Z @ fitted["coef"][i] + fitted["intercept"][i] for i in idx])
@@ -302,14 +302,16 @@ def _wls(
 
 def _least_squares_fit(
     X: np.ndarray, y: np.ndarray, w: np.ndarray | None, intercept: bool = True
-) -> dict:
+) -> dict[str, Any]:
     """The (weighted) least-squares fit of ``lm`` and of ``glm``'s Gaussian family, with its |t|
     statistics as importance (caret's)."""
     coef, b0, tvals = _wls(X, np.asarray(y, dtype=float), w, intercept)
     return {"coef": coef, "intercept": b0, "importance": tvals}
 
 
-def _least_squares_predict(fitted: dict, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+def _least_squares_predict(
+    fitted: dict[str, Any], X: np.ndarray, subs: list[dict[str, Any]]
+) -> np.ndarray:
     """Predictions of a ``_least_squares_fit``, one row per sub."""
     return _repeat(np.asarray(X, dtype=float) @ fitted["coef"] + fitted["intercept"], subs)
 
@@ -326,7 +328,7 @@ def _repeat(pred: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
     return np.repeat(pred[None], len(subs), axis=0)
 
 
-def _constant_classifier(y: np.ndarray, K: int) -> dict | None:
+def _constant_classifier(y: np.ndarray, K: int) -> dict[str, Any] | None:
     """For fitting rows holding one class only: a fit that predicts it with certainty."""
     present = np.unique(y)
     if present.size > 1:
@@ -365,7 +367,7 @@ class GLM(Model):
 
     def fit(
         self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Fit the logistic (multinomial) model or weighted least squares once."""
         X = np.asarray(data.X, dtype=float)
         if data.mode != CLASSIFICATION:
@@ -405,13 +407,17 @@ class GLM(Model):
         se = np.sqrt(np.clip(np.diag(cov)[1:], 0.0, None))
         return np.divide(np.abs(m.coef_[0]), se, out=np.zeros(X.shape[1]), where=se > 0)
 
-    def predict(self, fitted: dict, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+    def predict(
+        self, fitted: dict[str, Any], X: np.ndarray, subs: list[dict[str, Any]]
+    ) -> np.ndarray:
         """Fitted values (regression) or the most probable class."""
         if "coef" in fitted:
             return _least_squares_predict(fitted, X, subs)
         return self.predict_proba(fitted, X, subs).argmax(axis=2)
 
-    def predict_proba(self, fitted: dict, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+    def predict_proba(
+        self, fitted: dict[str, Any], X: np.ndarray, subs: list[dict[str, Any]]
+    ) -> np.ndarray:
         """Class probabilities in class-code order (classes absent from the fit get 0)."""
         X = np.asarray(X, dtype=float)
         if "constant" in fitted:
@@ -420,7 +426,7 @@ class GLM(Model):
         proba[:, fitted["classes"]] = fitted["model"].predict_proba(X)
         return _repeat(proba, subs)
 
-    def importance(self, fitted: dict, subs: list[dict[str, Any]]) -> np.ndarray | None:
+    def importance(self, fitted: dict[str, Any], subs: list[dict[str, Any]]) -> np.ndarray | None:
         return fitted.get("importance")
 
 
@@ -453,17 +459,19 @@ class LM(Model):
 
     def fit(
         self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Solve the least-squares problem once."""
         if data.mode != REGRESSION:
             raise ValueError("lm is a regression model")
         intercept = bool(params.get("intercept", True))
         return _least_squares_fit(np.asarray(data.X, dtype=float), data.y, data.weights, intercept)
 
-    def predict(self, fitted: dict, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+    def predict(
+        self, fitted: dict[str, Any], X: np.ndarray, subs: list[dict[str, Any]]
+    ) -> np.ndarray:
         return _least_squares_predict(fitted, X, subs)
 
-    def importance(self, fitted: dict, subs: list[dict[str, Any]]) -> np.ndarray | None:
+    def importance(self, fitted: dict[str, Any], subs: list[dict[str, Any]]) -> np.ndarray | None:
         return fitted["importance"]
 
 
@@ -596,7 +604,7 @@ class Ridge(Model):
 
     def fit(
         self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Normalise and take one SVD; each lambda is a diagonal rescaling of it."""
         if data.mode != REGRESSION:
             raise ValueError("ridge is a regression model")
@@ -614,7 +622,7 @@ class Ridge(Model):
         }
 
     @staticmethod
-    def _coefs(fitted: dict, subs: list[dict[str, Any]]) -> np.ndarray:
+    def _coefs(fitted: dict[str, Any], subs: list[dict[str, Any]]) -> np.ndarray:
         """Normalised-scale coefficients (p, S), one column per lambda."""
         d, V, uty = fitted["d"], fitted["V"], fitted["uty"]
         cols = []
@@ -623,10 +631,12 @@ class Ridge(Model):
             cols.append((1.0 + lam) * (V @ (d / (d**2 + lam) * uty)))
         return np.stack(cols, axis=1)
 
-    def predict(self, fitted: dict, X: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
+    def predict(
+        self, fitted: dict[str, Any], X: np.ndarray, subs: list[dict[str, Any]]
+    ) -> np.ndarray:
         return fitted["path"].predict(X, self._coefs(fitted, subs))
 
-    def importance(self, fitted: dict, subs: list[dict[str, Any]]) -> np.ndarray | None:
+    def importance(self, fitted: dict[str, Any], subs: list[dict[str, Any]]) -> np.ndarray | None:
         return _std_importance(fitted["path"], self._coefs(fitted, subs[:1]))
 
 
@@ -716,7 +726,7 @@ class ENet(Lasso):
         """caret's grid: lambda in c(0, 10^seq(-1, -4, length = length - 1)) crossed with
         fraction = seq(0.05, 1, length = length)."""
         return expand_grid(
-            **{"lambda": _decay_values(length), "fraction": np.linspace(0.05, 1.0, length)}
+            {"lambda": _decay_values(length), "fraction": np.linspace(0.05, 1.0, length)}
         )[["fraction", "lambda"]]
 
     def random_grid(
@@ -748,6 +758,7 @@ class Lars(Lasso):
 
 def var_seq(p: int, classification: bool = False, length: int = 3) -> np.ndarray:
     """caret's ``var_seq``: ``length`` model sizes between 2 and p (powers of 2 past 500)."""
+    seq: list[int] | np.ndarray
     if length == 1:
         seq = [max(p // 3, 1)] if not classification else [int(np.floor(np.sqrt(p)))]
     elif p <= length:

@@ -256,7 +256,7 @@ def _digest(X: np.ndarray, ts: list[np.ndarray]) -> str:
     h = hashlib.sha1()
     for a in (X, *ts):
         h.update(str((a.dtype.str, a.shape)).encode())
-        h.update(memoryview(a).cast("B"))
+        h.update(a.data.cast("B"))
     return h.hexdigest()
 
 
@@ -492,7 +492,7 @@ def _set_up(
     Xv = Tv = None
     if val is not None:
         Xv, Tv = _tensor(val[0], device), [_tensor(t, device) for t in val[1]]
-    weights = [p for p in module.parameters() if p.ndim >= 2]
+    weights: list[torch.Tensor] = [p for p in module.parameters() if p.ndim >= 2]
     opt = make_optimizer(module.parameters(), options)
     sched = make_scheduler(opt, options)
     return _Run(
@@ -650,7 +650,7 @@ def _train_epoch(run: _Run, epoch: int, fail: _Fail) -> float:
 
 def _validation_loss(run: _Run, fail: _Fail) -> float:
     """The loss on the validation rows (NaN without them)."""
-    if run.Xv is None:
+    if run.Xv is None or run.Tv is None:  # set together: both or neither
         return math.nan
     chunk = max(int(run.options.batch_size), 4096)
     val_loss = _evaluate(run.module, run.Xv, run.Tv, run.loss, chunk)
@@ -744,9 +744,9 @@ def _loop(
             done.epoch, done.last_good = epoch, _state(module)  # one CPU copy per epoch
             _keep_best(done, epoch, val_loss, options)
             if epoch in snaps:
-                done.snapshots[epoch] = (
-                    done.best_state if options.early_stopping else done.last_good
-                )
+                # early stopping: the best so far (always set after a first, finite epoch)
+                best = done.best_state if options.early_stopping else None
+                done.snapshots[epoch] = done.last_good if best is None else best
             if path is not None and _checkpoint_due(
                 epoch, options.checkpoint_every, options.epochs, done.stopped
             ):

@@ -11,13 +11,14 @@ import functools
 import math
 from collections.abc import Callable
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import numpy as np
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.typing import RcKeyType
 
 # Okabe-Ito colour-blind-safe qualitative palette (yellow moved last: weak on white) + greys.
 PALETTE: tuple[str, ...] = (
@@ -35,7 +36,7 @@ INK = "#262626"  # text and reference lines
 MUTED = "#6E6E6E"  # subtitles and secondary annotations
 CHOSEN = "#000000"  # ring around the chosen candidate
 
-THEME: MappingProxyType[str, Any] = MappingProxyType(
+THEME: MappingProxyType[RcKeyType, Any] = MappingProxyType(
     {
         "figure.facecolor": "white",
         "figure.dpi": 100,
@@ -80,20 +81,21 @@ THEME: MappingProxyType[str, Any] = MappingProxyType(
     }
 )
 
-F = TypeVar("F", bound=Callable[..., Any])
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
-def themed(fn: F) -> F:
+def themed(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     """Run a plot function inside ``rc_context(THEME)`` so every figure shares one look."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         import matplotlib
 
         with matplotlib.rc_context(dict(THEME)):
             return fn(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def color(i: int) -> str:
@@ -141,7 +143,9 @@ def subtitle(ax: Axes, text: str) -> None:
     wrapped to the panel's width."""
     import textwrap
 
-    width = max(30, int(ax.get_position().width * ax.figure.get_figwidth() * 17))
+    width = max(
+        30, int(ax.get_position().width * ax.figure.get_figure(root=True).get_figwidth() * 17)
+    )
     lines = [textwrap.fill(line, width, break_on_hyphens=False) for line in text.splitlines()]
     ax.set_title("\n".join(lines), fontsize=8.5, color=MUTED, loc="left")
 

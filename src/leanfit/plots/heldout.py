@@ -90,7 +90,11 @@ def _one_vs_rest(res: TrainResult, pred: pd.DataFrame) -> list[tuple[str, np.nda
 
 
 def _pool_note(res: TrainResult, pred: pd.DataFrame) -> str:
-    n_res = pred["Resample"].nunique() if "Resample" in pred.columns else len(res.resamples)
+    n_res = (
+        pred["Resample"].nunique()
+        if "Resample" in pred.columns
+        else len(require_resampled(res, "held-out predictions")[0])
+    )
     return (
         f"{len(pred)} held-out predictions pooled over {n_res} resamples\n"
         f"chosen candidate: {describe_params(res, res.best_params)}"

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from ..tuning.result import TrainResult
+    from ..splits import Resamples
+    from ..tuning.result import Scores, TrainResult
 
 _NO_RESAMPLING = (
     "no resampling was done (method='none'): there are no {what} to plot; "
@@ -39,10 +40,12 @@ _NO_RESAMPLING = (
 
 
 # -- shared helpers (also used by the held-out prediction plots) ---------------------------------
-def require_resampled(res: TrainResult, what: str = "tuning results") -> None:
-    """Refuse a model fitted without resampling (caret: 'no tuning results to plot')."""
-    if res.scores is None:
+def require_resampled(res: TrainResult, what: str = "tuning results") -> tuple[Resamples, Scores]:
+    """A resampled fit's resamples and scores; a model fitted without resampling is refused
+    (caret: 'no tuning results to plot')."""
+    if res.scores is None or res.resamples is None:
         raise ValueError(_NO_RESAMPLING.format(what=what))
+    return res.resamples, res.scores
 
 
 def model_title(res: TrainResult) -> str:
@@ -67,9 +70,10 @@ def describe_params(res: TrainResult, params: dict[str, Any]) -> str:
 
 def estimate_label(res: TrainResult, metric: str) -> str:
     """What the tuning profile's y values are: 'Resampled ROC (mean over 3 resamples)'."""
-    n = len(res.resamples)
+    resamples, scores = require_resampled(res)
+    n = len(resamples)
     method = res.control.method
-    if res.scores.pooled is not None:
+    if scores.pooled is not None:
         return f"Resampled {metric} (pooled over {n} held-out rows)"
     if method == "boot632":
         return f"Resampled {metric} (632 estimate over {n} resamples)"
@@ -204,7 +208,6 @@ def _tuning_levels(
     finite = vals[np.isfinite(vals)]
     norm = Normalize(float(finite.min()), float(finite.max())) if len(finite) else Normalize(0, 1)
     best = table.iloc[res.best_index]
-    image = None
     for ax, (key, g) in zip(axes, groups, strict=True):
         grid = np.full((len(ys), len(xs)), np.nan)
         xi = {v: i for i, v in enumerate(xs)}
@@ -260,9 +263,10 @@ def _tuning_levels(
 # -- per-resample distribution -------------------------------------------------------------------
 def resample_values(res: TrainResult, metric: str) -> tuple[np.ndarray, list[str]]:
     """The chosen candidate's held-out metric on each resample (finite values) and their names."""
+    resamples, scores = require_resampled(res, "resampling results")
     j = res.metric_names.index(metric)
-    values = np.asarray(res.scores.values[:, res.best_index, j], dtype=float)
-    names = list(res.resamples.names)
+    values = np.asarray(scores.values[:, res.best_index, j], dtype=float)
+    names = list(resamples.names)
     keep = np.isfinite(values)
     if not keep.any():
         raise ValueError(

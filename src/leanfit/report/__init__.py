@@ -177,12 +177,12 @@ def _fit_section(name: str, res: Any) -> str:
     n_res = int(table.attrs["n_resamples"])
     short = table[table["Resamples"] < n_res]
     if len(short):
-        chosen = int(table["Resamples"].iloc[res.best_index])
+        scored = int(table["Resamples"].iloc[res.best_index])
         out.append(
             f'<p class="warn">{len(short)} of {len(table)} candidates were scored on fewer than '
             f"all {n_res} resamples (column Resamples: their means cover only those); the chosen "
-            f"one was scored on {chosen} of {n_res}"
-            + ("" if chosen == n_res else " (incomplete)")
+            f"one was scored on {scored} of {n_res}"
+            + ("" if scored == n_res else " (incomplete)")
             + (
                 ". Only complete candidates could be chosen"
                 if not res.control.select_incomplete and int(table["Resamples"].max()) == n_res
