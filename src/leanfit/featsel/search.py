@@ -340,6 +340,7 @@ def gafs(
     preprocess: Any = None,
     weights: Any = None,
     groups: Any = None,
+    task: str | None = None,
 ) -> SearchResult:
     """Genetic-algorithm feature selection with outer resampling (caret's ``gafs``); see the
     module docstring. Inputs as in ``rfe``; ``internal`` is the resampling of each outer training
@@ -381,6 +382,7 @@ def safs(
     preprocess: Any = None,
     weights: Any = None,
     groups: Any = None,
+    task: str | None = None,
 ) -> SearchResult:
     """Simulated-annealing feature selection with outer resampling (caret's ``safs``); see the
     module docstring. Inputs as in ``gafs``."""
@@ -406,7 +408,7 @@ def safs(
 
 _SHARED_INPUTS = (
     "x", "y", "data", "method", "control", "params", "metric", "maximize", "seed", "preprocess",
-    "weights", "groups",
+    "weights", "groups", "task",
 )  # fmt: skip
 
 
