@@ -366,13 +366,14 @@ def target_for_task(ys: pd.Series, name: str, task: str | None) -> pd.Series:
 
 def _fit_encoder(frame: pd.DataFrame, encode_factors: bool) -> Encoder:
     """The encoding recipe; every predictor column that cannot be used as it is is named in one
-    error (empty, an id or free text, numeric with stray strings, one level, text for X)."""
+    error (empty text, an id or free text, numeric with stray strings, one level, text for X).
+    An entirely missing numeric column is train()'s to judge (a model may take it, zv drops it)."""
     cats: list[tuple[str, tuple[str, ...]]] = []
     names: list[str] = []
     problems: list[str] = []
     for col in frame.columns:
         s = frame[col]
-        if len(s) and s.isna().all():
+        if _is_factor(s) and len(s) and s.isna().all():  # all None: no level, no number
             problems.append(
                 f"predictor column {col!r} is empty (all {len(s)} values missing): drop it "
                 f"(df.drop(columns=[{col!r}]), or '- {_term(col)}' in the formula)"
