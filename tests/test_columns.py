@@ -26,9 +26,7 @@ def table() -> pd.DataFrame:
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=60), rng.normal(size=60)
     code = np.digitize(a + rng.normal(scale=0.3, size=60), [-0.5, 0.5])  # 0, 1, 2
-    return pd.DataFrame(
-        {"a": a, "b": b, "code": code, "f": np.where(np.arange(60) % 2, "u", "v")}
-    )
+    return pd.DataFrame({"a": a, "b": b, "code": code, "f": np.where(np.arange(60) % 2, "u", "v")})
 
 
 def _refused(fits, match, *args, **kwargs) -> str:
@@ -54,9 +52,7 @@ def test_an_integer_coded_target_is_regressed_with_a_warning_naming_it(table):
 def test_no_warning_when_the_task_is_said_or_the_target_is_plainly_numeric(table):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        plan = plan_train(
-            "code ~ a + b", data=table, method="lm", control=CV3, task="regression"
-        )
+        plan = plan_train("code ~ a + b", data=table, method="lm", control=CV3, task="regression")
         assert plan.dataset.mode == "regression"
         np.testing.assert_array_equal(plan.dataset.y, table["code"].to_numpy(dtype=float))
         eleven = table.assign(code=np.arange(60) % 11)  # 11 whole values: a count, not codes
@@ -67,8 +63,9 @@ def test_no_warning_when_the_task_is_said_or_the_target_is_plainly_numeric(table
 
 def test_classification_on_a_numeric_target_equals_declaring_the_classes(table):
     coded = table.assign(code=table["code"].map({0: 1, 1: 2, 2: 10}))
-    got = train("code ~ a + b", data=coded, method="lda", control=CV3, seed=4,
-                task="classification")  # fmt: skip
+    got = train(
+        "code ~ a + b", data=coded, method="lda", control=CV3, seed=4, task="classification"
+    )
     # the same classes declared by hand, in numeric order (not "1" < "10" < "2")
     by_hand = coded.assign(
         code=pd.Categorical(coded["code"].astype(str), categories=["1", "2", "10"])
@@ -106,8 +103,15 @@ def test_regression_on_a_categorical_target_and_an_unknown_task_are_refused(tabl
         task="regression",
     )
     assert "'u'" in msg and "astype(float)" in msg
-    _refused(fits, r"task='classify' is not one of 'classification', 'regression' or None",
-             "code ~ a", data=table, method="lda", control=CV3, task="classify")  # fmt: skip
+    _refused(
+        fits,
+        r"task='classify' is not one of 'classification', 'regression' or None",
+        "code ~ a",
+        data=table,
+        method="lda",
+        control=CV3,
+        task="classify",
+    )
 
 
 def test_filter_var_imp_takes_the_task(table):
@@ -123,8 +127,15 @@ def test_filter_var_imp_takes_the_task(table):
 
 
 def test_learning_curve_takes_the_task(table):
-    lc = lf.learning_curve("code ~ a + b", data=table, method="lda", sizes=[0.5, 1.0],
-                           control=CV3, seed=1, task="classification")  # fmt: skip
+    lc = lf.learning_curve(
+        "code ~ a + b",
+        data=table,
+        method="lda",
+        sizes=[0.5, 1.0],
+        control=CV3,
+        seed=1,
+        task="classification",
+    )
     assert lc.metric == "Accuracy"  # a regression would be scored by RMSE
     assert set(lc.table["metric"]) >= {"Accuracy", "Kappa"}
 
@@ -172,8 +183,15 @@ def test_a_config_task_is_checked(tmp_path, table):
 
 def test_an_id_column_is_refused_and_leaving_it_out_works(table, fits):
     ided = table.assign(id=[f"patient-{i}" for i in range(60)])
-    msg = _refused(fits, r"predictor column 'id' is an id or free text \(60 distinct values in "
-                   r"60 non-missing rows\)", "f ~ .", data=ided, method="lda", control=CV3)  # fmt: skip
+    msg = _refused(
+        fits,
+        r"predictor column 'id' is an id or free text \(60 distinct values in "
+        r"60 non-missing rows\)",
+        "f ~ .",
+        data=ided,
+        method="lda",
+        control=CV3,
+    )
     assert "df.drop(columns=['id'])" in msg and "'- id' in the formula" in msg
     plan_train("f ~ . - id", data=ided, method="lda", control=CV3)
 
@@ -187,8 +205,14 @@ def test_every_offending_column_is_named_in_one_error(table, fits):
     )
     bad["price"] = bad["price"].astype(object)
     bad.loc[[3, 7], "price"] = "n/a"
-    msg = _refused(fits, "4 predictor columns cannot be used as they are", "f ~ .", data=bad,
-                   method="lda", control=CV3)  # fmt: skip
+    msg = _refused(
+        fits,
+        "4 predictor columns cannot be used as they are",
+        "f ~ .",
+        data=bad,
+        method="lda",
+        control=CV3,
+    )
     lines = msg.splitlines()[1:]
     assert len(lines) == 4
     assert "'note' is an id or free text" in lines[0]
@@ -199,8 +223,14 @@ def test_every_offending_column_is_named_in_one_error(table, fits):
 
 
 def test_an_all_none_column_says_empty_not_fewer_than_two_levels(table, fits):
-    msg = _refused(fits, "predictor column 'e' is empty", "f ~ .", data=table.assign(e=None),
-                   method="lda", control=CV3)  # fmt: skip
+    msg = _refused(
+        fits,
+        "predictor column 'e' is empty",
+        "f ~ .",
+        data=table.assign(e=None),
+        method="lda",
+        control=CV3,
+    )
     assert "fewer than 2 levels" not in msg
     # the X, y form too
     X = table[["a", "b"]].assign(e=None)
@@ -208,15 +238,21 @@ def test_an_all_none_column_says_empty_not_fewer_than_two_levels(table, fits):
 
 
 def test_numbers_stored_as_text_are_told_to_convert(table, fits):
-    msg = _refused(fits, "predictor column 'n' holds numbers stored as text", "f ~ .",
-                   data=table.assign(n=[f"{v:.4f}" for v in table["a"]]), method="lda",
-                   control=CV3)  # fmt: skip
+    msg = _refused(
+        fits,
+        "predictor column 'n' holds numbers stored as text",
+        "f ~ .",
+        data=table.assign(n=[f"{v:.4f}" for v in table["a"]]),
+        method="lda",
+        control=CV3,
+    )
     assert "pd.to_numeric(df['n'])" in msg
 
 
 @pytest.mark.filterwarnings("ignore:predictor.s. constant in the training rows")
-@pytest.mark.parametrize(("levels", "rows", "refused"), [(11, 12, True), (11, 13, False),
-                                                         (10, 10, False)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("levels", "rows", "refused"), [(11, 12, True), (11, 13, False), (10, 10, False)]
+)
 def test_the_id_threshold(levels, rows, refused):
     df = pd.DataFrame(
         {
@@ -263,10 +299,17 @@ def test_bundled_data_sets_still_pass(name, formula):
 def test_duplicate_column_names_are_refused_in_every_form(table, fits):
     dup = pd.concat([table, table[["a"]]], axis=1)
     assert list(dup.columns).count("a") == 2
-    msg = _refused(fits, r"data has duplicate column names: 'a' \(2 times\)", "f ~ .", data=dup,
-                   method="lda", control=CV3)  # fmt: skip
-    _refused(fits, r"the DataFrame has duplicate column names: 'a'", dup, "f", method="lda",
-             control=CV3)  # fmt: skip
+    msg = _refused(
+        fits,
+        r"data has duplicate column names: 'a' \(2 times\)",
+        "f ~ .",
+        data=dup,
+        method="lda",
+        control=CV3,
+    )
+    _refused(
+        fits, r"the DataFrame has duplicate column names: 'a'", dup, "f", method="lda", control=CV3
+    )
     X = pd.concat([table[["a", "b"]], table[["b"]]], axis=1)
     _refused(fits, r"X has duplicate column names: 'b'", X, table["f"], method="lda", control=CV3)
     assert "rename" in msg

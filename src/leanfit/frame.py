@@ -382,13 +382,13 @@ def _fit_encoder(frame: pd.DataFrame, encode_factors: bool) -> Encoder:
         if not _is_factor(s):
             names.append(col)
             continue
+        problem = text_column_problem(s, col, "predictor column")
         if not encode_factors:
             try:
                 _numeric(s, col)
             except ValueError as e:  # X is numeric: the clear message, with the others
-                problems.append(str(e))
+                problems.append(problem or str(e))
             continue
-        problem = text_column_problem(s, col, "predictor column")
         levels = _levels(s)
         problem = problem or _id_problem(s, col, levels)
         if problem is None and len(levels) < 2:
