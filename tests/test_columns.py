@@ -140,6 +140,30 @@ def test_learning_curve_takes_the_task(table):
     assert set(lc.table["metric"]) >= {"Accuracy", "Kappa"}
 
 
+@pytest.mark.parametrize(
+    ("select", "kwargs"),
+    [
+        ("rfe", {"sizes": [1]}),
+        ("sbf", {}),
+        ("gafs", {"iters": 1, "pop_size": 2, "internal": lf.Control(method="cv", number=2)}),
+        ("safs", {"iters": 1, "internal": lf.Control(method="cv", number=2)}),
+    ],
+)
+def test_feature_selection_takes_the_task(table, select, kwargs):
+    coded = table.assign(code=table["code"].map({0: 1, 1: 2, 2: 10}))  # labels are not codes
+    res = getattr(lf, select)(
+        "code ~ a + b",
+        data=coded,
+        method="lda",
+        control=CV3,
+        seed=1,
+        task="classification",
+        **kwargs,
+    )
+    assert res.metric == "Accuracy"  # a regression would be scored by RMSE
+    assert set(res.predict(coded.head(20)).astype(str)) <= {"1", "2", "10"}
+
+
 def _config(tmp_path: Path, table: pd.DataFrame, body: str) -> Path:
     table.to_csv(tmp_path / "d.csv", index=False)
     cfg = tmp_path / "c.yaml"
