@@ -54,7 +54,7 @@ class _LeanfitEstimator(BaseEstimator):
         cols = [str(c) for c in names] if names is not None else _positional(X.shape[1])
         return pd.DataFrame(X, columns=cols)
 
-    def _train(self, X: Any, y: Any, sample_weight: Any) -> pd.DataFrame:
+    def _train(self, X: Any, y: Any, sample_weight: Any, task: str) -> pd.DataFrame:
         """Validate X (setting n_features_in_, feature_names_in_), then the weights; the frame."""
         frame = self._frame(X)
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
@@ -71,6 +71,7 @@ class _LeanfitEstimator(BaseEstimator):
             weights=w,
             seed=self.seed,
             allow_large=self.allow_large,
+            task=task,
         )
         return frame
 
@@ -143,7 +144,7 @@ class LeanfitClassifier(ClassifierMixin, _LeanfitEstimator):
         if len(set(levels)) < len(levels):  # labels that print alike: use their positions
             levels = [f"class{i}" for i in range(len(levels))]
         target = pd.Series(pd.Categorical.from_codes(codes, categories=levels), name=".outcome")
-        self._train(X, target, sample_weight)
+        self._train(X, target, sample_weight, "classification")
         return self
 
     def predict(self, X: Any) -> np.ndarray:
@@ -190,7 +191,8 @@ class LeanfitRegressor(RegressorMixin, _LeanfitEstimator):
         X, y = validate_data(
             self, X, y, ensure_all_finite=self._finite(), ensure_min_samples=2, y_numeric=True
         )
-        self._train(X, pd.Series(np.asarray(y, dtype=float), name=".outcome"), sample_weight)
+        y = pd.Series(np.asarray(y, dtype=float), name=".outcome")
+        self._train(X, y, sample_weight, "regression")
         return self
 
     def predict(self, X: Any) -> np.ndarray:

@@ -37,6 +37,7 @@ _FIT_KEYS = {
     "tolerance",
     "predict",
     "selection",
+    "task",
 }
 
 
@@ -183,7 +184,7 @@ def parse_experiment(
     run's), else the one stored with this experiment's runs in ``store``, else a fresh draw
     (kept with the runs, so the next run of the experiment resumes instead of differing)."""
     from .configfile import parse_yaml_mapping
-    from .frame import parse_formula
+    from .frame import check_task, parse_formula, target_for_task
     from .splits import partition
 
     path = Path(path)
@@ -200,6 +201,7 @@ def parse_experiment(
         "output",
         "compare",
         "allow_large",
+        "task",
     }
     if unknown:
         raise ValueError(f"unknown config key(s) {sorted(unknown)}")
@@ -213,10 +215,15 @@ def parse_experiment(
         seed, note = _experiment_seed(store, name, seedless)
     data = load_data(cfg["data"], path.parent)
     target, _ = parse_formula(cfg["formula"], list(map(str, data.columns)))
+    try:  # the experiment's task: every fit's unless it names its own, and the partition's
+        task = check_task(cfg.get("task"))
+        outcome = target_for_task(data[target], target, task)
+    except ValueError as e:
+        raise ValueError(f"task: {e}") from None
     training, testing = data, None
     if "partition" in cfg:
         part = dict(cfg["partition"])
-        rows = partition(data[target], p=part.get("p", 0.75), seed=part.get("seed", seed))
+        rows = partition(outcome, p=part.get("p", 0.75), seed=part.get("seed", seed))
         training, testing = data.iloc[rows], data.drop(data.index[rows])
 
     jobs = n_jobs if n_jobs is not None else cfg.get("n_jobs", 1)
@@ -253,6 +260,7 @@ def parse_experiment(
                 {"n_jobs": jobs, "verbose": verbose},
                 large,
                 seed,
+                task,
             )
         except (TypeError, ValueError) as e:
             raise ValueError(f"fit {fname!r}: {e}") from None
@@ -382,15 +390,19 @@ def _plan_fit(
     run_opts: dict[str, Any],
     allow_large: bool = False,
     seed: int | None = None,
+    task: str | None = None,
 ) -> dict[str, Any]:
     """Resolve one fit's named control and grid and plan it: every check, no fitting.
-    ``seed``: the experiment's, for a fit that names none (nor does its control)."""
+    ``seed``: the experiment's, for a fit that names none (nor does its control); ``task``:
+    the experiment's, for a fit that names none."""
     from .tuning.train import plan_train
 
     bad = set(fspec) - _FIT_KEYS
     if bad:
         raise ValueError(f"unknown key(s) {sorted(bad)}; valid: {sorted(_FIT_KEYS)}")
     spec = dict(fspec)
+    if spec.get("task") is None:
+        spec["task"] = task
     ctl = spec.get("control")
     if isinstance(ctl, str):
         if ctl not in controls:

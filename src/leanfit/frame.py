@@ -8,6 +8,7 @@ DataFrame + target column is given. New data is encoded with the same recipe at 
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,7 @@ class Encoder:
                     f"{len(self.feature_names)}"
                 )
             return arr
+        check_unique_columns(data.columns, "new data")
         missing = [c for c in self.columns if c not in data.columns]
         if missing:
             raise ValueError(f"new data lacks the predictor column(s) {missing}")
@@ -170,7 +172,14 @@ _FACTOR_LEVELS = 10
 
 
 def check_text_column(s: pd.Series, name: str, what: str) -> None:
-    """Refuse a text column that would be misread: a numeric column with a few stray strings
+    """Refuse a text column that would be misread (see ``text_column_problem``)."""
+    problem = text_column_problem(s, name, what)
+    if problem:
+        raise ValueError(problem)
+
+
+def text_column_problem(s: pd.Series, name: str, what: str) -> str | None:
+    """Why a text column would be misread, or None: a numeric column with a few stray strings
     (it would become a factor with a level per number), or values such as ``'1'`` and ``1``
     that read the same as text (they would be merged into one level without a word)."""
     if isinstance(s.dtype, pd.CategoricalDtype):
@@ -178,7 +187,7 @@ def check_text_column(s: pd.Series, name: str, what: str) -> None:
     elif _is_factor(s):  # object or string dtype (a CSV's text column)
         values = s.dropna().astype(object)
     else:
-        return
+        return None
     pairs = set(zip(map(type, values), map(str, values), strict=True))
     texts: dict[str, list[type]] = {}
     for kind, text in pairs:
@@ -188,13 +197,13 @@ def check_text_column(s: pd.Series, name: str, what: str) -> None:
     )
     if clash:
         shown = "; ".join(f"{t!r} as {' and '.join(kinds)}" for t, kinds in clash[:5])
-        raise ValueError(
+        return (
             f"{what} {name!r} holds values that read the same as text but differ in type "
             f"({shown}); they would be merged into one level silently; make the column one "
             f"type first, e.g. df[{name!r}].astype(str)"
         )
     if isinstance(s.dtype, pd.CategoricalDtype) or values.empty:
-        return
+        return None
     numbers = pd.to_numeric(values, errors="coerce")
     stray = values[numbers.isna()]
     if (
@@ -205,11 +214,55 @@ def check_text_column(s: pd.Series, name: str, what: str) -> None:
         counts = stray.astype(str).value_counts()
         shown = ", ".join(f"{v!r} ({c})" for v, c in counts.head(5).items())
         more = f" and {len(counts) - 5} other(s)" if len(counts) > 5 else ""
-        raise ValueError(
+        return (
             f"{what} {name!r} is numeric but for {len(stray)} of its {len(values)} values: "
             f"{shown}{more}; it would be read as a factor with a level per number. Clean those "
             f"values, make them missing with pd.to_numeric(df[{name!r}], errors='coerce'), or "
             f"declare the column a factor with df[{name!r}].astype('category')"
+        )
+    return None
+
+
+# A text or categorical predictor with more than _FACTOR_LEVELS levels, at least this share of
+# its non-missing values distinct, is an id or free text: each level names about one row.
+_ID_SHARE = 0.9
+
+
+def _id_problem(s: pd.Series, name: str, levels: tuple[str, ...]) -> str | None:
+    """Why a factor column is an id or free text rather than a factor, or None."""
+    n = int(s.notna().sum())
+    if len(levels) <= _FACTOR_LEVELS or len(levels) < _ID_SHARE * n:
+        return None
+    drop = f"drop it (df.drop(columns=[{name!r}]), or '- {_term(name)}' in the formula)"
+    seen = f"{len(levels)} distinct values in {n} non-missing rows"
+    if pd.to_numeric(pd.Series(levels), errors="coerce").notna().all():
+        return (
+            f"predictor column {name!r} holds numbers stored as text ({seen}): as a factor it "
+            f"would get a level per number; convert it with "
+            f"df[{name!r}] = pd.to_numeric(df[{name!r}]), or {drop}"
+        )
+    return (
+        f"predictor column {name!r} is an id or free text ({seen}): as a factor it would become "
+        f"{len(levels) - 1} dummy columns that each name about one row; {drop}"
+    )
+
+
+def _term(name: str) -> str:
+    """``name`` as a formula term (backquoted unless it is a plain identifier)."""
+    return name if name.isidentifier() else f"`{name}`"
+
+
+def check_unique_columns(columns: Any, what: str) -> None:
+    """Refuse duplicate column names (compared as text): pandas would hand back a table for
+    one name, and which of the columns is meant cannot be known."""
+    names = pd.Index([str(c) for c in columns])
+    dup = list(dict.fromkeys(names[names.duplicated()]))
+    if dup:
+        counts = ", ".join(f"{d!r} ({int((names == d).sum())} times)" for d in dup[:10])
+        more = f" and {len(dup) - 10} other(s)" if len(dup) > 10 else ""
+        raise ValueError(
+            f"{what} has duplicate column names: {counts}{more}; rename them so each name is "
+            "one column (e.g. df.columns = [...]) or drop the copies"
         )
 
 
@@ -286,9 +339,13 @@ def make_dataset(
     *,
     data: Any = None,
     weights: Any = None,
-    mode: str | None = None,
+    task: str | None = None,
 ) -> Dataset:
-    """Normalise train()'s inputs: (formula, data), (DataFrame, target name) or (X, y)."""
+    """Normalise train()'s inputs: (formula, data), (DataFrame, target name) or (X, y).
+
+    ``task``: "classification", "regression" or None (a numeric target is regressed, any other
+    classified; see ``target_for_task``)."""
+    task = check_task(task)
     x, y, data = to_pandas(x), to_pandas(y), to_pandas(data)
     encode_factors = True
     if isinstance(x, str):
@@ -296,9 +353,11 @@ def make_dataset(
             raise ValueError("a formula needs data=: train('Class ~ .', data=df, ...)")
         if not isinstance(data, pd.DataFrame):
             raise TypeError("data= must be a pandas or polars DataFrame")
+        check_unique_columns(data.columns, "data")
         target, preds = parse_formula(x, list(map(str, data.columns)))
         frame, ys = data[preds], data[target]
     elif isinstance(x, pd.DataFrame) and isinstance(y, str):
+        check_unique_columns(x.columns, "the DataFrame")
         if y not in x.columns:
             raise ValueError(f"target column {y!r} is not a column of the DataFrame")
         target, frame, ys = y, x.drop(columns=[y]), x[y]
@@ -310,6 +369,7 @@ def make_dataset(
             )
         encode_factors = False
         frame = x if isinstance(x, pd.DataFrame) else _array_frame(x)
+        check_unique_columns(frame.columns, "X")
         ys = y if isinstance(y, pd.Series) else pd.Series(np.asarray(y))
         target = str(ys.name) if ys.name is not None else "y"
         if len(ys) != len(frame):
@@ -320,7 +380,7 @@ def make_dataset(
     encoder = _fit_encoder(frame, encode_factors)
     X = encoder.transform(frame)
     _check_finite(X, encoder.feature_names)
-    yv, levels, mode = _encode_target(ys, target, mode)
+    yv, levels, mode = _encode_target(ys, target, task)
     w = _check_weights(weights, len(yv))
     return Dataset(X=X, y=yv, mode=mode, levels=levels, encoder=encoder, target=target, weights=w)
 
@@ -332,27 +392,98 @@ def _array_frame(x: Any) -> pd.DataFrame:
     return pd.DataFrame(arr, columns=[f"X{j + 1}" for j in range(arr.shape[1])])
 
 
+TASKS = (CLASSIFICATION, REGRESSION)
+
+
+def check_task(task: Any) -> str | None:
+    """``task`` if it is "classification", "regression" or None; else a clear error."""
+    if task is not None and task not in TASKS:
+        raise ValueError(
+            f"task={task!r} is not one of 'classification', 'regression' or None (None: a "
+            "numeric target is regressed, any other is classified)"
+        )
+    return task
+
+
+def target_for_task(ys: pd.Series, name: str, task: str | None) -> pd.Series:
+    """The target as ``task`` reads it: a numeric one asked to be classified becomes a
+    categorical with string levels in numeric order (``1.0`` reads ``'1'``); a non-numeric one
+    asked to be regressed is refused. Without a task the target is returned as it is."""
+    numeric = pd.api.types.is_numeric_dtype(ys.dtype) and ys.dtype != bool
+    if task == REGRESSION and not pd.api.types.is_numeric_dtype(ys.dtype):
+        shown = [str(v) for v in _levels(ys)[:5]]
+        raise ValueError(
+            f"task='regression' needs a numeric target, and target {name!r} is not (dtype "
+            f"{ys.dtype}, values such as {shown}); drop task= to classify it, or make it "
+            f"numeric first (df[{name!r}].astype(float))"
+        )
+    if task != CLASSIFICATION or not numeric:
+        return ys
+    values = ys.to_numpy(dtype=float, na_value=np.nan)
+    finite = values[np.isfinite(values)]
+    whole = bool(np.all(finite == np.round(finite)))
+    order = np.unique(values[~np.isnan(values)])
+    text = {v: (str(int(v)) if whole and np.isfinite(v) else str(v)) for v in order}
+    labels = [None if np.isnan(v) else text[v] for v in values]
+    return pd.Series(
+        pd.Categorical(labels, categories=[text[v] for v in order]), index=ys.index, name=ys.name
+    )
+
+
 def _fit_encoder(frame: pd.DataFrame, encode_factors: bool) -> Encoder:
+    """The encoding recipe; every predictor column that cannot be used as it is is named in one
+    error (empty text, an id or free text, numeric with stray strings, one level, text for X).
+    An entirely missing numeric column is train()'s to judge (a model may take it, zv drops it)."""
     cats: list[tuple[str, tuple[str, ...]]] = []
     names: list[str] = []
+    problems: list[str] = []
     for col in frame.columns:
         s = frame[col]
-        if _is_factor(s):
-            check_text_column(s, col, "predictor column")
-            if not encode_factors:
-                _numeric(s, col)  # raises the clear message
-            levels = _levels(s)
-            if len(levels) < 2:
-                raise ValueError(f"factor column {col!r} has fewer than 2 levels: {list(levels)}")
-            cats.append((col, levels))
-            names.extend(f"{col}{lev}" for lev in levels[1:])
-        else:
+        if _is_factor(s) and len(s) and s.isna().all():  # all None: no level, no number
+            problems.append(
+                f"predictor column {col!r} is empty (all {len(s)} values missing): drop it "
+                f"(df.drop(columns=[{col!r}]), or '- {_term(col)}' in the formula)"
+            )
+            continue
+        if not _is_factor(s):
             names.append(col)
+            continue
+        problem = text_column_problem(s, col, "predictor column")
+        if not encode_factors:
+            try:
+                _numeric(s, col)
+            except ValueError as e:  # X is numeric: the clear message, with the others
+                problems.append(problem or str(e))
+            continue
+        levels = _levels(s)
+        problem = problem or _id_problem(s, col, levels)
+        if problem is None and len(levels) < 2:
+            problem = (
+                f"factor column {col!r} has fewer than 2 levels: {list(levels)}; a constant "
+                f"column tells the rows apart by nothing: drop it"
+            )
+        if problem:
+            problems.append(problem)
+            continue
+        cats.append((col, levels))
+        names.extend(f"{col}{lev}" for lev in levels[1:])
+    if len(problems) == 1:
+        raise ValueError(problems[0])
+    if problems:
+        raise ValueError(
+            f"{len(problems)} predictor columns cannot be used as they are:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
     return Encoder(tuple(frame.columns), tuple(cats), tuple(names))
 
 
+# A numeric target with at most this many distinct values, all whole numbers, is regressed but
+# warned about: it may be class codes (0/1, 1..5).
+_CODED_CLASSES = 10
+
+
 def _encode_target(
-    ys: pd.Series, name: str, mode: str | None
+    ys: pd.Series, name: str, task: str | None
 ) -> tuple[np.ndarray, tuple[str, ...], str]:
     n_missing = int(ys.isna().sum())
     if n_missing:
@@ -364,15 +495,13 @@ def _encode_target(
     check_text_column(ys, name, "target")
     if ys.nunique() < 2:
         raise ValueError(f"target {name!r} is constant ({ys.iloc[0]!r}): nothing to learn")
-    if mode is None:
-        mode = (
-            REGRESSION
-            if pd.api.types.is_numeric_dtype(ys.dtype) and ys.dtype != bool
-            else (CLASSIFICATION)
-        )
-    if mode == REGRESSION:
-        if not pd.api.types.is_numeric_dtype(ys.dtype):
-            raise ValueError(f"target {name!r} is not numeric, so it cannot be regressed")
+    ys = target_for_task(ys, name, task)
+    if task is None:
+        numeric = pd.api.types.is_numeric_dtype(ys.dtype) and ys.dtype != bool
+        task = REGRESSION if numeric else CLASSIFICATION
+        if numeric:
+            _warn_coded_classes(ys, name)
+    if task == REGRESSION:
         yv = ys.to_numpy(dtype=float)
         n_inf = int(np.isinf(yv).sum())
         if n_inf:
@@ -385,6 +514,23 @@ def _encode_target(
     levels = _levels(ys)
     codes = pd.Categorical(ys.astype(str), categories=list(levels)).codes.astype(np.int64)
     return codes, levels, CLASSIFICATION
+
+
+def _warn_coded_classes(ys: pd.Series, name: str) -> None:
+    """Warn when a numeric target that is regressed by default looks like class codes."""
+    values = np.unique(ys.to_numpy(dtype=float))
+    finite = values[np.isfinite(values)]
+    if len(values) > _CODED_CLASSES or not np.all(finite == np.round(finite)):
+        return
+    shown = [int(v) if np.isfinite(v) else float(v) for v in values]
+    warnings.warn(
+        f"target {name!r} is numeric with only {len(values)} distinct whole values {shown}, so "
+        f"it is fitted as regression; if these are class codes pass task='classification' "
+        f"(`task: classification` in a config) or make it a category "
+        f"(df[{name!r}].astype('category')); task='regression' silences this warning",
+        UserWarning,
+        stacklevel=2,
+    )
 
 
 def _check_finite(X: np.ndarray, names: tuple[str, ...]) -> None:

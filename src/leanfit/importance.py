@@ -105,13 +105,20 @@ def var_imp(
 
 
 def filter_var_imp(
-    x: Any, y: Any = None, *, data: Any = None, nonpara: bool = False, scale: bool = False
+    x: Any,
+    y: Any = None,
+    *,
+    data: Any = None,
+    nonpara: bool = False,
+    scale: bool = False,
+    task: str | None = None,
 ) -> pd.DataFrame:
     """caret's ``filterVarImp`` on raw inputs (formula + data, DataFrame + target, or X and y):
-    per-class ROC AUC for classes, |t| (or a smoother's R² with ``nonpara``) for numbers."""
+    per-class ROC AUC for classes, |t| (or a smoother's R² with ``nonpara``) for numbers;
+    ``task`` as in ``train``."""
     from .frame import make_dataset
 
-    ds = make_dataset(x, y, data=data)
+    ds = make_dataset(x, y, data=data, task=task)
     vals = filter_scores(ds.X, ds.y, ds.mode, ds.levels, nonpara=nonpara)
     return importance_frame(
         vals,

@@ -179,6 +179,7 @@ def learning_curve(
     weights: Any = None,
     seed: int | None = None,
     groups: Any = None,
+    task: str | None = None,
 ) -> LearningCurve:
     """Learning curves of one candidate: resampled and apparent performance vs training size.
 
@@ -211,6 +212,7 @@ def learning_curve(
         weights=weights,
         groups=groups,
         seed=seed,
+        task=task,
     )
     if plan.resamples is None:  # plan_one refuses Control(method="none"), the only such plan
         raise AssertionError("a learning curve's plan has no resamples")

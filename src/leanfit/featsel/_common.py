@@ -82,6 +82,7 @@ def setup(
     weights: Any,
     groups: Any,
     what: str,
+    task: str | None = None,
 ) -> Setup:
     """Plan the outer resampling with ``plan_train`` (one candidate) and build the Problem."""
     from ..control import Control
@@ -104,6 +105,7 @@ def setup(
         weights=weights,
         groups=groups,
         seed=seed,
+        task=task,
     )
     ds = plan.dataset
     assert plan.resamples is not None  # plan_one refuses Control(method='none')

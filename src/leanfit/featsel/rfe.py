@@ -150,6 +150,7 @@ def rfe(
     preprocess: Any = None,
     weights: Any = None,
     groups: Any = None,
+    task: str | None = None,
 ) -> RFEResult:
     """Backwards selection by importance ranking, validated by outer resampling (caret's ``rfe``).
 
@@ -181,6 +182,7 @@ def rfe(
         preprocess=preprocess,
         weights=weights,
         groups=groups,
+        task=task,
         what="rfe",
     )
     prob = s.problem

@@ -218,6 +218,7 @@ def sbf(
     preprocess: Any = None,
     weights: Any = None,
     groups: Any = None,
+    task: str | None = None,
 ) -> SBFResult:
     """Univariate filtering inside every outer resample, then a fit on the kept predictors
     (caret's ``sbf``); inputs as in ``rfe``. ``filter``: "auto" (ANOVA p-values for classes,
@@ -252,6 +253,7 @@ def sbf(
         preprocess=preprocess,
         weights=weights,
         groups=groups,
+        task=task,
         what="sbf",
     )
     prob, res = s.problem, s.resamples

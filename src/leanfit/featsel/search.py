@@ -336,6 +336,7 @@ def gafs(
     preprocess: Any = None,
     weights: Any = None,
     groups: Any = None,
+    task: str | None = None,
 ) -> SearchResult:
     """Genetic-algorithm feature selection with outer resampling (caret's ``gafs``); see the
     module docstring. Inputs as in ``rfe``; ``internal`` is the resampling of each outer training
@@ -377,6 +378,7 @@ def safs(
     preprocess: Any = None,
     weights: Any = None,
     groups: Any = None,
+    task: str | None = None,
 ) -> SearchResult:
     """Simulated-annealing feature selection with outer resampling (caret's ``safs``); see the
     module docstring. Inputs as in ``gafs``."""
@@ -402,7 +404,7 @@ def safs(
 
 _SHARED_INPUTS = (
     "x", "y", "data", "method", "control", "params", "metric", "maximize", "seed", "preprocess",
-    "weights", "groups",
+    "weights", "groups", "task",
 )  # fmt: skip
 
 

@@ -57,6 +57,7 @@ def plan_train(
     groups: Any = None,
     seed: int | None = None,
     allow_large: bool = False,
+    task: str | None = None,
 ) -> TrainPlan:
     """Validate train()'s inputs and plan its tasks without fitting anything (see ``train``)."""
     control = control or Control()
@@ -64,7 +65,7 @@ def plan_train(
     model = get_model(method)
     if grid is not None:
         model = model.tuned_over(grid)
-    ds = make_dataset(x, y, data=data, weights=weights)
+    ds = make_dataset(x, y, data=data, weights=weights, task=task)
     steps = _check_preprocess(preprocess)
     _check_inputs(model, ds, steps, control)
     if seed is None:
@@ -230,6 +231,9 @@ def train(
     ``maximize`` to the metric's natural direction. ``weights`` are observation weights,
     ``groups`` row groups for ``Control(method="group_cv")``. One ``seed`` reproduces every
     resample and fit, whatever ``n_jobs``. Every input is checked before anything is fitted.
+    ``task``: "classification" or "regression" (default None: a numeric target is regressed,
+    with a warning when it holds at most 10 whole values, as class codes do; any other is
+    classified); classifying a numeric target makes its values the class names ("1", "2").
     ``store`` (``leanfit.store.Store.open(url)``) keeps every task result under
     (``experiment``, ``fit``), so an interrupted run resumes where it stopped; without a seed
     the run's stored seed is reused (the first run draws it; ``.seed`` shows it).
