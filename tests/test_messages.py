@@ -14,7 +14,7 @@ import pytest
 
 import leanfit as lf
 from leanfit.metrics import metric_hint
-from leanfit.progress import progress
+from leanfit.progress import Progress
 from leanfit.tuning.train import plan_train
 
 NONE = lf.Control(method="none")
@@ -220,7 +220,7 @@ class _Terminal(io.StringIO):
 
 
 def test_progress_in_a_log_is_plain_lines(capsys):
-    with progress(20, "fits", "fit") as bar:  # stderr is captured: not a terminal
+    with Progress(20, "fits", "fit") as bar:  # stderr is captured: not a terminal
         for _ in range(20):
             bar.update(1)
     err = capsys.readouterr().err
@@ -230,7 +230,7 @@ def test_progress_in_a_log_is_plain_lines(capsys):
 
 
 def test_progress_lines_carry_the_postfix_and_skip_nothing_at_the_end(capsys):
-    with progress(3, "epochs", "epoch", initial=1) as bar:
+    with Progress(3, "epochs", "epoch", initial=1) as bar:
         bar.set_postfix(loss="0.5")
         bar.update(1)
         bar.update(1)
@@ -242,7 +242,7 @@ def test_progress_lines_carry_the_postfix_and_skip_nothing_at_the_end(capsys):
 
 def test_progress_on_a_terminal_is_a_bar():
     out = _Terminal()
-    with progress(20, "fits", "fit", file=out) as bar:
+    with Progress(20, "fits", "fit", file=out) as bar:
         for _ in range(20):
             bar.update(1)
     text = out.getvalue()
@@ -250,7 +250,7 @@ def test_progress_on_a_terminal_is_a_bar():
 
 
 def test_disabled_progress_writes_nothing(capsys):
-    with progress(5, "fits", "fit", enabled=False) as bar:
+    with Progress(5, "fits", "fit", enabled=False) as bar:
         for _ in range(5):
             bar.update(1)
     assert capsys.readouterr().err == ""

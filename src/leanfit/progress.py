@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from typing import IO, Any
 
-__all__ = ["Progress", "progress"]
+__all__ = ["Progress"]
 
 # A plain-line report is written each time another tenth of the work is done, and at the end.
 _STEPS = 10
@@ -85,19 +85,6 @@ class Progress:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def progress(
-    total: int,
-    desc: str,
-    unit: str,
-    *,
-    initial: int = 0,
-    file: IO[str] | None = None,
-    enabled: bool = True,
-    leave: bool = True,
-) -> Progress:
-    """A progress report over ``total`` units on ``file`` (default: stderr, as tqdm's)."""
-    return Progress(total, desc, unit, initial=initial, file=file, enabled=enabled, leave=leave)
 
 
 def _is_terminal(stream: Any) -> bool:

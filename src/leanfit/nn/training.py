@@ -687,9 +687,9 @@ def _progress_bar(progress: bool, dist: _Dist | None, epochs: int, start: int) -
     """A progress report over the epochs (on rank 0 only), or None."""
     if not progress or (dist is not None and dist.rank != 0):
         return None
-    from ..progress import progress as report
+    from ..progress import Progress
 
-    return report(epochs, "epochs", "epoch", initial=start)
+    return Progress(epochs, "epochs", "epoch", initial=start)
 
 
 def _outcome(

@@ -419,9 +419,9 @@ def run_tasks(
     ctx: Context, tasks: list[Task], control: Control, desc: str
 ) -> Generator[TaskResult, None, None]:
     """Run every task on the control's executor, streaming results with a progress report."""
-    from ..progress import progress
+    from ..progress import Progress
 
-    with progress(len(tasks), desc, "fit", enabled=control.verbose, leave=False) as bar:
+    with Progress(len(tasks), desc, "fit", enabled=control.verbose, leave=False) as bar:
         for r in _execute(ctx, tasks, control):
             bar.update(1)
             yield r
