@@ -86,7 +86,6 @@ class Progress:
         self.close()
 
 
-
 def _is_terminal(stream: Any) -> bool:
     isatty = getattr(stream, "isatty", None)
     try:
