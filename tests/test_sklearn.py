@@ -56,9 +56,21 @@ def test_pipeline_accuracy_matches_cross_val_score(sonar):
     for C, acc in zip(Cs, res.results["Accuracy"], strict=True):
         est = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, C=C))
         assert acc == pytest.approx(cross_val_score(est, X, y, cv=folds).mean(), abs=1e-12)
-    best = Cs[int(np.argmax([cross_val_score(
-        make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, C=C)), X, y, cv=folds
-    ).mean() for C in Cs]))]
+    best = Cs[
+        int(
+            np.argmax(
+                [
+                    cross_val_score(
+                        make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, C=C)),
+                        X,
+                        y,
+                        cv=folds,
+                    ).mean()
+                    for C in Cs
+                ]
+            )
+        )
+    ]
     assert res.best_params == {"logisticregression__C": best}
     assert not hasattr(pipe[-1], "coef_")  # the template stays unfitted: every fit is a clone
 
@@ -113,8 +125,13 @@ def test_grid_of_pipeline_steps(sonar):
     df, X, y = sonar
     steps = [LogisticRegression(C=0.1, max_iter=500), KNeighborsClassifier(3)]
     pipe = make_pipeline(StandardScaler(), LogisticRegression())
-    res = lf.train(df, "Class", method=pipe, grid={"logisticregression": steps},
-                   control=lf.Control(method="cv", number=3, seed=4))
+    res = lf.train(
+        df,
+        "Class",
+        method=pipe,
+        grid={"logisticregression": steps},
+        control=lf.Control(method="cv", number=3, seed=4),
+    )
     for step, acc in zip(steps, res.results["Accuracy"], strict=True):
         ref = cross_val_score(make_pipeline(StandardScaler(), step), X, y, cv=_folds(res))
         assert acc == pytest.approx(ref.mean(), abs=1e-12)
@@ -134,13 +151,18 @@ class _FailsIfFitted(ClassifierMixin, BaseEstimator):
 def test_bad_methods_and_grids_fail_before_any_fit(sonar):
     df, _, _ = sonar
     with pytest.raises(ValueError, match=r"\['C'\].*'logisticregression__C'.*get_params"):
-        lf.train(df, "Class", method=make_pipeline(StandardScaler(), LogisticRegression()),
-                 grid={"C": [1.0]})
+        lf.train(
+            df,
+            "Class",
+            method=make_pipeline(StandardScaler(), LogisticRegression()),
+            grid={"C": [1.0]},
+        )
     with pytest.raises(ValueError, match=r"\['cc'\].*_FailsIfFitted.*\['c'\]"):
         lf.train(df, "Class", method=_FailsIfFitted(), grid={"cc": [1, 2]})
     with pytest.raises(ValueError, match="does not do regression"):
-        lf.train(df.assign(Class=np.arange(len(df), dtype=float)), "Class",
-                 method=LogisticRegression())
+        lf.train(
+            df.assign(Class=np.arange(len(df), dtype=float)), "Class", method=LogisticRegression()
+        )
     with pytest.raises(ValueError, match="neither a classifier nor a regressor"):
         lf.train(df, "Class", method=KMeans())
     with pytest.raises(TypeError, match="scikit-learn estimator instance"):
@@ -157,16 +179,24 @@ def test_store_keeps_trusted_estimators_only(sonar, tmp_path):
     ctl = lf.Control(method="cv", number=3, seed=2)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a trusted estimator is stored without a warning
-        res = lf.train(df, "Class", method=LogisticRegression(C=0.5, max_iter=500), control=ctl,
-                       store=store, fit="lr")
+        res = lf.train(
+            df,
+            "Class",
+            method=LogisticRegression(C=0.5, max_iter=500),
+            control=ctl,
+            store=store,
+            fit="lr",
+        )
     run = res.store_run["run_id"]
     fmt = store.run(run)["artifacts"]["final_model"]
-    back = load_model(fmt if isinstance(fmt, str) else fmt["fmt"],
-                      store.load_artifact(run, "final_model"))
+    back = load_model(
+        fmt if isinstance(fmt, str) else fmt["fmt"], store.load_artifact(run, "final_model")
+    )
     np.testing.assert_array_equal(back["estimator"].coef_, res.final_model["estimator"].coef_)
     with pytest.warns(UserWarning, match=r"sklearn\.neighbors\._classification\.KNeighbors"):
-        knn = lf.train(df, "Class", method=KNeighborsClassifier(), control=ctl, store=store,
-                       fit="knn")
+        knn = lf.train(
+            df, "Class", method=KNeighborsClassifier(), control=ctl, store=store, fit="knn"
+        )
     assert "final_model" not in store.run(knn.store_run["run_id"])["artifacts"]
     assert "not stored" in knn.store_run["notes"][0]
 
@@ -198,7 +228,9 @@ def test_estimators_in_a_pipeline(sonar, boston):
     ours = cross_val_score(clf, sX, labels, cv=folds)
     ref = cross_val_score(
         make_pipeline(StandardScaler(), LogisticRegression(C=np.inf, max_iter=5000)),
-        sX, labels, cv=folds,
+        sX,
+        labels,
+        cv=folds,
     )
     np.testing.assert_allclose(ours, ref, atol=1e-12)
     clf.fit(sX, labels)

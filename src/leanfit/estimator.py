@@ -94,8 +94,14 @@ class _LeanfitEstimator(BaseEstimator):
         steps = self.preprocess
         names = steps.steps if isinstance(steps, PreProcess) else steps or ()
         names = [names] if isinstance(names, str) else list(names)
-        if {"median_impute", "knn_impute", "bag_impute", "medianImpute", "knnImpute",
-                "bagImpute"} & set(names):
+        if {
+            "median_impute",
+            "knn_impute",
+            "bag_impute",
+            "medianImpute",
+            "knnImpute",
+            "bagImpute",
+        } & set(names):
             return True
         try:
             return bool(get_model(self.method).takes_missing)
@@ -130,9 +136,7 @@ class LeanfitClassifier(ClassifierMixin, _LeanfitEstimator):
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LeanfitClassifier:
         """Tune and fit by train() on (X, y); ``result_`` keeps the TrainResult."""
-        X, y = validate_data(
-            self, X, y, ensure_all_finite=self._finite(), ensure_min_samples=2
-        )
+        X, y = validate_data(self, X, y, ensure_all_finite=self._finite(), ensure_min_samples=2)
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
