@@ -648,19 +648,19 @@ class HistGBM(SklearnBoosting):
     def _training_scores(
         self, fitted: Any, X: np.ndarray, counts: list[int]
     ) -> dict[int, tuple[np.ndarray | None, np.ndarray]]:
-        """Probabilities with scikit-learn's raw scores (staged decision function) beside."""
+        """Raw scores from the staged decision function, probabilities through its link (the
+        same as scikit-learn's), in one walk; values in regression."""
         from ..pools import one_thread
 
-        out = super()._training_scores(fitted, X, counts)
         if fitted.mode != CLASSIFICATION:
-            return out
-        want = set(out)
+            return super()._training_scores(fitted, X, counts)
+        est, want, out = fitted.est, set(counts), {}
         with one_thread("openmp"):
-            for i, raw in enumerate(fitted.est.staged_decision_function(X), start=1):
+            for i, raw in enumerate(est.staged_decision_function(X), start=1):
                 if i in want:
-                    out[i] = (np.asarray(raw, dtype=float), out[i][1])
-                    want.discard(i)
-                    if not want:
+                    raw = np.asarray(raw, dtype=float)
+                    out[i] = (raw, expand_proba(_link(raw), est.classes_, fitted.n_classes))
+                    if len(out) == len(want):
                         break
         return out
 
