@@ -287,17 +287,32 @@ class _AlwaysWarns(GBM):
         warnings.warn(f"gbm diverged (test) at {subs[-1]['n_trees']}", FitWarning, stacklevel=2)
 
 
-def test_train_records_fit_and_final_warnings():
+def test_train_records_fit_and_final_warnings(tmp_path):
+    """Per resample in fit_warnings (summed up in one warning), the final fit's in
+    final_warnings and a NOTE line; both kept by a store and restored with the run."""
+    from leanfit.restore import restore_fit
+    from leanfit.store import Store
+    from leanfit.tuning.train import plan_train
+
     df = lf.datasets.load("sonar")
-    ctrl = lf.Control(method="cv", number=3)
-    grid = {
-        "interaction_depth": [1],
-        "n_trees": [5, 10],
-        "shrinkage": [0.1],
-        "n_minobsinnode": [10],
-    }
-    with pytest.warns(FitWarning, match="diverged"):
-        res = lf.train("Class ~ .", data=df, method=_AlwaysWarns(), control=ctrl, grid=grid, seed=1)
+    kw = dict(
+        data=df,
+        method=_AlwaysWarns(),
+        control=lf.Control(method="cv", number=3),
+        grid={
+            "interaction_depth": [1],
+            "n_trees": [5, 10],
+            "shrinkage": [0.1],
+            "n_minobsinnode": [10],
+        },
+        seed=1,
+    )
+    store = Store.open(f"sqlite:///{tmp_path / 's.db'}")
+    with pytest.warns(UserWarning) as caught:
+        res = lf.train("Class ~ .", store=store, **kw)
+    said = [str(w.message) for w in caught]
+    assert "3 of 3 resampling fits of 'gbm' raised warnings" in said[0]
+    assert f"gbm diverged (test) at {res.best_params['n_trees']}" in said  # the final fit's
     fw = res.fit_warnings
     assert len(fw) == 3 and (fw["warning"] == "FitWarning: gbm diverged (test) at 10").all()
     assert res.final_warnings == [
@@ -306,6 +321,9 @@ def test_train_records_fit_and_final_warnings():
     text = repr(res)
     assert "NOTE: 3 resampling fits raised warnings" in text
     assert f"NOTE: the final fit raised {res.final_warnings[0]}; see .final_warnings" in text
+    back = restore_fit(store, res.store_run["run_id"], plan_train("Class ~ .", **kw))
+    assert back.final_warnings == res.final_warnings
+    assert len(back.fit_warnings) == 3
 
 
 def test_train_without_resampling_prints_the_final_note():
