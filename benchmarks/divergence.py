@@ -17,10 +17,10 @@ import numpy as np
 
 
 def rare_class_table(n: int = 8000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` rows, 8 numeric columns, 7 Gaussian classes; the two smallest (50 and 15 rows at
-    8000) are three times as spread out, so some of their rows sit inside other classes."""
+    """``n`` rows, 8 numeric columns, 7 Gaussian classes; the two smallest (50 and 15 rows
+    whatever ``n``) are three times as spread out, so some of their rows sit inside others."""
     rng = np.random.default_rng(seed)
-    sizes = [int(round(s * n / 8000)) for s in (3000, 2600, 1400, 600, 300, 50, 15)]
+    sizes = [int(round(s * (n - 65) / 7935)) for s in (3000, 2600, 1400, 600, 300)] + [50, 15]
     sizes[0] += n - sum(sizes)
     spread = [1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 3.0]
     centers = rng.normal(0.0, 3.0, (7, 8))

@@ -29,7 +29,7 @@ COUNTS = (50, 100, 150)
 def rare_class_table(n: int = 8000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The same table as benchmarks/divergence.py (copied: tests do not import benchmarks)."""
     rng = np.random.default_rng(seed)
-    sizes = [int(round(s * n / 8000)) for s in (3000, 2600, 1400, 600, 300, 50, 15)]
+    sizes = [int(round(s * (n - 65) / 7935)) for s in (3000, 2600, 1400, 600, 300)] + [50, 15]
     sizes[0] += n - sum(sizes)
     spread = [1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 3.0]
     centers = rng.normal(0.0, 3.0, (7, 8))
@@ -117,6 +117,7 @@ def test_gbm_l2_default_by_mode_and_options_reach_lightgbm():
     opts = {"lambda_l2": 3.0, "min_sum_hessian": 0.5, "max_delta_step": 0.7}
     p = GBM(options=opts).fit(cls, GBM_PARAMS, sub, 1).params
     assert (p["lambda_l2"], p["min_sum_hessian_in_leaf"], p["max_delta_step"]) == (3.0, 0.5, 0.7)
+    GBM(options={"lambda_l2": np.int64(2), "max_delta_step": np.float32(1)}).check_options()
 
 
 def test_gbm_weights_scaled_to_mean_one():

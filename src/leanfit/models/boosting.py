@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import warnings
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -307,7 +308,6 @@ class GBM(LightGBMBoosting):
 
     name = "gbm"
     option_names = ("bag_fraction", "num_threads", "lambda_l2", "min_sum_hessian", "max_delta_step")
-    divergence_fix = "use a smaller shrinkage"
     label = "Stochastic Gradient Boosting"
     engine = "lightgbm"
     tags = ("tree-based", "boosting", "ensemble", "implicit feature selection")
@@ -404,7 +404,7 @@ class GBM(LightGBMBoosting):
             if name not in self.options:
                 continue
             v = self.options[name]
-            ok = isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)
+            ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
             ok = ok and (v >= low if closed else v > low) and (high is None or v <= high)
             if not ok:
                 raise ValueError(f"gbm: option {name!r} must be a number {valid}, got {v!r}")
