@@ -6,6 +6,12 @@ largest |raw score| on the training rows, and how many fits leanfit flags as div
 
     PYTHONPATH=src python benchmarks/divergence.py                # 8000 rows, 5 folds
     PYTHONPATH=src python benchmarks/divergence.py --rows 58000   # the issue's size
+
+Measured 2026-12-03 (depth 3; accuracy mean / SD over 5 folds at 50, 100, 150 trees; max |raw|):
+8000 rows, lambda_l2 = 0: 0.957 / 0.028, 0.850 / 0.207, 0.839 / 0.201, 1.2e5, 4 of 5 fits
+flagged; lambda_l2 = 1: 0.990, 0.992, 0.992 (SD <= 0.003), 11, none flagged. 58 000 rows,
+lambda_l2 = 0: 0.978, 0.963, 0.952 (SD 0.025), 5.7e5, every fit flagged at every depth;
+lambda_l2 = 1: 0.993, 0.994, 0.993 (SD <= 0.001), 13, none flagged.
 """
 
 from __future__ import annotations
