@@ -493,6 +493,8 @@ def run_experiment(
             "times": {k: round(v, 3) for k, v in res.times.items()},
             "final_info": res.final_info,
         }
+        if res.final_warnings:
+            entry["final_warnings"] = res.final_warnings
         if res.store_run:
             entry["run_id"] = res.store_run["run_id"]
             if res.store_run.get("resumed"):  # its times cover every invocation, not just this

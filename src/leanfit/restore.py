@@ -206,6 +206,7 @@ def _rebuild(
             res.final_model = None
             notes.append("the final pre-processing was not stored")
     res.final_info = dict(summary.get("final_info") or {})
+    res.final_warnings = list(summary.get("final_warnings") or [])
     res.times = {k: float(v) for k, v in (summary.get("times") or {}).items()}
     res.store_run = {
         "run_id": run_id,

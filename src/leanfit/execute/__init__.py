@@ -84,7 +84,10 @@ def fit_one(
     data = TrainingData(
         X=X, y=y, mode=ctx.mode, levels=ctx.levels, columns=columns, weights=w, oob=ctx.oob
     )
-    return pp, ctx.model.fit(data, group.params, subs or group.subs, seed)
+    subs = subs or group.subs
+    fitted = ctx.model.fit(data, group.params, subs, seed)
+    ctx.model.check_fit(fitted, data, subs)  # warns about a fit gone wrong (diverged boosting)
+    return pp, fitted
 
 
 def predict_group(

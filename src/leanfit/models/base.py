@@ -41,6 +41,11 @@ def fitted_as(name: str, asked: Any, fitted: Any, why: str) -> None:
     warnings.warn(f"{name}={asked} fitted as {fitted}: {why}", ParamLimitWarning, stacklevel=3)
 
 
+class FitWarning(UserWarning):
+    """A fit that finished but is not to be trusted (e.g. boosting that diverged); recorded per
+    fit in ``TrainResult.fit_warnings`` and ``TrainResult.final_warnings``."""
+
+
 @dataclass(frozen=True)
 class Param:
     """One tunable parameter: its type, range and scale (for random and Bayesian search)."""
@@ -194,6 +199,10 @@ class Model:
         Nothing to check by default."""
 
     # -- fitting ---------------------------------------------------------------------------
+    def check_fit(self, fitted: Any, data: TrainingData, subs: list[dict[str, Any]]) -> None:
+        """Warn (``FitWarning``) about a fit that went wrong without its engine saying so, e.g.
+        boosting whose scores diverged; called on every fit train() makes. Nothing by default."""
+
     def fit(
         self,
         data: TrainingData,

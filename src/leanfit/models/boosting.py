@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import numbers
+import warnings
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from .base import CLASSIFICATION, Model, Param, TrainingData, expand_grid
+from .base import CLASSIFICATION, FitWarning, Model, Param, TrainingData, expand_grid
 from .trees import EngineFit, expand_proba
 
 
@@ -124,6 +127,84 @@ class StagedBoosting(Model):
             return None
         return _margins(self._scores(fitted, X, subs, margin=True), fitted.n_classes)
 
+    # -- divergence ------------------------------------------------------------------------
+    # What to change when a fit diverges, in this model's own terms (its options or grid).
+    divergence_fix: ClassVar[str] = "use a smaller learning rate"
+
+    def _divergence_fix(self, mode: str) -> str:
+        """What to change, for a ``mode`` task."""
+        return self.divergence_fix
+
+    def _training_scores(
+        self, fitted: Any, X: np.ndarray, counts: list[int]
+    ) -> dict[int, tuple[np.ndarray | None, np.ndarray]]:
+        """(raw scores or None, probabilities or values) at each count, on rows ``X``."""
+        if self.has_margins and self._classifies(fitted):
+            raw = self._score_counts(fitted, X, counts, margin=True)
+            return {c: (r, _link(r)) for c, r in raw.items()}
+        out = self._score_counts(fitted, X, counts, margin=False)
+        return {c: (None, o) for c, o in out.items()}
+
+    def check_fit(self, fitted: Any, data: TrainingData, subs: list[dict[str, Any]]) -> None:
+        """Warn when the fit diverged on its own training rows at any requested count."""
+        counts = sorted({self._fitted_count(fitted, c) for c in self._counts(subs)})
+        with np.errstate(all="ignore"):
+            scores = self._training_scores(fitted, data.X, counts)
+            for c in counts:
+                raw, out = scores[c]
+                why = divergence(raw, out, data, c)
+                if why:
+                    warnings.warn(
+                        f"{self.name} diverged on its training rows by {self.submodel[0]} = {c}: "
+                        f"{why}; {self._divergence_fix(data.mode)}",
+                        FitWarning,
+                        stacklevel=2,
+                    )
+                    return
+
+
+def divergence(
+    raw: np.ndarray | None, out: np.ndarray, data: TrainingData, count: int
+) -> str | None:
+    """Why a boosting fit after ``count`` iterations looks diverged on its training rows, or None.
+
+    ``raw``: its raw scores (None when the engine has none), ``out``: its probabilities (n, K)
+    or predicted values (n,). Diverged: non-finite scores; raw scores beyond
+    max(1000, 10 x count) (a sane fit moves a score by at most about one unit per iteration);
+    in classification, training accuracy below the majority-class rate minus 1% with a log loss
+    worse than the class frequencies' own; in regression, a training error above the target's
+    variance (worse than predicting the mean).
+    """
+    if raw is not None:
+        if not np.isfinite(raw).all():
+            return "its raw scores are not finite"
+        top = float(np.abs(raw).max(initial=0.0))
+        if top > max(1000.0, 10.0 * count):
+            return f"its raw scores reached {top:.1e} (more than max(1000, 10 x {count}))"
+    if not np.isfinite(out).all():
+        return "its predictions are not finite"
+    w = np.ones(len(data.y)) if data.weights is None else np.asarray(data.weights, dtype=float)
+    w = w / w.sum()
+    if data.mode != CLASSIFICATION:
+        y = data.y.astype(float)
+        var = float(w @ (y - w @ y) ** 2)
+        mse = float(w @ (out - y) ** 2)
+        if mse > 1.01 * var + 1e-12:
+            return f"its training MSE {mse:.4g} is above the target's variance {var:.4g}"
+        return None
+    y = data.y.astype(int)
+    freq = np.bincount(y, weights=w, minlength=out.shape[1])
+    majority = float(freq.max())
+    acc = float(w @ (out.argmax(axis=1) == y))
+    loss = float(w @ -np.log(np.clip(out[np.arange(len(y)), y], 1e-15, 1.0)))
+    prior = float(-(freq[freq > 0] * np.log(freq[freq > 0])).sum())
+    if acc < majority - 0.01 and loss > prior:
+        return (
+            f"its training accuracy {acc:.3f} is below the majority-class rate {majority:.3f} "
+            f"and its log loss {loss:.3g} above the class frequencies' {prior:.3g}"
+        )
+    return None
+
 
 # -- LightGBM: gbm and lightgbm ------------------------------------------------------------------
 
@@ -217,10 +298,16 @@ class GBM(LightGBMBoosting):
     that probability rather than exactly half; change it with
     ``GBM(options={"bag_fraction": ...})``). Bernoulli / multinomial / Gaussian loss by mode.
     Sub-model: one fit with the largest ``n_trees`` scores every smaller tree count.
+
+    Unlike R gbm, classification puts an L2 penalty of 1 on leaf values (option ``lambda_l2``;
+    0 in regression): without it a leaf of confidently fitted rows holding one misfit row of a
+    rare class gets a value of ~1/hessian, the scores explode and accuracy falls with more trees.
+    Options ``min_sum_hessian`` (1e-3) and ``max_delta_step`` (0: none) are LightGBM's. Case
+    weights are scaled to mean 1 so that these defaults mean the same with weights.
     """
 
     name = "gbm"
-    option_names = ("bag_fraction", "num_threads")
+    option_names = ("bag_fraction", "num_threads", "lambda_l2", "min_sum_hessian", "max_delta_step")
     label = "Stochastic Gradient Boosting"
     engine = "lightgbm"
     tags = ("tree-based", "boosting", "ensemble", "implicit feature selection")
@@ -285,13 +372,53 @@ class GBM(LightGBMBoosting):
             "num_leaves": int(params["interaction_depth"]) + 1,
             "max_depth": -1,
             "min_data_in_leaf": int(params["n_minobsinnode"]),
-            "min_sum_hessian_in_leaf": 1e-3,  # LightGBM's default; 0 crashes and slows LightGBM
             "min_gain_to_split": 0.0,
-            "lambda_l2": 0.0,
             "bagging_fraction": bag,
             "bagging_freq": 1 if bag < 1 else 0,
+            **self._penalties(data.mode),
         }
+        if data.weights is not None and data.weights.mean() > 0:  # hessian sums in row units
+            data = dataclasses.replace(data, weights=data.weights / data.weights.mean())
         return self._train(data, tree_params, subs, seed)
+
+    def _penalties(self, mode: str) -> dict[str, float]:
+        """LightGBM's leaf-value settings: the options, else L2 1 in classification (0 in
+        regression), min hessian 1e-3 (LightGBM's default; 0 crashes and slows LightGBM)."""
+        l2 = 1.0 if mode == CLASSIFICATION else 0.0
+        return {
+            "lambda_l2": float(self.options.get("lambda_l2", l2)),
+            "min_sum_hessian_in_leaf": float(self.options.get("min_sum_hessian", 1e-3)),
+            "max_delta_step": float(self.options.get("max_delta_step", 0.0)),
+        }
+
+    def check_options(self) -> None:
+        """Unknown option names, and option values out of range, before anything is fitted."""
+        super().check_options()
+        ranges = {
+            "bag_fraction": (0.0, False, 1.0, "in (0, 1]"),
+            "lambda_l2": (0.0, True, None, ">= 0"),
+            "min_sum_hessian": (0.0, False, None, "> 0"),
+            "max_delta_step": (0.0, True, None, ">= 0 (0: no limit)"),
+        }
+        for name, (low, closed, high, valid) in ranges.items():
+            if name not in self.options:
+                continue
+            v = self.options[name]
+            ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(float(v))
+            ok = ok and (v >= low if closed else v > low) and (high is None or v <= high)
+            if not ok:
+                raise ValueError(f"gbm: option {name!r} must be a number {valid}, got {v!r}")
+
+    def _divergence_fix(self, mode: str) -> str:
+        l2 = self._penalties(mode)["lambda_l2"]
+        if l2 < 1:
+            return (
+                "set options={'lambda_l2': 1} (an L2 penalty on leaf values) or a smaller shrinkage"
+            )
+        return (
+            f"set a larger options={{'lambda_l2': {10 * l2:g}}}, "
+            "options={'max_delta_step': 1} or a smaller shrinkage"
+        )
 
     def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray:
         """Total gain of each column's splits (gbm's relative influence, unscaled)."""
@@ -340,6 +467,7 @@ class AdaBoost(SklearnBoosting):
 
     name = "adaboost"
     option_names = ()
+    divergence_fix = "use a smaller learning_rate or max_depth"
     label = "AdaBoost.M1"
     engine = "sklearn"
     modes = (CLASSIFICATION,)
@@ -423,6 +551,7 @@ class HistGBM(SklearnBoosting):
 
     name = "hist_gbm"
     option_names = ()
+    divergence_fix = "set l2_regularization = 1 in the grid, or a smaller learning_rate"
     label = "Histogram-Based Gradient Boosting"
     engine = "sklearn"
     tags = ("tree-based", "boosting", "ensemble", "implicit feature selection")
@@ -516,6 +645,26 @@ class HistGBM(SklearnBoosting):
         with one_thread("openmp"):
             return super()._score_counts(fitted, X, counts, margin)
 
+    def _training_scores(
+        self, fitted: Any, X: np.ndarray, counts: list[int]
+    ) -> dict[int, tuple[np.ndarray | None, np.ndarray]]:
+        """Raw scores from the staged decision function, probabilities through its link (the
+        same as scikit-learn's), in one walk; values in regression."""
+        from ..pools import one_thread
+
+        if fitted.mode != CLASSIFICATION:
+            return super()._training_scores(fitted, X, counts)
+        est, want = fitted.est, set(counts)
+        out: dict[int, tuple[np.ndarray | None, np.ndarray]] = {}
+        with one_thread("openmp"):
+            for i, raw in enumerate(est.staged_decision_function(X), start=1):
+                if i in want:
+                    raw = np.asarray(raw, dtype=float)
+                    out[i] = (raw, expand_proba(_link(raw), est.classes_, fitted.n_classes))
+                    if len(out) == len(want):
+                        break
+        return out
+
     def importance(self, fitted: Any, subs: list[dict[str, Any]]) -> np.ndarray | None:
         """Split gains per column over the first sub's iterations (None if sklearn's changed)."""
         est = fitted.est
@@ -543,6 +692,9 @@ class LightGBM(LightGBMBoosting):
 
     name = "lightgbm"
     option_names = ("num_threads",)
+    divergence_fix = (
+        "set lambda_l2 = 1 in the grid (an L2 penalty on leaf values), or a smaller learning_rate"
+    )
     label = "LightGBM"
     engine = "lightgbm"
     tags = ("tree-based", "boosting", "ensemble", "implicit feature selection")
@@ -715,13 +867,18 @@ class XGBTree(StagedBoosting):
     """XGBoost trees with caret's ``xgbTree`` parameters and objectives.
 
     Logistic, softprob or squared-error objective by mode; histogram tree method (option
-    ``tree_method``), one thread, seeded. Sub-model: one fit with the largest ``nrounds`` scores
+    ``tree_method``), one thread, seeded; xgboost's L2 penalty 1 and no step limit (options
+    ``lambda``, ``max_delta_step``). Sub-model: one fit with the largest ``nrounds`` scores
     every smaller count (``iteration_range``; the first rounds of a longer fit are the shorter
     fit, subsampling draws included).
     """
 
     name = "xgb_tree"
-    option_names = ("tree_method",)
+    option_names = ("tree_method", "lambda", "max_delta_step")
+    divergence_fix = (
+        "set options={'max_delta_step': 1} or a larger options={'lambda': 10} (xgboost's L2 "
+        "penalty, 1 by default), or a smaller eta"
+    )
     label = "eXtreme Gradient Boosting"
     engine = "xgboost"
     tags = ("tree-based", "boosting", "ensemble", "implicit feature selection")
@@ -788,6 +945,8 @@ class XGBTree(StagedBoosting):
             "min_child_weight": float(params["min_child_weight"]),
             "subsample": float(params["subsample"]),
             "tree_method": str(self.options.get("tree_method", "hist")),
+            "lambda": float(self.options.get("lambda", 1.0)),  # xgboost's defaults
+            "max_delta_step": float(self.options.get("max_delta_step", 0.0)),
             "nthread": 1,
             "seed": int(seed) % (2**31 - 1),
             "verbosity": 0,
@@ -823,6 +982,7 @@ class XGBLinear(StagedBoosting):
 
     name = "xgb_linear"
     option_names = ()
+    divergence_fix = "use a larger lambda or a smaller eta"
     label = "eXtreme Gradient Boosting"
     engine = "xgboost"
     tags = (
@@ -925,6 +1085,7 @@ class CatBoost(StagedBoosting):
 
     name = "catboost"
     option_names = ()
+    divergence_fix = "use a larger l2_leaf_reg or a smaller learning_rate"
     label = "CatBoost"
     engine = "catboost"
     tags = ("tree-based", "boosting", "ensemble", "implicit feature selection")

@@ -58,6 +58,8 @@ class Printable(Protocol):
     @property
     def final_info(self) -> dict[str, Any]: ...
     @property
+    def final_warnings(self) -> list[str]: ...
+    @property
     def results(self) -> pd.DataFrame: ...
     @property
     def best_params(self) -> dict[str, Any]: ...
@@ -97,6 +99,7 @@ def format_train(res: Printable) -> str:
     if res.resamples is None:
         lines.append("")
         lines.append("Tuning parameters were fixed: " + _params(res, res.best_params))
+        lines.extend(_final_notes(res))
         return "\n".join(lines)
     sizes = [len(t) for t in res.resamples.train[:6]]
     lines.append(
@@ -172,7 +175,17 @@ def format_train(res: Printable) -> str:
         lines.append(
             f"NOTE: {scores.warned_fits} resampling fits raised warnings; see .fit_warnings"
         )
+    lines.extend(_final_notes(res))
     return "\n".join(lines)
+
+
+def _final_notes(res: Printable) -> list[str]:
+    """One line on what the final fit warned about (its first warning), if it did."""
+    warned = res.final_warnings
+    if not warned:
+        return []
+    more = f" (and {len(warned) - 1} more)" if len(warned) > 1 else ""
+    return [f"NOTE: the final fit raised {warned[0]}{more}; see .final_warnings"]
 
 
 def _params(res: Printable, params: dict[str, Any]) -> str:

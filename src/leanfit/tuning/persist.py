@@ -133,6 +133,7 @@ def run_summary(res: TrainResult, notes: list[str]) -> dict[str, Any]:
         "value": None,
         "times": res.times,
         "final_info": res.final_info,
+        "final_warnings": res.final_warnings,
         "notes": notes,
         "invocations": (res.store_run or {}).get("invocations", 1),  # > 1: resumed
     }

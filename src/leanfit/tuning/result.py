@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..control import Control
-from ..execute import Context, TaskResult, fit_one, predict_group
+from ..execute import Context, TaskResult, distinct_warnings, fit_one, predict_group
 from ..frame import Dataset, check_missing_rows
 from ..metrics import resolve_metric, summarize
 from ..models.base import CLASSIFICATION, Model
@@ -144,6 +144,7 @@ class TrainResult:
     best_params / best_index: the chosen candidate. final_model: the engine's model refitted on
     all rows. resample: per-resample metrics of the chosen candidate (all candidates with
     ``return_resamp="all"``). predictions: saved held-out predictions. times: seconds spent.
+    fit_warnings / final_warnings: what the resampling fits / the final fit warned about.
     """
 
     model: Model
@@ -161,6 +162,8 @@ class TrainResult:
     final_model: Any = None
     final_preprocess: Any = None
     final_info: dict[str, Any] = field(default_factory=dict)
+    # warnings the final fit raised, "Category: first line" each once (e.g. boosting diverged)
+    final_warnings: list[str] = field(default_factory=list)
     times: dict[str, float] = field(default_factory=dict)
     # run id, resumed/computed task counts, notes; "restored": True when rebuilt from a store
     store_run: dict[str, Any] | None = None
@@ -382,8 +385,12 @@ def fit_final(res: TrainResult, index: int) -> TrainResult:
     row = res.candidates.iloc[[index]].reset_index(drop=True)
     group = fit_groups(res.model, row)[0]
     all_rows = np.arange(len(res.dataset.y))
-    with one_thread():
+    with one_thread(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         pp, fitted = fit_one(res.context, all_rows, group, task_seed(res.seed, -2, 0))
+    res.final_warnings = distinct_warnings(caught)
+    for w in caught:  # still shown as they were before being recorded
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     res.final_model, res.final_preprocess = fitted, pp
     res.final_info = res.model.describe_fit(fitted)
     res.times["final"] = time.perf_counter() - t0
