@@ -49,6 +49,7 @@ _OUTPUTS = ("label", "probabilities", "prediction")
 _PREFIX = "_lfm_"  # the model graph's tensors, kept apart from the raw column names
 _SPATIAL_EPS = float(np.finfo(np.float64).eps)  # as preprocess: rows with norm <= eps -> 0
 _ML_DOMAIN = "ai.onnx.ml"
+_MIN_OPSET = 9  # the default-domain opset the pre-processing operators need
 
 
 @dataclass
@@ -100,9 +101,7 @@ def raw_inputs_onnx(
     return pipeline_to_onnx(obj, name=name)
 
 
-def pipeline_to_onnx(
-    res: Any, *, name: str = "leanfit", numeric_dtype: str = "float32"
-) -> bytes:
+def pipeline_to_onnx(res: Any, *, name: str = "leanfit", numeric_dtype: str = "float32") -> bytes:
     """A TrainResult as one ONNX graph from its raw predictor columns (see the module doc).
 
     ``numeric_dtype="float64"`` makes the numeric inputs double: float32 inputs round values
@@ -119,6 +118,13 @@ def pipeline_to_onnx(
     model = onnx.load_from_string(
         _export_fitted(res.model, res.final_model, dict(res._sub()), spec)
     )
+    default = max(
+        (int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0
+    )
+    if default < _MIN_OPSET:  # IsNaN, Where and int64 Less came at opset 9
+        from onnx import version_converter
+
+        model = version_converter.convert_version(model, _MIN_OPSET)
     model = compose.add_prefix(model, _PREFIX)
     g = _Graph()
     x = _encode(g, enc)
