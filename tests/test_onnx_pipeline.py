@@ -17,7 +17,7 @@ pytest.importorskip("skl2onnx")
 pytest.importorskip("onnxmltools")
 
 from leanfit.export import to_onnx  # noqa: E402
-from leanfit.export.pipeline import pipeline_to_onnx  # noqa: E402
+from leanfit.export.pipeline import double_inputs  # noqa: E402
 from leanfit.models.base import get_model  # noqa: E402
 
 NONE = lf.Control(method="none")
@@ -176,7 +176,7 @@ def test_float64_inputs_reproduce_unrounded_data(sonar):
         seed=7,
         preprocess=["center", "scale"],
     )
-    b = pipeline_to_onnx(res, numeric_dtype="float64")
+    b = double_inputs(to_onnx(res, raw_inputs=True))
     g = onnx.load_from_string(b).graph
     assert {i.name: i.type.tensor_type.elem_type for i in g.input}["V1"] == onnx.TensorProto.DOUBLE
     X = d.drop(columns="Class")
@@ -184,8 +184,13 @@ def test_float64_inputs_reproduce_unrounded_data(sonar):
     want_label, want_prob = _python(res, X)
     assert list(label) == list(want_label)
     np.testing.assert_allclose(prob, want_prob, rtol=0, atol=1e-5)
-    with pytest.raises(ValueError, match="numeric_dtype must be 'float32' or 'float64'"):
-        pipeline_to_onnx(res, numeric_dtype="float16")
+    with pytest.raises(ValueError, match="not a raw-inputs graph"):
+        double_inputs(to_onnx(_plain(sonar)))
+
+
+def _plain(sonar: pd.DataFrame):
+    """A model-matrix fit (no factors, no pre-processing): its graph has the one input "X"."""
+    return lf.train("Class ~ .", data=sonar, method="gbm", grid=GRIDS["gbm"], control=NONE)
 
 
 def test_multiclass_labels_in_level_order():

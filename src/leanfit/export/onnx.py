@@ -91,7 +91,11 @@ def to_onnx(
     if raw_inputs:
         from .pipeline import raw_inputs_onnx
 
-        return raw_inputs_onnx(obj, n_features=n_features, mode=mode, name=name)
+        def model_graph(p: int, k: int) -> bytes:  # the fit's model on its p-column matrix
+            spec = _Spec(obj.dataset.mode, p, k, name)
+            return _export_fitted(obj.model, obj.final_model, dict(obj._sub()), spec)
+
+        return raw_inputs_onnx(obj, model_graph, n_features=n_features, mode=mode, name=name)
     torch = sys.modules.get("torch")
     if isinstance(obj, TrainResult):
         model, fitted, sub, spec = _from_result(obj, n_features, name)

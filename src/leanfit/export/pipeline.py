@@ -15,14 +15,20 @@ it): callers validate rows against the training levels first, as the bundle's sc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .onnx import CLASSIFICATION, _export_fitted, _need, _set_opsets, _Spec, _strip
+from ..models.base import CLASSIFICATION
 
-__all__ = ["EXACT_STEPS", "pipeline_to_onnx", "raw_inputs_onnx"]
+__all__ = ["EXACT_STEPS", "double_inputs", "raw_inputs_onnx"]
+
+#: Builds the fit's model graph on a p-column matrix with k classes (0 for regression): input
+#: "X", output "probabilities" or "prediction" (``to_onnx``'s converters; passed in by onnx.py,
+#: which this module does not import).
+ModelGraph = Callable[[int, int], bytes]
 
 #: Steps built as exact graph operations (everything else in PreProcess is refused by name).
 EXACT_STEPS = (
@@ -81,7 +87,12 @@ class _Graph:
 
 
 def raw_inputs_onnx(
-    obj: Any, *, n_features: int | None = None, mode: str | None = None, name: str = "leanfit"
+    obj: Any,
+    model_graph: ModelGraph,
+    *,
+    n_features: int | None = None,
+    mode: str | None = None,
+    name: str = "leanfit",
 ) -> bytes:
     """``to_onnx(obj, raw_inputs=True)``: check the call, then build the whole-pipeline graph."""
     from ..tuning.result import TrainResult
@@ -98,26 +109,47 @@ def raw_inputs_onnx(
         )
     if mode is not None and mode != obj.dataset.mode:
         raise ValueError(f"mode={mode!r} but the fitted model is a {obj.dataset.mode} model")
-    return pipeline_to_onnx(obj, name=name)
+    return _pipeline(obj, model_graph, name)
 
 
-def pipeline_to_onnx(res: Any, *, name: str = "leanfit", numeric_dtype: str = "float32") -> bytes:
-    """A TrainResult as one ONNX graph from its raw predictor columns (see the module doc).
+def double_inputs(onnx_bytes: bytes) -> bytes:
+    """A raw-inputs graph with its numeric inputs made float64 instead of float32.
 
-    ``numeric_dtype="float64"`` makes the numeric inputs double: float32 inputs round values
-    that carry more digits, which can move a row across a split that leanfit (computing in
-    float64) does not; double inputs reproduce leanfit's predictions on any float64 data.
+    float32 inputs round values that carry more digits, which can move a row across a split
+    that leanfit (computing in float64) does not; double inputs reproduce leanfit's predictions
+    on any float64 data. Each numeric input feeds only a cast to float64, so only its declared
+    type changes.
     """
-    onnx = _need("onnx")
+    import onnx
+    from onnx import TensorProto
+
+    proto = onnx.load_from_string(bytes(onnx_bytes))
+    casts = {n.input[0] for n in proto.graph.node if n.op_type == "Cast"}
+    for v in proto.graph.input:
+        t = v.type.tensor_type
+        if t.elem_type == TensorProto.FLOAT:
+            if v.name not in casts or not _only_cast(proto.graph, v.name):
+                raise ValueError(
+                    f"input {v.name!r} does not feed a single cast: not a raw-inputs graph "
+                    "made by to_onnx(fit, raw_inputs=True)"
+                )
+            t.elem_type = TensorProto.DOUBLE
+    onnx.checker.check_model(proto)
+    return bytes(proto.SerializeToString())
+
+
+def _only_cast(graph: Any, name: str) -> bool:
+    users = [n for n in graph.node if name in n.input]
+    return len(users) == 1 and users[0].op_type == "Cast"
+
+
+def _pipeline(res: Any, model_graph: ModelGraph, name: str) -> bytes:
+    """The whole-pipeline graph of a checked TrainResult (see the module doc)."""
+    import onnx
     from onnx import TensorProto, compose, helper
 
-    if numeric_dtype not in ("float32", "float64"):
-        raise ValueError(f"numeric_dtype must be 'float32' or 'float64', got {numeric_dtype!r}")
-    numeric = TensorProto.FLOAT if numeric_dtype == "float32" else TensorProto.DOUBLE
-    enc, pp, spec = _check(res, name)
-    model = onnx.load_from_string(
-        _export_fitted(res.model, res.final_model, dict(res._sub()), spec)
-    )
+    enc, pp, (p, k) = _check(res)
+    model = onnx.load_from_string(model_graph(p, k))
     default = max(
         (int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0
     )
@@ -135,7 +167,7 @@ def pipeline_to_onnx(res: Any, *, name: str = "leanfit", numeric_dtype: str = "f
     mg = model.graph
     outputs = []
     tail: list[Any] = []
-    if spec.mode == CLASSIFICATION:
+    if res.dataset.mode == CLASSIFICATION:
         probs = _PREFIX + "probabilities"
         tail.append(helper.make_node("Identity", [probs], ["probabilities"]))
         levels = np.array([str(v) for v in res.dataset.levels], dtype=object)
@@ -145,16 +177,14 @@ def pipeline_to_onnx(res: Any, *, name: str = "leanfit", numeric_dtype: str = "f
         tail.append(helper.make_node("Gather", [table, idx], ["label"], axis=0))
         outputs = [
             helper.make_tensor_value_info("label", TensorProto.STRING, ["N"]),
-            helper.make_tensor_value_info(
-                "probabilities", TensorProto.FLOAT, ["N", spec.n_classes]
-            ),
+            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", k]),
         ]
     else:
         tail.append(helper.make_node("Identity", [_PREFIX + "prediction"], ["prediction"]))
         outputs = [helper.make_tensor_value_info("prediction", TensorProto.FLOAT, ["N"])]
     inputs = [
         helper.make_tensor_value_info(
-            col, TensorProto.STRING if col in dict(enc.categorical) else numeric, ["N", 1]
+            col, TensorProto.STRING if col in dict(enc.categorical) else TensorProto.FLOAT, ["N", 1]
         )
         for col in enc.columns
     ]
@@ -169,14 +199,13 @@ def pipeline_to_onnx(res: Any, *, name: str = "leanfit", numeric_dtype: str = "f
     full.ir_version = model.ir_version
     full.producer_name, full.producer_version = model.producer_name, model.producer_version
     _need_ml_opset(full)
-    _strip(full)
-    _set_opsets(full)
     onnx.checker.check_model(full)
     return bytes(full.SerializeToString())
 
 
-def _check(res: Any, name: str) -> tuple[Any, Any, _Spec]:
-    """The fit's encoder, pre-processing and model-graph spec; refuse what the graph cannot be."""
+def _check(res: Any) -> tuple[Any, Any, tuple[int, int]]:
+    """The fit's encoder, pre-processing, and the model's input width and class count (0 for
+    regression); refuse what the graph cannot reproduce, naming why."""
     if res.final_model is None:
         raise ValueError(f"the {res.method!r} result has no final model to export")
     enc = res.dataset.encoder
@@ -216,8 +245,7 @@ def _check(res: Any, name: str) -> tuple[Any, Any, _Spec]:
                 f"steps exported: {list(EXACT_STEPS)}"
             )
         p = len(pp.output_names_)
-    spec = _Spec(mode, p, len(res.dataset.levels) if mode == CLASSIFICATION else 0, name)
-    return enc, pp, spec
+    return enc, pp, (p, len(res.dataset.levels) if mode == CLASSIFICATION else 0)
 
 
 def _encode(g: _Graph, enc: Any) -> str:
