@@ -133,6 +133,28 @@ def test_classifier_parity_from_raw_columns(table, method, steps):
     np.testing.assert_allclose(prob, want_prob, rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("steps", ["ica", "nzv+corr"])
+def test_projection_and_filter_steps(table, steps):
+    """ICA's unmixing (a MatMul) and the column filters (a Gather of the kept columns)."""
+    pre = lf.PreProcess(["ica"], n_comp=5) if steps == "ica" else ["nzv", "corr"]
+    res = lf.train(
+        "Class ~ .",
+        data=table,
+        method="gbm",
+        grid=GRIDS["gbm"],
+        control=NONE,
+        seed=7,
+        preprocess=pre,
+    )
+    if steps != "ica":
+        assert res.final_preprocess.removed_corr_  # some columns really are dropped
+    X = table.drop(columns="Class")
+    label, prob = _run(to_onnx(res, raw_inputs=True), X)
+    want_label, want_prob = _python(res, X)
+    assert list(label) == list(want_label)
+    np.testing.assert_allclose(prob, want_prob, rtol=0, atol=1e-5)
+
+
 def test_missing_factor_rows_without_imputation(table):
     """gbm takes missing values: a missing factor makes its dummies NaN, as leanfit encodes."""
     res = lf.train("Class ~ .", data=table, method="gbm", grid=GRIDS["gbm"], control=NONE, seed=3)
