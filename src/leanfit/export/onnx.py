@@ -69,6 +69,7 @@ def to_onnx(
     n_features: int | None = None,
     name: str = "leanfit",
     mode: str | None = None,
+    raw_inputs: bool = False,
 ) -> bytes:
     """Serialise a fitted model as an ONNX graph: input "X" float32 [N, p], one output.
 
@@ -78,11 +79,23 @@ def to_onnx(
     ``(model, fitted, sub)`` of a leanfit Model (or method name), its fitted object and the
     sub-model dict. Classifiers output "probabilities" [N, K] in class-code order, regressors
     "prediction" [N]. Only the model is exported: pre-processing and factor encoding are not.
+
+    ``raw_inputs=True`` (a TrainResult only) exports the whole pipeline instead: one input per
+    raw predictor column, factor encoding and pre-processing inside the graph, outputs "label"
+    and "probabilities" (or "prediction"); see ``leanfit.export.pipeline``.
     """
     from ..tuning.result import TrainResult
 
     if mode is not None and mode not in (CLASSIFICATION, REGRESSION):
         raise ValueError(f"mode must be 'classification' or 'regression', got {mode!r}")
+    if raw_inputs:
+        from .pipeline import raw_inputs_onnx
+
+        def model_graph(p: int, k: int) -> bytes:  # the fit's model on its p-column matrix
+            spec = _Spec(obj.dataset.mode, p, k, name)
+            return _export_fitted(obj.model, obj.final_model, dict(obj._sub()), spec)
+
+        return raw_inputs_onnx(obj, model_graph, n_features=n_features, mode=mode, name=name)
     torch = sys.modules.get("torch")
     if isinstance(obj, TrainResult):
         model, fitted, sub, spec = _from_result(obj, n_features, name)
