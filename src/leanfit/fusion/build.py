@@ -124,7 +124,8 @@ class EnsembleResult:
     def results(self) -> pd.DataFrame:
         """Per model (ensemble first): each metric's mean and SD over the inner folds."""
         g = self.resample.groupby("model", sort=False)[self.metric_names]
-        out = g.mean().join(g.std(ddof=1), rsuffix="SD")
+        sd = g.std(ddof=1).rename(columns=lambda c: f"{c}SD")
+        out = pd.concat([g.mean(), sd], axis=1)
         return out.loc[["ensemble", *self.names]]
 
     # -- prediction ----------------------------------------------------------------------
