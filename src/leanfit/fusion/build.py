@@ -167,7 +167,8 @@ class EnsembleResult:
     def __repr__(self) -> str:
         lines = [
             f"Ensemble ({self.method}) of {len(self.names)} models: {', '.join(self.names)}",
-            f"Held-out rows: {len(self.heldout.rows)} (resamples {self.heldout.resample_hash[:12]})",
+            f"Held-out rows: {len(self.heldout.rows)} "
+            f"(resamples {self.heldout.resample_hash[:12]})",
         ]
         w = self.weights
         if w is not None:
@@ -235,7 +236,9 @@ def ensemble(
             top = "1]" if name == "bag_fraction" else "1)"
             raise ValueError(f"{name}={frac!r} must be in (0, {top}")
     if meta_control is not None and not isinstance(meta_control, Control):
-        raise TypeError(f"meta_control must be a leanfit Control, got {type(meta_control).__name__}")
+        raise TypeError(
+            f"meta_control must be a leanfit Control, got {type(meta_control).__name__}"
+        )
     summary = ref.control.summary
     metric = metric or ref.metric
     if metric not in ref.metric_names:
@@ -282,9 +285,11 @@ def ensemble(
         combiner = fit_combiner(spec, ho, np.arange(n))
         cv = kfold(strat, k=inner, seed=seed)
         folds = list(zip(cv.train, cv.test, strict=True))
-        fitted = "nothing is fitted" if method == "vote" or (
-            method == "average" and weights == "equal"
-        ) else "the combiner is refitted on k-1 folds and scored on the k-th"
+        fitted = (
+            "nothing is fitted"
+            if method == "vote" or (method == "average" and weights == "equal")
+            else "the combiner is refitted on k-1 folds and scored on the k-th"
+        )
         estimate = (
             f"Honest estimate: {inner}-fold CV over the {n} held-out rows ({fitted}), "
             "beside each member on the same folds; no base model is refitted."
@@ -308,8 +313,8 @@ def ensemble(
     d = (wide["ensemble"] - wide[best]).to_numpy(float)
     d = d[~np.isnan(d)]
     test = t_test(d)
-    n_tr = np.mean([len(tr) for tr, _ in folds])
-    n_te = np.mean([len(te) for _, te in folds])
+    n_tr = float(np.mean([len(tr) for tr, _ in folds]))
+    n_te = float(np.mean([len(te) for _, te in folds]))
     corrected = t_test(d, factor=1.0 / max(len(d), 1) + n_te / n_tr)
     test["p_corrected"] = corrected["p_value"]
     return EnsembleResult(

@@ -144,8 +144,10 @@ def optimal_weights(P: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
     from scipy.optimize import minimize
 
     if loss == "Accuracy":
-        raise ValueError("loss='Accuracy' is a step function: optimise weights on 'logLoss' "
-                         "or 'Brier', or use method='caruana'")
+        raise ValueError(
+            "loss='Accuracy' is a step function: optimise weights on 'logLoss' "
+            "or 'Brier', or use method='caruana'"
+        )
     m, n = P.shape[0], len(y)
     if loss == "logLoss":
         T = P[:, np.arange(n), y]
@@ -160,10 +162,12 @@ def optimal_weights(P: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
             r = np.tensordot(w, D, axes=1)
             return float(np.mean(np.sum(r**2, axis=1))), 2 * np.einsum("mnk,nk->m", D, r) / n
     elif loss == "RMSE":  # the MSE has the same minimiser and a smooth gradient
+
         def f(w: np.ndarray) -> tuple[float, np.ndarray]:
             r = w @ P - y
             return float(np.mean(r**2)), 2 * (P @ r) / n
     else:
+
         def f(w: np.ndarray) -> tuple[float, np.ndarray]:
             r = w @ P - y
             return float(np.mean(np.abs(r))), (P @ np.sign(r)) / n
