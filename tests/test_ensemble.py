@@ -302,3 +302,24 @@ def test_refuses_mixed_tasks_and_levels(binary, boston, glass):
         lf.ensemble({"lda": binary["lda"], "lm": boston[1]["lm"]})
     with pytest.raises(ValueError, match="different class levels"):
         lf.ensemble({"lda": binary["lda"], "knn": glass[1]["knn"]})
+
+
+@pytest.mark.filterwarnings("ignore::leanfit.IncompleteResamplesWarning")
+def test_rows_a_member_failed_on_are_left_out_with_a_warning(binary, sonar):
+    from conftest import Centroid
+
+    res = binary["lda"].resamples
+    size = len(res.train[0])
+    failed = [i for i, tr in enumerate(res.train) if len(tr) == size]
+    assert 0 < len(failed) < len(res.train)
+    cent = lf.train(
+        sonar,
+        "Class",
+        method=Centroid(fail_on=(0.5,), fail_rows=size),
+        grid={"shrink": [0.5]},
+        control=_ctl(class_probs=True),
+    )
+    lost = sum(len(res.test[i]) for i in failed)
+    with pytest.warns(UserWarning, match=rf"'centroid' has no held-out prediction for {lost} rows"):
+        e = lf.ensemble({"lda": binary["lda"], "centroid": cent}, "average", inner=3)
+    assert len(e.heldout.rows) == len(sonar) - lost
