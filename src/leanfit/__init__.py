@@ -36,6 +36,8 @@ _EXPORTS = {
     "IncompleteResamplesWarning": "leanfit.selection",
     "summarize": "leanfit.metrics",
     "resamples": "leanfit.compare",
+    "ensemble": "leanfit.fusion",
+    "EnsembleResult": "leanfit.fusion",
     "learning_curve": "leanfit.learning",
     "learning_curve_of": "leanfit.learning",
     "write_report": "leanfit.report",
