@@ -187,6 +187,9 @@ def save_bundle(
         if why is None:
             runner = onnx_runner
             man["runtime"] = "onnx"
+            for name in ("model.bin", "preprocess.bin"):  # one model per bundle: the one run
+                parts.pop(name, None)
+            man.pop("python", None)
             man["onnx_inputs"] = "raw" if onnx_runner.raw else "X"
         else:
             del parts["model.onnx"]
