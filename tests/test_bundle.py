@@ -372,3 +372,24 @@ def test_cli_predict_errors_are_one_line(sonar_bundle, tmp_path, capsys):
     (tmp_path / "a.txt").write_text("x")
     assert main(["predict", str(sonar_bundle), str(tmp_path / "a.txt"), "-o", "o.csv"]) == 2
     assert "unknown file type '.txt'; use .csv or .parquet" in capsys.readouterr().err
+
+
+def test_a_distilled_student_is_bundled(training, testing, tmp_path):
+    pytest.importorskip("torch")
+    teacher = lf.train(
+        "Class ~ .",
+        data=training,
+        method="lightgbm",
+        grid={"n_estimators": [20], "num_leaves": [7], "min_child_samples": [10]},
+        control=lf.Control(method="cv", number=3),
+        seed=3,
+    )
+    d = lf.distill(teacher, hidden=(8,), epochs=3, multiple=1, latency=False, seed=4, num_threads=1)
+    b = load_bundle(save_bundle(d, tmp_path / "student.lfb"))
+    assert b.runtime == "onnx" and b.info["kind"] == "distilled"
+    out = b.predict(testing)
+    assert list(out["prediction"]) == list(d.predict(testing).astype(str))
+    want = d.predict_proba(testing).to_numpy()
+    assert np.abs(out[["prob_M", "prob_R"]].to_numpy() - want).max() <= 1e-5
+    # a student reads the raw model matrix: no missing values allowed
+    assert not any(c.nullable for c in b.schema.columns)

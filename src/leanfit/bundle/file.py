@@ -293,6 +293,8 @@ def _from_train_result(fit: Any) -> tuple[dict[str, bytes], dict[str, Any], Any]
 def _from_distilled(fit: Any) -> tuple[dict[str, bytes], dict[str, Any], Any]:
     """Parts, manifest entries and the student's own predictor for a distilled student: its
     ONNX graph on the model matrix (a student has no pre-processing)."""
+    from ..tuning.persist import data_fingerprint
+
     try:
         graph = fit.to_onnx()
     except (TypeError, NotImplementedError, ValueError, ImportError) as e:
@@ -310,7 +312,8 @@ def _from_distilled(fit: Any) -> tuple[dict[str, bytes], dict[str, Any], Any]:
         "metrics": {k: _num(v) for k, v in (fit.figures or {}).items()},
         "teacher": getattr(fit.teacher, "name", None),
         "probabilities": mode == CLASSIFICATION,
-        "fingerprint": hashlib.sha256(np.ascontiguousarray(ds.X).tobytes()).hexdigest(),
+        # the teacher's training data, hashed as the store hashes it
+        "fingerprint": data_fingerprint(cast("TrainPlan", fit.teacher.members[0])),
         "_handles_missing": False,
     }
 
