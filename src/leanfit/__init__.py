@@ -53,6 +53,10 @@ _EXPORTS = {
     "Teacher": "leanfit.distillation",
     "LeanfitClassifier": "leanfit.estimator",
     "LeanfitRegressor": "leanfit.estimator",
+    "save_bundle": "leanfit.bundle",
+    "load_bundle": "leanfit.bundle",
+    "Bundle": "leanfit.bundle",
+    "BundleError": "leanfit.bundle",
 }
 _MODULES = {
     "datasets": "leanfit.datasets",
