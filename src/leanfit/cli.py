@@ -27,6 +27,7 @@ Examples:
   leanfit bundle --run 3 -o model.lfb      ship a stored run as one bundle file
   leanfit predict model.lfb new.parquet -o scored.parquet
                                            score a file in chunks, rejects kept aside
+  leanfit serve model.lfb --port 8000      serve it over HTTP (POST /predict, /metrics)
 """
 
 
@@ -128,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("--mode", choices=["classification", "regression"])
     models.add_argument("--engine", help="only models on this engine, e.g. lightgbm")
     _ship_parsers(sub)
+    _serve_parser(sub)
     return p
 
 
@@ -380,6 +382,89 @@ def _predict(args: argparse.Namespace, state: dict[str, Any]) -> int:
     return 0
 
 
+# -- serving: `leanfit serve` ------------------------------------------------------------------
+
+
+def _serve_parser(sub: Any) -> None:
+    """The ``serve`` sub-command."""
+    srv = sub.add_parser(
+        "serve",
+        help="serve a bundle over HTTP (POST /predict, /livez, /readyz, /metrics)",
+        description="Serve a bundle (or a stored run, bundled first) over HTTP: POST /predict "
+        'takes one JSON object (a row), a list of them or {"rows": [...]}, and answers the '
+        "prediction and, for classes, the probabilities. Rows are checked against the bundle's "
+        "schema: bad input gets a 4xx answer naming the field and what was expected. /livez, "
+        "/readyz and /metrics (Prometheus) beside it. SIGTERM stops it gracefully.",
+    )
+    srv.add_argument("bundle", nargs="?", help="bundle file (.lfb) to serve")
+    srv.add_argument("--run", default=None, help="serve a stored run instead (bundled first)")
+    srv.add_argument("--fit", default=None, help="with --run: the fit's name in the experiment")
+    srv.add_argument("--store", default=None, help="with --run: store URL (default as for `run`)")
+    srv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    srv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    srv.add_argument(
+        "--workers", type=int, default=1, help="worker processes (default 1); metrics summed"
+    )
+    srv.add_argument(
+        "--token-file",
+        default=None,
+        help="file holding a bearer token required on /predict and /metrics (not /livez, /readyz)",
+    )
+    srv.add_argument(
+        "--max-body",
+        type=int,
+        default=1_000_000,
+        help="largest request body in bytes (default 1000000); larger ones get 413",
+    )
+    srv.add_argument(
+        "--log-dir", default=None, help="write a sample of requests and predictions as Parquet"
+    )
+    srv.add_argument(
+        "--log-sample", type=float, default=0.1, help="share of rows logged (default 0.1)"
+    )
+    srv.add_argument(
+        "--log-rows", type=int, default=10_000, help="rows per log file (default 10000)"
+    )
+    srv.add_argument(
+        "--log-files", type=int, default=100, help="log files kept, oldest removed (default 100)"
+    )
+    srv.add_argument("--log-level", default="warning", help="uvicorn's log level (default warning)")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """``leanfit serve BUNDLE`` / ``--run ID``."""
+    import tempfile
+    from pathlib import Path
+
+    from .serve import ServeOptions
+    from .serve.run import serve
+
+    if (args.bundle is None) == (args.run is None):
+        raise ValueError("serve needs a BUNDLE file or --run ID (not both)")
+    opts = ServeOptions(
+        max_body=args.max_body,
+        log_dir=None if args.log_dir is None else Path(args.log_dir),
+        log_sample=args.log_sample,
+        log_rows=args.log_rows,
+        log_files=args.log_files,
+    )
+    kw: dict[str, Any] = dict(
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        options=opts,
+        token_file=args.token_file,
+        log_level=args.log_level,
+    )
+    if args.bundle is not None:
+        return serve(args.bundle, **kw)
+    with tempfile.TemporaryDirectory(prefix="leanfit-serve-") as tmp:
+        path = Path(tmp) / "run.lfb"
+        ns = argparse.Namespace(run=args.run, fit=args.fit, output=str(path), store=args.store)
+        _bundle(ns)
+        return serve(path, **kw)
+
+
 class Interrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM during a run: unwinds like Ctrl-C (workers stopped on the way),
     remembering which signal it was for the exit status."""
@@ -557,6 +642,9 @@ def _main(argv: list[str] | None) -> int:
             return _runs(args)
         if args.command == "models":
             return _models(args)
+        if args.command == "serve":
+            state.update(dest=args.log_dir)
+            return _serve(args)
         if args.command in ("bundle", "predict"):
             state.update(dest=args.output)
             return _bundle(args) if args.command == "bundle" else _predict(args, state)
