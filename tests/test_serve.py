@@ -357,3 +357,22 @@ def test_bad_bundle_is_refused_before_serving(tmp_path):
         timeout=120,
     )
     assert out.returncode == 2 and "not a leanfit bundle" in out.stderr
+
+
+def test_workers_share_one_metrics_page_and_stop_on_sigterm(bundle_path, rows, fit):
+    s = Server(bundle_path, "--workers", "2")
+    try:
+        answers = [s.call("POST", "/predict", r) for r in rows[:8]]  # a connection each
+        status, text = s.call("GET", "/metrics")
+    finally:
+        assert s.stop() == 0
+    want_class, _ = _expected(fit, rows[:8])
+    assert [a[1]["prediction"] for a in answers] == want_class
+    assert status == 200
+    lines = dict(
+        line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#")
+    )
+    # summed over both worker processes, whichever answered each request
+    assert float(lines['leanfit_requests_total{path="/predict",status="200"}']) == 8
+    got = sum(float(lines.get(f'leanfit_predictions_total{{class="{c}"}}', 0)) for c in "MR")
+    assert got == 8

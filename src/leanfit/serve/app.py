@@ -202,12 +202,15 @@ class _Predictor:
     def _onnx(self, values: dict[str, list[Any]]) -> list[dict[str, Any]]:
         assert self.session is not None
         feed: dict[str, np.ndarray] = {}
-        for name, col in values.items():
-            if name in self.strings:
-                arr = np.array(["" if isinstance(v, float) else v for v in col], dtype=object)
-                feed[name] = arr.reshape(-1, 1)
-            else:
-                feed[name] = np.array(col, dtype=np.float32).reshape(-1, 1)
+        numeric = [n for n in values if n not in self.strings]
+        # one conversion for all numeric columns; each input a contiguous [N, 1] row of it
+        block = np.array([values[n] for n in numeric], dtype=np.float32)
+        for j, name in enumerate(numeric):
+            feed[name] = block[j].reshape(-1, 1)
+        for name in self.strings:
+            col = values[name]
+            arr = np.array(["" if isinstance(v, float) else v for v in col], dtype=object)
+            feed[name] = arr.reshape(-1, 1)
         out = dict(zip(self.outputs, self.session.run(None, feed), strict=True))
         if self.bundle.mode != "classification":
             return self._answers(
