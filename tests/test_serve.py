@@ -166,8 +166,9 @@ def test_health_endpoints(server):
         (lambda r: {**r, "V3": "abc"}, 422, ["field 'V3' expected a number, got 'abc'"]),
         (lambda r: {**r, "V3": [1, 2]}, 422, ["field 'V3' expected a number"]),
         (lambda r: {**r, "band": "huge"}, 422, ["'band'", "'huge'", "not seen", "'low'"]),
+        (lambda r: {**r, "V3": 10**400}, 422, ["field 'V3' expected a finite number"]),
     ],
-    ids=["extra", "missing", "text", "list", "unseen-level"],
+    ids=["extra", "missing", "text", "list", "unseen-level", "huge-integer"],
 )
 def test_bad_rows_get_422_naming_the_field(server, rows, change, status, words):
     got_status, body = server.call("POST", "/predict", change(rows[0]))
@@ -237,8 +238,18 @@ def test_a_bad_row_in_a_batch_is_named_and_the_batch_refused(server, rows):
         (b"[]", 422, ["no rows"]),
         (b"[1, 2]", 422, ["row 0 is a number"]),
         (b'{"rows": "x"}', 422, ['"rows" must be a list']),
+        (b"[" * 100_000 + b"]" * 100_000, 400, ["nested too deeply"]),
     ],
-    ids=["truncated", "not-text", "empty", "scalar", "no-rows", "not-objects", "rows-not-list"],
+    ids=[
+        "truncated",
+        "not-text",
+        "empty",
+        "scalar",
+        "no-rows",
+        "not-objects",
+        "rows-not-list",
+        "too-deep",
+    ],
 )
 def test_malformed_bodies(server, raw, status, words):
     got_status, body = server.call("POST", "/predict", raw)

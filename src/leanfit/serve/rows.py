@@ -39,7 +39,9 @@ def parse_body(raw: bytes) -> Body:
     if not raw.strip():
         raise BodyError(400, f"the request body is empty; {expected}")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_int=_parse_int)
+    except RecursionError as e:
+        raise BodyError(400, f"the JSON is nested too deeply; {expected}") from e
     except UnicodeDecodeError as e:
         raise BodyError(400, f"the request body is not UTF-8 text ({e}); {expected}") from e
     except json.JSONDecodeError as e:
@@ -63,6 +65,12 @@ def parse_body(raw: bytes) -> Body:
                 422, f"row {i} is {_kind(r)}, not an object of field: value; {expected}"
             )
     return Body(rows=data, single=single)
+
+
+def _parse_int(text: str) -> int | float:
+    """JSON integers; those too long for a float become float (inf past its range, which the
+    schema refuses as not finite) instead of failing the parse."""
+    return int(text) if len(text) <= 300 else float(text)
 
 
 def _kind(v: Any) -> str:
