@@ -51,6 +51,8 @@ _EXPORTS = {
     "Teacher": "leanfit.distillation",
     "LeanfitClassifier": "leanfit.estimator",
     "LeanfitRegressor": "leanfit.estimator",
+    "monitor": "leanfit.monitor",
+    "MonitorResult": "leanfit.monitor",
 }
 _MODULES = {
     "datasets": "leanfit.datasets",
