@@ -51,8 +51,8 @@ _EXPORTS = {
     "Teacher": "leanfit.distillation",
     "LeanfitClassifier": "leanfit.estimator",
     "LeanfitRegressor": "leanfit.estimator",
-    "monitor": "leanfit.monitor",
-    "MonitorResult": "leanfit.monitor",
+    "monitor": "leanfit.monitoring",
+    "MonitorResult": "leanfit.monitoring",
 }
 _MODULES = {
     "datasets": "leanfit.datasets",
