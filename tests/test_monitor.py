@@ -1,0 +1,170 @@
+"""lf.monitor: drift statistics checked against scipy, thresholds, violations, performance, JSON,
+CLI exit codes and the HTML report in a browser."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from scipy.spatial import distance
+
+import leanfit as lf
+
+
+def _row(res, col):
+    t = pd.concat([res.columns, res.prediction])
+    return t.set_index("column").loc[col]
+
+
+def test_small_reference_ks_and_chisquare_match_scipy():
+    rng = np.random.default_rng(1)
+    ref = pd.DataFrame({"x": rng.normal(size=400), "f": rng.choice(list("abcd"), 400)})
+    cur = pd.DataFrame({"x": rng.normal(0.3, 1, 300), "f": rng.choice(list("abcd"), 300, p=[.4, .3, .2, .1])})
+    res = lf.monitor(ref, cur)
+    x = _row(res, "x")
+    assert x["test"] == "ks" and x["kind"] == "numeric"
+    assert x["statistic"] == pytest.approx(stats.ks_2samp(ref.x, cur.x).pvalue, rel=1e-12)
+    f = _row(res, "f")
+    assert f["test"] == "chisquare"
+    keys = sorted(set(ref.f) | set(cur.f))
+    obs = np.array([(cur.f == k).sum() for k in keys], float)
+    exp = np.array([(ref.f == k).sum() for k in keys], float) * 300 / 400
+    assert f["statistic"] == pytest.approx(stats.chisquare(obs, exp).pvalue, rel=1e-10)
+    assert f["drifted"] == (f["statistic"] < 0.05)
+
+
+def test_binary_category_uses_two_proportion_z_test():
+    ref = pd.DataFrame({"b": ["y"] * 60 + ["n"] * 40})
+    cur = pd.DataFrame({"b": ["y"] * 30 + ["n"] * 70})
+    res = lf.monitor(ref, cur)
+    b = _row(res, "b")
+    # by hand: shares of "y" 0.6 and 0.3, pooled 0.45
+    z = (0.6 - 0.3) / np.sqrt(0.45 * 0.55 * (1 / 100 + 1 / 100))
+    assert b["test"] == "z"
+    assert b["statistic"] == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-9)
+    assert bool(b["drifted"])
+
+
+def test_large_reference_wasserstein_and_jensenshannon_match_scipy():
+    rng = np.random.default_rng(2)
+    n = 5000
+    ref = pd.DataFrame({"x": rng.normal(size=n), "f": rng.choice(list("abc"), n), "k": rng.integers(0, 4, n)})
+    cur = pd.DataFrame({"x": rng.normal(0.25, 1, 3000), "f": rng.choice(list("abc"), 3000, p=[.6, .2, .2]),
+                        "k": rng.integers(0, 4, 3000)})
+    res = lf.monitor(ref, cur)
+    x = _row(res, "x")
+    want = stats.wasserstein_distance(ref.x, cur.x) / np.std(ref.x)
+    assert x["test"] == "wasserstein" and x["statistic"] == pytest.approx(want, rel=1e-9)
+    assert bool(x["drifted"]) == (want >= 0.1)
+    f = _row(res, "f")
+    p = ref.f.value_counts(normalize=True).sort_index()
+    q = cur.f.value_counts(normalize=True).sort_index()
+    assert f["test"] == "jensenshannon"
+    assert f["statistic"] == pytest.approx(distance.jensenshannon(p, q), rel=1e-9)
+    assert bool(f["drifted"])
+    assert _row(res, "k")["kind"] == "categorical"  # integers with <= 10 values
+
+
+def test_wasserstein_on_many_rows_agrees_with_exact_value_and_verdict():
+    rng = np.random.default_rng(3)
+    a = rng.lognormal(size=300_000)
+    for shift in (0.0, 0.05, 0.1, 0.2):
+        b = rng.lognormal(size=250_000) + shift * np.std(a)
+        res = lf.monitor(pd.DataFrame({"a": a}), pd.DataFrame({"a": b}))
+        want = stats.wasserstein_distance(a, b) / np.std(a)
+        got = _row(res, "a")
+        assert got["statistic"] == pytest.approx(want, abs=1e-3)
+        assert bool(got["drifted"]) == (want >= 0.1)
+
+
+def test_thresholds_both_sides_and_per_kind_settings():
+    rng = np.random.default_rng(4)
+    ref = pd.DataFrame({"x": rng.normal(size=2000)})
+    cur = pd.DataFrame({"x": rng.normal(0.2, 1, 2000)})
+    d = stats.wasserstein_distance(ref.x, cur.x) / np.std(ref.x)
+    assert bool(_row(lf.monitor(ref, cur, threshold=d - 1e-6), "x")["drifted"])
+    assert not bool(_row(lf.monitor(ref, cur, threshold=d + 1e-6), "x")["drifted"])
+    ks = lf.monitor(ref, cur, stattest={"numeric": "ks"}, threshold={"x": 0.01})
+    assert _row(ks, "x")["test"] == "ks" and _row(ks, "x")["threshold"] == 0.01
+    with pytest.raises(ValueError, match="unknown test 'psi'"):
+        lf.monitor(ref, cur, stattest="psi")
+    with pytest.raises(ValueError, match="'y' is neither a kind"):
+        lf.monitor(ref, cur, threshold={"y": 0.2})
+
+
+def test_dataset_drift_share():
+    rng = np.random.default_rng(5)
+    ref = pd.DataFrame({c: rng.normal(size=3000) for c in "abcd"})
+    cur = ref.copy()
+    cur["a"] += 1.0
+    cur["b"] += 1.0  # 2 of 4 drift
+    res = lf.monitor(ref, cur)
+    assert res.n_drifted == 2 and res.share_drifted == 0.5
+    assert res.dataset_drift and res.exit_code == 1
+    res = lf.monitor(ref, cur, drift_share=0.75)
+    assert not res.dataset_drift and res.exit_code == 0
+
+
+def test_missing_range_and_level_violations_from_reference_and_schema():
+    ref = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0] * 10, "f": list("abab") * 10})
+    cur = pd.DataFrame({"x": [0.5, 2.0, np.nan, 9.0] * 5, "f": ["a", "c", None, "b"] * 5})
+    v = lf.monitor(ref, cur).violations.set_index(["column", "problem"])
+    assert v.loc[("x", "below range"), "rows"] == 5
+    assert v.loc[("x", "above range"), "rows"] == 5
+    assert v.loc[("x", "missing"), "rows"] == 5
+    assert v.loc[("f", "unseen level"), "rows"] == 5 and v.loc[("f", "unseen level"), "examples"] == "c"
+    assert v.loc[("f", "missing"), "share"] == 0.25
+    spec = SimpleNamespace
+    schema = SimpleNamespace(columns=[
+        spec(name="x", kind="numeric", levels=None, nullable=True, low=0.0, high=10.0),
+        spec(name="f", kind="factor", levels=["a", "b", "c"], nullable=False, low=None, high=None),
+    ])
+    bundle = SimpleNamespace(reference=ref, schema=schema)
+    v = lf.monitor(bundle, cur).violations
+    assert list(zip(v.column, v.problem)) == [("f", "missing")]
+
+
+def test_performance_with_labels_joined_on_id():
+    ref = pd.DataFrame({"x": np.arange(50.0), "prediction": ["a", "b"] * 25, "y": ["a", "b"] * 25})
+    cur = pd.DataFrame({"id": range(10), "x": np.arange(10.0), "prediction": list("aabbaabbab")})
+    labels = pd.DataFrame({"id": [0, 1, 2, 3, 4, 5, 99], "y": list("abbbab") + ["a"]})
+    res = lf.monitor(ref, cur, target="y", id_column="id", labels=labels)
+    perf = res.performance.set_index("metric")
+    # ids 0..5: pred a a b b a a vs obs a b b b a b -> 4/6 right
+    assert perf.loc["Accuracy", "current"] == pytest.approx(4 / 6)
+    assert perf.loc["Accuracy", "reference"] == 1.0
+    assert perf.loc["Accuracy", "change"] == pytest.approx(4 / 6 - 1)
+    assert res.labels == {"labelled": 6, "unlabelled": 4, "unmatched_labels": 1}
+    reg_ref = pd.DataFrame({"x": [1.0, 2.0, 3.0], "prediction": [1.0, 2.0, 3.5]})
+    reg_cur = pd.DataFrame({"id": [1, 2], "x": [1.0, 2.0], "prediction": [1.0, 4.0]})
+    res = lf.monitor(SimpleNamespace(reference=reg_ref, schema=None, metrics={"RMSE": 0.5}, mode="regression"),
+                     reg_cur, id_column="id", labels=pd.DataFrame({"id": [1, 2], "y": [2.0, 4.0]}))
+    perf = res.performance.set_index("metric")
+    assert perf.loc["RMSE", "current"] == pytest.approx(np.sqrt(0.5))
+    assert perf.loc["RMSE", "reference"] == 0.5
+
+
+def test_prediction_drift_and_json_shape():
+    rng = np.random.default_rng(6)
+    ref = pd.DataFrame({"x": rng.normal(size=500), "prediction": rng.choice(["a", "b"], 500, p=[.5, .5])})
+    cur = pd.DataFrame({"x": rng.normal(size=500), "prediction": rng.choice(["a", "b"], 500, p=[.9, .1])})
+    res = lf.monitor(ref, cur)
+    assert res.prediction_drift and res.exit_code == 1 and not res.dataset_drift
+    d = json.loads(res.to_json())
+    assert d["exit_code"] == 1 and d["prediction_drift"] is True
+    assert set(d["columns"][0]) >= {"column", "kind", "test", "statistic", "threshold", "drifted"}
+    assert d["prediction"][0]["column"] == "prediction" and d["prediction"][0]["test"] == "z"
+
+
+def test_bad_input_is_refused_naming_the_column():
+    ref = pd.DataFrame({"x": [1.0, 2.0], "z": [1.0, 2.0]})
+    with pytest.raises(ValueError, match=r"lacks the monitored columns \['z'\]"):
+        lf.monitor(ref, pd.DataFrame({"x": [1.0]}))
+    with pytest.raises(ValueError, match="labels need id_column"):
+        lf.monitor(ref, ref, labels=ref)
+    with pytest.raises(ValueError, match="'z' has no non-missing values in the current"):
+        lf.monitor(ref, pd.DataFrame({"x": [1.0], "z": [np.nan]}))
