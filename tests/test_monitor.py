@@ -4,6 +4,7 @@ CLI exit codes and the HTML report in a browser."""
 from __future__ import annotations
 
 import json
+import shutil
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,6 +14,10 @@ from scipy import stats
 from scipy.spatial import distance
 
 import leanfit as lf
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # as tests/test_report.py
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def _row(res, col):
@@ -168,3 +173,33 @@ def test_bad_input_is_refused_naming_the_column():
         lf.monitor(ref, ref, labels=ref)
     with pytest.raises(ValueError, match="'z' has no non-missing values in the current"):
         lf.monitor(ref, pd.DataFrame({"x": [1.0], "z": [np.nan]}))
+
+
+def test_html_report_renders_in_chromium(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    rng = np.random.default_rng(7)
+    ref = pd.DataFrame({"x": rng.normal(size=800), "f": rng.choice(list("abc"), 800),
+                        "prediction": rng.choice(["yes", "no"], 800)})
+    cur = pd.DataFrame({"x": rng.normal(1, 1, 600), "f": rng.choice(list("abcd"), 600),
+                        "prediction": rng.choice(["yes", "no"], 600, p=[.8, .2])})
+    res = lf.monitor(ref, cur)
+    path = res.to_html(tmp_path / "monitor.html")
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, env={"HOME": str(tmp_path)})
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+        page.goto(path.as_uri())
+        page.wait_for_load_state("load")
+        images = page.eval_on_selector_all(
+            "img", "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight])")
+        body = page.inner_text("body")
+        browser.close()
+    assert errors == []
+    drifted = res.drifted_columns
+    assert drifted and len(images) == len(drifted) + 1  # drifted columns + the prediction
+    assert all(done and w > 100 and h > 100 for done, w, h in images)
+    assert "drift detected" in body and "unseen level" in body
