@@ -203,3 +203,24 @@ def test_html_report_renders_in_chromium(tmp_path):
     assert drifted and len(images) == len(drifted) + 1  # drifted columns + the prediction
     assert all(done and w > 100 and h > 100 for done, w, h in images)
     assert "drift detected" in body and "unseen level" in body
+
+
+def test_cli_exit_codes(tmp_path):
+    from leanfit.cli import main
+
+    rng = np.random.default_rng(8)
+    ref = pd.DataFrame({"x": rng.normal(size=300), "f": rng.choice(list("ab"), 300)})
+    same = ref.sample(frac=1, random_state=1)
+    moved = ref.assign(x=ref.x + 2)
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    same.to_parquet(tmp_path / "same.parquet")
+    moved.to_csv(tmp_path / "moved.csv", index=False)
+    out = tmp_path / "out.json"
+    assert main(["monitor", str(tmp_path / "ref.csv"), "--current",
+                 str(tmp_path / "same.parquet")]) == 0
+    assert main(["monitor", str(tmp_path / "ref.csv"), "--current", str(tmp_path / "moved.csv"),
+                 "--json", str(out), "--drift-share", "0.5"]) == 1
+    assert json.loads(out.read_text())["columns"][0]["drifted"] is True
+    assert main(["monitor", str(tmp_path / "ref.csv"), "--current", str(tmp_path / "x.xlsx")]) == 2
+    (tmp_path / "bad.csv").write_text("y\n1\n")
+    assert main(["monitor", str(tmp_path / "ref.csv"), "--current", str(tmp_path / "bad.csv")]) == 2
