@@ -16,8 +16,15 @@ from scipy.spatial import distance
 import leanfit as lf
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # as tests/test_report.py
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _row(res, col):
@@ -28,7 +35,9 @@ def _row(res, col):
 def test_small_reference_ks_and_chisquare_match_scipy():
     rng = np.random.default_rng(1)
     ref = pd.DataFrame({"x": rng.normal(size=400), "f": rng.choice(list("abcd"), 400)})
-    cur = pd.DataFrame({"x": rng.normal(0.3, 1, 300), "f": rng.choice(list("abcd"), 300, p=[.4, .3, .2, .1])})
+    cur = pd.DataFrame(
+        {"x": rng.normal(0.3, 1, 300), "f": rng.choice(list("abcd"), 300, p=[0.4, 0.3, 0.2, 0.1])}
+    )
     res = lf.monitor(ref, cur)
     x = _row(res, "x")
     assert x["test"] == "ks" and x["kind"] == "numeric"
@@ -57,9 +66,16 @@ def test_binary_category_uses_two_proportion_z_test():
 def test_large_reference_wasserstein_and_jensenshannon_match_scipy():
     rng = np.random.default_rng(2)
     n = 5000
-    ref = pd.DataFrame({"x": rng.normal(size=n), "f": rng.choice(list("abc"), n), "k": rng.integers(0, 4, n)})
-    cur = pd.DataFrame({"x": rng.normal(0.25, 1, 3000), "f": rng.choice(list("abc"), 3000, p=[.6, .2, .2]),
-                        "k": rng.integers(0, 4, 3000)})
+    ref = pd.DataFrame(
+        {"x": rng.normal(size=n), "f": rng.choice(list("abc"), n), "k": rng.integers(0, 4, n)}
+    )
+    cur = pd.DataFrame(
+        {
+            "x": rng.normal(0.25, 1, 3000),
+            "f": rng.choice(list("abc"), 3000, p=[0.6, 0.2, 0.2]),
+            "k": rng.integers(0, 4, 3000),
+        }
+    )
     res = lf.monitor(ref, cur)
     x = _row(res, "x")
     want = stats.wasserstein_distance(ref.x, cur.x) / np.std(ref.x)
@@ -121,16 +137,23 @@ def test_missing_range_and_level_violations_from_reference_and_schema():
     assert v.loc[("x", "below range"), "rows"] == 5
     assert v.loc[("x", "above range"), "rows"] == 5
     assert v.loc[("x", "missing"), "rows"] == 5
-    assert v.loc[("f", "unseen level"), "rows"] == 5 and v.loc[("f", "unseen level"), "examples"] == "c"
+    assert (
+        v.loc[("f", "unseen level"), "rows"] == 5
+        and v.loc[("f", "unseen level"), "examples"] == "c"
+    )
     assert v.loc[("f", "missing"), "share"] == 0.25
     spec = SimpleNamespace
-    schema = SimpleNamespace(columns=[
-        spec(name="x", kind="numeric", levels=None, nullable=True, low=0.0, high=10.0),
-        spec(name="f", kind="factor", levels=["a", "b", "c"], nullable=False, low=None, high=None),
-    ])
+    schema = SimpleNamespace(
+        columns=[
+            spec(name="x", kind="numeric", levels=None, nullable=True, low=0.0, high=10.0),
+            spec(
+                name="f", kind="factor", levels=["a", "b", "c"], nullable=False, low=None, high=None
+            ),
+        ]
+    )
     bundle = SimpleNamespace(reference=ref, schema=schema)
     v = lf.monitor(bundle, cur).violations
-    assert list(zip(v.column, v.problem)) == [("f", "missing")]
+    assert list(zip(v.column, v.problem, strict=True)) == [("f", "missing")]
 
 
 def test_performance_with_labels_joined_on_id():
@@ -146,8 +169,12 @@ def test_performance_with_labels_joined_on_id():
     assert res.labels == {"labelled": 6, "unlabelled": 4, "unmatched_labels": 1}
     reg_ref = pd.DataFrame({"x": [1.0, 2.0, 3.0], "prediction": [1.0, 2.0, 3.5]})
     reg_cur = pd.DataFrame({"id": [1, 2], "x": [1.0, 2.0], "prediction": [1.0, 4.0]})
-    res = lf.monitor(SimpleNamespace(reference=reg_ref, schema=None, metrics={"RMSE": 0.5}, mode="regression"),
-                     reg_cur, id_column="id", labels=pd.DataFrame({"id": [1, 2], "y": [2.0, 4.0]}))
+    res = lf.monitor(
+        SimpleNamespace(reference=reg_ref, schema=None, metrics={"RMSE": 0.5}, mode="regression"),
+        reg_cur,
+        id_column="id",
+        labels=pd.DataFrame({"id": [1, 2], "y": [2.0, 4.0]}),
+    )
     perf = res.performance.set_index("metric")
     assert perf.loc["RMSE", "current"] == pytest.approx(np.sqrt(0.5))
     assert perf.loc["RMSE", "reference"] == 0.5
@@ -155,8 +182,12 @@ def test_performance_with_labels_joined_on_id():
 
 def test_prediction_drift_and_json_shape():
     rng = np.random.default_rng(6)
-    ref = pd.DataFrame({"x": rng.normal(size=500), "prediction": rng.choice(["a", "b"], 500, p=[.5, .5])})
-    cur = pd.DataFrame({"x": rng.normal(size=500), "prediction": rng.choice(["a", "b"], 500, p=[.9, .1])})
+    ref = pd.DataFrame(
+        {"x": rng.normal(size=500), "prediction": rng.choice(["a", "b"], 500, p=[0.5, 0.5])}
+    )
+    cur = pd.DataFrame(
+        {"x": rng.normal(size=500), "prediction": rng.choice(["a", "b"], 500, p=[0.9, 0.1])}
+    )
     res = lf.monitor(ref, cur)
     assert res.prediction_drift and res.exit_code == 1 and not res.dataset_drift
     d = json.loads(res.to_json())
@@ -179,15 +210,27 @@ def test_html_report_renders_in_chromium(tmp_path):
     from playwright.sync_api import sync_playwright
 
     rng = np.random.default_rng(7)
-    ref = pd.DataFrame({"x": rng.normal(size=800), "f": rng.choice(list("abc"), 800),
-                        "prediction": rng.choice(["yes", "no"], 800)})
-    cur = pd.DataFrame({"x": rng.normal(1, 1, 600), "f": rng.choice(list("abcd"), 600),
-                        "prediction": rng.choice(["yes", "no"], 600, p=[.8, .2])})
+    ref = pd.DataFrame(
+        {
+            "x": rng.normal(size=800),
+            "f": rng.choice(list("abc"), 800),
+            "prediction": rng.choice(["yes", "no"], 800),
+        }
+    )
+    cur = pd.DataFrame(
+        {
+            "x": rng.normal(1, 1, 600),
+            "f": rng.choice(list("abcd"), 600),
+            "prediction": rng.choice(["yes", "no"], 600, p=[0.8, 0.2]),
+        }
+    )
     res = lf.monitor(ref, cur)
     path = res.to_html(tmp_path / "monitor.html")
     errors: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, env={"HOME": str(tmp_path)})
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=FLAGS, env={"HOME": str(tmp_path)}
+        )
         page = browser.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -195,7 +238,8 @@ def test_html_report_renders_in_chromium(tmp_path):
         page.goto(path.as_uri())
         page.wait_for_load_state("load")
         images = page.eval_on_selector_all(
-            "img", "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight])")
+            "img", "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight])"
+        )
         body = page.inner_text("body")
         browser.close()
     assert errors == []
@@ -216,10 +260,25 @@ def test_cli_exit_codes(tmp_path):
     same.to_parquet(tmp_path / "same.parquet")
     moved.to_csv(tmp_path / "moved.csv", index=False)
     out = tmp_path / "out.json"
-    assert main(["monitor", str(tmp_path / "ref.csv"), "--current",
-                 str(tmp_path / "same.parquet")]) == 0
-    assert main(["monitor", str(tmp_path / "ref.csv"), "--current", str(tmp_path / "moved.csv"),
-                 "--json", str(out), "--drift-share", "0.5"]) == 1
+    assert (
+        main(["monitor", str(tmp_path / "ref.csv"), "--current", str(tmp_path / "same.parquet")])
+        == 0
+    )
+    assert (
+        main(
+            [
+                "monitor",
+                str(tmp_path / "ref.csv"),
+                "--current",
+                str(tmp_path / "moved.csv"),
+                "--json",
+                str(out),
+                "--drift-share",
+                "0.5",
+            ]
+        )
+        == 1
+    )
     assert json.loads(out.read_text())["columns"][0]["drifted"] is True
     assert main(["monitor", str(tmp_path / "ref.csv"), "--current", str(tmp_path / "x.xlsx")]) == 2
     (tmp_path / "bad.csv").write_text("y\n1\n")

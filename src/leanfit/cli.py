@@ -399,13 +399,19 @@ def _monitor_parser(sub: Any) -> None:
     )
     mon.add_argument("reference", help="a bundle file (.lfb) or a CSV/Parquet of reference rows")
     mon.add_argument("--current", required=True, help="current rows (CSV or Parquet)")
-    mon.add_argument("--labels", help="labels for current rows (CSV or Parquet), joined on --id-column")
+    mon.add_argument(
+        "--labels", help="labels for current rows (CSV or Parquet), joined on --id-column"
+    )
     mon.add_argument("--id-column", help="the column joining labels to current rows")
     mon.add_argument("--target", help="the outcome column (in labels and the reference rows)")
     mon.add_argument("--html", help="write the HTML monitoring report here")
     mon.add_argument("--json", help="write the JSON result here")
-    mon.add_argument("--drift-share", type=float, default=0.5,
-                     help="share of drifted columns that means data-set drift (default 0.5)")
+    mon.add_argument(
+        "--drift-share",
+        type=float,
+        default=0.5,
+        help="share of drifted columns that means data-set drift (default 0.5)",
+    )
 
 
 def _read_table(path: str, what: str) -> Any:
@@ -425,7 +431,7 @@ def _monitor(args: argparse.Namespace) -> int:
     reference: Any
     if args.reference.lower().endswith(".lfb"):
         try:
-            from .bundle import load_bundle  # type: ignore[import-not-found,unused-ignore]
+            from .bundle import load_bundle  # type: ignore[import-not-found,import-untyped,unused-ignore]
         except ImportError as e:
             raise ValueError(f"reading bundle {args.reference!r} needs leanfit.bundle: {e}") from e
         reference = load_bundle(args.reference)
@@ -433,16 +439,24 @@ def _monitor(args: argparse.Namespace) -> int:
         reference = _read_table(args.reference, "reference")
     current = _read_table(args.current, "--current")
     labels = _read_table(args.labels, "--labels") if args.labels else None
-    res = monitor(reference, current, labels=labels, id_column=args.id_column, target=args.target,
-                  drift_share=args.drift_share)
+    res = monitor(
+        reference,
+        current,
+        labels=labels,
+        id_column=args.id_column,
+        target=args.target,
+        drift_share=args.drift_share,
+    )
     if args.json:
         res.to_json(args.json)
     if args.html:
         res.to_html(args.html)
     verdict = "drift detected" if res.exit_code else "no drift"
-    print(f"{verdict}: {res.n_drifted} of {len(res.columns)} columns drifted "
-          f"({res.share_drifted:.0%}), prediction drift: {'yes' if res.prediction_drift else 'no'}, "
-          f"{len(res.violations)} violation(s)")
+    moved = "yes" if res.prediction_drift else "no"
+    print(
+        f"{verdict}: {res.n_drifted} of {len(res.columns)} columns drifted "
+        f"({res.share_drifted:.0%}), prediction drift: {moved}, {len(res.violations)} violation(s)"
+    )
     return res.exit_code
 
 

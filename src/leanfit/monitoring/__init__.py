@@ -11,12 +11,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-
 import pandas as pd
 
 from .checks import expectations, missing_table, violations
-from .drift import CATEGORICAL, KINDS, NUMERIC, NUMERIC_ONLY, TESTS, column_kind, default_test
-from .drift import finite, run_test
+from .drift import (
+    CATEGORICAL,
+    KINDS,
+    NUMERIC,
+    NUMERIC_ONLY,
+    TESTS,
+    column_kind,
+    default_test,
+    finite,
+    run_test,
+)
 from .performance import compare, join_labels, label_column, score
 from .result import MonitorResult
 
@@ -54,24 +62,45 @@ def _drift_row(
     column: str, ref: pd.Series, cur: pd.Series, kind: str, stattest: Setting, threshold: Setting
 ) -> dict[str, Any]:
     r, c = finite(ref), finite(cur)
-    row: dict[str, Any] = {"column": column, "kind": kind, "reference_n": len(r), "current_n": len(c)}
+    row: dict[str, Any] = {
+        "column": column,
+        "kind": kind,
+        "reference_n": len(r),
+        "current_n": len(c),
+    }
     if len(r) == 0 or len(c) == 0:
         side = "reference" if len(r) == 0 else "current data"
-        raise ValueError(f"column {column!r} has no non-missing values in the {side}; drop it "
-                         "with columns=[...] to monitor the others")
+        raise ValueError(
+            f"column {column!r} has no non-missing values in the {side}; drop it "
+            "with columns=[...] to monitor the others"
+        )
     test = _setting(stattest, column, kind) or default_test(r, c, kind)
     if test in NUMERIC_ONLY and kind != NUMERIC:
         raise ValueError(f"stattest {test!r} needs a numeric column; {column!r} is categorical")
     thr = _setting(threshold, column, kind)
     thr = TESTS[test][1] if thr is None else float(thr)
     d = run_test(r, c, kind, test, thr)
-    row.update(test=d.test, stat_type=d.stat_type, statistic=d.statistic, threshold=d.threshold,
-               drifted=d.drifted)
+    row.update(
+        test=d.test,
+        stat_type=d.stat_type,
+        statistic=d.statistic,
+        threshold=d.threshold,
+        drifted=d.drifted,
+    )
     return row
 
 
-_DRIFT_COLS = ["column", "kind", "test", "stat_type", "statistic", "threshold", "drifted",
-               "reference_n", "current_n"]
+_DRIFT_COLS = [
+    "column",
+    "kind",
+    "test",
+    "stat_type",
+    "statistic",
+    "threshold",
+    "drifted",
+    "reference_n",
+    "current_n",
+]
 
 
 def monitor(
@@ -97,8 +126,10 @@ def monitor(
     schema = None
     if not isinstance(reference, pd.DataFrame):
         if not hasattr(reference, "reference"):
-            raise TypeError("reference must be a DataFrame or a bundle-like object with a "
-                            f".reference DataFrame, got {type(reference).__name__}")
+            raise TypeError(
+                "reference must be a DataFrame or a bundle-like object with a "
+                f".reference DataFrame, got {type(reference).__name__}"
+            )
         schema = getattr(reference, "schema", None)
         reference = reference.reference
         target = target or getattr(ref_obj, "target", None)
@@ -118,16 +149,24 @@ def monitor(
     columns = list(columns)
     absent_ref = [c for c in columns if c not in reference.columns]
     if absent_ref:
-        raise ValueError(f"columns {absent_ref} are not in the reference; it has {list(reference.columns)}")
+        raise ValueError(
+            f"columns {absent_ref} are not in the reference; it has {list(reference.columns)}"
+        )
     absent = [c for c in columns if c not in current.columns]
     if absent:
-        raise ValueError(f"current data lacks the monitored columns {absent}; they are in the "
-                         "reference. Pass columns=[...] to monitor the others.")
+        raise ValueError(
+            f"current data lacks the monitored columns {absent}; they are in the "
+            "reference. Pass columns=[...] to monitor the others."
+        )
     if not columns:
         raise ValueError("no columns to monitor: the reference holds only special columns")
     mode = getattr(ref_obj, "mode", None) if ref_obj is not reference else None
     classes = getattr(ref_obj, "classes", None) if ref_obj is not reference else None
-    if prediction not in current.columns and prediction in reference.columns and hasattr(ref_obj, "predict"):
+    if (
+        prediction not in current.columns
+        and prediction in reference.columns
+        and hasattr(ref_obj, "predict")
+    ):
         current = _with_predictions(ref_obj, current, columns, schema)
     kinds = {c: _schema_kind(schema, c) or column_kind(reference[c]) for c in columns}
     _check_setting(stattest, "stattest", columns, number=False)
@@ -142,8 +181,9 @@ def monitor(
     pred_rows = []
     if prediction in reference.columns and prediction in current.columns:
         pkind = CATEGORICAL if mode == "classification" else NUMERIC
-        pred_rows.append(_drift_row(prediction, reference[prediction], current[prediction], pkind,
-                                    None, None))
+        pred_rows.append(
+            _drift_row(prediction, reference[prediction], current[prediction], pkind, None, None)
+        )
         for pc in probs:
             if pc in current.columns:
                 pred_rows.append(_drift_row(pc, reference[pc], current[pc], NUMERIC, None, None))
@@ -151,15 +191,26 @@ def monitor(
 
     viol = violations(current, expectations(reference, columns, kinds, schema))
     miss = missing_table(reference, current, columns)
-    perf, label_counts = _performance(ref_obj, reference, current, labels, id_column, target,
-                                      prediction, mode, classes, probs)
-    ignored = [str(c) for c in current.columns if c not in columns and c not in special
-               and c not in probs]
+    perf, label_counts = _performance(
+        ref_obj, reference, current, labels, id_column, target, prediction, mode, classes, probs
+    )
+    ignored = [
+        str(c) for c in current.columns if c not in columns and c not in special and c not in probs
+    ]
     return MonitorResult(
-        columns=table, drift_share=drift_share, prediction=pred_table, violations=viol,
-        missing=miss, performance=perf, labels=label_counts, reference_rows=len(reference),
-        current_rows=len(current), ignored_columns=ignored, mode=mode,
-        reference_data=reference, current_data=current,
+        columns=table,
+        drift_share=drift_share,
+        prediction=pred_table,
+        violations=viol,
+        missing=miss,
+        performance=perf,
+        labels=label_counts,
+        reference_rows=len(reference),
+        current_rows=len(current),
+        ignored_columns=ignored,
+        mode=mode,
+        reference_data=reference,
+        current_data=current,
     )
 
 
@@ -170,7 +221,9 @@ def _schema_kind(schema: Any, column: str) -> str | None:
     return None
 
 
-def _with_predictions(bundle: Any, current: pd.DataFrame, columns: list[str], schema: Any) -> pd.DataFrame:
+def _with_predictions(
+    bundle: Any, current: pd.DataFrame, columns: list[str], schema: Any
+) -> pd.DataFrame:
     """Current rows plus the bundle's predictions (rows its schema rejects get none)."""
     rows = current[columns]
     if schema is not None and hasattr(schema, "validate"):
@@ -181,15 +234,24 @@ def _with_predictions(bundle: Any, current: pd.DataFrame, columns: list[str], sc
 
 
 def _performance(
-    ref_obj: Any, reference: pd.DataFrame, current: pd.DataFrame, labels: pd.DataFrame | None,
-    id_column: str | None, target: str | None, prediction: str, mode: str | None,
-    classes: Sequence[str] | None, probs: list[str],
+    ref_obj: Any,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    labels: pd.DataFrame | None,
+    id_column: str | None,
+    target: str | None,
+    prediction: str,
+    mode: str | None,
+    classes: Sequence[str] | None,
+    probs: list[str],
 ) -> tuple[pd.DataFrame | None, dict[str, int] | None]:
     if labels is None or id_column is None:
         return None, None
     if prediction not in current.columns:
-        raise ValueError(f"labels given but the current data has no {prediction!r} column to score "
-                         "(and the reference cannot predict)")
+        raise ValueError(
+            f"labels given but the current data has no {prediction!r} column to score "
+            "(and the reference cannot predict)"
+        )
     label = label_column(labels, id_column, target)
     joined, unlabelled, unmatched = join_labels(current, labels, id_column, label)
     m = mode or "classification"
@@ -197,17 +259,30 @@ def _performance(
     if classes and prob_cols:
         prob_cols = [f"{_PROB}{c}" for c in classes if f"{_PROB}{c}" in joined.columns]
     if not classes and prob_cols:
-        classes = [p[len(_PROB):] for p in prob_cols]
-    cur = score(joined["__label__"], joined[prediction], joined[prob_cols] if prob_cols and
-                len(prob_cols) == len(classes or ()) else None, m, classes)
+        classes = [p[len(_PROB) :] for p in prob_cols]
+    cur = score(
+        joined["__label__"],
+        joined[prediction],
+        joined[prob_cols] if prob_cols and len(prob_cols) == len(classes or ()) else None,
+        m,
+        classes,
+    )
     ref_metrics = getattr(ref_obj, "metrics", None) if ref_obj is not reference else None
-    if not ref_metrics and target is not None and target in reference.columns and prediction in reference.columns:
+    if (
+        not ref_metrics
+        and target is not None
+        and target in reference.columns
+        and prediction in reference.columns
+    ):
         ok = reference[target].notna() & reference[prediction].notna()
-        ref_metrics = score(reference.loc[ok, target], reference.loc[ok, prediction],
-                            reference.loc[ok, prob_cols] if prob_cols and len(prob_cols) == len(classes or ()) else None,
-                            m, classes)
+        ref_metrics = score(
+            reference.loc[ok, target],
+            reference.loc[ok, prediction],
+            reference.loc[ok, prob_cols]
+            if prob_cols and len(prob_cols) == len(classes or ())
+            else None,
+            m,
+            classes,
+        )
     counts = {"labelled": len(joined), "unlabelled": unlabelled, "unmatched_labels": unmatched}
     return compare(cur, ref_metrics), counts
-
-
-

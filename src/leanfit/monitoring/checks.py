@@ -66,15 +66,31 @@ def violations(current: pd.DataFrame, expected: dict[str, dict[str, Any]]) -> pd
         miss = cur.isna()
         n_miss = int(miss.sum())
         if n_miss and not e["nullable"]:
-            rows.append(_row(col, "missing", n_miss, n, "not nullable (no missing values in "
-                             f"the {e['source']})", []))
+            rows.append(
+                _row(
+                    col,
+                    "missing",
+                    n_miss,
+                    n,
+                    f"not nullable (no missing values in the {e['source']})",
+                    [],
+                )
+            )
         present = cur[~miss]
         if e["numeric"]:
             vals = pd.to_numeric(present, errors="coerce")
             bad_type = vals.isna()
             if bad_type.any():
-                rows.append(_row(col, "type", int(bad_type.sum()), n, "a number",
-                                 present[bad_type].unique()[:5]))
+                rows.append(
+                    _row(
+                        col,
+                        "type",
+                        int(bad_type.sum()),
+                        n,
+                        "a number",
+                        present[bad_type].unique()[:5],
+                    )
+                )
             v = vals[~bad_type].to_numpy(dtype=float)
             for side, bound, mask in (
                 ("below range", e["low"], v < e["low"] if e["low"] is not None else None),
@@ -82,15 +98,22 @@ def violations(current: pd.DataFrame, expected: dict[str, dict[str, Any]]) -> pd
             ):
                 if mask is not None and mask.any():
                     what = f">= {bound:g}" if side == "below range" else f"<= {bound:g}"
-                    rows.append(_row(col, side, int(mask.sum()), n, what,
-                                     np.unique(v[mask])[:5]))
+                    rows.append(_row(col, side, int(mask.sum()), n, what, np.unique(v[mask])[:5]))
         elif e["levels"] is not None:
             s = present.astype(str)
             unseen = ~s.isin(e["levels"])
             if unseen.any():
                 shown = ", ".join(e["levels"][:10]) + (" ..." if len(e["levels"]) > 10 else "")
-                rows.append(_row(col, "unseen level", int(unseen.sum()), n,
-                                 f"one of {shown}", s[unseen].unique()[:5]))
+                rows.append(
+                    _row(
+                        col,
+                        "unseen level",
+                        int(unseen.sum()),
+                        n,
+                        f"one of {shown}",
+                        s[unseen].unique()[:5],
+                    )
+                )
     cols = ["column", "problem", "rows", "share", "expected", "examples"]
     return pd.DataFrame(rows, columns=cols)
 
@@ -106,7 +129,9 @@ def _row(col: str, problem: str, k: int, n: int, expected: str, examples: Any) -
     }
 
 
-def missing_table(reference: pd.DataFrame, current: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+def missing_table(
+    reference: pd.DataFrame, current: pd.DataFrame, columns: Sequence[str]
+) -> pd.DataFrame:
     """Share of missing values per column in the reference and in the current data."""
     return pd.DataFrame(
         {

@@ -82,7 +82,8 @@ def finite(values: pd.Series) -> pd.Series:
     """The column without missing values (and, for numbers, without +-inf), as Evidently drops."""
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         a = values.to_numpy(dtype=float, na_value=np.nan)
-        return pd.Series(a[np.isfinite(a)])
+        ok = np.isfinite(a)
+        return pd.Series(a if ok.all() else a[ok], copy=False)
     return values.dropna()
 
 
@@ -194,8 +195,11 @@ def wasserstein_normed(ref: pd.Series, cur: pd.Series, threshold: float) -> floa
 
 
 def _bincount(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    idx = ((x - lo) * (_BINS / (hi - lo))).astype(np.intp)
-    np.clip(idx, 0, _BINS - 1, out=idx)
+    y = x - lo
+    y *= _BINS / (hi - lo)
+    idx = y.astype(np.intp)
+    del y
+    np.minimum(idx, _BINS - 1, out=idx)
     return np.bincount(idx, minlength=_BINS).astype(float)
 
 

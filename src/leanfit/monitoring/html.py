@@ -7,15 +7,12 @@ from __future__ import annotations
 import base64
 import html
 import io
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .drift import NUMERIC
-
-if TYPE_CHECKING:
-    from .result import MonitorResult
 
 _CSS = """
 body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;color:#1d2430;
@@ -69,7 +66,9 @@ def _plot(name: str, ref: pd.Series, cur: pd.Series, kind: str) -> str:
     import matplotlib
     from matplotlib.figure import Figure
 
-    with matplotlib.rc_context({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False}):
+    with matplotlib.rc_context(
+        {"font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
+    ):
         fig = Figure(figsize=(5.2, 2.8), layout="constrained")
         ax = fig.add_subplot()
         r, c = _sample(ref), _sample(cur)
@@ -77,7 +76,7 @@ def _plot(name: str, ref: pd.Series, cur: pd.Series, kind: str) -> str:
             a, b = r.to_numpy(dtype=float), c.to_numpy(dtype=float)
             a, b = a[np.isfinite(a)], b[np.isfinite(b)]
             both = np.concatenate([a, b])
-            edges = np.histogram_bin_edges(both, bins=40) if both.size else 10
+            edges = list(np.histogram_bin_edges(both, bins=40)) if both.size else 10
             ax.hist(a, bins=edges, density=True, alpha=0.55, color=_REF, label="reference")
             ax.hist(b, bins=edges, density=True, alpha=0.55, color=_CUR, label="current")
         else:
@@ -96,7 +95,7 @@ def _plot(name: str, ref: pd.Series, cur: pd.Series, kind: str) -> str:
     return f"<figure><img alt='{cap}' src='{src}'><figcaption>{cap}</figcaption></figure>"
 
 
-def _plots(res: MonitorResult, table: pd.DataFrame, only_drifted: bool) -> str:
+def _plots(res: Any, table: pd.DataFrame, only_drifted: bool) -> str:
     rows = table[table["drifted"]] if only_drifted else table
     figs = [
         _plot(str(r.column), res.reference_data[r.column], res.current_data[r.column], str(r.kind))
@@ -108,10 +107,12 @@ def _plots(res: MonitorResult, table: pd.DataFrame, only_drifted: bool) -> str:
     return f"<div class='grid'>{''.join(figs)}</div>{note}" if figs else "<p class='meta'>None.</p>"
 
 
-def render(res: MonitorResult) -> str:
+def render(res: Any) -> str:
     """The whole report as one HTML string."""
     verdict = (
-        "<span class='bad'>drift detected</span>" if res.exit_code else "<span class='ok'>no drift</span>"
+        "<span class='bad'>drift detected</span>"
+        if res.exit_code
+        else "<span class='ok'>no drift</span>"
     )
     summary = (
         f"<p>{verdict} (exit code {res.exit_code}). {res.n_drifted} of {len(res.columns)} columns "
@@ -119,22 +120,35 @@ def render(res: MonitorResult) -> str:
         f"{'yes' if res.dataset_drift else 'no'}). Prediction drift: "
         f"{'yes' if res.prediction_drift else 'no'}. {len(res.violations)} violation(s).</p>"
         f"<p class='meta'>{res.reference_rows} reference rows, {res.current_rows} current rows."
-        + (f" Not monitored: {html.escape(', '.join(res.ignored_columns))}." if res.ignored_columns else "")
+        + (
+            f" Not monitored: {html.escape(', '.join(res.ignored_columns))}."
+            if res.ignored_columns
+            else ""
+        )
         + "</p>"
     )
     parts = [
-        "<h1>leanfit monitoring report</h1>", summary,
-        "<h2>Columns</h2>", _table(res.columns, "drifted"),
-        "<h2>Drifted columns</h2>", _plots(res, res.columns, True),
-        "<h2>Prediction drift</h2>", _table(res.prediction, "drifted"),
+        "<h1>leanfit monitoring report</h1>",
+        summary,
+        "<h2>Columns</h2>",
+        _table(res.columns, "drifted"),
+        "<h2>Drifted columns</h2>",
+        _plots(res, res.columns, True),
+        "<h2>Prediction drift</h2>",
+        _table(res.prediction, "drifted"),
         _plots(res, res.prediction.head(1), False) if len(res.prediction) else "",
-        "<h2>Violations</h2>", _table(res.violations),
-        "<h2>Missing values</h2>", _table(res.missing),
+        "<h2>Violations</h2>",
+        _table(res.violations),
+        "<h2>Missing values</h2>",
+        _table(res.missing),
     ]
     if res.performance is not None:
         counts = ", ".join(f"{k}: {v}" for k, v in (res.labels or {}).items())
-        parts += ["<h2>Performance</h2>", f"<p class='meta'>{html.escape(counts)}</p>",
-                  _table(res.performance)]
+        parts += [
+            "<h2>Performance</h2>",
+            f"<p class='meta'>{html.escape(counts)}</p>",
+            _table(res.performance),
+        ]
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>leanfit monitoring report</title><style>{_CSS}</style></head>"

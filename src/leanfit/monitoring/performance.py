@@ -34,7 +34,9 @@ def join_labels(
     labels match no current row (reported, never silently dropped)."""
     for name, df in (("current data", current), ("labels", labels)):
         if id_column not in df.columns:
-            raise ValueError(f"id_column {id_column!r} is not a column of the {name}: {list(df.columns)}")
+            raise ValueError(
+                f"id_column {id_column!r} is not a column of the {name}: {list(df.columns)}"
+            )
     dup = labels[id_column][labels[id_column].duplicated()]
     if len(dup):
         raise ValueError(f"labels: id {dup.iloc[0]!r} appears more than once in {id_column!r}")
@@ -61,7 +63,9 @@ def score(
     levels = tuple(classes) if classes else tuple(sorted(set(o) | set(p)))
     unknown = sorted((set(o) | set(p)) - set(levels))
     if unknown:
-        raise ValueError(f"labels: class {unknown[0]!r} is not one of the model's classes {list(levels)}")
+        raise ValueError(
+            f"labels: class {unknown[0]!r} is not one of the model's classes {list(levels)}"
+        )
     index = {c: i for i, c in enumerate(levels)}
     oc = o.map(index).to_numpy(dtype=np.intp)
     pc = p.map(index).to_numpy(dtype=np.intp)
