@@ -166,7 +166,7 @@ def test_performance_with_labels_joined_on_id():
     assert perf.loc["Accuracy", "current"] == pytest.approx(4 / 6)
     assert perf.loc["Accuracy", "reference"] == 1.0
     assert perf.loc["Accuracy", "change"] == pytest.approx(4 / 6 - 1)
-    assert res.labels == {"labelled": 6, "unlabelled": 4, "unmatched_labels": 1}
+    assert res.labels == {"scored": 6, "unlabelled": 4, "unmatched_labels": 1, "no_prediction": 0}
     reg_ref = pd.DataFrame({"x": [1.0, 2.0, 3.0], "prediction": [1.0, 2.0, 3.5]})
     reg_cur = pd.DataFrame({"id": [1, 2], "x": [1.0, 2.0], "prediction": [1.0, 4.0]})
     res = lf.monitor(
@@ -283,3 +283,53 @@ def test_cli_exit_codes(tmp_path):
     assert main(["monitor", str(tmp_path / "ref.csv"), "--current", str(tmp_path / "x.xlsx")]) == 2
     (tmp_path / "bad.csv").write_text("y\n1\n")
     assert main(["monitor", str(tmp_path / "ref.csv"), "--current", str(tmp_path / "bad.csv")]) == 2
+
+
+class _StandIn:
+    """A tiny bundle-like object: reference rows, a schema that rejects x < 0, and predict."""
+
+    mode = "classification"
+    classes = ["lo", "hi"]
+    target = "y"
+    metrics = {"Accuracy": 0.9}
+
+    def __init__(self, reference):
+        self.reference = reference
+        spec = SimpleNamespace(
+            name="x", kind="numeric", levels=None, nullable=False, low=0.0, high=1.0
+        )
+        self.schema = SimpleNamespace(columns=[spec], validate=self._validate)
+
+    def _validate(self, frame):
+        bad = frame["x"] < 0
+        return frame[~bad], frame[bad].assign(reason="x: expected a number >= 0")
+
+    def predict(self, frame):
+        hi = frame["x"].to_numpy() > 0.5
+        return pd.DataFrame(
+            {
+                "prediction": np.where(hi, "hi", "lo"),
+                "prob_lo": np.where(hi, 0.2, 0.8),
+                "prob_hi": np.where(hi, 0.8, 0.2),
+            },
+            index=frame.index,
+        )
+
+
+def test_bundle_like_reference_predicts_current_rows():
+    rng = np.random.default_rng(9)
+    x = rng.uniform(size=400)
+    ref = pd.DataFrame(
+        {"x": x, "prediction": np.where(x > 0.5, "hi", "lo"), "y": np.where(x > 0.5, "hi", "lo")}
+    )
+    cur = pd.DataFrame({"id": range(5), "x": [0.9, 0.8, 0.7, 0.1, -1.0]})
+    labels = pd.DataFrame({"id": range(5), "y": ["hi", "hi", "lo", "lo", "lo"]})
+    res = lf.monitor(_StandIn(ref), cur, id_column="id", labels=labels)
+    assert list(res.current_data["prediction"].iloc[:4]) == ["hi", "hi", "hi", "lo"]
+    assert pd.isna(res.current_data["prediction"].iloc[4])  # rejected by the schema: no prediction
+    perf = res.performance.set_index("metric")
+    assert perf.loc["Accuracy", "current"] == pytest.approx(3 / 4)  # 4 scored rows, 3 right
+    assert perf.loc["Accuracy", "reference"] == 0.9
+    assert res.labels == {"scored": 4, "unlabelled": 0, "unmatched_labels": 0, "no_prediction": 1}
+    v = res.violations.set_index(["column", "problem"])
+    assert v.loc[("x", "below range"), "rows"] == 1

@@ -254,6 +254,9 @@ def _performance(
         )
     label = label_column(labels, id_column, target)
     joined, unlabelled, unmatched = join_labels(current, labels, id_column, label)
+    predicted = joined[prediction].notna()
+    no_prediction = int((~predicted).sum())  # rows the schema rejected: reported, not scored
+    joined = joined[predicted]
     m = mode or "classification"
     prob_cols = [p for p in probs if p in joined.columns]
     if classes and prob_cols:
@@ -284,5 +287,10 @@ def _performance(
             m,
             classes,
         )
-    counts = {"labelled": len(joined), "unlabelled": unlabelled, "unmatched_labels": unmatched}
+    counts = {
+        "scored": len(joined),
+        "unlabelled": unlabelled,
+        "unmatched_labels": unmatched,
+        "no_prediction": no_prediction,
+    }
     return compare(cur, ref_metrics), counts
