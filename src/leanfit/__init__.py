@@ -53,6 +53,8 @@ _EXPORTS = {
     "Teacher": "leanfit.distillation",
     "LeanfitClassifier": "leanfit.estimator",
     "LeanfitRegressor": "leanfit.estimator",
+    "monitor": "leanfit.monitoring",
+    "MonitorResult": "leanfit.monitoring",
 }
 _MODULES = {
     "datasets": "leanfit.datasets",

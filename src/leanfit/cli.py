@@ -124,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("--tag", help="only models with this tag (substring match)")
     models.add_argument("--mode", choices=["classification", "regression"])
     models.add_argument("--engine", help="only models on this engine, e.g. lightgbm")
+    _monitor_parser(sub)
     return p
 
 
@@ -384,6 +385,84 @@ def _run_failure(e: Exception, args: argparse.Namespace) -> str | None:
     return f"the experiment store {url} failed: {reason}"
 
 
+# --- leanfit monitor ------------------------------------------------------------------------
+
+
+def _monitor_parser(sub: Any) -> None:
+    mon = sub.add_parser(
+        "monitor",
+        help="drift, violations and performance of new data against a bundle's reference",
+        description="Compare current rows with the reference rows of a bundle (.lfb) or of a "
+        "CSV/Parquet file: per-column drift (Evidently's default tests), prediction drift, "
+        "missing-value and range violations, and performance once labels arrive. Exit code 0: "
+        "no drift; 1: data-set or prediction drift; 2: bad input.",
+    )
+    mon.add_argument("reference", help="a bundle file (.lfb) or a CSV/Parquet of reference rows")
+    mon.add_argument("--current", required=True, help="current rows (CSV or Parquet)")
+    mon.add_argument(
+        "--labels", help="labels for current rows (CSV or Parquet), joined on --id-column"
+    )
+    mon.add_argument("--id-column", help="the column joining labels to current rows")
+    mon.add_argument("--target", help="the outcome column (in labels and the reference rows)")
+    mon.add_argument("--html", help="write the HTML monitoring report here")
+    mon.add_argument("--json", help="write the JSON result here")
+    mon.add_argument(
+        "--drift-share",
+        type=float,
+        default=0.5,
+        help="share of drifted columns that means data-set drift (default 0.5)",
+    )
+
+
+def _read_table(path: str, what: str) -> Any:
+    import pandas as pd
+
+    low = path.lower()
+    if low.endswith((".parquet", ".pq")):
+        return pd.read_parquet(path)
+    if low.endswith((".csv", ".csv.gz", ".txt")):
+        return pd.read_csv(path)
+    raise ValueError(f"{what} {path!r}: expected a .csv or .parquet file")
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    from .monitoring import monitor
+
+    reference: Any
+    if args.reference.lower().endswith(".lfb"):
+        try:
+            from .bundle import load_bundle  # type: ignore[import-not-found,import-untyped,unused-ignore]
+        except ImportError as e:
+            raise ValueError(f"reading bundle {args.reference!r} needs leanfit.bundle: {e}") from e
+        reference = load_bundle(args.reference)
+    else:
+        reference = _read_table(args.reference, "reference")
+    current = _read_table(args.current, "--current")
+    labels = _read_table(args.labels, "--labels") if args.labels else None
+    res = monitor(
+        reference,
+        current,
+        labels=labels,
+        id_column=args.id_column,
+        target=args.target,
+        drift_share=args.drift_share,
+    )
+    if args.json:
+        res.to_json(args.json)
+    if args.html:
+        res.to_html(args.html)
+    verdict = "drift detected" if res.exit_code else "no drift"
+    moved = "yes" if res.prediction_drift else "no"
+    print(
+        f"{verdict}: {res.n_drifted} of {len(res.columns)} columns drifted "
+        f"({res.share_drifted:.0%}), prediction drift: {moved}, {len(res.violations)} violation(s)"
+    )
+    return res.exit_code
+
+
+# --- end of leanfit monitor -----------------------------------------------------------------
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
@@ -436,6 +515,8 @@ def _main(argv: list[str] | None) -> int:
             return _runs(args)
         if args.command == "models":
             return _models(args)
+        if args.command == "monitor":
+            return _monitor(args)
     except OSError as e:
         if e.errno is None:  # ours: a config file that does not exist
             print(f"leanfit: error: {e}", file=sys.stderr)
