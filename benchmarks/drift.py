@@ -1,6 +1,7 @@
 """Drift figures (issue 19): lf.monitor on 1 M rows x 50 columns (target <= 10 s and <= 1 GB of
 memory beyond the two input frames), and agreement of the per-column drift flags with
-Evidently's defaults (target >= 99 % of columns) when Evidently is installed (test-only).
+Evidently's defaults (target >= 99 % of columns) when Evidently is installed
+(`pip install -c constraints.txt -e '.[bench]'`; never a run-time dependency).
 
     python benchmarks/drift.py [--rows 1000000] [--columns 50] [--agreement-columns 400]
 """
