@@ -55,6 +55,10 @@ _EXPORTS = {
     "LeanfitRegressor": "leanfit.estimator",
     "monitor": "leanfit.monitoring",
     "MonitorResult": "leanfit.monitoring",
+    "save_bundle": "leanfit.bundle",
+    "load_bundle": "leanfit.bundle",
+    "Bundle": "leanfit.bundle",
+    "BundleError": "leanfit.bundle",
 }
 _MODULES = {
     "datasets": "leanfit.datasets",

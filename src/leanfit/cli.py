@@ -24,6 +24,9 @@ Examples:
                                            distil a tuned LightGBM into a small network
   leanfit models                           list the models and their engines
   leanfit models gbm                       parameters and defaults of one model
+  leanfit bundle --run 3 -o model.lfb      ship a stored run as one bundle file
+  leanfit predict model.lfb new.parquet -o scored.parquet
+                                           score a file in chunks, rejects kept aside
 """
 
 
@@ -125,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("--mode", choices=["classification", "regression"])
     models.add_argument("--engine", help="only models on this engine, e.g. lightgbm")
     _monitor_parser(sub)
+    _ship_parsers(sub)
     return p
 
 
@@ -257,6 +261,123 @@ def _stored_report(args: argparse.Namespace) -> int:
         path = Path(args.output) if args.output else Path("leanfit-out") / f"report-{slug}.html"
         write_stored_report(store, args.run, path)
     print(f"report written to {path}")
+    return 0
+
+
+# -- shipping: `leanfit bundle` and `leanfit predict` ------------------------------------------
+
+
+def _ship_parsers(sub: Any) -> None:
+    """The ``bundle`` and ``predict`` sub-commands."""
+    bun = sub.add_parser(
+        "bundle",
+        help="save a stored run's fit as one bundle file (.lfb) to ship",
+        description="Rebuild a finished run from the experiment store (refitting nothing) and "
+        "save it as one bundle file: the model (ONNX where it reproduces the fit, else the "
+        "store's pickle-free formats), the input schema, training metrics, versions, a "
+        "reference sample for drift monitoring and the SHA-256 of every part.",
+    )
+    bun.add_argument(
+        "--run",
+        required=True,
+        help="a run id, or an experiment name (then --fit picks its fit when it has several)",
+    )
+    bun.add_argument("--fit", default=None, help="the fit's name within the experiment")
+    bun.add_argument("-o", "--output", required=True, help="bundle file to write, e.g. model.lfb")
+    bun.add_argument("--store", default=None, help="store URL (default as for `run`)")
+    pre = sub.add_parser(
+        "predict",
+        help="score a CSV or Parquet file with a bundle, in chunks",
+        description="Stream INPUT (.csv or .parquet) through a bundle in chunks, with constant "
+        "memory: each chunk is checked against the bundle's schema, predicted, and appended to "
+        "OUTPUT (.parquet or .csv: `row`, the input row number from 0, `prediction` and, for "
+        "classes, `prob_<class>`). Rows that fail the schema (a missing or extra field, a wrong "
+        "type, an unseen factor level, a missing value the model cannot take) are written with "
+        "their reason to the rejects file, never dropped. Prints the counts.",
+    )
+    pre.add_argument("bundle", help="bundle file (.lfb) from `leanfit bundle` or lf.save_bundle")
+    pre.add_argument("input", help="rows to score: .csv or .parquet")
+    pre.add_argument("-o", "--output", required=True, help="predictions: .parquet or .csv")
+    pre.add_argument(
+        "--chunk-rows", type=int, default=50_000, help="rows per chunk (default 50000)"
+    )
+    pre.add_argument(
+        "--rejects",
+        default=None,
+        help="where rejected rows go, with their reason (.csv or .parquet; default "
+        "<output stem>.rejects.csv, written only when a row is rejected)",
+    )
+    pre.add_argument(
+        "--ignore-extra",
+        action="store_true",
+        help="let input columns the model does not use (ids, the target) pass instead of "
+        "rejecting their rows",
+    )
+    pre.add_argument(
+        "--threads", type=int, default=1, help="ONNX Runtime threads (default 1: one core)"
+    )
+    pre.add_argument("-q", "--quiet", action="store_true", help="no progress report")
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    """``leanfit bundle --run ID -o model.lfb``: a stored run's fit as one bundle file."""
+    from .bundle import load_bundle, save_bundle
+    from .restore import resolve_runs, restore_fit
+    from .store import Store, StoreError
+
+    with Store.open(args.store) as store:
+        ids = resolve_runs(store, args.run)
+        infos = {i: store.run(i) for i in ids}
+        if args.fit is not None:
+            ids = [i for i in ids if infos[i]["fit"] == args.fit]
+            if not ids:
+                fits = sorted({str(v["fit"]) for v in infos.values()})
+                raise StoreError(f"--run {args.run} has no fit named {args.fit!r}; fits: {fits}")
+        if len(ids) != 1:
+            listed = ", ".join(f"{i} ({infos[i]['fit']})" for i in ids)
+            raise StoreError(
+                f"--run {args.run} names {len(ids)} runs ({listed}); pick one with --fit NAME or a "
+                "run id"
+            )
+        fit = restore_fit(store, ids[0])
+    path = save_bundle(fit, args.output)
+    size = path.stat().st_size
+    b = load_bundle(path)  # read back: the file written is verified before it is announced
+    print(
+        f"bundle of run {ids[0]} ({fit.method}, runtime {b.runtime}) written to {path} "
+        f"({size:,} bytes)"
+    )
+    if b.info.get("onnx_note"):
+        print(f"note: {b.info['onnx_note']}")
+    return 0
+
+
+def _predict(args: argparse.Namespace, state: dict[str, Any]) -> int:
+    """``leanfit predict BUNDLE INPUT -o OUTPUT``: chunked batch scoring with rejects."""
+    import time
+
+    from .bundle import load_bundle
+    from .bundle.batch import predict_file
+
+    b = load_bundle(args.bundle, threads=args.threads)
+    t0 = time.perf_counter()
+    state["running"] = True
+    counts = predict_file(
+        b,
+        args.input,
+        args.output,
+        chunk_rows=args.chunk_rows,
+        rejects=args.rejects,
+        extra="ignore" if args.ignore_extra else "reject",
+        progress=not args.quiet,
+    )
+    secs = time.perf_counter() - t0
+    print(
+        f"{counts.rows:,} rows read, {counts.predicted:,} predicted -> {counts.output}, "
+        f"{counts.rejected:,} rejected"
+        + (f" -> {counts.rejects}" if counts.rejects else "")
+        + f" ({secs:.1f} s)"
+    )
     return 0
 
 
@@ -517,6 +638,9 @@ def _main(argv: list[str] | None) -> int:
             return _models(args)
         if args.command == "monitor":
             return _monitor(args)
+        if args.command in ("bundle", "predict"):
+            state.update(dest=args.output)
+            return _bundle(args) if args.command == "bundle" else _predict(args, state)
     except OSError as e:
         if e.errno is None:  # ours: a config file that does not exist
             print(f"leanfit: error: {e}", file=sys.stderr)
