@@ -31,7 +31,7 @@ class Runner:
 @dataclass
 class OnnxRunner(Runner):
     """An ONNX Runtime session; its inputs say how to feed it: a single "X" (the encoded model
-    matrix) or one input per raw column (numeric float64 or float32 [N, 1], factors string [N, 1])."""
+    matrix) or one input per raw column (numerics float64 or float32 [N, 1], factors string)."""
 
     session: Any
     encoder: Encoder
