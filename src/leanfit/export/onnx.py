@@ -120,6 +120,31 @@ _CONVERTERS = {
     "rpart2": "_cart",
     "mlp": "_network",
     "distill_mlp": "_network",
+    # hand-built graphs (leanfit.export.graphs) and other converters (leanfit.export.engines)
+    "lm": "graphs:affine",
+    "glm": "graphs:affine",
+    "glmnet": "graphs:affine",
+    "multinom": "graphs:affine",
+    "lasso": "graphs:affine",
+    "enet": "graphs:affine",
+    "lars": "graphs:affine",
+    "lars2": "graphs:affine",
+    "ridge": "graphs:affine",
+    "pls": "graphs:affine",
+    "pcr": "graphs:affine",
+    "huber": "graphs:affine",
+    "quantile_reg": "graphs:affine",
+    "bayes_ridge": "graphs:affine",
+    "xgb_linear": "graphs:affine",
+    "pam": "graphs:affine",
+    "lda": "graphs:discriminant",
+    "qda": "graphs:discriminant",
+    "rda": "graphs:discriminant",
+    "naive_bayes": "graphs:naive_bayes",
+    "nb": "graphs:naive_bayes",
+    "gaussprocess": "graphs:gaussprocess",
+    "kernel_ridge": "graphs:kernel_ridge",
+    "knn": "graphs:knn",
 }
 
 
@@ -128,7 +153,15 @@ def _handlers() -> dict[type[Model], Any]:
     from ..models.base import registry
 
     reg = registry()
-    return {reg[m]: globals()[f] for m, f in _CONVERTERS.items() if m in reg}
+    return {reg[m]: _converter(f) for m, f in _CONVERTERS.items() if m in reg}
+
+
+def _converter(entry: str) -> Any:
+    """A converter function: ``"name"`` here, or ``"module:name"`` in a sibling module."""
+    if ":" not in entry:
+        return globals()[entry]
+    module, func = entry.split(":")
+    return getattr(import_module(f"{__package__}.{module}"), func)
 
 
 def _as_model(model: Any) -> Any:
