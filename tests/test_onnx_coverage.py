@@ -22,6 +22,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("skl2onnx")
 pytest.importorskip("onnxmltools")
 
+from leanfit.export import onnx as onnx_module  # noqa: E402
 from leanfit.export import onnx_predict, supported_methods, to_onnx  # noqa: E402
 from leanfit.models.base import registry  # noqa: E402
 
@@ -191,6 +192,8 @@ def test_every_method_has_a_grid_or_a_reason():
     names = set(registry())
     assert names - {"distill_mlp"} <= set(GRIDS)
     assert not set(NOT_EXPORTABLE) & set(supported_methods())
+    assert set(NOT_EXPORTABLE) == set(onnx_module.NOT_EXPORTABLE)
+    assert names == set(supported_methods()) | set(NOT_EXPORTABLE)
 
 
 @pytest.mark.parametrize(("name", "task_name"), _cases())

@@ -37,7 +37,14 @@ _TREE_COUNTS = ("n_trees", "n_estimators", "ntree", "n_bags", "num_trees")
 # What each converter returns: the ONNX model, its output's name, and the class codes (or None).
 _Converted = tuple[Any, str, np.ndarray | None]
 
-__all__ = ["OPSET", "LIGHTGBM_OPSET", "ML_OPSET", "supported_methods", "to_onnx"]
+__all__ = [
+    "LIGHTGBM_OPSET",
+    "ML_OPSET",
+    "NOT_EXPORTABLE",
+    "OPSET",
+    "supported_methods",
+    "to_onnx",
+]
 
 
 def _need(module: str) -> Any:
@@ -104,7 +111,7 @@ def to_onnx(
 
 def supported_methods() -> list[str]:
     """The leanfit methods whose fitted models ``to_onnx`` converts."""
-    return sorted({cls.name for cls in _handlers()})
+    return sorted({cls.name for cls in _handlers()} - set(NOT_EXPORTABLE))
 
 
 # -- leanfit fits -----------------------------------------------------------------------------
@@ -145,6 +152,22 @@ _CONVERTERS = {
     "gaussprocess": "graphs:gaussprocess",
     "kernel_ridge": "graphs:kernel_ridge",
     "knn": "graphs:knn",
+    "svm_linear": "engines:sklearn_scaled",
+    "svm_poly": "engines:sklearn_scaled",
+    "svm_radial": "engines:sklearn_scaled",
+    "svm_radial_cost": "engines:sklearn_scaled",
+    "mlp_sklearn": "engines:sklearn_scaled",
+    "adaboost": "engines:sklearn_boosting",
+    "hist_gbm": "engines:sklearn_boosting",
+    "xgb_tree": "engines:xgb_tree",
+    "catboost": "engines:catboost",
+}
+
+
+# Registered methods with no ONNX graph, and why (a subclass of a supported method may be here).
+NOT_EXPORTABLE = {
+    "qrf": "a quantile forest predicts a weighted quantile of the training responses that share "
+    "leaves with the row; ONNX's tree-ensemble operators only sum or average leaf values",
 }
 
 
@@ -235,6 +258,10 @@ def _unsupported(method: str) -> str:
 
 
 def _export_fitted(model: Any, fitted: Any, sub: dict[str, Any], spec: _Spec) -> bytes:
+    if model.name in NOT_EXPORTABLE:
+        raise NotImplementedError(
+            f"ONNX export of method {model.name!r} is not supported: {NOT_EXPORTABLE[model.name]}"
+        )
     handlers = _handlers()
     handler = next((handlers[c] for c in type(model).__mro__ if c in handlers), None)
     if handler is None:
