@@ -34,12 +34,6 @@ NOT_EXPORTABLE = {
     "qrf": "a quantile forest predicts a weighted quantile of the training responses sharing "
     "leaves with the row; ONNX's tree operators only sum or average leaf values",
 }
-# Tasks a supported method still refuses (same reason in the NotImplementedError it raises).
-PARTIAL = {
-    ("gaussprocess", "glass"): "more than two classes: kernlab's pairwise coupling solves a "
-    "linear system per row, which ONNX has no operator for",
-}
-
 # One candidate per method: small, so the whole file runs in seconds.
 GRIDS: dict[str, dict[str, object]] = {
     "adaboost": {"n_estimators": 15, "max_depth": 2, "learning_rate": 0.5},
@@ -208,10 +202,6 @@ def test_export_parity(name, task_name, tasks):
         return
     assert name in supported_methods()
     res = _fit(name, task)
-    if (name, task_name) in PARTIAL:
-        with pytest.raises(NotImplementedError, match="ONNX has no operator"):
-            to_onnx(res)
-        return
     b = to_onnx(res, name=f"{name}_{task_name}")
     X = data.drop(columns=target)
     got = onnx_predict(b, X.to_numpy(dtype=np.float32))

@@ -318,17 +318,51 @@ def gaussprocess(model: Any, fitted: Any, sub: dict[str, Any], spec: _Spec) -> _
         return proto, name, None
     if fitted.constant_class is not None:
         raise NotImplementedError("this gaussprocess fit saw one class only: nothing to export")
-    if len(fitted.pairs) != 1:
-        raise NotImplementedError(
-            "gaussprocess with more than two classes couples its pairwise probabilities by "
-            "solving a linear system per row (kernlab's minpair), which ONNX has no operator for"
-        )
-    i, j, rows, dual = fitted.pairs[0]
-    f = g.op("MatMul", kernel(fitted.X[rows]), g.const(np.asarray(dual, float)[:, None]))
-    p_i = g.op("Sigmoid", f)  # r[i, j] = P(class i | i or j)
-    probs = g.op("Concat", p_i, g.op("Sub", g.const(1.0), p_i), axis=1)
+    classes = sorted({c for i, j, _, _ in fitted.pairs for c in (i, j)})
+    pos = {c: k for k, c in enumerate(classes)}
+    half = g.const(np.full((1, 1), 0.5))
+    r = {(a, b): half for a in range(len(classes)) for b in range(len(classes)) if a != b}
+    for i, j, rows, dual in fitted.pairs:
+        f = g.op("MatMul", kernel(fitted.X[rows]), g.const(np.asarray(dual, float)[:, None]))
+        p_ij = g.op("Sigmoid", f)  # r[i, j] = P(class i | i or j), [N, 1]
+        r[pos[i], pos[j]], r[pos[j], pos[i]] = p_ij, g.op("Sub", g.const(1.0), p_ij)
+    if len(classes) == 2:
+        probs = g.op("Concat", r[0, 1], r[1, 0], axis=1)
+    else:
+        probs = _couple_minpair(g, r, len(classes))
     proto, name = g.model(probs, spec.name)
-    return proto, name, np.array([i, j])
+    return proto, name, np.array(classes)
+
+
+def _couple_minpair(g: _Graph, r: dict[tuple[int, int], str], K: int) -> str:
+    """kernlab's minpair coupling (``leanfit.models.kernel.couple_minpair``) unrolled for K
+    classes: Q y = 1 solved by Gaussian elimination on [N, 1] entries, p = y / sum(y).
+
+    Q = sum over pairs of v v' (v_i = r[j, i], v_j = -r[i, j]) is positive definite for three or
+    more classes, so elimination needs no pivoting; p equals the bordered system's solution.
+    """
+    Q = [[""] * K for _ in range(K)]
+    for a in range(K):
+        for b in range(K):
+            if a != b:
+                Q[a][b] = g.op("Neg", g.op("Mul", r[b, a], r[a, b]))
+        squares = [g.op("Mul", r[b, a], r[b, a]) for b in range(K) if b != a]
+        Q[a][a] = g.op("Sum", *squares)
+    y = [g.const(np.ones((1, 1))) for _ in range(K)]
+    for k in range(K):
+        for i in range(k + 1, K):
+            f = g.op("Div", Q[i][k], Q[k][k])
+            for j in range(k + 1, K):
+                Q[i][j] = g.op("Sub", Q[i][j], g.op("Mul", f, Q[k][j]))
+            y[i] = g.op("Sub", y[i], g.op("Mul", f, y[k]))
+    x: list[str] = [""] * K
+    for i in reversed(range(K)):
+        acc = y[i]
+        for j in range(i + 1, K):
+            acc = g.op("Sub", acc, g.op("Mul", Q[i][j], x[j]))
+        x[i] = g.op("Div", acc, Q[i][i])
+    sol = g.op("Concat", *x, axis=1)
+    return g.op("Div", sol, g.op("ReduceSum", sol, g.const([1], np.int64), keepdims=1))
 
 
 def kernel_ridge(model: Any, fitted: Any, sub: dict[str, Any], spec: _Spec) -> _Converted:
