@@ -199,7 +199,10 @@ def affine(model: Any, fitted: Any, sub: dict[str, Any], spec: _Spec) -> _Conver
     if spec.mode == CLASSIFICATION and classes is None:
         classes = np.arange(spec.n_classes)
     g = _Graph(spec.n_features)
-    z = g.standardized(g.x(), center, scale)
+    x = g.x()
+    if name == "xgb_linear":  # xgboost's linear booster skips missing values: they add 0
+        x = g.op("Where", g.op("IsNaN", x), g.const(0.0), x)
+    z = g.standardized(x, center, scale)
     eta = g.op("Add", g.op("MatMul", z, g.const(W)), g.const(b))
     proto, out = g.model(g.head(eta, link), spec.name)
     return proto, out, classes
