@@ -239,3 +239,62 @@ def test_coverage_count():
     exportable = names - set(NOT_EXPORTABLE)
     assert exportable <= set(supported_methods())
     assert len(exportable) >= 38, sorted(names - set(supported_methods()))
+
+
+# Sub-model values scored from one fit: each exported graph must be the one asked for.
+SUBS = {
+    "glmnet": ("sonar", [{"lambda": 0.002}, {"lambda": 0.05}]),
+    "pls": ("glass", [{"ncomp": 1}, {"ncomp": 4}]),
+    "pcr": ("boston", [{"ncomp": 2}, {"ncomp": 5}]),
+    "enet": ("boston", [{"fraction": 0.2}, {"fraction": 0.8}]),
+    "lars2": ("boston", [{"step": 2}, {"step": 6}]),
+    "ridge": ("boston", [{"lambda": 0.01}, {"lambda": 1.0}]),
+    "pam": ("glass", [{"threshold": 0.2}, {"threshold": 1.5}]),
+    "rda": ("glass", [{"gamma": 0.1, "lambda": 0.2}, {"gamma": 0.7, "lambda": 0.9}]),
+    "kernel_ridge": ("boston", [{"alpha": 0.1}, {"alpha": 2.0}]),
+    "knn": ("glass", [{"k": 1}, {"k": 9}]),
+    "xgb_tree": ("glass", [{"nrounds": 4}, {"nrounds": 15}]),
+    "xgb_linear": ("sonar", [{"nrounds": 3}, {"nrounds": 10}]),
+    "catboost": ("boston", [{"iterations": 7}, {"iterations": 30}]),
+    "adaboost": ("glass", [{"n_estimators": 3}, {"n_estimators": 15}]),
+    "hist_gbm": ("sonar", [{"max_iter": 5}, {"max_iter": 15}]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SUBS))
+def test_submodel_graphs(name, tasks):
+    """One fit scoring several sub-models: each sub's graph matches leanfit at that sub."""
+    from leanfit.export.onnx import _export_fitted, _Spec
+    from leanfit.models.base import TrainingData, get_model
+
+    task_name, subs = SUBS[name]
+    data, target, mode = tasks[task_name]
+    X = data.drop(columns=target).to_numpy(dtype=float)
+    if mode == "classification":
+        levels = tuple(sorted(data[target].astype(str).unique()))
+        y = pd.Categorical(data[target].astype(str), categories=levels).codes.astype(np.int64)
+    else:
+        levels, y = (), data[target].to_numpy(dtype=float)
+    td = TrainingData(X=X, y=y, mode=mode, levels=levels)
+    model = get_model(name)
+    params = {**GRIDS[name]}
+    for key in subs[-1]:
+        params[key] = subs[-1][key]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = model.fit(td, params, subs, seed=1)
+        ref = model.predict_proba(fitted, X, subs) if levels else model.predict(fitted, X, subs)
+    spec = _Spec(mode, X.shape[1], len(levels))
+    outs = []
+    for i, sub in enumerate(subs):
+        got = onnx_predict(_export_fitted(model, fitted, sub, spec), X.astype(np.float32))
+        np.testing.assert_allclose(got, ref[i], rtol=ATOL, atol=ATOL)
+        outs.append(got)
+    assert not np.allclose(outs[0], outs[1], atol=1e-3)  # the subs differ: the cut is real
+
+
+def test_tuple_form_points_to_the_result(tasks):
+    """A hand-built graph needs the task and width a TrainResult carries: the tuple form says so."""
+    res = _fit("lm", tasks["boston"])
+    with pytest.raises(NotImplementedError, match=r"'lm' fit .*export the TrainResult"):
+        to_onnx(("lm", res.final_model, {}))

@@ -142,8 +142,7 @@ def sklearn_boosting(model: Any, fitted: Any, sub: dict[str, Any], spec: _Spec) 
             est.n_estimators = count
     elif hasattr(est, "_predictors"):  # HistGradientBoosting*
         if 0 < count < est.n_iter_:
-            est._predictors = est._predictors[:count]
-            est.n_iter_ = count
+            est._predictors = est._predictors[:count]  # n_iter_ is their count
             est.max_iter = count
         with _int_missing_tracks():
             return _convert_sklearn(est, spec)

@@ -244,7 +244,14 @@ def _infer_spec(model: Any, fitted: Any, n_features: int | None, name: str) -> _
             k = int(getattr(fitted, "n_classes", 0))
         p = int(fitted.est.n_features_in_)
     else:
-        raise NotImplementedError(_unsupported(getattr(model, "name", "?")))
+        method = getattr(model, "name", "?")
+        if method in supported_methods():
+            raise NotImplementedError(
+                f"the (model, fitted, sub) form cannot tell the task and width of a {method!r} "
+                "fit (it covers LightGBM boosters, scikit-learn engine fits and networks): "
+                "export the TrainResult, to_onnx(result)"
+            )
+        raise NotImplementedError(_unsupported(method))
     if n_features is not None and int(n_features) != p:
         raise ValueError(f"n_features={n_features} but the model was fitted on {p} columns")
     return _Spec(mode, p, k if mode == CLASSIFICATION else 0, name)
