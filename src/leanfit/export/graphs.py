@@ -275,6 +275,13 @@ def naive_bayes(model: Any, fitted: Any, sub: dict[str, Any], spec: _Spec) -> _C
     g = _Graph(spec.n_features)
     x = g.x()
     half_log_2pi = 0.5 * math.log(2.0 * math.pi)
+    columns = []
+    if fitted.usekernel:
+        for j in range(spec.n_features):
+            one = g.const([1], np.int64)
+            columns.append(
+                g.op("Slice", x, g.const([j], np.int64), g.const([j + 1], np.int64), one)
+            )
     cols = []
     for k in present:
         if not fitted.usekernel:
@@ -286,13 +293,14 @@ def naive_bayes(model: Any, fitted: Any, sub: dict[str, Any], spec: _Spec) -> _C
             )
         else:
             pts, bw = np.asarray(fitted.points[k], float), np.asarray(fitted.bandwidths[k], float)
-            x3 = g.op("Unsqueeze", x, g.const([1], np.int64))  # [N, 1, p]
-            z = g.op("Div", g.op("Sub", x3, g.const(pts[None])), g.const(bw))  # [N, n_k, p]
-            logpdf = g.op(
-                "Sub", g.op("Mul", g.const(-0.5), g.op("Mul", z, z)), g.const(half_log_2pi)
-            )
-            lse = g.op("ReduceLogSumExp", logpdf, g.const([1], np.int64), keepdims=0)
-            logd = g.op("Sub", lse, g.const(np.log(len(pts) * bw)))
+            parts = []  # column by column: memory [N, n_k], not [N, n_k, p]
+            for j in range(pts.shape[1]):
+                z = g.op("Div", g.op("Sub", columns[j], g.const(pts[None, :, j])), g.const(bw[j]))
+                logpdf = g.op("Mul", g.const(-0.5), g.op("Mul", z, z))
+                lse = g.op("ReduceLogSumExp", logpdf, g.const([1], np.int64), keepdims=1)
+                parts.append(lse)
+            lse_all = g.op("Concat", *parts, axis=1) if len(parts) > 1 else parts[0]
+            logd = g.op("Sub", lse_all, g.const(np.log(len(pts) * bw) + half_log_2pi))
         is_ninf = g.op("IsInf", logd, detect_positive=0)
         logd = g.op("Where", is_ninf, g.const(math.log(THRESHOLD)), logd)
         total = g.op("ReduceSum", logd, g.const([1], np.int64), keepdims=1)
@@ -415,9 +423,16 @@ def knn(model: Any, fitted: Any, sub: dict[str, Any], spec: _Spec) -> _Converted
     n = len(fitted.y)
     k = max(1, min(int(_sub_value(model, sub, "k")), n))
     g = _Graph(spec.n_features)
-    x3 = g.op("Unsqueeze", g.x(), g.const([1], np.int64))  # [N, 1, p]
-    diff = g.op("Sub", x3, g.const(np.asarray(fitted.X, float)[None]))
-    d2 = g.op("ReduceSum", g.op("Mul", diff, diff), g.const([2], np.int64), keepdims=0)
+    # Summed column by column: memory stays [N, n] (not [N, n, p]) and identical rows, or
+    # integer-valued columns, tie exactly as in leanfit's direct computation.
+    x, train = g.x(), np.asarray(fitted.X, float)
+    d2 = ""
+    for j in range(train.shape[1]):
+        col = g.op("Slice", x, g.const([j], np.int64), g.const([j + 1], np.int64),
+                   g.const([1], np.int64))  # fmt: skip
+        diff = g.op("Sub", col, g.const(train[None, :, j]))
+        sq = g.op("Mul", diff, diff)
+        d2 = g.op("Add", d2, sq) if d2 else sq
     from onnx import helper
 
     vals = g._fresh("topk")

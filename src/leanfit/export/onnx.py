@@ -5,7 +5,9 @@ output: ``"probabilities"`` (float32, ``[N, K]``, columns in class-code order) f
 ``"prediction"`` (float32, ``[N]``) for regressors. Teachers (tree ensembles) and students (torch
 networks) can then be compared in the same runtime (see ``leanfit.export.runtime``). The maintained
 converters do the work: onnxmltools for LightGBM, skl2onnx for scikit-learn trees, the torch.export
-based exporter (``torch.onnx.export(..., dynamo=True)``) for torch modules.
+based exporter (``torch.onnx.export(..., dynamo=True)``) for torch modules; ``engines`` adds
+skl2onnx / onnxmltools / CatBoost conversions, ``graphs`` hand-built graphs for the linear,
+discriminant, kernel and neighbour models. ``_CONVERTERS`` is the one table of what exports.
 """
 
 from __future__ import annotations
