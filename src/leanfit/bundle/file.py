@@ -555,6 +555,7 @@ def load_bundle(path: str | Path, *, threads: int = 1) -> Bundle:
             "runtime",
             "onnx_inputs",
             "onnx_note",
+            "onnx_export_notes",
             "probabilities",
             "created",
             "versions",
