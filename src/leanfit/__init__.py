@@ -36,6 +36,8 @@ _EXPORTS = {
     "IncompleteResamplesWarning": "leanfit.selection",
     "summarize": "leanfit.metrics",
     "resamples": "leanfit.compare",
+    "leaderboard": "leanfit.ranking",
+    "Leaderboard": "leanfit.ranking",
     "learning_curve": "leanfit.learning",
     "learning_curve_of": "leanfit.learning",
     "write_report": "leanfit.report",
