@@ -333,9 +333,9 @@ def leaderboard(
     supports the task and whose engine is installed) or a list of names. ``control``: the
     shared resampling (default 10-fold CV, fewer folds above 10 000 rows); its seed is set to
     ``seed`` so every method gets the same resamples. ``tune_length`` default: 3 (2 above
-    10 000 rows, 1 above 100 000). ``budget``: wall seconds; methods run in order and one not
-    started when the budget is spent is skipped, listed with the reason (a running one
-    finishes). A method that fails is listed with its error. ``echo`` gets a line per method.
+    10 000 rows, 1 above 100 000). ``budget``: wall seconds from the call; methods run in
+    order (the first always) and one not started when the budget is spent is skipped, listed
+    with the reason (a running one finishes). A method that fails is listed with its error. ``echo`` gets a line per method.
     """
     from .tuning.train import plan_train, run_plan
 
@@ -396,12 +396,13 @@ def leaderboard(
     rank_metric, maximize = first.metric, first.maximize
 
     fits: dict[str, TrainResult] = {}
+    started = 0
     for i, name in enumerate(names):
         if name not in plans:
             say(f"[{i + 1}/{len(names)}] {name}: failed to plan: {rows[name]['note']}")
             continue
         spent = time.perf_counter() - t0
-        if limit is not None and spent >= limit:
+        if limit is not None and started and spent >= limit:
             rows[name] = _row(
                 name,
                 "skipped",
@@ -410,6 +411,7 @@ def leaderboard(
             say(f"[{i + 1}/{len(names)}] {name}: skipped (budget spent)")
             continue
         t_fit = time.perf_counter()
+        started += 1
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # kept per fit in .fit_warnings
@@ -498,7 +500,13 @@ def _rank(rows: list[dict[str, Any]], metric: str, maximize: bool) -> pd.DataFra
         "note",
     ]
     ok = [r for r in rows if r["status"] == "ok"]
-    ok.sort(key=lambda r: (-r[metric] if maximize else r[metric], r["fit_s"]))
+    ok.sort(
+        key=lambda r: (
+            not np.isfinite(r[metric]),  # a metric that is NaN ranks last
+            -r[metric] if maximize else r[metric],
+            r["fit_s"],
+        )
+    )
     rest = [r for r in rows if r["status"] == "failed"] + [
         r for r in rows if r["status"] == "skipped"
     ]

@@ -155,7 +155,12 @@ def _fit_section(name: str, res: Any) -> str:
     out.append(_table(best_row, left=()))
     figs = []
     varying = [c for c in res.candidates.columns if res.candidates[c].nunique() > 1]
-    numeric = [c for c in varying if pd.api.types.is_numeric_dtype(res.candidates[c])]
+    numeric = [
+        c
+        for c in varying
+        if pd.api.types.is_numeric_dtype(res.candidates[c])
+        and not pd.api.types.is_bool_dtype(res.candidates[c])  # plot_tuning: no bool axis
+    ]
     if numeric:
         figs.append(
             _img(
