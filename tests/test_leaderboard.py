@@ -187,7 +187,9 @@ def test_cli_config(tmp_path, capsys):
     direct = {
         m: lf.train(
             lf.datasets.load("sonar"), "Class", method=m, control=lf.Control("cv", 3), seed=5
-        ).resample["Accuracy"].mean()
+        )
+        .resample["Accuracy"]
+        .mean()
         for m in ("lda", "knn")
     }
     assert list(table["method"]) == sorted(direct, key=lambda m: -direct[m])

@@ -335,7 +335,8 @@ def leaderboard(
     ``seed`` so every method gets the same resamples. ``tune_length`` default: 3 (2 above
     10 000 rows, 1 above 100 000). ``budget``: wall seconds from the call; methods run in
     order (the first always) and one not started when the budget is spent is skipped, listed
-    with the reason (a running one finishes). A method that fails is listed with its error. ``echo`` gets a line per method.
+    with the reason (a running one finishes). A method that fails is listed with its error.
+    ``echo`` gets a line per method.
     """
     from .tuning.train import plan_train, run_plan
 
@@ -380,8 +381,7 @@ def leaderboard(
             rows[name] = _row(name, "failed", f"{type(e).__name__}: {_first_line(e)}")
     if not plans:
         raise ValueError(
-            "no method could be planned: "
-            + "; ".join(f"{n}: {r['note']}" for n, r in rows.items())
+            "no method could be planned: " + "; ".join(f"{n}: {r['note']}" for n, r in rows.items())
         )
     first = next(iter(plans.values()))
     assert first.resamples is not None  # "none" and "oob" were refused above

@@ -267,9 +267,7 @@ def leaderboard_section(board: Any) -> str:
     if len(notes):
         out.append("<h3>Failed and skipped</h3>" + _table(notes, left=tuple(notes.columns)))
     if board.ranked:
-        out.append(
-            f'<div class="grid">{_img(board.plot(), "Per-resample " + board.metric)}</div>'
-        )
+        out.append(f'<div class="grid">{_img(board.plot(), "Per-resample " + board.metric)}</div>')
     if len(board.ranked) >= 2:
         top = min(5, len(board.ranked))
         frame = board.compare(top=top).to_frame()
