@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,7 +136,10 @@ def methods_for(
     for m in methods:
         if not isinstance(m, str):
             raise TypeError(f"methods: {m!r} is not a method name (a string)")
-        model = get_model(m)  # unknown: a ValueError naming the close names and all of them
+        try:
+            model = get_model(m)
+        except ValueError as e:  # unknown: the close names and all of them
+            raise ValueError(f"methods: {e}") from None
         names.append(model.name)
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
@@ -413,9 +415,7 @@ def leaderboard(
         t_fit = time.perf_counter()
         started += 1
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # kept per fit in .fit_warnings
-                res = run_plan(plans[name], t_fit)
+            res = run_plan(plans[name], t_fit)
         except Exception as e:
             rows[name] = _row(name, "failed", f"{type(e).__name__}: {_first_line(e)}")
             say(f"[{i + 1}/{len(names)}] {name}: failed: {rows[name]['note']}")
