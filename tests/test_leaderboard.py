@@ -209,3 +209,11 @@ def test_cli_config_errors(tmp_path, capsys):
     cfg.write_text("data: sonar\ntarget: Class\ncontrol: {method: cv, number: 1}\n")
     assert main(["leaderboard", str(cfg)]) == 2
     assert "control: Control(number=1)" in capsys.readouterr().err
+
+
+def test_report_of_a_method_tuned_only_over_a_bool(data, tmp_path):
+    # nb varies only usekernel (True/False): the fit section once asked plot_tuning for it
+    b = lf.leaderboard(data, "Class", methods=["nb", "lda"], control=lf.Control("cv", 3), seed=1)
+    assert b.fits["nb"].candidates["usekernel"].nunique() == 2
+    text = b.write_report(tmp_path / "r.html").read_text()
+    assert 'id="fit-nb"' in text
