@@ -38,6 +38,8 @@ _EXPORTS = {
     "resamples": "leanfit.compare",
     "ensemble": "leanfit.fusion",
     "EnsembleResult": "leanfit.fusion",
+    "leaderboard": "leanfit.ranking",
+    "Leaderboard": "leanfit.ranking",
     "learning_curve": "leanfit.learning",
     "learning_curve_of": "leanfit.learning",
     "write_report": "leanfit.report",

@@ -22,6 +22,8 @@ Examples:
   leanfit report --run sonar-seed          the report of stored runs, refitting nothing
   leanfit distill examples/distill_letter.yaml
                                            distil a tuned LightGBM into a small network
+  leanfit leaderboard examples/leaderboard_sonar.yaml
+                                           rank many methods on the same resamples
   leanfit models                           list the models and their engines
   leanfit models gbm                       parameters and defaults of one model
   leanfit bundle --run 3 -o model.lfb      ship a stored run as one bundle file
@@ -117,6 +119,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     dist.add_argument("config", help="path to the distillation YAML")
     dist.add_argument("--store", default=None, help="store URL for a teacher given as a stored run")
+    board = sub.add_parser(
+        "leaderboard",
+        help="tune many methods on the same resamples and rank them (within a time budget)",
+        description="Read a leaderboard config (YAML: data, target or formula, methods — fast, "
+        "all or a list — control, metric, tune_length, budget in seconds, n_jobs, seed, output), "
+        "check it, then tune every method on the same resamples, print the ranked table (metric, "
+        "SD, fit and predict seconds, chosen parameters; failed and skipped methods with why) and "
+        "write leaderboard.csv, leaderboard.png and report.html to the output folder. "
+        "See examples/leaderboard_sonar.yaml.",
+    )
+    board.add_argument("config", help="path to the leaderboard YAML")
+    board.add_argument("-j", "--n-jobs", type=int, default=None, help="worker processes")
+    board.add_argument("-o", "--output", default=None, help="output folder (default: the config's)")
     models = sub.add_parser(
         "models",
         help="list models, or show one model's parameters",
@@ -631,6 +646,12 @@ def _main(argv: list[str] | None) -> int:
             from .distill_config import run_distill_config
 
             run_distill_config(args.config, store=args.store)
+            return 0
+        if args.command == "leaderboard":
+            from .leaderboard_config import run_leaderboard_config
+
+            state.update(dest=args.output, running=False)
+            run_leaderboard_config(args.config, n_jobs=args.n_jobs, output=args.output)
             return 0
         if args.command == "runs":
             return _runs(args)
