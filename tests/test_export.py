@@ -301,8 +301,9 @@ def test_refusals(sonar, boston):
     res = lf.train("medv ~ .", data=full, method="rpart", grid=SONAR_FITS["rpart"], control=NONE)
     with pytest.raises(ValueError, match=r"dummy-encodes .*'chas'.*numeric model matrix only"):
         to_onnx(res)
-    res = lf.train("medv ~ .", data=boston, method="lm", control=NONE)
-    with pytest.raises(NotImplementedError, match=r"'lm' is not supported.*gbm.*rf.*rpart"):
+    qrf = type(get_model("qrf"))(options={"n_trees": 10})
+    res = lf.train("medv ~ .", data=boston, method=qrf, grid={"mtry": [3]}, control=NONE)
+    with pytest.raises(NotImplementedError, match=r"'qrf' is not supported: a quantile forest"):
         to_onnx(res)
     with pytest.raises(TypeError, match="TrainResult"):
         to_onnx(object())

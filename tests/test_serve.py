@@ -191,14 +191,17 @@ def test_missing_values_pass_where_the_model_takes_them(server, fit, rows):
 
 
 def test_python_runtime_bundle_and_missing_values_refused(training, rows, tmp_path):
-    # lda: a bundle on the Python runtime (no ONNX), whose model takes no missing values
+    # lda after YeoJohnson (no exact ONNX graph): a bundle on the Python runtime, whose model
+    # takes no missing values
     lda = lf.train(
         "Class ~ .",
         data=_with_band(training),
         method="lda",
+        preprocess=["YeoJohnson"],
         control=lf.Control(method="cv", number=3, class_probs=True),
     )
     path = lf.save_bundle(lda, tmp_path / "lda.lfb")
+    assert lf.load_bundle(path).runtime == "python"
     s = Server(path)
     try:
         status, got = s.call("POST", "/predict", rows)

@@ -430,3 +430,40 @@ def test_expand_grid_refuses_a_column_given_twice_or_a_non_mapping():
         lf.expand_grid({"alpha": [0, 1]}, alpha=[0.5])
     with pytest.raises(TypeError, match="must be a mapping of column name to values .* not list"):
         lf.expand_grid([0, 1])
+
+
+def test_options_reach_the_model_and_leave_the_callers_instance_alone(training, fits):
+    """train(options=...) sets the model's settings outside the grid: rf with 7 trees grows 7
+    trees; an unknown option is refused before any fit; a Model instance passed as method keeps
+    its own options."""
+    ctl = Control(method="cv", number=3)
+    res = train(
+        "Class ~ .",
+        data=training,
+        method="rf",
+        grid={"mtry": [3]},
+        control=ctl,
+        options={"n_trees": 7},
+        seed=1,
+    )
+    assert len(res.final_model.est.estimators_) == 7
+    mine = GBM()
+    msg = _fails(
+        fits,
+        "unknown option",
+        "Class ~ .",
+        data=training,
+        method=mine,
+        control=ctl,
+        options={"n_tress": 7},
+    )
+    assert msg.startswith("gbm: unknown option(s) ['n_tress']")
+    assert mine.options == {}
+    _fails(
+        fits,
+        "options must be a mapping",
+        "Class ~ .",
+        data=training,
+        method="rf",
+        options=[("n_trees", 7)],
+    )

@@ -22,6 +22,8 @@ Examples:
   leanfit report --run sonar-seed          the report of stored runs, refitting nothing
   leanfit distill examples/distill_letter.yaml
                                            distil a tuned LightGBM into a small network
+  leanfit leaderboard examples/leaderboard_sonar.yaml
+                                           rank many methods on the same resamples
   leanfit models                           list the models and their engines
   leanfit models gbm                       parameters and defaults of one model
   leanfit bundle --run 3 -o model.lfb      ship a stored run as one bundle file
@@ -118,6 +120,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     dist.add_argument("config", help="path to the distillation YAML")
     dist.add_argument("--store", default=None, help="store URL for a teacher given as a stored run")
+    board = sub.add_parser(
+        "leaderboard",
+        help="tune many methods on the same resamples and rank them (within a time budget)",
+        description="Read a leaderboard config (YAML: data, target or formula, methods — fast, "
+        "all or a list — control, metric, tune_length, budget in seconds, n_jobs, seed, output), "
+        "check it, then tune every method on the same resamples, print the ranked table (metric, "
+        "SD, fit and predict seconds, chosen parameters; failed and skipped methods with why) and "
+        "write leaderboard.csv, leaderboard.png and report.html to the output folder. "
+        "See examples/leaderboard_sonar.yaml.",
+    )
+    board.add_argument("config", help="path to the leaderboard YAML")
+    board.add_argument("-j", "--n-jobs", type=int, default=None, help="worker processes")
+    board.add_argument("-o", "--output", default=None, help="output folder (default: the config's)")
     models = sub.add_parser(
         "models",
         help="list models, or show one model's parameters",
@@ -128,6 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("--tag", help="only models with this tag (substring match)")
     models.add_argument("--mode", choices=["classification", "regression"])
     models.add_argument("--engine", help="only models on this engine, e.g. lightgbm")
+    _monitor_parser(sub)
     _ship_parsers(sub)
     _serve_parser(sub)
     return p
@@ -590,6 +606,84 @@ def _run_failure(e: Exception, args: argparse.Namespace) -> str | None:
     return f"the experiment store {url} failed: {reason}"
 
 
+# --- leanfit monitor ------------------------------------------------------------------------
+
+
+def _monitor_parser(sub: Any) -> None:
+    mon = sub.add_parser(
+        "monitor",
+        help="drift, violations and performance of new data against a bundle's reference",
+        description="Compare current rows with the reference rows of a bundle (.lfb) or of a "
+        "CSV/Parquet file: per-column drift (Evidently's default tests), prediction drift, "
+        "missing-value and range violations, and performance once labels arrive. Exit code 0: "
+        "no drift; 1: data-set or prediction drift; 2: bad input.",
+    )
+    mon.add_argument("reference", help="a bundle file (.lfb) or a CSV/Parquet of reference rows")
+    mon.add_argument("--current", required=True, help="current rows (CSV or Parquet)")
+    mon.add_argument(
+        "--labels", help="labels for current rows (CSV or Parquet), joined on --id-column"
+    )
+    mon.add_argument("--id-column", help="the column joining labels to current rows")
+    mon.add_argument("--target", help="the outcome column (in labels and the reference rows)")
+    mon.add_argument("--html", help="write the HTML monitoring report here")
+    mon.add_argument("--json", help="write the JSON result here")
+    mon.add_argument(
+        "--drift-share",
+        type=float,
+        default=0.5,
+        help="share of drifted columns that means data-set drift (default 0.5)",
+    )
+
+
+def _read_table(path: str, what: str) -> Any:
+    import pandas as pd
+
+    low = path.lower()
+    if low.endswith((".parquet", ".pq")):
+        return pd.read_parquet(path)
+    if low.endswith((".csv", ".csv.gz", ".txt")):
+        return pd.read_csv(path)
+    raise ValueError(f"{what} {path!r}: expected a .csv or .parquet file")
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    from .monitoring import monitor
+
+    reference: Any
+    if args.reference.lower().endswith(".lfb"):
+        try:
+            from .bundle import load_bundle  # type: ignore[import-not-found,import-untyped,unused-ignore]
+        except ImportError as e:
+            raise ValueError(f"reading bundle {args.reference!r} needs leanfit.bundle: {e}") from e
+        reference = load_bundle(args.reference)
+    else:
+        reference = _read_table(args.reference, "reference")
+    current = _read_table(args.current, "--current")
+    labels = _read_table(args.labels, "--labels") if args.labels else None
+    res = monitor(
+        reference,
+        current,
+        labels=labels,
+        id_column=args.id_column,
+        target=args.target,
+        drift_share=args.drift_share,
+    )
+    if args.json:
+        res.to_json(args.json)
+    if args.html:
+        res.to_html(args.html)
+    verdict = "drift detected" if res.exit_code else "no drift"
+    moved = "yes" if res.prediction_drift else "no"
+    print(
+        f"{verdict}: {res.n_drifted} of {len(res.columns)} columns drifted "
+        f"({res.share_drifted:.0%}), prediction drift: {moved}, {len(res.violations)} violation(s)"
+    )
+    return res.exit_code
+
+
+# --- end of leanfit monitor -----------------------------------------------------------------
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
@@ -638,6 +732,12 @@ def _main(argv: list[str] | None) -> int:
 
             run_distill_config(args.config, store=args.store)
             return 0
+        if args.command == "leaderboard":
+            from .leaderboard_config import run_leaderboard_config
+
+            state.update(dest=args.output, running=False)
+            run_leaderboard_config(args.config, n_jobs=args.n_jobs, output=args.output)
+            return 0
         if args.command == "runs":
             return _runs(args)
         if args.command == "models":
@@ -645,6 +745,8 @@ def _main(argv: list[str] | None) -> int:
         if args.command == "serve":
             state.update(dest=args.log_dir)
             return _serve(args)
+        if args.command == "monitor":
+            return _monitor(args)
         if args.command in ("bundle", "predict"):
             state.update(dest=args.output)
             return _bundle(args) if args.command == "bundle" else _predict(args, state)

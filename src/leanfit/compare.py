@@ -335,16 +335,11 @@ class ModelDiff:
 
 
 # -- building from TrainResults ------------------------------------------------------------------
-def resamples(
-    models: Mapping[str, TrainResult] | Sequence[TrainResult],
-    metrics: Sequence[str] | None = None,
-) -> ModelComparison:
-    """Collect the chosen candidate's per-resample metrics of each model (caret's resamples).
-
-    A mapping names the models; a sequence takes each result's method name (made unique as R's
-    make.unique does: "gbm", "gbm.1"). All models must share the same resamples (same hash).
-    Metrics not computed by every model are left out with a warning; ``metrics`` picks some.
-    """
+def named_results(
+    models: Mapping[str, TrainResult] | Sequence[TrainResult], what: str
+) -> tuple[list[str], list[TrainResult]]:
+    """Names and TrainResults (at least two): a mapping names them; a sequence takes each
+    result's method name, made unique as R's make.unique does ("gbm", "gbm.1")."""
     from .tuning.result import TrainResult
 
     if isinstance(models, Mapping):
@@ -355,11 +350,26 @@ def resamples(
     else:
         raise TypeError("models must be a mapping of name -> TrainResult or a sequence of them")
     if len(fits) < 2:
-        raise ValueError(f"compare needs at least two models, got {len(fits)}")
+        raise ValueError(f"{what} needs at least two models, got {len(fits)}")
     _check_names(tuple(names))
     for name, fit in zip(names, fits, strict=True):
         if not isinstance(fit, TrainResult):
             raise TypeError(f"model {name!r} is a {type(fit).__name__}, not a TrainResult")
+    return names, fits
+
+
+def resamples(
+    models: Mapping[str, TrainResult] | Sequence[TrainResult],
+    metrics: Sequence[str] | None = None,
+) -> ModelComparison:
+    """Collect the chosen candidate's per-resample metrics of each model (caret's resamples).
+
+    A mapping names the models; a sequence takes each result's method name (made unique as R's
+    make.unique does: "gbm", "gbm.1"). All models must share the same resamples (same hash).
+    Metrics not computed by every model are left out with a warning; ``metrics`` picks some.
+    """
+    names, fits = named_results(models, "compare")
+    for name, fit in zip(names, fits, strict=True):
         if fit.scores is None or fit.resamples is None:
             raise ValueError(
                 f"model {name!r} was fitted with Control(method='none'): it has no resamples "

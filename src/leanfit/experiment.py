@@ -418,15 +418,9 @@ def _plan_fit(
     elif isinstance(grid, dict):
         grid = {k: _seq(v, f"grid: {k}") for k, v in grid.items()}
     spec["grid"] = grid
-    options = spec.pop("options", None)  # engine settings outside the grid: {n_trees: 1000}
-    if options is not None:
-        from .models.base import get_model
-
-        if not isinstance(options, dict):
-            raise ValueError(f"options must be a mapping, got {options!r}")
-        method: Any = spec.get("method")  # from YAML: get_model says what it must be
-        spec["method"] = get_model(method)
-        spec["method"].options.update(options)
+    if spec.get("options") is not None and not isinstance(spec["options"], dict):
+        # engine settings outside the grid ({n_trees: 1000}), handed to train()
+        raise ValueError(f"options must be a mapping, got {spec['options']!r}")
     if spec.get("selection"):
         spec["control"] = replace(spec["control"], selection=spec.pop("selection"))
     predict = spec.get("predict")

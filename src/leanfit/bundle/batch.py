@@ -51,7 +51,9 @@ def _chunks(
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        pf = pq.ParquetFile(path)
+        # pre_buffer off: with it, pyarrow keeps every row group read so far (memory grows with
+        # the file); without it, memory stays at about one row group
+        pf = pq.ParquetFile(path, pre_buffer=False)
         total = int(pf.metadata.num_rows)
 
         def gen() -> Iterator[pd.DataFrame]:

@@ -239,6 +239,10 @@ def _from_train_result(fit: Any) -> tuple[dict[str, bytes], dict[str, Any], Any]
     for kw in ({"raw_inputs": True}, {}):
         try:
             graph = export(fit, **kw)
+            if kw:  # float64 inputs: float32 would round values leanfit computes with
+                from ..export.pipeline import double_inputs
+
+                graph = double_inputs(graph)
             break
         except (TypeError, NotImplementedError, ValueError, ImportError) as e:
             notes.append(f"to_onnx({', '.join(f'{k}={v}' for k, v in kw.items())}): {e}")
@@ -551,6 +555,7 @@ def load_bundle(path: str | Path, *, threads: int = 1) -> Bundle:
             "runtime",
             "onnx_inputs",
             "onnx_note",
+            "onnx_export_notes",
             "probabilities",
             "created",
             "versions",

@@ -31,7 +31,7 @@ class Runner:
 @dataclass
 class OnnxRunner(Runner):
     """An ONNX Runtime session; its inputs say how to feed it: a single "X" (the encoded model
-    matrix) or one input per raw column (numeric float32 [N, 1], factors string [N, 1])."""
+    matrix) or one input per raw column (numerics float64 or float32 [N, 1], factors string)."""
 
     session: Any
     encoder: Encoder
@@ -60,7 +60,8 @@ class OnnxRunner(Runner):
                     arr = np.array(["" if isinstance(v, float) else str(v) for v in s], object)
                     feed[col] = arr.reshape(-1, 1)
                 else:
-                    feed[col] = s.to_numpy(dtype=np.float32).reshape(-1, 1)
+                    dtype = np.float64 if "double" in self.kinds[col] else np.float32
+                    feed[col] = s.to_numpy(dtype=dtype).reshape(-1, 1)
         else:
             X = self.encoder.transform(clean)
             feed = {"X": np.ascontiguousarray(X, dtype=np.float32)}

@@ -5,7 +5,9 @@ output: ``"probabilities"`` (float32, ``[N, K]``, columns in class-code order) f
 ``"prediction"`` (float32, ``[N]``) for regressors. Teachers (tree ensembles) and students (torch
 networks) can then be compared in the same runtime (see ``leanfit.export.runtime``). The maintained
 converters do the work: onnxmltools for LightGBM, skl2onnx for scikit-learn trees, the torch.export
-based exporter (``torch.onnx.export(..., dynamo=True)``) for torch modules.
+based exporter (``torch.onnx.export(..., dynamo=True)``) for torch modules; ``engines`` adds
+skl2onnx / onnxmltools / CatBoost conversions, ``graphs`` hand-built graphs for the linear,
+discriminant, kernel and neighbour models. ``_CONVERTERS`` is the one table of what exports.
 """
 
 from __future__ import annotations
@@ -37,7 +39,14 @@ _TREE_COUNTS = ("n_trees", "n_estimators", "ntree", "n_bags", "num_trees")
 # What each converter returns: the ONNX model, its output's name, and the class codes (or None).
 _Converted = tuple[Any, str, np.ndarray | None]
 
-__all__ = ["OPSET", "LIGHTGBM_OPSET", "ML_OPSET", "supported_methods", "to_onnx"]
+__all__ = [
+    "LIGHTGBM_OPSET",
+    "ML_OPSET",
+    "NOT_EXPORTABLE",
+    "OPSET",
+    "supported_methods",
+    "to_onnx",
+]
 
 
 def _need(module: str) -> Any:
@@ -117,7 +126,7 @@ def to_onnx(
 
 def supported_methods() -> list[str]:
     """The leanfit methods whose fitted models ``to_onnx`` converts."""
-    return sorted({cls.name for cls in _handlers()})
+    return sorted({cls.name for cls in _handlers()} - set(NOT_EXPORTABLE))
 
 
 # -- leanfit fits -----------------------------------------------------------------------------
@@ -133,6 +142,47 @@ _CONVERTERS = {
     "rpart2": "_cart",
     "mlp": "_network",
     "distill_mlp": "_network",
+    # hand-built graphs (leanfit.export.graphs) and other converters (leanfit.export.engines)
+    "lm": "graphs:affine",
+    "glm": "graphs:affine",
+    "glmnet": "graphs:affine",
+    "multinom": "graphs:affine",
+    "lasso": "graphs:affine",
+    "enet": "graphs:affine",
+    "lars": "graphs:affine",
+    "lars2": "graphs:affine",
+    "ridge": "graphs:affine",
+    "pls": "graphs:affine",
+    "pcr": "graphs:affine",
+    "huber": "graphs:affine",
+    "quantile_reg": "graphs:affine",
+    "bayes_ridge": "graphs:affine",
+    "xgb_linear": "graphs:affine",
+    "pam": "graphs:affine",
+    "lda": "graphs:discriminant",
+    "qda": "graphs:discriminant",
+    "rda": "graphs:discriminant",
+    "naive_bayes": "graphs:naive_bayes",
+    "nb": "graphs:naive_bayes",
+    "gaussprocess": "graphs:gaussprocess",
+    "kernel_ridge": "graphs:kernel_ridge",
+    "knn": "graphs:knn",
+    "svm_linear": "engines:sklearn_scaled",
+    "svm_poly": "engines:sklearn_scaled",
+    "svm_radial": "engines:sklearn_scaled",
+    "svm_radial_cost": "engines:sklearn_scaled",
+    "mlp_sklearn": "engines:sklearn_scaled",
+    "adaboost": "engines:sklearn_boosting",
+    "hist_gbm": "engines:sklearn_boosting",
+    "xgb_tree": "engines:xgb_tree",
+    "catboost": "engines:catboost",
+}
+
+
+# Registered methods with no ONNX graph, and why (a subclass of a supported method may be here).
+NOT_EXPORTABLE = {
+    "qrf": "a quantile forest predicts a weighted quantile of the training responses that share "
+    "leaves with the row; ONNX's tree-ensemble operators only sum or average leaf values",
 }
 
 
@@ -141,7 +191,15 @@ def _handlers() -> dict[type[Model], Any]:
     from ..models.base import registry
 
     reg = registry()
-    return {reg[m]: globals()[f] for m, f in _CONVERTERS.items() if m in reg}
+    return {reg[m]: _converter(f) for m, f in _CONVERTERS.items() if m in reg}
+
+
+def _converter(entry: str) -> Any:
+    """A converter function: ``"name"`` here, or ``"module:name"`` in a sibling module."""
+    if ":" not in entry:
+        return globals()[entry]
+    module, func = entry.split(":")
+    return getattr(import_module(f"{__package__}.{module}"), func)
 
 
 def _as_model(model: Any) -> Any:
@@ -201,7 +259,14 @@ def _infer_spec(model: Any, fitted: Any, n_features: int | None, name: str) -> _
             k = int(getattr(fitted, "n_classes", 0))
         p = int(fitted.est.n_features_in_)
     else:
-        raise NotImplementedError(_unsupported(getattr(model, "name", "?")))
+        method = getattr(model, "name", "?")
+        if method in supported_methods():
+            raise NotImplementedError(
+                f"the (model, fitted, sub) form cannot tell the task and width of a {method!r} "
+                "fit (it covers LightGBM boosters, scikit-learn engine fits and networks): "
+                "export the TrainResult, to_onnx(result)"
+            )
+        raise NotImplementedError(_unsupported(method))
     if n_features is not None and int(n_features) != p:
         raise ValueError(f"n_features={n_features} but the model was fitted on {p} columns")
     return _Spec(mode, p, k if mode == CLASSIFICATION else 0, name)
@@ -215,6 +280,10 @@ def _unsupported(method: str) -> str:
 
 
 def _export_fitted(model: Any, fitted: Any, sub: dict[str, Any], spec: _Spec) -> bytes:
+    if model.name in NOT_EXPORTABLE:
+        raise NotImplementedError(
+            f"ONNX export of method {model.name!r} is not supported: {NOT_EXPORTABLE[model.name]}"
+        )
     handlers = _handlers()
     handler = next((handlers[c] for c in type(model).__mro__ if c in handlers), None)
     if handler is None:

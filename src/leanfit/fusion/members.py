@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..compare import _check_names, _make_unique
+from ..compare import named_results
 from ..models.base import CLASSIFICATION
 from ..tuning.result import TrainResult
 
@@ -44,20 +44,7 @@ class HeldOut:
 
 def named_fits(fits: Mapping[str, Any] | Sequence[Any]) -> tuple[list[str], list[TrainResult]]:
     """Names and fits: a mapping names them; a list takes method names made unique (gbm, gbm.1)."""
-    if isinstance(fits, Mapping):
-        names, out = [str(k) for k in fits], list(fits.values())
-    elif isinstance(fits, Sequence) and not isinstance(fits, str):
-        out = list(fits)
-        names = _make_unique([getattr(f, "method", type(f).__name__) for f in out])
-    else:
-        raise TypeError("fits must be a dict of name -> TrainResult or a list of TrainResults")
-    if len(out) < 2:
-        raise ValueError(f"an ensemble needs at least two models, got {len(out)}")
-    _check_names(tuple(names))
-    for name, fit in zip(names, out, strict=True):
-        if not isinstance(fit, TrainResult):
-            raise TypeError(f"model {name!r} is a {type(fit).__name__}, not a TrainResult")
-    return names, out
+    return named_results(fits, "an ensemble")
 
 
 def check_members(names: list[str], fits: list[TrainResult]) -> None:

@@ -68,6 +68,9 @@ class EngineFit:
     est: Any
     mode: str
     n_classes: int = 0
+    # (predictions, rows without any) out of bag, for engines that do not keep their bootstrap
+    # samples (rf's sklearnex engine); None: the engine computes them itself (see _oob)
+    oob: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def _tile(a: np.ndarray, subs: list[dict[str, Any]]) -> np.ndarray:
@@ -94,15 +97,11 @@ def _oob(fit: EngineFit, subs: list[dict[str, Any]]) -> tuple[np.ndarray, np.nda
             "(TrainingData(oob=True), as Control(method='oob') does)"
         )
     if fit.mode != CLASSIFICATION:
-        pred = np.asarray(est.oob_prediction_, dtype=float).reshape(-1).copy()
-        pred[_oob_counts(est, len(pred)) == 0] = np.nan
-        return _tile(pred, subs), None
-    prob = np.asarray(est.oob_decision_function_, dtype=float)
-    prob = expand_proba(np.nan_to_num(prob, nan=0.0), est.classes_, fit.n_classes)
-    unseen = _oob_counts(est, len(prob)) == 0
-    prob[unseen] = 1.0 / fit.n_classes
-    prob = prob / prob.sum(axis=1, keepdims=True)
-    return _tile(prob.argmax(axis=1), subs), _tile(prob, subs)
+        raw = np.asarray(est.oob_prediction_, dtype=float).reshape(-1)
+    else:
+        raw = np.asarray(est.oob_decision_function_, dtype=float)
+        raw = expand_proba(np.nan_to_num(raw, nan=0.0), est.classes_, fit.n_classes)
+    return _oob_result(fit, (raw, _oob_counts(est, len(raw)) == 0), subs)
 
 
 class _SklearnEnsemble(Model):
@@ -170,11 +169,13 @@ class RF(_SklearnEnsemble):
     1 (classification) or 5 (regression) rows left unsplit — randomForest's nodesize (option
     ``nodesize``). Class probabilities average the trees' leaf frequencies (randomForest counts
     votes). Out-of-bag predictions come from the same fit (``Control(method="oob")``), computed
-    only under that control.
+    only under that control. ``options={"engine": "sklearnex"}`` grows the trees with
+    scikit-learn-intelex instead (see ``_fit_sklearnex``).
     """
 
     name = "rf"
-    option_names: ClassVar[tuple[str, ...] | None] = ("n_trees", "nodesize")  # QRF adds one
+    # QRF reads "quantile" instead of "engine"
+    option_names: ClassVar[tuple[str, ...] | None] = ("n_trees", "nodesize", "engine")
     label = "Random Forest"
     engine = "sklearn"
     tags: ClassVar[tuple[str, ...]] = (
@@ -201,6 +202,23 @@ class RF(_SklearnEnsemble):
         """caret: unique(sample(1:p, len, replace = TRUE))."""
         p = data.X.shape[1]
         return pd.DataFrame({"mtry": np.unique(rng.integers(1, p + 1, length))})
+
+    def check_task(self, mode: str, n_classes: int) -> None:
+        """The engine option names a known engine, and that engine is installed."""
+        engine = self.options.get("engine", "sklearn")
+        if engine not in RF_ENGINES:
+            raise ValueError(
+                f"{self.name}: options['engine'] must be one of {list(RF_ENGINES)}, not {engine!r}"
+            )
+        if engine == "sklearnex":
+            _sklearnex_forests()
+
+    def fit(
+        self, data: TrainingData, params: dict[str, Any], subs: list[dict[str, Any]], seed: int
+    ) -> EngineFit:
+        if self.options.get("engine", "sklearn") == "sklearnex":
+            return _fit_sklearnex(data, self._forest(data, params, seed))
+        return super().fit(data, params, subs, seed)
 
     def _estimator(self, data: TrainingData, params: dict[str, Any], seed: int) -> Any:
         from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
@@ -230,7 +248,102 @@ class RF(_SklearnEnsemble):
     def oob_predict(
         self, fitted: EngineFit, subs: list[dict[str, Any]]
     ) -> tuple[np.ndarray, np.ndarray | None]:
+        if fitted.oob is not None:  # the sklearnex engine's, kept at fit time
+            return _oob_result(fitted, fitted.oob, subs)
         return _oob(fitted, subs)
+
+
+# -- rf on scikit-learn-intelex (options={"engine": "sklearnex"}) -----------------------------
+
+RF_ENGINES = ("sklearn", "sklearnex")
+
+
+def _sklearnex_forests() -> tuple[Any, Any]:
+    """scikit-learn-intelex's forest classes, or an error naming the extra that installs them."""
+    try:
+        from sklearnex.ensemble import RandomForestClassifier, RandomForestRegressor
+    except ImportError as e:
+        raise ImportError(
+            "rf: options['engine'] = 'sklearnex' needs scikit-learn-intelex "
+            f"({e}); install it with: pip install 'leanfit[fast-rf]'"
+        ) from e
+    return RandomForestClassifier, RandomForestRegressor
+
+
+def _fit_sklearnex(data: TrainingData, forest: dict[str, Any]) -> EngineFit:
+    """Grow rf's forest with scikit-learn-intelex, then keep it as a scikit-learn forest.
+
+    oneDAL grows the trees (histogram splits, at most 256 bins per predictor; with case weights
+    or missing values sklearnex itself falls back to scikit-learn). Its trees are converted at
+    once into scikit-learn trees inside a scikit-learn RandomForest, so a fit predicts, stores
+    and restores exactly as any scikit-learn forest (no oneDAL object reaches skops, which
+    aborts on them), and a class probability is the share of tree votes, as randomForest's.
+    The out-of-bag predictions, which need the bootstrap samples that only oneDAL knew, are
+    kept beside it.
+    """
+    import warnings
+
+    classifier, regressor = _sklearnex_forests()
+    cls = data.mode == CLASSIFICATION
+    y = _target(data)
+    # A regression row that no tree left out gets an out-of-bag prediction of exactly 0 from
+    # oneDAL; fitting y + shift (>= 1 everywhere) makes 0 impossible for every other row.
+    shift = 0.0 if cls else float(1.0 - np.min(y))
+    est = (classifier if cls else regressor)(**forest, oob_score=data.oob)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Some inputs do not have OOB scores")
+        warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+        est.fit(data.X, y + shift if shift else y, sample_weight=data.weights)
+    oob = None
+    if data.oob:
+        raw = np.asarray(est.oob_decision_function_ if cls else est.oob_prediction_, dtype=float)
+        raw = raw.reshape(len(y), -1) if cls else raw.reshape(-1)
+        if cls:
+            unseen = ~(np.nan_to_num(raw, nan=0.0).sum(axis=1) > 0)
+            raw = expand_proba(np.nan_to_num(raw, nan=0.0), est.classes_, data.n_classes)
+        else:
+            unseen = ~(np.nan_to_num(raw, nan=0.0) != 0)
+            raw = raw - shift
+        oob = (raw, unseen)
+    return EngineFit(_sklearn_shell(est, forest, cls, shift), data.mode, data.n_classes, oob)
+
+
+def _sklearn_shell(est: Any, forest: dict[str, Any], cls: bool, shift: float) -> Any:
+    """A fitted scikit-learn RandomForest holding ``est``'s trees (as scikit-learn trees)."""
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    trees = list(est.estimators_)  # oneDAL's trees converted (about 1 s per 500 large trees)
+    shell = (RandomForestClassifier if cls else RandomForestRegressor)(**forest)
+    shell.estimator_ = (DecisionTreeClassifier if cls else DecisionTreeRegressor)()
+    shell.estimators_ = trees
+    shell.n_features_in_ = est.n_features_in_
+    shell.n_outputs_ = 1
+    if cls:
+        shell.classes_ = est.classes_
+        shell.n_classes_ = est.n_classes_
+    for tree in trees:
+        if shift:  # leaf means of y + shift back to means of y
+            tree.tree_.value[:] -= shift
+        # scikit-learn's own trees keep their random_state; these were grown by oneDAL
+        tree.random_state = None
+    return shell
+
+
+def _oob_result(
+    fit: EngineFit, oob: tuple[np.ndarray, np.ndarray], subs: list[dict[str, Any]]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Out-of-bag predictions from (raw predictions, rows no member left out): NaN for those
+    rows in regression, uniform probabilities (so class 0) in classification."""
+    raw, unseen = oob
+    if fit.mode != CLASSIFICATION:
+        pred = raw.astype(float, copy=True)
+        pred[unseen] = np.nan
+        return _tile(pred, subs), None
+    prob = raw.astype(float, copy=True)
+    prob[unseen] = 1.0 / fit.n_classes
+    prob = prob / prob.sum(axis=1, keepdims=True)
+    return _tile(prob.argmax(axis=1), subs), _tile(prob, subs)
 
 
 class QRF(RF):

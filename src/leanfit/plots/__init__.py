@@ -18,6 +18,7 @@ from .compare import (
     plot_splom,
 )
 from .heldout import plot_calibration, plot_confusion, plot_pr, plot_roc
+from .leaderboard import plot_leaderboard
 from .other import plot_importance, plot_learning_curve
 from .train import plot_resample_distribution, plot_tuning
 
@@ -32,6 +33,7 @@ __all__ = [
     "plot_diff",
     "plot_dot",
     "plot_importance",
+    "plot_leaderboard",
     "plot_learning_curve",
     "plot_pr",
     "plot_resample_distribution",

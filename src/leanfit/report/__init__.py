@@ -155,7 +155,12 @@ def _fit_section(name: str, res: Any) -> str:
     out.append(_table(best_row, left=()))
     figs = []
     varying = [c for c in res.candidates.columns if res.candidates[c].nunique() > 1]
-    numeric = [c for c in varying if pd.api.types.is_numeric_dtype(res.candidates[c])]
+    numeric = [
+        c
+        for c in varying
+        if pd.api.types.is_numeric_dtype(res.candidates[c])
+        and not pd.api.types.is_bool_dtype(res.candidates[c])  # plot_tuning: no bool axis
+    ]
     if numeric:
         figs.append(
             _img(
@@ -239,6 +244,41 @@ def _comparison_section(cmp: Comparison) -> str:
     return "".join(out)
 
 
+def leaderboard_section(board: Any) -> str:
+    """The leaderboard (``leanfit.ranking.Leaderboard``): its ranked table with failed and
+    skipped methods and their reasons, the box-and-dot plot, and the paired tests of the top 5."""
+    from ..compare import DIFF_COLUMNS
+
+    budget = "no budget" if board.budget is None else f"a budget of {board.budget:g} s"
+    out = [
+        "<h2>Leaderboard</h2>",
+        f'<p class="meta">{len(board.table)} methods ({html.escape(board.mode)}) ranked by '
+        f"{html.escape(board.metric)} ({'higher' if board.maximize else 'lower'} is better), "
+        f"all on the same resamples: {html.escape(board.control.describe())}, hash "
+        f"<code>{board.resample_hash[:16]}</code>; default grids of tune_length "
+        f"{board.tune_length}; seed {board.seed}; {budget}; {board.elapsed:.1f} s in all. "
+        "Seconds: fit (resamples and final model) and predict (held-out rows) summed over "
+        "workers, and wall clock.</p>",
+    ]
+    table = board.table.drop(columns=["note"])
+    table["rank"] = table["rank"].astype(object).where(table["rank"].notna(), "")
+    out.append(_table(table, best=0 if board.ranked else None, left=("method", "params", "status")))
+    notes = board.table.loc[board.table["note"] != "", ["method", "status", "note"]]
+    if len(notes):
+        out.append("<h3>Failed and skipped</h3>" + _table(notes, left=tuple(notes.columns)))
+    if board.ranked:
+        out.append(f'<div class="grid">{_img(board.plot(), "Per-resample " + board.metric)}</div>')
+    if len(board.ranked) >= 2:
+        top = min(5, len(board.ranked))
+        frame = board.compare(top=top).to_frame()
+        cols = [c for c in DIFF_COLUMNS if c not in ("df", "test", "adjustment")]
+        out.append(
+            f"<h3>Top {top}: paired t-tests, Bonferroni adjustment</h3>"
+            + _table(frame[cols], left=("metric", "model1", "model2"))
+        )
+    return "".join(out)
+
+
 def _resumed(res: Any) -> str:
     """'' for a fit computed in one go, else how its stored run was resumed (its compute time
     then covers every invocation; its wall time over them all is given too)."""
@@ -255,6 +295,7 @@ def render_report(
     fits: Mapping[str, Any],
     comparisons: Sequence[Comparison] = (),
     notes: Mapping[str, Any] | None = None,
+    leaderboard: Any = None,
 ) -> str:
     """The whole report as one HTML string (see ``write_report``)."""
     t0 = time.perf_counter()
@@ -296,6 +337,8 @@ def render_report(
         "fitting and predicting summed over workers, including task results read back from "
         "the experiment store.</p>"
     )
+    if leaderboard is not None:
+        parts.append(leaderboard_section(leaderboard))
     for cmp in comparisons:
         parts.append(_comparison_section(cmp))
     for name, res in fits.items():
@@ -315,9 +358,12 @@ def write_report(
     fits: Mapping[str, Any],
     comparisons: Sequence[Comparison] = (),
     notes: Mapping[str, Any] | None = None,
+    leaderboard: Any = None,
 ) -> Path:
-    """Write the self-contained HTML report of these fits and comparisons to ``path``."""
+    """Write the self-contained HTML report of these fits and comparisons (and a leaderboard's
+    section, ``leanfit.ranking.Leaderboard``) to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(title, fits, comparisons, notes), encoding="utf-8")
+    html_text = render_report(title, fits, comparisons, notes, leaderboard=leaderboard)
+    path.write_text(html_text, encoding="utf-8")
     return path

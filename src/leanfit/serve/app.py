@@ -181,8 +181,17 @@ class _Predictor:
         self.session = runner.session if isinstance(runner, OnnxRunner) and runner.raw else None
         if self.session is not None:
             inputs = {i.name: i.type for i in self.session.get_inputs()}
-            self.strings = {c.name for c in self.columns if "string" in inputs.get(c.name, "")}
+            kinds = {"tensor(string)": "string", "tensor(float)": "float32"}
+            kinds["tensor(double)"] = "float64"
+            # the input type of each raw column; a type the quick path does not feed: no quick path
+            self.kinds = {c.name: kinds.get(inputs.get(c.name, ""), "") for c in self.columns}
+            self.strings = {n for n, k in self.kinds.items() if k == "string"}
+            self.numeric = {
+                dt: [n for n, k in self.kinds.items() if k == dt] for dt in ("float32", "float64")
+            }
             self.outputs = [o.name for o in self.session.get_outputs()]
+            if "" in self.kinds.values():
+                self.session = None
 
     def predict(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]] | list[tuple[int, str]]:
         """One answer per row, or (row, reason) for each row the schema refuses."""
@@ -205,11 +214,11 @@ class _Predictor:
     def _onnx(self, values: dict[str, list[Any]]) -> list[dict[str, Any]]:
         assert self.session is not None
         feed: dict[str, np.ndarray] = {}
-        numeric = [n for n in values if n not in self.strings]
-        # one conversion for all numeric columns; each input a contiguous [N, 1] row of it
-        block = np.array([values[n] for n in numeric], dtype=np.float32)
-        for j, name in enumerate(numeric):
-            feed[name] = block[j].reshape(-1, 1)
+        for dtype, numeric in self.numeric.items():
+            # one conversion for the numeric columns of a type; each input a contiguous [N, 1]
+            block = np.array([values[n] for n in numeric], dtype=dtype)
+            for j, name in enumerate(numeric):
+                feed[name] = block[j].reshape(-1, 1)
         for name in self.strings:
             col = values[name]
             arr = np.array(["" if isinstance(v, float) else v for v in col], dtype=object)

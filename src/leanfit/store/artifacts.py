@@ -56,6 +56,8 @@ ENGINE_CHECK_TIMEOUT_S = 60
 _LIGHTGBM, _XGBOOST, _CATBOOST, _SKOPS = "lightgbm-text", "xgboost-json", "catboost-cbm", "skops"
 _CATBOOST_CLASSES = ("CatBoost", "CatBoostClassifier", "CatBoostRegressor")
 _FRAMES = ("DataFrame", "Series")
+# Modules whose objects crash skops.dumps outright (no exception to catch): refused beforehand.
+_ABORTS_SKOPS = ("sklearnex", "daal4py", "onedal")
 
 
 class UnsafeModelError(StoreError):
@@ -449,6 +451,12 @@ def _dump(fitted: Any, check: bool) -> tuple[str, bytes]:
     parts: list[tuple[str, bytes]] = []
 
     def take(leaf: Any) -> Any:
+        if type(leaf).__module__.startswith(_ABORTS_SKOPS):
+            raise UnsafeModelError(
+                f"{type(leaf).__module__}.{type(leaf).__qualname__} cannot be stored: "
+                "skops aborts the process on scikit-learn-intelex (oneDAL) objects; store its "
+                "trees as a scikit-learn forest instead (as rf's engine='sklearnex' fits do)"
+            )
         if type(leaf).__module__.startswith("pandas") and type(leaf).__name__ in _FRAMES:
             return FrameData.of(leaf)
         f = _engine_fmt(leaf)

@@ -6,9 +6,10 @@ scores from metrics.py and the choice from selection.py.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from contextlib import closing, suppress
 from typing import TYPE_CHECKING, Any
 
@@ -58,11 +59,17 @@ def plan_train(
     seed: int | None = None,
     allow_large: bool = False,
     task: str | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> TrainPlan:
     """Validate train()'s inputs and plan its tasks without fitting anything (see ``train``)."""
     control = control or Control()
     _check_jobs(control)
     model = get_model(method)
+    if options:
+        if not isinstance(options, Mapping):
+            raise ValueError(f"options must be a mapping such as {{'n_trees': 1000}}: {options}")
+        model = copy.copy(model)  # the caller's Model instance keeps its own options
+        model.options = {**model.options, **options}
     if grid is not None:
         model = model.tuned_over(grid)
     ds = make_dataset(x, y, data=data, weights=weights, task=task)
@@ -231,6 +238,8 @@ def train(
     ``maximize`` to the metric's natural direction. ``weights`` are observation weights,
     ``groups`` row groups for ``Control(method="group_cv")``. One ``seed`` reproduces every
     resample and fit, whatever ``n_jobs``. Every input is checked before anything is fitted.
+    ``options`` are the model's settings outside the grid (``{"n_trees": 1000}``, rf's
+    ``{"engine": "sklearnex"}``; ``leanfit models NAME`` lists them), checked before any fit.
     ``task``: "classification" or "regression" (default None: a numeric target is regressed,
     with a warning when it holds at most 10 whole values, as class codes do; any other is
     classified); classifying a numeric target makes its values the class names ("1", "2").
