@@ -70,10 +70,11 @@ def _free_port() -> int:
 class Server:
     """A `leanfit serve` process on a free loopback port."""
 
-    def __init__(self, bundle: Path, *args: str) -> None:
+    def __init__(self, bundle: Path | None, *args: str) -> None:
         self.port = _free_port()
         env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        cmd = [sys.executable, "-m", "leanfit.cli", "serve", str(bundle), "--port", str(self.port)]
+        cmd = [sys.executable, "-m", "leanfit.cli", "serve", "--port", str(self.port)]
+        cmd += [] if bundle is None else [str(bundle)]
         self.proc = subprocess.Popen(
             [*cmd, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
@@ -390,3 +391,43 @@ def test_workers_share_one_metrics_page_and_stop_on_sigterm(bundle_path, rows, f
     assert float(lines['leanfit_requests_total{path="/predict",status="200"}']) == 8
     got = sum(float(lines.get(f'leanfit_predictions_total{{class="{c}"}}', 0)) for c in "MR")
     assert got == 8
+
+
+CONFIG = """\
+name: serve-sonar
+data: sonar
+formula: Class ~ .
+partition: {p: 0.75, seed: 998}
+fits:
+  gbmFit:
+    method: gbm
+    control: {method: cv, number: 3, class_probs: true}
+    grid: {interaction_depth: 2, n_trees: 10, shrinkage: 0.1, n_minobsinnode: 10}
+    seed: 825
+"""
+
+
+def test_serve_a_stored_run(tmp_path, testing, bundle_path):
+    from leanfit.cli import main
+    from leanfit.experiment import load_experiment, run_experiment
+    from leanfit.store import Store
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(CONFIG)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    exp = load_experiment(cfg, verbose=False)
+    exp.output = exp.report = None
+    with Store.open(url) as store:
+        run_id = run_experiment(exp, echo=lambda *a: None, store=store)["fits"]["gbmFit"]["run_id"]
+    s = Server(None, "--run", str(run_id), "--store", url)
+    try:
+        records = json.loads(testing.drop(columns="Class").to_json(orient="records"))
+        status, got = s.call("POST", "/predict", records)
+    finally:
+        assert s.stop() == 0
+    assert status == 200
+    want = list(exp.results["gbmFit"].predict(testing).astype(str))
+    assert [p["prediction"] for p in got["predictions"]] == want
+    # a bundle and --run together, or neither: refused before anything starts
+    assert main(["serve", str(bundle_path), "--run", str(run_id), "--store", url]) == 2
+    assert main(["serve"]) == 2
