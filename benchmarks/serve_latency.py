@@ -17,6 +17,7 @@ import http.client
 import json
 import os
 import pickle
+import shutil
 import signal
 import socket
 import statistics
@@ -142,7 +143,7 @@ def main() -> None:
         for r in json.loads(testing.drop(columns="Class").to_json(orient="records"))
     ]
 
-    tmp = Path(tempfile.mkdtemp(prefix="serve-bench-"))
+    tmp = Path(tempfile.mkdtemp(prefix="serve-bench-"))  # removed at the end
     bundle = lf.save_bundle(fit, tmp / "sonar.lfb")
     with open(tmp / "model.pkl", "wb") as f:
         pickle.dump(fit, f)  # the hand-written server's usual format (what bundles avoid)
@@ -192,6 +193,7 @@ def main() -> None:
     ):
         ok = "met" if got <= target else "NOT met"
         print(f"  {what:10s} {got:8.2f} {unit:2s} (target <= {target:g} {unit}): {ok}")
+    shutil.rmtree(tmp, ignore_errors=True)
     star = _import_seconds("import starlette.applications, starlette.routing, uvicorn")
     fast = _import_seconds("import fastapi, uvicorn")
     print(
