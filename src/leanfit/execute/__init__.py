@@ -12,6 +12,7 @@ import traceback
 import warnings
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -187,7 +188,8 @@ class SerialExecutor:
 _WORKER: dict[str, Any] = {}
 
 
-def _run_in_worker(path: str, token: str, task: Task) -> TaskResult:
+def _worker_context(path: str, token: str) -> Context:
+    """This run's Context in a worker process, loaded on its first task of the run."""
     if _WORKER.get("token") != token:
         import pickle
 
@@ -198,7 +200,21 @@ def _run_in_worker(path: str, token: str, task: Task) -> TaskResult:
         one_thread()  # kept for the worker's life: not used as a context
         _WORKER.clear()
         _WORKER.update(token=token, ctx=ctx)
-    return run_task(_WORKER["ctx"], task)
+    context: Context = _WORKER["ctx"]
+    return context
+
+
+def _run_in_worker(path: str, token: str, task: Task) -> TaskResult:
+    return run_task(_worker_context(path, token), task)
+
+
+def _warm_worker(path: str, token: str) -> None:
+    """Load the run's Context and import the model's engine, before any task arrives."""
+    import importlib
+
+    ctx = _worker_context(path, token)
+    with suppress(ImportError):
+        importlib.import_module(str(ctx.model.engine))
 
 
 class _WorkerPool:
@@ -222,6 +238,11 @@ class _WorkerPool:
 
     def submit(self, task: Task) -> Future[TaskResult]:
         return self.pool.submit(_run_in_worker, self.path, self.token, task)
+
+    def warm_up(self) -> None:
+        """Have every worker start, load the context and import the engine now."""
+        for _ in range(self.pool._max_workers):
+            self.pool.submit(_warm_worker, self.path, self.token)
 
     def close(self, futures: Iterable[Future[TaskResult]], interrupted: bool) -> None:
         """Drop what nobody will read; on an interruption end the workers now (they would go
@@ -260,14 +281,19 @@ class ProcessExecutor:
 class OverlappedExecutor:
     """This process and ``workers - 1`` local worker processes share the tasks.
 
-    The parent starts computing at once, while the workers start (a fresh worker imports
-    Python, pandas and the engine: about as long as a whole small grid), and hands tasks to
-    each worker as it takes them, a couple at a time, so that nobody waits on anyone: a first
-    train() pays the start-up in the background, a warm one loses nothing.
+    The workers start at once and, while they start (a fresh worker imports Python, pandas and
+    the engine: about as long as a whole small grid), this process computes. ``probe`` tasks
+    run here first: when the last of them shows the rest would take under ``min_seconds``
+    here, the workers get nothing (their start is not waited for). Otherwise each worker is
+    handed tasks as it takes them, a couple at a time, while this process works from the other
+    end of the queue: a first train() pays the start-up in the background, a warm one loses
+    nothing.
     """
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, probe: int = 0, min_seconds: float = 0.0):
         self.workers = workers
+        self.probe = probe
+        self.min_seconds = min_seconds
 
     def run(self, ctx: Context, tasks: Iterable[Task]) -> Iterator[TaskResult]:
         from collections import deque
@@ -278,6 +304,7 @@ class OverlappedExecutor:
         queue = deque(tasks)
         helpers = self.workers - 1
         pool = _WorkerPool(ctx, helpers)
+        pool.warm_up()
         inflight: dict[Future[TaskResult], Task] = {}
         started = False  # a worker has returned a task: from then on keep two queued each
         interrupted = True
@@ -289,6 +316,12 @@ class OverlappedExecutor:
 
         try:
             with one_thread():
+                for _ in range(min(self.probe, len(queue))):
+                    r = run_task(ctx, queue.popleft())
+                    yield r
+                if self.probe and (r.fit_time + r.predict_time) * len(queue) < self.min_seconds:
+                    while queue:  # quick work: not worth a worker
+                        yield run_task(ctx, queue.popleft())
                 top_up()
                 while queue or inflight:
                     for fut in [f for f in inflight if f.done()]:

@@ -17,7 +17,14 @@ import numpy as np
 import pandas as pd
 
 from ..control import Control, make_resamples
-from ..execute import Context, ProcessExecutor, TaskResult, make_executor, warn_fit_warnings
+from ..execute import (
+    Context,
+    OverlappedExecutor,
+    ProcessExecutor,
+    SerialExecutor,
+    TaskResult,
+    warn_fit_warnings,
+)
 from ..frame import Dataset, make_dataset
 from ..metrics import check_summary, maximize_default, metric_names, resolve_metric
 from ..models.base import CLASSIFICATION, REGRESSION, Model, TrainingData, get_model
@@ -439,10 +446,11 @@ def run_tasks(
 def _execute(
     ctx: Context, tasks: list[Task], control: Control
 ) -> Generator[TaskResult, None, None]:
-    """Dask, local worker processes for every task ("processes"), or "local": there the first
-    two tasks run in this process, and the second's time (the first pays the engine's import)
-    decides whether the rest are worth the workers. Results are the same either way — every
-    task is deterministic given its seed.
+    """Dask, local worker processes for every task ("processes"), or "local": there the workers
+    start at once while the first two tasks run in this process, and the second's time (the
+    first pays the engine's import) decides whether the rest are worth the workers; if so, this
+    process keeps computing beside them. Results are the same either way — every task is
+    deterministic given its seed.
     """
     workers = min(control.workers, len(tasks))
     if control.executor == "dask":
@@ -453,14 +461,10 @@ def _execute(
     if control.executor == "processes":
         yield from ProcessExecutor(max(workers, 1)).run(ctx, tasks)
         return
-    rest = tasks
     if workers > 1 and len(tasks) > 2:
-        for r in make_executor(1).run(ctx, tasks[:2]):
-            yield r
-        rest = tasks[2:]
-        if (r.fit_time + r.predict_time) * len(rest) < _PARALLEL_MIN_SECONDS:
-            workers = 1
-    yield from make_executor(workers).run(ctx, rest)
+        yield from OverlappedExecutor(workers, 2, _PARALLEL_MIN_SECONDS).run(ctx, tasks)
+    else:
+        yield from SerialExecutor().run(ctx, tasks)
 
 
 def _plan_tasks(method: str, resamples: Resamples, n_groups: int, seed: int, n: int) -> list[Task]:
