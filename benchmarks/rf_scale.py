@@ -8,6 +8,7 @@ its ``index``. Prints each engine's seconds (median of ``--repeats``), held-out 
 ratio caret's seconds / leanfit's (target: >= 3x, accuracy within 0.005 of caret's).
 
     python benchmarks/rf_scale.py [--repeats 1] [--rows 100000] [--only letter|synthetic]
+                                  [--engines sklearn,sklearnex]
 Needs Rscript with caret and randomForest for the reference column (r-cran-caret,
 r-cran-randomforest); the sklearnex engine needs the fast-rf extra.
 """
@@ -79,6 +80,9 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=100_000, help="rows of the synthetic table")
     ap.add_argument("--ntree", type=int, default=500)
     ap.add_argument("--only", choices=["letter", "synthetic"], default=None)
+    ap.add_argument(
+        "--engines", default=",".join(ENGINES), help="comma-separated leanfit engines to run"
+    )
     args = ap.parse_args()
     print(
         f"caret's rf workflow (one 80/20 split + the final fit, {args.ntree} trees): seconds "
@@ -95,7 +99,7 @@ def main() -> None:
             np.savetxt(rows_file, train_rows, fmt="%d")
             results = {"caret randomForest (R)": _caret(csv, rows_file, mtry, args.ntree,
                                                         args.repeats)}  # fmt: skip
-        for engine in ENGINES:
+        for engine in args.engines.split(","):
             runs = [_leanfit(data, train_rows, engine, mtry, args.ntree)
                     for _ in range(args.repeats)]  # fmt: skip
             results[f"leanfit rf, engine={engine}"] = (
