@@ -131,3 +131,38 @@ def test_onnx_refuses_naming_the_member(boston, glass):
     ens = lf.ensemble({"lda": gfits["lda"], "knn": knn}, "average", weights="equal", inner=3)
     with pytest.raises(NotImplementedError, match="member 'knn'"):
         ens.to_onnx(raw_inputs=True)
+
+
+@pytest.mark.parametrize(("which", "method"), [("glass", "caruana"), ("boston", "stack")])
+def test_bundle_round_trip_equals_the_ensemble(request, tmp_path, which, method):
+    df, fits = request.getfixturevalue(which)
+    target = next(iter(fits.values())).dataset.target
+    ens = lf.ensemble(fits, method, inner=3)
+    path = lf.save_bundle(ens, tmp_path / "ens.lfb")
+    b = lf.load_bundle(path)
+    assert b.runtime == "onnx" and b.info["kind"] == "ensemble"
+    assert b.info["onnx_inputs"] == "raw"
+    X = df.drop(columns=target)
+    got = b.predict(X)
+    if which == "glass":
+        want = ens.predict_proba(X)
+        assert list(got["prediction"]) == [str(v) for v in ens.predict(X)]
+        probs = got[[f"prob_{c}" for c in want.columns]].to_numpy()
+        assert np.max(np.abs(probs - want.to_numpy())) <= TOL
+    else:
+        want = ens.predict(X).to_numpy()
+        assert np.max(np.abs(got["prediction"].to_numpy() - want)) <= TOL * max(
+            1, np.abs(want).max()
+        )
+    assert b.metrics[ens.metric] == pytest.approx(ens.results.loc["ensemble", ens.metric])
+
+
+def test_bundle_refuses_an_ensemble_that_does_not_export(tmp_path, glass):
+    gdf, gfits = glass
+    ctl = _ctl(class_probs=True)
+    knn = lf.train(
+        gdf, "Type", method="knn", control=ctl, grid={"k": [5]}, preprocess=["YeoJohnson"]
+    )
+    ens = lf.ensemble({"lda": gfits["lda"], "knn": knn}, "average", weights="equal", inner=3)
+    with pytest.raises(lf.BundleError, match="member 'knn'"):
+        lf.save_bundle(ens, tmp_path / "no.lfb")
