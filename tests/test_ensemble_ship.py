@@ -166,3 +166,41 @@ def test_bundle_refuses_an_ensemble_that_does_not_export(tmp_path, glass):
     ens = lf.ensemble({"lda": gfits["lda"], "knn": knn}, "average", weights="equal", inner=3)
     with pytest.raises(lf.BundleError, match="member 'knn'"):
         lf.save_bundle(ens, tmp_path / "no.lfb")
+
+
+@pytest.mark.parametrize("method", ["caruana", "stack"])
+def test_distill_takes_an_ensemble_as_teacher(glass, method):
+    pytest.importorskip("torch")
+    df, fits = glass
+    ens = lf.ensemble(fits, method, inner=3)
+    test = df.sample(60, random_state=1)
+    with pytest.warns(UserWarning, match="identical to rows the teacher"):
+        out = lf.distill(
+            ens,
+            test=test,
+            hidden=(16,),
+            epochs=3,
+            multiple=1.0,
+            hard_baseline=False,
+            n_single=50,
+            seed=1,
+        )
+    assert out.teacher.ensemble is ens
+    assert out.teacher.name.startswith(f"ensemble ({method})")
+    # the teacher's probabilities on the model matrix are the ensemble's on the frame
+    X = df.drop(columns="Type")
+    Xm = fits["lda"].dataset.encoder.transform(X)
+    want = ens.predict_proba(X).to_numpy()
+    assert np.max(np.abs(out.teacher.predict_proba(Xm) - want)) <= 1e-6
+    # the report's teacher row scores the ensemble itself on the test rows
+    acc = float(np.mean(ens.predict(test).astype(str).to_numpy() == test["Type"].astype(str)))
+    assert out.report.iloc[0]["accuracy"] == pytest.approx(acc)
+    assert out.report.index[0].startswith("teacher (ensemble")
+    assert out.report.iloc[0]["parity_max_diff"] <= 1e-4  # the ensemble's one graph
+
+
+def test_distill_ensemble_refuses_teacher_weights(glass):
+    _, fits = glass
+    ens = lf.ensemble(fits, "vote", inner=3)
+    with pytest.raises(ValueError, match="teacher_weights does not apply"):
+        lf.distill(ens, teacher_weights=[0.5, 0.25, 0.25])
