@@ -132,8 +132,9 @@ def save_bundle(
     reference_rows: int = REFERENCE_ROWS,
     seed: int = 0,
 ) -> Path:
-    """Write a fitted result (a ``TrainResult`` or a distilled student from ``distill``) to one
-    bundle file (``.lfb``); returns its path.
+    """Write a fitted result (a ``TrainResult``, an ensemble from ``lf.ensemble`` or a distilled
+    student from ``distill``) to one bundle file (``.lfb``); returns its path. An ensemble is
+    bundled as its one ONNX graph (members plus combiner).
 
     ``data``: the raw training frame, when the reference sample should keep it exactly as given
     (by default the raw columns are decoded from the fit's own model matrix: the same values).
@@ -144,12 +145,16 @@ def save_bundle(
     if isinstance(fit, TrainResult):
         parts, man, predictor = _from_train_result(fit)
         dataset = fit.dataset
+    elif hasattr(fit, "combiner") and hasattr(fit, "members") and hasattr(fit, "to_onnx"):
+        parts, man, predictor = _from_ensemble(fit)
+        dataset = fit.dataset
     elif hasattr(fit, "student") and hasattr(fit, "teacher") and hasattr(fit, "to_onnx"):
         parts, man, predictor = _from_distilled(fit)
         dataset = fit.teacher.dataset
     else:
         raise BundleError(
-            f"save_bundle() takes a TrainResult or a distilled student (distill()'s result), got "
+            f"save_bundle() takes a TrainResult, an ensemble (lf.ensemble()'s result) or a "
+            f"distilled student (distill()'s result), got "
             f"{type(fit).__name__}"
         )
     encoder: Encoder = dataset.encoder
@@ -292,6 +297,61 @@ def _from_train_result(fit: Any) -> tuple[dict[str, bytes], dict[str, Any], Any]
         return pred, (prob if man["probabilities"] else None)
 
     return parts, man, predictor
+
+
+def _from_ensemble(fit: Any) -> tuple[dict[str, bytes], dict[str, Any], Any]:
+    """Parts, manifest entries and the ensemble's own predictor for an ensemble (duck-typed:
+    bundle sits below fusion): its one ONNX graph, on raw inputs when every member exports them,
+    else on the model matrix."""
+    from ..tuning.persist import data_fingerprint
+
+    notes = []
+    graph = None
+    for kw in ({"raw_inputs": True, "double": True}, {}):
+        try:
+            graph = fit.to_onnx(**kw)
+            break
+        except (TypeError, NotImplementedError, ValueError, ImportError) as e:
+            notes.append(f"to_onnx({', '.join(f'{k}={v}' for k, v in kw.items())}): {e}")
+    if graph is None:
+        raise BundleError(
+            "cannot bundle this ensemble: it is bundled as one ONNX graph and it does not "
+            "export (" + "; ".join(notes) + ")"
+        )
+    members = list(fit.members.values())
+    mode = fit.dataset.mode
+    res = fit.results
+    row = res.loc["ensemble"] if "ensemble" in res.index else None
+    metrics = {} if row is None else {str(k): _num(v) for k, v in row.items()}
+    handles = all(
+        m.model.takes_missing
+        or set(getattr(m.final_preprocess, "steps", ()) or ()) & set(_IMPUTE_STEPS)
+        for m in members
+    )
+    man: dict[str, Any] = {
+        "kind": "ensemble",
+        "method": f"ensemble ({fit.method})",
+        "engine": None,
+        "best_params": {
+            "members": {name: m.method for name, m in fit.members.items()},
+            "weights": None if fit.weights is None else fit.weights.to_dict(),
+            **dict(fit.settings),
+        },
+        "metrics": metrics,
+        "metric": fit.metric,
+        "fingerprint": data_fingerprint(cast("TrainPlan", members[0])),
+        "probabilities": mode == CLASSIFICATION,
+        "onnx_export_notes": notes,
+        "_handles_missing": bool(handles),
+    }
+
+    def predictor(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        if mode != CLASSIFICATION:
+            return fit.predict(frame).to_numpy(dtype=float), None
+        prob = fit.predict_proba(frame).to_numpy(dtype=float)
+        return fit.predict(frame).cat.codes.to_numpy(), prob
+
+    return {"model.onnx": graph}, man, predictor
 
 
 def _from_distilled(fit: Any) -> tuple[dict[str, bytes], dict[str, Any], Any]:

@@ -122,11 +122,17 @@ def compare_models(
         perf: dict[str, dict[str, float]] = {}
         notes = []
         try:
-            graphs = [to_onnx(m) for m in teacher.members]
+            if teacher.ensemble is not None:  # its one graph: members plus combiner
+                graphs = [teacher.ensemble.to_onnx()]
+            else:
+                graphs = [to_onnx(m) for m in teacher.members]
         except (NotImplementedError, ValueError) as e:  # not exportable: say so, measure the rest
             notes.append(f"teacher not measured in ONNX Runtime: {e}")
         else:
-            refs = [_reference(mode, member_outputs(m, Xf)) for m in teacher.members]
+            if teacher.ensemble is not None:
+                refs = [_reference(mode, teacher.outputs(Xf))]
+            else:
+                refs = [_reference(mode, member_outputs(m, Xf)) for m in teacher.members]
             perf[table.index[0]] = _runtime(graphs, refs, X32, n_single, batch_size)
         for name, st in students.items():
             perf[name] = _runtime(

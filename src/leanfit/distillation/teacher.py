@@ -1,4 +1,5 @@
-"""Teachers: one fitted leanfit model, or several averaged with weights.
+"""Teachers: one fitted leanfit model, several averaged with weights, or an ensemble
+(``lf.ensemble``'s result, taken duck-typed: its members' outputs mixed by its own combiner).
 
 A teacher answers ``outputs(X)`` on the model matrix: logits for classification (the engine's raw
 margins where it has them — LightGBM / gbm — else the log of its probabilities clipped at 1e-7),
@@ -8,6 +9,7 @@ weighted mean of their probabilities) or averaged (regression).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.special import softmax
 
+from leanfit.execute import predict_group
 from leanfit.models.base import CLASSIFICATION, registry
 
 if TYPE_CHECKING:
@@ -64,6 +67,8 @@ class Teacher:
 
     members: list[TrainResult]
     weights: np.ndarray
+    #: an ensemble (``lf.ensemble``'s result) whose combiner mixes the members, or None
+    ensemble: Any = None
 
     @classmethod
     def of(cls, teacher: Any, weights: Sequence[float] | str | None = None) -> Teacher:
@@ -74,6 +79,19 @@ class Teacher:
         """
         if isinstance(teacher, Teacher):
             return teacher
+        if _is_ensemble(teacher):
+            if weights is not None:
+                raise ValueError(
+                    "teacher_weights does not apply to an ensemble teacher: its own combiner "
+                    f"({teacher.method}) weighs its members"
+                )
+            members = list(teacher.members.values())
+            for i, m in enumerate(members):
+                if m.final_model is None:
+                    raise ValueError(
+                        f"teacher member {i} ({m.method}) has no final model to teach with"
+                    )
+            return cls(members, np.full(len(members), 1.0 / len(members)), ensemble=teacher)
         members = list(teacher) if isinstance(teacher, (list, tuple)) else [teacher]
         if not members:
             raise ValueError("teacher: give at least one fitted model")
@@ -109,6 +127,8 @@ class Teacher:
 
     @property
     def name(self) -> str:
+        if self.ensemble is not None:
+            return f"ensemble ({self.ensemble.method}) of {', '.join(self.ensemble.names)}"
         if len(self.members) == 1:
             return self.members[0].method
         parts = [f"{w:.2f}·{m.method}" for m, w in zip(self.members, self.weights, strict=True)]
@@ -121,6 +141,9 @@ class Teacher:
         return np.concatenate(parts) if parts else self._outputs(X)
 
     def _outputs(self, X: np.ndarray) -> np.ndarray:
+        if self.ensemble is not None:
+            Q = ensemble_outputs(self.ensemble, X)
+            return _log_proba(Q) if self.mode == CLASSIFICATION else Q
         if len(self.members) == 1:
             return member_outputs(self.members[0], X)
         outs = [member_outputs(m, X) for m in self.members]
@@ -131,6 +154,33 @@ class Teacher:
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return softmax(self.outputs(X), axis=1)
+
+
+def _is_ensemble(obj: Any) -> bool:
+    """An EnsembleResult (fusion sits above distillation, so it is recognised by its parts)."""
+    return all(hasattr(obj, a) for a in ("members", "combiner", "heldout", "names"))
+
+
+def ensemble_outputs(ens: Any, X: np.ndarray) -> np.ndarray:
+    """An ensemble's probabilities (n, K) or predictions (n,) on model-matrix rows: each member
+    laid out as the ensemble's held-out predictions (probabilities, or its class as a 0/1 row),
+    then its combiner, as ``EnsembleResult.predict_proba`` computes them on a frame."""
+    parts = []
+    for name, has_prob in zip(ens.names, ens.heldout.has_prob, strict=True):
+        res = ens.members[name]
+        classification = res.dataset.mode == CLASSIFICATION
+        ctx = res.context
+        if classification and has_prob:
+            ctx = dataclasses.replace(ctx, class_probs=True)
+        pred, prob = predict_group(ctx, res.final_preprocess, res.final_model, X, [res._sub()])
+        if not classification:
+            parts.append(np.asarray(pred[0], dtype=float))
+        elif has_prob and prob is not None:
+            parts.append(np.asarray(prob[0], dtype=float))
+        else:
+            k = len(res.dataset.levels)
+            parts.append(np.eye(k)[np.asarray(pred[0], dtype=np.int64)])
+    return np.asarray(ens.combiner.apply(np.stack(parts)), dtype=float)
 
 
 def _check_member(m: Any, i: int) -> None:

@@ -128,6 +128,23 @@ class EnsembleResult:
         out = pd.concat([g.mean(), sd], axis=1)
         return out.loc[["ensemble", *self.names]]
 
+    @property
+    def dataset(self) -> Any:
+        """The training data the members share (their first member's Dataset)."""
+        return next(iter(self.members.values())).dataset
+
+    @property
+    def mode(self) -> str:
+        return str(self.heldout.mode)
+
+    def to_onnx(self, *, raw_inputs: bool = False, double: bool = False) -> bytes:
+        """The whole ensemble (members plus combiner) as one ONNX graph: input "X" (the model
+        matrix), or one input per raw column with ``raw_inputs=True`` (float64 numerics with
+        ``double=True``); output "probabilities" [N, K] or "prediction" [N]."""
+        from .onnx import ensemble_onnx
+
+        return ensemble_onnx(self, raw_inputs=raw_inputs, double=double)
+
     # -- prediction ----------------------------------------------------------------------
     def _members_on(self, newdata: Any) -> np.ndarray:
         """The members' final models on new rows, laid out as the held-out predictions."""
