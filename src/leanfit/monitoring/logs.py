@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 
@@ -17,7 +17,7 @@ __all__ = ["LOG_PATTERN", "read_request_logs", "parse_time"]
 LOG_PATTERN = "requests-*.parquet"
 _STAMP, _PREDICTION = "logged_at", "prediction"
 
-TimeLike = str | dt.datetime | pd.Timestamp | None
+TimeLike: TypeAlias = str | dt.datetime | pd.Timestamp | None
 
 
 def parse_time(value: TimeLike, name: str) -> pd.Timestamp | None:
