@@ -285,6 +285,32 @@ def test_validate_a_frame_and_extra_columns():
         SCHEMA.validate(frame, extra="drop")
 
 
+def test_validate_rejects_integers_beyond_the_float_range():
+    # JSON allows integers of any size; float() of one over ~1.8e308 raises OverflowError, and
+    # str() of one over 4 300 digits raises ValueError: each must be a rejected row, not a crash
+    rows = [
+        {"x": 10**400, "z": 1, "colour": "red"},
+        {"x": 0.5, "z": -(10**5000), "colour": "red"},
+        {"x": 0.5, "z": 10**20, "colour": 10**400},  # 1e20 fits a float: z is fine
+        {"x": 1, "z": 2**1023, "colour": "blue"},  # the largest power of two a float holds
+    ]
+    clean, rejects = SCHEMA.validate(rows)
+    assert list(clean.index) == [3]
+    assert clean.loc[3, "z"] == 2.0**1023 and clean.loc[3, "x"] == 1.0
+    assert list(rejects.index) == [0, 1, 2]
+    r = rejects["reason"]
+    assert r[0] == (
+        "field 'x' expected a finite number, got an integer beyond the float range "
+        "(magnitude about 10^400)"
+    )
+    assert r[1].startswith("field 'z' expected a finite number") and "10^5000" in r[1]
+    assert r[2].startswith("field 'colour' has an integer of magnitude about 10^400")
+    assert "['blue', 'red']" in r[2] and "'z'" not in r[2]
+    frame = pd.DataFrame({"x": pd.Series([10**400, 0.5], dtype=object), "z": 1.0, "colour": "red"})
+    clean, rejects = SCHEMA.validate(frame)
+    assert list(clean.index) == [1] and list(rejects.index) == [0]
+
+
 def test_predict_refuses_rows_that_fail_the_schema(sonar_bundle, testing):
     b = load_bundle(sonar_bundle)
     bad = testing.head(3).astype({"V1": object})

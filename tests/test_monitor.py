@@ -333,3 +333,128 @@ def test_bundle_like_reference_predicts_current_rows():
     assert res.labels == {"scored": 4, "unlabelled": 0, "unmatched_labels": 0, "no_prediction": 1}
     v = res.violations.set_index(["column", "problem"])
     assert v.loc[("x", "below range"), "rows"] == 1
+
+
+# -- current rows from a server's request logs ----------------------------------------------------
+
+DEC1 = pd.Timestamp("2026-12-01T00:00", tz="UTC").timestamp()
+
+
+@pytest.fixture(scope="module")
+def small_bundle(tmp_path_factory):
+    rng = np.random.default_rng(11)
+    n = 300
+    d = pd.DataFrame(
+        {"x1": rng.normal(size=n), "x2": rng.normal(size=n), "f": rng.choice(list("abc"), n)}
+    )
+    d["y"] = np.where(d.x1 + rng.normal(size=n) > 0, "hi", "lo")
+    fit = lf.train("y ~ .", data=d, method="lda", control=lf.Control(method="none"), seed=1)
+    path = lf.save_bundle(fit, tmp_path_factory.mktemp("mon") / "small.lfb")
+    return path, lf.load_bundle(path), d
+
+
+def _log(folder, bundle, rows, at, monkeypatch, prediction=None):
+    """Log ``rows`` with the server's own writer as if served at ``at`` (epoch seconds);
+    ``prediction`` overrides the bundle's answer (to tell logged from recomputed ones)."""
+    import time as _time
+
+    from leanfit.serve import reqlog
+
+    pred = bundle.predict(rows)
+    answers = [
+        {
+            "prediction": prediction or p,
+            "probabilities": {"hi": float(h), "lo": float(lo)},
+        }
+        for p, h, lo in zip(pred["prediction"], pred["prob_hi"], pred["prob_lo"], strict=True)
+    ]
+    clock = SimpleNamespace(
+        time=lambda: at, strftime=_time.strftime, gmtime=lambda: _time.gmtime(at)
+    )
+    monkeypatch.setattr(reqlog, "time", clock)
+    log = reqlog.RequestLog(folder, sample=1.0, rows=50, files=100, seed=0)
+    log.add(rows.to_dict(orient="records"), answers)
+    log.flush()
+
+
+def test_request_logs_in_a_time_window_are_the_current_rows(small_bundle, tmp_path, monkeypatch):
+    path, bundle, d = small_bundle
+    X = d.drop(columns="y")
+    logs = tmp_path / "logs"
+    before = X.iloc[:120]  # logged on 30 November: like the training rows
+    after = X.iloc[120:240].assign(x1=lambda f: f.x1 + 3)  # 1 December: x1 moved
+    _log(logs, bundle, before, DEC1 - 12 * 3600, monkeypatch)
+    _log(logs, bundle, after, DEC1 + 6 * 3600, monkeypatch, prediction="hi")
+    assert len(list(logs.glob("requests-*.parquet"))) == 6  # 50 rows a file
+
+    cur = lf.read_request_logs(logs, since="2026-12-01T00:00")
+    assert len(cur) == 120 and (cur["prediction"] == "hi").all()  # the logged answers
+    assert np.allclose(cur["x1"], after["x1"]) and list(cur["f"]) == list(after["f"])
+    assert (cur["logged_at"] == pd.Timestamp("2026-12-01T06:00", tz="UTC")).all()
+    old = lf.read_request_logs(logs, until="2026-12-01T01:00+01:00")  # = 00:00 UTC, exclusive
+    assert len(old) == 120 and np.allclose(old["x1"], before["x1"])
+    assert len(lf.read_request_logs(logs)) == 240
+
+    res = lf.monitor(bundle, cur)
+    assert res.current_rows == 120
+    assert list(res.current_data["prediction"]) == ["hi"] * 120  # not recomputed by the bundle
+    flags = res.columns.set_index("column")["drifted"]
+    assert flags["x1"] and not flags["x2"]
+    assert res.prediction_drift  # every logged answer is "hi"; the reference has both classes
+    assert "logged_at" in res.ignored_columns
+    res = lf.monitor(bundle, old)
+    assert not res.columns.set_index("column")["drifted"]["x1"]
+
+
+def test_request_log_errors_name_the_problem(small_bundle, tmp_path, monkeypatch):
+    _, bundle, d = small_bundle
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="no request logs .*--log-dir"):
+        lf.read_request_logs(empty)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        lf.read_request_logs(tmp_path / "nowhere")
+    logs = tmp_path / "logs"
+    _log(logs, bundle, d.drop(columns="y").head(10), DEC1, monkeypatch)
+    with pytest.raises(
+        ValueError,
+        match=r"no logged requests from 2026-12-02T00:00:00\+00:00.*"
+        r"10 row\(s\) in 1 file\(s\); they span 2026-12-01T00:00:00",
+    ):
+        lf.read_request_logs(logs, since="2026-12-02")
+    with pytest.raises(ValueError, match="since '2026-13-01T00:00' is not a time; expected ISO"):
+        lf.read_request_logs(logs, since="2026-13-01T00:00")
+    with pytest.raises(ValueError, match="must be before until"):
+        lf.read_request_logs(logs, since="2026-12-02", until="2026-12-01")
+    pd.DataFrame({"x1": [1.0], "prediction": ["hi"]}).to_parquet(logs / "requests-x.parquet")
+    with pytest.raises(
+        ValueError, match=r"requests-x.parquet' lacks the column\(s\) \['logged_at'"
+    ):
+        lf.read_request_logs(logs)
+
+
+def test_cli_monitor_reads_request_logs(small_bundle, tmp_path, monkeypatch, capsys):
+    from leanfit.cli import main
+
+    path, bundle, d = small_bundle
+    X = d.drop(columns="y")
+    logs = tmp_path / "logs"
+    _log(logs, bundle, X.iloc[:150], DEC1 - 3600, monkeypatch)
+    _log(logs, bundle, X.iloc[150:].assign(x1=lambda f: f.x1 + 3), DEC1 + 3600, monkeypatch)
+    out = tmp_path / "m.json"
+    args = ["monitor", str(path), "--logs", str(logs), "--json", str(out)]
+    assert main([*args, "--since", "2026-12-01T00:00"]) == 1
+    got = json.loads(out.read_text())
+    assert {c["column"]: c["drifted"] for c in got["columns"]}["x1"] is True
+    assert main([*args, "--until", "2026-12-01T00:00"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--since", "yesterday"]) == 2
+    assert "--since 'yesterday' is not a time" in capsys.readouterr().err
+    assert main([*args, "--since", "2027-01-01"]) == 2
+    assert "no logged requests from 2027-01-01" in capsys.readouterr().err
+    cur = ["monitor", str(path), "--current", str(tmp_path / "x.csv"), "--since", "2026-12-01"]
+    assert main(cur) == 2
+    assert "give them with --logs DIR" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:  # --current and --logs together: argparse refuses
+        main([*args, "--current", str(tmp_path / "x.csv")])
+    assert e.value.code == 2

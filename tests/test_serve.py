@@ -168,8 +168,9 @@ def test_health_endpoints(server):
         (lambda r: {**r, "V3": [1, 2]}, 422, ["field 'V3' expected a number"]),
         (lambda r: {**r, "band": "huge"}, 422, ["'band'", "'huge'", "not seen", "'low'"]),
         (lambda r: {**r, "V3": 10**400}, 422, ["field 'V3' expected a finite number"]),
+        (lambda r: {**r, "band": -(10**400)}, 422, ["field 'band'", "not seen", "'low'"]),
     ],
-    ids=["extra", "missing", "text", "list", "unseen-level", "huge-integer"],
+    ids=["extra", "missing", "text", "list", "unseen-level", "huge-integer", "huge-level"],
 )
 def test_bad_rows_get_422_naming_the_field(server, rows, change, status, words):
     got_status, body = server.call("POST", "/predict", change(rows[0]))

@@ -57,6 +57,7 @@ _EXPORTS = {
     "LeanfitRegressor": "leanfit.estimator",
     "monitor": "leanfit.monitoring",
     "MonitorResult": "leanfit.monitoring",
+    "read_request_logs": "leanfit.monitoring",
     "save_bundle": "leanfit.bundle",
     "load_bundle": "leanfit.bundle",
     "Bundle": "leanfit.bundle",

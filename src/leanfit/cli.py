@@ -615,11 +615,28 @@ def _monitor_parser(sub: Any) -> None:
         help="drift, violations and performance of new data against a bundle's reference",
         description="Compare current rows with the reference rows of a bundle (.lfb) or of a "
         "CSV/Parquet file: per-column drift (Evidently's default tests), prediction drift, "
-        "missing-value and range violations, and performance once labels arrive. Exit code 0: "
-        "no drift; 1: data-set or prediction drift; 2: bad input.",
+        "missing-value and range violations, and performance once labels arrive. The current "
+        "rows come from a file (--current) or from a server's request logs (--logs DIR, with "
+        "--since / --until). Exit code 0: no drift; 1: data-set or prediction drift; 2: bad input.",
     )
     mon.add_argument("reference", help="a bundle file (.lfb) or a CSV/Parquet of reference rows")
-    mon.add_argument("--current", required=True, help="current rows (CSV or Parquet)")
+    cur = mon.add_mutually_exclusive_group(required=True)
+    cur.add_argument("--current", help="current rows (CSV or Parquet)")
+    cur.add_argument(
+        "--logs",
+        metavar="DIR",
+        help="the request logs of `leanfit serve --log-dir DIR` as current rows, with their "
+        "logged predictions",
+    )
+    mon.add_argument(
+        "--since",
+        metavar="TIME",
+        help="with --logs: rows logged at or after TIME (ISO 8601, e.g. 2026-12-01T00:00; UTC "
+        "unless an offset is given)",
+    )
+    mon.add_argument(
+        "--until", metavar="TIME", help="with --logs: rows logged before TIME (ISO 8601)"
+    )
     mon.add_argument(
         "--labels", help="labels for current rows (CSV or Parquet), joined on --id-column"
     )
@@ -647,7 +664,13 @@ def _read_table(path: str, what: str) -> Any:
 
 
 def _monitor(args: argparse.Namespace) -> int:
-    from .monitoring import monitor
+    from .monitoring import monitor, read_request_logs
+    from .monitoring.logs import parse_time
+
+    if args.logs is None and (args.since or args.until):
+        raise ValueError("--since and --until select request logs: give them with --logs DIR")
+    parse_time(args.since, "--since")  # a malformed time fails before the bundle is read
+    parse_time(args.until, "--until")
 
     reference: Any
     if args.reference.lower().endswith(".lfb"):
@@ -658,7 +681,10 @@ def _monitor(args: argparse.Namespace) -> int:
         reference = load_bundle(args.reference)
     else:
         reference = _read_table(args.reference, "reference")
-    current = _read_table(args.current, "--current")
+    if args.logs is not None:
+        current = read_request_logs(args.logs, since=args.since, until=args.until)
+    else:
+        current = _read_table(args.current, "--current")
     labels = _read_table(args.labels, "--labels") if args.labels else None
     res = monitor(
         reference,

@@ -178,13 +178,23 @@ def _check_column(s: pd.Series, spec: ColumnSpec) -> tuple[np.ndarray, list[tupl
         else:
             raw = s.to_numpy(dtype=object)
             miss = np.array([_is_missing(v) or (isinstance(v, str) and not v.strip()) for v in raw])
+            huge = np.array([_beyond_float(v) for v in raw], dtype=bool)
             num = pd.to_numeric(
                 pd.Series(
-                    [None if m else v for v, m in zip(raw, miss, strict=True)], dtype=object
+                    [None if m or h else v for v, m, h in zip(raw, miss, huge, strict=True)],
+                    dtype=object,
                 ).map(lambda v: v if not isinstance(v, bool) else float(v)),
                 errors="coerce",
             ).to_numpy(dtype=float, na_value=np.nan)
-            for i in np.flatnonzero(~miss & np.isnan(num)):
+            for i in np.flatnonzero(huge):
+                bad.append(
+                    (
+                        int(i),
+                        f"field {name!r} expected a finite number, got an integer beyond the "
+                        f"float range (magnitude about 10^{_digits(raw[i])})",
+                    )
+                )
+            for i in np.flatnonzero(~miss & ~huge & np.isnan(num)):
                 bad.append((int(i), f"field {name!r} expected a number, got {raw[i]!r}"))
             values = num
         for i in np.flatnonzero(np.isinf(values)):
@@ -201,6 +211,16 @@ def _check_column(s: pd.Series, spec: ColumnSpec) -> tuple[np.ndarray, list[tupl
             if not spec.nullable:
                 bad.append((pos, na_why))
             continue
+        if _beyond_float(v):  # str() of it may raise; no level is a number this long
+            out[pos] = np.nan
+            bad.append(
+                (
+                    pos,
+                    f"field {name!r} has an integer of magnitude about 10^{_digits(v)}, not "
+                    f"seen in training; expected {spec._expected()}",
+                )
+            )
+            continue
         text = _level_text(v, levels)
         out[pos] = text
         if text not in levels:
@@ -212,6 +232,23 @@ def _check_column(s: pd.Series, spec: ColumnSpec) -> tuple[np.ndarray, list[tupl
                 )
             )
     return out, bad
+
+
+def _beyond_float(v: Any) -> bool:
+    """An integer (JSON allows any size) that no float can hold."""
+    if not isinstance(v, int | np.integer) or isinstance(v, bool):
+        return False
+    try:
+        float(v)
+    except OverflowError:
+        return True
+    return False
+
+
+def _digits(v: int) -> int:
+    """The decimal exponent of a huge integer, without printing it (str() of an integer over
+    4 300 digits raises)."""
+    return int(abs(int(v)).bit_length() * math.log10(2))
 
 
 def _level_text(v: Any, levels: set[str]) -> str:

@@ -4,6 +4,7 @@ it was trained on, missing-value and range violations, and performance once labe
 ``monitor(reference, current)`` takes the reference as a DataFrame or as a bundle-like object
 (anything with a ``.reference`` DataFrame and a ``.schema``); the tests and thresholds are
 Evidently's community defaults (see ``leanfit.monitor.drift``), all configurable.
+``read_request_logs(folder, since=..., until=...)`` gives the current rows a server logged.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from .drift import (
     finite,
     run_test,
 )
+from .logs import read_request_logs
 from .performance import compare, join_labels, label_column, score
 from .result import MonitorResult
 
-__all__ = ["MonitorResult", "monitor"]
+__all__ = ["MonitorResult", "monitor", "read_request_logs"]
 
 _PROB = "prob_"
 Setting = str | float | Mapping[str, Any] | None

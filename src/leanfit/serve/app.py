@@ -198,10 +198,7 @@ class _Predictor:
         values = quick_clean(self.columns, rows)
         if values is not None and self.session is not None:
             return self._onnx(values)
-        try:
-            clean, rejects = self.bundle.validate(rows)
-        except (TypeError, ValueError, OverflowError) as e:  # values the schema cannot read
-            return [(0, f"the rows could not be checked against the schema: {e}")]
+        clean, rejects = self.bundle.validate(rows)
         if len(rejects):
             return [(int(i), str(r)) for i, r in rejects["reason"].items()]
         out = self.bundle.predict_clean(clean)
