@@ -154,11 +154,7 @@ def formula_variables(rhs: str, columns: list[str], target: str) -> list[str]:
         raise ValueError(_explain(e, rhs, others)) from None
     unknown = sorted(str(n) for n in names if str(n) not in columns and str(n) not in _FUNCTIONS)
     if unknown:
-        shown = others[:30] + (["..."] if len(others) > 30 else [])
-        raise ValueError(
-            f"formula '~ {rhs}' names {unknown}, neither a column of data nor a supported "
-            f"function (columns: {shown}; functions: {', '.join(SUPPORTED)})"
-        )
+        raise ValueError(_unknown(unknown[0], rhs, others))
     used = {str(n) for n in names}
     if target in used:
         raise ValueError(f"formula '~ {rhs}' uses the target {target!r} as a predictor")
@@ -187,6 +183,15 @@ def _short(e: BaseException) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
+def _unknown(name: str, rhs: str, columns: list[str]) -> str:
+    """A name the formula uses that is neither a column nor a supported function."""
+    shown = columns[:30] + (["..."] if len(columns) > 30 else [])
+    valid = f"columns: {shown}; functions: {', '.join(SUPPORTED)}"
+    if re.search(rf"(?<![\w.]){re.escape(name)}\s*\(", rhs):
+        return f"formula '~ {rhs}' calls {name!r}, which is not a supported function ({valid})"
+    return f"formula '~ {rhs}' names column {name!r}, which data does not have ({valid})"
+
+
 def _explain(e: BaseException, rhs: str, columns: list[str]) -> str:
     """A formulaic error as leanfit says it: what is at fault and what would be valid."""
     text = str(e)
@@ -194,22 +199,8 @@ def _explain(e: BaseException, rhs: str, columns: list[str]) -> str:
     valid = f"columns: {shown}; functions: {', '.join(SUPPORTED)}"
     missing = re.search(r"`([^`]+)` is not present in the dataset", text)
     if missing:
-        return (
-            f"formula '~ {rhs}' names column {missing.group(1)!r}, which data does not have "
-            f"({valid})"
-        )
+        return _unknown(missing.group(1), rhs, columns)
     unknown = re.search(r"name '([^']+)' is not defined", text)
-    if unknown and not re.search(rf"(?<![\w.]){re.escape(unknown.group(1))}\s*\(", rhs):
-        return (
-            f"formula '~ {rhs}' names column {unknown.group(1)!r}, which data does not have "
-            f"({valid})"
-        )
     if unknown:
-        return (
-            f"formula '~ {rhs}' calls {unknown.group(1)!r}, which is not a supported function "
-            f"({valid})"
-        )
-    degree = re.search(r"poly\(|degree", text)
-    if degree and "poly" in rhs:
-        return f"formula '~ {rhs}': {_short(e)}"
+        return _unknown(unknown.group(1), rhs, columns)
     return f"formula '~ {rhs}' cannot be read: {_short(e)} ({valid})"

@@ -433,6 +433,7 @@ def _formula_dataset(formula: str, data: pd.DataFrame, weights: Any, task: str |
     data = data.copy()
     data.columns = [str(c) for c in data.columns]
     target, rhs = split_formula(formula, list(data.columns))
+    formula_variables(rhs, list(data.columns), target)  # unknown names, the target: now
     if len(data) == 0:
         raise ValueError("the data has no rows: nothing to train on")
     yv, levels, mode = _encode_target(data[target], target, task)
