@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -162,3 +164,9 @@ def test_predict_applies_the_fitted_transforms_to_new_data(df: pd.DataFrame) -> 
 def test_bad_formulas_are_named(df: pd.DataFrame, formula: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make_dataset(formula, data=df)
+
+
+def test_bundle_refuses_a_formula_fit_by_name(df: pd.DataFrame, tmp_path: Any) -> None:
+    res = lf.train("y ~ a:b + f", data=df, method="lm", control=lf.Control(method="none"))
+    with pytest.raises(Exception, match=r"formula '~ a:b \+ f'.*cannot store"):
+        lf.save_bundle(res, tmp_path / "fit.lfb", data=df)
