@@ -170,3 +170,9 @@ def test_bundle_refuses_a_formula_fit_by_name(df: pd.DataFrame, tmp_path: Any) -
     res = lf.train("y ~ a:b + f", data=df, method="lm", control=lf.Control(method="none"))
     with pytest.raises(Exception, match=r"formula '~ a:b \+ f'.*cannot store"):
         lf.save_bundle(res, tmp_path / "fit.lfb", data=df)
+
+
+def test_feature_selection_refuses_stateful_terms_rather_than_leak(df: pd.DataFrame) -> None:
+    control = lf.Control(method="cv", number=3)
+    with pytest.raises(ValueError, match=r"'~ poly\(a, 2\) \+ b' has stateful terms"):
+        lf.rfe("y ~ poly(a, 2) + b", data=df, method="lm", sizes=[1], control=control)
