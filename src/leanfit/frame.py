@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .formula import FormulaSpec, fit_formula, formula_variables, is_plain
 from .models.base import CLASSIFICATION, REGRESSION
 
 
@@ -42,6 +43,9 @@ class Encoder:
     columns: tuple[str, ...]
     categorical: tuple[tuple[str, tuple[str, ...]], ...]  # (column, levels) for factor columns
     feature_names: tuple[str, ...]
+    # An R formula beyond names, '.', '+' and '-' (interactions, poly, log, I, C, - 1): its
+    # fitted spec builds the matrix; ``categorical`` then lists the factor columns it reads.
+    formula: FormulaSpec | None = None
 
     def transform(self, data: Any) -> np.ndarray:
         """Encode new data (a DataFrame with the training predictor columns, or an array)."""
@@ -60,6 +64,9 @@ class Encoder:
         missing = [c for c in self.columns if c not in data.columns]
         if missing:
             raise ValueError(f"new data lacks the predictor column(s) {missing}")
+        if self.formula is not None:
+            _check_levels(data, self.categorical)
+            return self.formula.matrix(data[list(self.columns)])
         cats = dict(self.categorical)
         parts = []
         for col in self.columns:
@@ -80,7 +87,10 @@ _IMPUTE_STEPS = ("knn_impute", "bag_impute", "median_impute")
 
 
 def feature_sources(encoder: Encoder) -> list[str]:
-    """The user column each model-matrix column comes from (dummy columns -> their factor)."""
+    """The user column each model-matrix column comes from (dummy columns -> their factor);
+    a formula's terms (``a:b``, ``poly(x, 2)1``) are their own sources."""
+    if encoder.formula is not None:
+        return list(encoder.feature_names)
     cats = dict(encoder.categorical)
     out: list[str] = []
     for col in encoder.columns:
@@ -146,6 +156,17 @@ def _numeric(s: pd.Series, name: str) -> np.ndarray:
             f"('y ~ .') or a DataFrame with a target column, which dummy-encode factor columns"
         )
     return s.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _check_levels(data: pd.DataFrame, categorical: Any) -> None:
+    """Refuse factor levels that training did not see (a formula's factors, like _dummies)."""
+    for col, levels in categorical:
+        unknown = set(data[col].dropna().astype(str).unique()) - set(levels)
+        if unknown:
+            raise ValueError(
+                f"column {col!r} has level(s) {sorted(unknown)} not seen in training "
+                f"(known: {list(levels)})"
+            )
 
 
 def _dummies(s: pd.Series, name: str, levels: tuple[str, ...], strict: bool) -> np.ndarray:
@@ -288,6 +309,9 @@ class Dataset:
     encoder: Encoder
     target: str
     weights: np.ndarray | None = None
+    # The predictor columns as given, kept only when a formula has stateful terms (poly,
+    # center, scale): each resample refits the formula on its own training rows from these.
+    frame: pd.DataFrame | None = None
 
     @property
     def y_labels(self) -> np.ndarray:
@@ -300,14 +324,25 @@ class Dataset:
 _FORMULA = re.compile(r"^\s*([^~]+?)\s*~\s*(.+?)\s*$")
 
 
-def parse_formula(formula: str, columns: list[str]) -> tuple[str, list[str]]:
-    """Parse ``"y ~ ."``, ``"y ~ a + b"`` or ``"y ~ . - a"`` into (target, predictor columns)."""
+def split_formula(formula: str, columns: list[str]) -> tuple[str, str]:
+    """``"y ~ rhs"`` into (target, right-hand side); the target must be a column."""
     m = _FORMULA.match(formula)
     if not m:
         raise ValueError(f"formula {formula!r} must look like 'Class ~ .' or 'y ~ a + b'")
     target, rhs = m.group(1).strip().strip("`"), m.group(2)
     if target not in columns:
-        raise ValueError(f"formula target {target!r} is not a column of data")
+        raise ValueError(
+            f"formula target {target!r} is not a column of data (columns: {columns[:30]})"
+        )
+    return target, rhs
+
+
+def parse_formula(formula: str, columns: list[str]) -> tuple[str, list[str]]:
+    """Parse ``"y ~ ."``, ``"y ~ a + b"`` or ``"y ~ . - a"`` into (target, predictor columns);
+    any other R formula (``a*b``, ``poly(x, 2)``, ``- 1``) into (target, the columns it reads)."""
+    target, rhs = split_formula(formula, columns)
+    if not is_plain(rhs):
+        return target, formula_variables(rhs, columns, target)
     terms = re.findall(r"([+-]?)\s*([^+-]+)", rhs)
     keep: list[str] = []
     drop: set[str] = set()
@@ -322,7 +357,11 @@ def parse_formula(formula: str, columns: list[str]) -> tuple[str, list[str]]:
         names = [c for c in columns if c != target] if term == "." else [term]
         for n in names:
             if n not in columns:
-                raise ValueError(f"formula names column {n!r}, which data does not have")
+                valid = [c for c in columns if c != target]
+                raise ValueError(
+                    f"formula names column {n!r}, which data does not have (columns: "
+                    f"{valid[:30]}{' ...' if len(valid) > 30 else ''})"
+                )
             if sign == "-":
                 drop.add(n)
             elif n not in keep:
@@ -354,7 +393,10 @@ def make_dataset(
         if not isinstance(data, pd.DataFrame):
             raise TypeError("data= must be a pandas or polars DataFrame")
         check_unique_columns(data.columns, "data")
-        target, preds = parse_formula(x, list(map(str, data.columns)))
+        columns = list(map(str, data.columns))
+        if not is_plain(split_formula(x, columns)[1]):
+            return _formula_dataset(x, data, weights, task)
+        target, preds = parse_formula(x, columns)
         frame, ys = data[preds], data[target]
     elif isinstance(x, pd.DataFrame) and isinstance(y, str):
         check_unique_columns(x.columns, "the DataFrame")
@@ -383,6 +425,29 @@ def make_dataset(
     yv, levels, mode = _encode_target(ys, target, task)
     w = _check_weights(weights, len(yv))
     return Dataset(X=X, y=yv, mode=mode, levels=levels, encoder=encoder, target=target, weights=w)
+
+
+def _formula_dataset(formula: str, data: pd.DataFrame, weights: Any, task: str | None) -> Dataset:
+    """make_dataset for a formula beyond names, '.', '+' and '-': formulaic builds the matrix
+    (R's model.matrix coding); its factor columns pass the same checks as plain ones."""
+    data = data.copy()
+    data.columns = [str(c) for c in data.columns]
+    target, rhs = split_formula(formula, list(data.columns))
+    formula_variables(rhs, list(data.columns), target)  # unknown names, the target: now
+    if len(data) == 0:
+        raise ValueError("the data has no rows: nothing to train on")
+    yv, levels, mode = _encode_target(data[target], target, task)
+    spec = fit_formula(rhs, data, target)
+    frame = data[list(spec.columns)]
+    checked = _fit_encoder(frame, True)  # empty, id or one-level factors: named as for plain
+    encoder = Encoder(spec.columns, checked.categorical, spec.feature_names, formula=spec)
+    X = spec.matrix(frame)
+    _check_finite(X, encoder.feature_names)
+    w = _check_weights(weights, len(yv))
+    raw = frame.reset_index(drop=True) if spec.stateful else None
+    return Dataset(
+        X=X, y=yv, mode=mode, levels=levels, encoder=encoder, target=target, weights=w, frame=raw
+    )
 
 
 def _array_frame(x: Any) -> pd.DataFrame:

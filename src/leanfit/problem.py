@@ -174,6 +174,12 @@ def problem_of(src: Any, index: int, metric: str, maximize: bool) -> Problem:
     from .tuning.plan import fit_groups
 
     ds = src.dataset
+    if getattr(ds, "frame", None) is not None:  # poly/center/scale: refitted per resample only
+        raise ValueError(
+            f"formula '~ {ds.encoder.formula.rhs}' has stateful terms (poly, center, scale) "
+            "that this tool would use as fitted on all rows, leaking held-out rows into them; "
+            "use train() with it, or build those columns in the DataFrame first"
+        )
     row = src.candidates.iloc[[index]].reset_index(drop=True)
     return Problem(
         X=ds.X,

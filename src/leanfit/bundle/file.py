@@ -158,6 +158,12 @@ def save_bundle(
             f"{type(fit).__name__}"
         )
     encoder: Encoder = dataset.encoder
+    if encoder.formula is not None:
+        raise BundleError(
+            f"this fit's formula '~ {encoder.formula.rhs}' builds terms (interactions, poly, "
+            "log, I(), C(), - 1) that a bundle cannot store yet; build those columns in the "
+            "DataFrame and train on a plain formula ('y ~ .') to bundle the fit"
+        )
     raw = _raw_frame(dataset, data)
     schema = _schema(raw, encoder, man.pop("_handles_missing"))
     n = len(raw)

@@ -20,7 +20,10 @@ Span = tuple[int, int]  # [start, stop) of a factor's dummy columns in the model
 
 
 def nominal_spans(encoder: object) -> list[Span]:
-    """The model-matrix column ranges that hold one factor's dummies (from a frame Encoder)."""
+    """The model-matrix column ranges that hold one factor's dummies (from a frame Encoder);
+    none for an R formula's matrix, whose factor columns are not laid out one block each."""
+    if getattr(encoder, "formula", None) is not None:
+        return []
     cats = dict(getattr(encoder, "categorical", ()))
     spans, start = [], 0
     for col in getattr(encoder, "columns", ()):

@@ -40,6 +40,11 @@ class Context:
     class_probs: bool
     sampling: str | None = None  # class-imbalance sampling of the fitting rows
     oob: bool = False  # score the fit's own out-of-bag predictions (Control(method="oob"))
+    # A formula with stateful terms (poly, center, scale: frame.Encoder.formula) and the raw
+    # predictor columns: each task refits it on its training rows and re-applies it to the
+    # held-out rows, so nothing the terms learn comes from held-out rows.
+    formula: Any = None
+    raw: pd.DataFrame | None = None
 
 
 @dataclass
@@ -69,9 +74,11 @@ def fit_one(
     group: FitGroup,
     seed: int,
     subs: list[dict[str, Any]] | None = None,
+    X: np.ndarray | None = None,
 ) -> tuple[PreProcess | None, Any]:
-    """Fit pre-processing and the model on ``rows`` (used by tasks and by the final fit)."""
-    X, columns = ctx.X[rows], ctx.columns
+    """Fit pre-processing and the model on ``rows`` (used by tasks and by the final fit);
+    ``X``: those rows' matrix when not ctx.X's (a formula refitted on them)."""
+    X, columns = (ctx.X[rows] if X is None else X), ctx.columns
     pp = None
     if ctx.preprocess is not None:
         pp = copy.deepcopy(ctx.preprocess).fit(pd.DataFrame(X, columns=list(columns), copy=False))
@@ -118,14 +125,16 @@ def run_task(ctx: Context, task: Task) -> TaskResult:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")  # models still silence what they mean to
             t0 = time.perf_counter()
-            pp, fitted = fit_one(ctx, task.train, group, task.seed)
+            matrix = _formula_matrices(ctx, task.train)
+            pp, fitted = fit_one(ctx, task.train, group, task.seed, X=matrix(task.train))
             t1 = time.perf_counter()
             for name, rows in task.evals.items():
                 if ctx.oob:
                     pred, prob = ctx.model.oob_predict(fitted, group.subs)
                     prob = prob if ctx.class_probs else None
                 else:
-                    pred, prob = predict_group(ctx, pp, fitted, ctx.X[rows], group.subs)
+                    Xe = matrix(rows)
+                    pred, prob = predict_group(ctx, pp, fitted, Xe, group.subs)
                 out.preds[name] = pred
                 if prob is not None:
                     out.probs[name] = prob
@@ -136,6 +145,20 @@ def run_task(ctx: Context, task: Task) -> TaskResult:
     except Exception:  # a failed fit is recorded against its candidates, never dropped
         out.error = traceback.format_exc(limit=6)
     return out
+
+
+def _formula_matrices(ctx: Context, train: np.ndarray) -> Any:
+    """rows -> their model matrix: ctx.X's rows, or, for a stateful formula, the formula
+    refitted on ``train``'s raw rows and applied to the asked ones."""
+    if ctx.formula is None or ctx.raw is None:
+        return lambda rows: ctx.X[rows]
+    spec = ctx.formula.refit(ctx.raw.iloc[train])
+    if spec.feature_names != tuple(ctx.formula.feature_names):
+        raise ValueError(
+            f"formula '~ {ctx.formula.rhs}' gives columns {list(spec.feature_names)} on this "
+            f"resample's training rows, not {list(ctx.formula.feature_names)} as on all rows"
+        )
+    return lambda rows: spec.matrix(ctx.raw.iloc[rows])
 
 
 def warn_fit_warnings(warned: list[dict[str, Any]], n_fits: int, what: str) -> None:

@@ -142,6 +142,7 @@ def plan_token(ctx: Context) -> str:
                 ctx.sampling,
                 ctx.oob,
                 None if ctx.preprocess is None else ctx.preprocess.steps,
+                None if ctx.formula is None else ctx.formula.rhs,
             )
         ).encode()
     )

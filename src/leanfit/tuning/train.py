@@ -145,6 +145,8 @@ def plan_train(
         class_probs=control.class_probs,
         sampling=control.sampling,
         oob=control.method == "oob",
+        formula=ds.encoder.formula if ds.frame is not None else None,
+        raw=ds.frame,
     )
     tasks: tuple[Task, ...] = ()
     if resamples is not None:

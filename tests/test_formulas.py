@@ -1,0 +1,178 @@
+"""R formulas beyond names, '.', '+' and '-': each element against a model matrix built by hand
+(R's model.matrix rules), poly refitted inside each resample (no leak), predict, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.neighbors import KNeighborsRegressor
+
+import leanfit as lf
+from leanfit.frame import make_dataset
+
+
+@pytest.fixture(scope="module")
+def df() -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    n = 40
+    d = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.uniform(1, 3, size=n),
+            "f": rng.choice(["x", "y", "z"], size=n),
+        }
+    )
+    d["y"] = d.a**2 + np.log(d.b) + (d.f == "y") + rng.normal(scale=0.1, size=n)
+    return d
+
+
+def _dummy(f: pd.Series, level: str) -> np.ndarray:
+    return (f == level).to_numpy(dtype=float)
+
+
+def r_poly(x: np.ndarray, degree: int) -> np.ndarray:
+    """R's poly(x, degree): QR of the centred powers, Q scaled by R's diagonal, unit norm."""
+    xc = x - x.mean()
+    Q, R = np.linalg.qr(np.vander(xc, degree + 1, increasing=True))
+    Z = Q * np.diag(R)
+    Z = Z / np.sqrt((Z**2).sum(axis=0))
+    return Z[:, 1:]
+
+
+def carry(x_fit: np.ndarray, basis: np.ndarray, x_new: np.ndarray) -> np.ndarray:
+    """The same polynomials (in x, degree <= 2) evaluated at new x: solve for the coefficients
+    on the rows the basis was built from, then apply them."""
+    V = np.vander(x_fit, 3, increasing=True)
+    coef = np.linalg.lstsq(V, basis, rcond=None)[0]
+    return np.vander(x_new, 3, increasing=True) @ coef
+
+
+def test_interactions_and_transforms_match_model_matrix_by_hand(df: pd.DataFrame) -> None:
+    a, b, f = df.a.to_numpy(), df.b.to_numpy(), df.f
+    fy, fz = _dummy(f, "y"), _dummy(f, "z")
+    cases = {
+        "y ~ a*b": (["a", "b", "a:b"], np.c_[a, b, a * b]),
+        "y ~ a:b": (["a:b"], np.c_[a * b]),
+        "y ~ log(b) + I(a^2)": (["log(b)", "I(a^2)"], np.c_[np.log(b), a**2]),
+        "y ~ f - 1": (["fx", "fy", "fz"], np.c_[_dummy(f, "x"), fy, fz]),
+        "y ~ a + f + 0": (["a", "fx", "fy", "fz"], np.c_[a, _dummy(f, "x"), fy, fz]),
+    }
+    for formula, (names, expected) in cases.items():
+        ds = make_dataset(formula, data=df)
+        assert list(ds.encoder.feature_names) == names, formula
+        np.testing.assert_allclose(ds.X, expected, atol=1e-12, err_msg=formula)
+
+
+def test_power_of_a_sum_gives_all_two_way_terms(df: pd.DataFrame) -> None:
+    a, b, f = df.a.to_numpy(), df.b.to_numpy(), df.f
+    fy, fz = _dummy(f, "y"), _dummy(f, "z")
+    ds = make_dataset("y ~ (a + b + f)^2", data=df)
+    expected = np.c_[a, b, fy, fz, a * b, a * fy, a * fz, b * fy, b * fz]
+    assert list(ds.encoder.feature_names) == [
+        "a", "b", "fy", "fz", "a:b", "a:fy", "a:fz", "b:fy", "b:fz"
+    ]  # fmt: skip
+    np.testing.assert_allclose(ds.X, expected, atol=1e-12)
+
+
+def test_C_with_levels_sets_the_reference_level(df: pd.DataFrame) -> None:
+    ds = make_dataset("y ~ C(f, levels=['z', 'x', 'y'])", data=df)
+    np.testing.assert_array_equal(ds.X, np.c_[_dummy(df.f, "x"), _dummy(df.f, "y")])
+    assert ds.encoder.feature_names[0].endswith("x")
+
+
+def test_poly_is_r_orthogonal_polynomial(df: pd.DataFrame) -> None:
+    ds = make_dataset("y ~ poly(a, 2)", data=df)
+    assert list(ds.encoder.feature_names) == ["poly(a, 2)1", "poly(a, 2)2"]
+    np.testing.assert_allclose(ds.X, r_poly(df.a.to_numpy(), 2), atol=1e-10)
+
+
+def test_plain_formulas_keep_their_encoding(df: pd.DataFrame) -> None:
+    ds = make_dataset("y ~ . - b", data=df)
+    assert ds.encoder.formula is None  # the hand-written path, unchanged
+    assert list(ds.encoder.feature_names) == ["a", "fy", "fz"]
+    np.testing.assert_array_equal(ds.X, np.c_[df.a, _dummy(df.f, "y"), _dummy(df.f, "z")])
+
+
+def test_poly_is_refitted_on_each_resamples_training_rows(df: pd.DataFrame) -> None:
+    n = len(df)
+    held = np.arange(0, n, 4)
+    train = np.setdiff1d(np.arange(n), held)
+    # A second resample so cv has two: the reverse split.
+    control = lf.Control(
+        method="cv", index=[train, held], index_out=[held, train], save_predictions=True
+    )
+    res = lf.train(
+        "y ~ poly(a, 2) + b", data=df, method="knn", grid={"k": [3]}, control=control, seed=1
+    )
+    pred = res.predictions
+    assert pred is not None
+    got = pred[pred.Resample == pred.Resample.iloc[0]].sort_values("rowIndex")
+    assert list(got.rowIndex) == list(held)
+
+    a, b, y = df.a.to_numpy(), df.b.to_numpy(), df.y.to_numpy()
+    basis = r_poly(a[train], 2)  # learned from the fold's training rows only
+    Xtr = np.c_[basis, b[train]]
+    Xho = np.c_[carry(a[train], basis, a[held]), b[held]]
+    knn = KNeighborsRegressor(n_neighbors=3, algorithm="brute").fit(Xtr, y[train])
+    np.testing.assert_allclose(got.pred.to_numpy(), knn.predict(Xho), atol=1e-10)
+
+    # The leaky way (poly fitted on all rows) predicts otherwise: the test can tell them apart.
+    whole = r_poly(a, 2)
+    leak = KNeighborsRegressor(n_neighbors=3, algorithm="brute")
+    leak.fit(np.c_[whole[train], b[train]], y[train])
+    assert not np.allclose(leak.predict(np.c_[whole[held], b[held]]), knn.predict(Xho))
+
+
+def test_predict_applies_the_fitted_transforms_to_new_data(df: pd.DataFrame) -> None:
+    res = lf.train(
+        "y ~ poly(a, 2) + log(b) + f",
+        data=df,
+        method="knn",
+        grid={"k": [1]},
+        control=lf.Control(method="none"),
+    )
+    new = pd.DataFrame({"a": [0.1, -2.0, 1.5], "b": [1.5, 2.0, 2.5], "f": ["x", "z", "y"]})
+    a, b = df.a.to_numpy(), df.b.to_numpy()
+    basis = r_poly(a, 2)
+
+    def matrix(av: np.ndarray, bv: np.ndarray, fv: pd.Series, base: np.ndarray) -> np.ndarray:
+        return np.c_[base, np.log(bv), _dummy(fv, "y"), _dummy(fv, "z")]
+
+    Xtr = matrix(a, b, df.f, basis)
+    Xnew = matrix(new.a.to_numpy(), new.b.to_numpy(), new.f, carry(a, basis, new.a.to_numpy()))
+    want = KNeighborsRegressor(n_neighbors=1, algorithm="brute").fit(Xtr, df.y).predict(Xnew)
+    np.testing.assert_allclose(np.asarray(res.predict(new), dtype=float), want, atol=1e-10)
+    with pytest.raises(ValueError, match=r"'f' has level\(s\) \['w'\] not seen in training"):
+        res.predict(new.assign(f=["w", "x", "y"]))
+
+
+@pytest.mark.parametrize(
+    ("formula", "message"),
+    [
+        ("y ~ a * zz", r"names column 'zz'.*columns: \['a', 'b', 'f'\]"),
+        ("y ~ zz", r"names column 'zz'.*columns: \['a', 'b', 'f'\]"),
+        ("y ~ poly(zz, 2)", r"names column 'zz'.*columns: \['a', 'b', 'f'\]"),
+        ("y ~ foo(a) + b", r"calls 'foo'.*not a supported function.*functions: I, C, poly"),
+        ("y ~ poly(f, 3)", r"poly\(f, 3\) needs degree below the number of distinct values"),
+        ("y ~ a + y:b", r"uses the target 'y'"),
+        ("y ~ a +", r"cannot be read"),
+    ],
+)
+def test_bad_formulas_are_named(df: pd.DataFrame, formula: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make_dataset(formula, data=df)
+
+
+def test_bundle_refuses_a_formula_fit_by_name(df: pd.DataFrame, tmp_path: Any) -> None:
+    res = lf.train("y ~ a:b + f", data=df, method="lm", control=lf.Control(method="none"))
+    with pytest.raises(Exception, match=r"formula '~ a:b \+ f'.*cannot store"):
+        lf.save_bundle(res, tmp_path / "fit.lfb", data=df)
+
+
+def test_feature_selection_refuses_stateful_terms_rather_than_leak(df: pd.DataFrame) -> None:
+    control = lf.Control(method="cv", number=3)
+    with pytest.raises(ValueError, match=r"'~ poly\(a, 2\) \+ b' has stateful terms"):
+        lf.rfe("y ~ poly(a, 2) + b", data=df, method="lm", sizes=[1], control=control)
