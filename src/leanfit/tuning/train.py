@@ -642,7 +642,7 @@ def _check_inputs(model: Model, ds: Dataset, steps: PreProcess | None, control: 
     model.check_task(ds.mode, len(ds.levels) if ds.mode == CLASSIFICATION else 0)
     if (
         ds.mode == CLASSIFICATION
-        and control.method in ("cv", "repeatedcv")
+        and control.base_method in ("cv", "repeatedcv")
         and (control.index is None)
     ):
         counts = np.bincount(ds.y, minlength=len(ds.levels))
