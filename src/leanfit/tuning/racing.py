@@ -207,7 +207,8 @@ def race(
     while r < n_resamples:
         values = current[0][:r]
         racing = np.flatnonzero(alive)
-        kept = racing[test(values[:, racing], maximize, alpha)]
+        scored = racing[~np.all(np.isnan(values[:, racing]), axis=0)]  # caret drops the others
+        kept = scored[test(values[:, scored], maximize, alpha)] if len(scored) else racing
         for c in racing:
             if c not in kept:
                 alive[c] = False
