@@ -178,9 +178,9 @@ def format_train(res: Printable) -> str:
     stopped: dict[int, int] = getattr(res, "stopped", None) or {}
     if stopped:
         after: dict[int, int] = {}
-        for k in stopped.values():
-            after[k] = after.get(k, 0) + 1
-        when = ", ".join(f"{n} after {k}" for k, n in sorted(after.items()))
+        for got in stopped.values():
+            after[got] = after.get(got, 0) + 1
+        when = ", ".join(f"{n} after {got}" for got, n in sorted(after.items()))
         lines.append(
             f"NOTE: adaptive resampling stopped {len(stopped)} of {len(res.candidates)} "
             f"candidates as clearly worse than the best ({when} resamples; column Resamples); "

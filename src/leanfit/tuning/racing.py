@@ -43,33 +43,34 @@ def gls_pvalues(values: np.ndarray, maximize: bool) -> tuple[int, np.ndarray]:
     p = np.ones(n_c)
     r_idx, c_idx = np.nonzero(~np.isnan(y))
     obs = y[r_idx, c_idx]
-    # design: best candidate as reference level, other candidates' effects, resample blocks
-    others = [c for c in range(n_c) if c != best]
-    col = {c: i + 1 for i, c in enumerate(others)}
+    # design: intercept (the best candidate on resample 0), each other candidate's difference
+    # from the best, each later resample's block effect; columns never used are left out
+    others = np.array([c for c in range(n_c) if c != best], dtype=int)
+    col = np.zeros(n_c, dtype=int)
+    col[others] = np.arange(1, len(others) + 1)
     X = np.zeros((len(obs), 1 + len(others) + n_res - 1))
+    rows = np.arange(len(obs))
     X[:, 0] = 1.0
-    for k, (r, c) in enumerate(zip(r_idx, c_idx, strict=True)):
-        if c != best:
-            X[k, col[c]] = 1.0
-        if r > 0:
-            X[k, len(others) + r] = 1.0
-    keep = X.any(axis=0)
-    keep[0] = True
+    other = c_idx != best
+    X[rows[other], col[c_idx[other]]] = 1.0
+    later = r_idx > 0
+    X[rows[later], len(others) + r_idx[later]] = 1.0
+    keep: np.ndarray = np.asarray(X.any(axis=0), dtype=bool)
     X = X[:, keep]
     coef, _, rank, _ = np.linalg.lstsq(X, obs, rcond=None)
-    df = len(obs) - rank
+    df = len(obs) - int(rank)
     if df <= 0:
         return best, p
     resid = obs - X @ coef
     s2 = float(resid @ resid) / df
     cov = s2 * np.linalg.pinv(X.T @ X)
-    kept_cols = np.cumsum(keep) - 1
+    position = np.cumsum(keep) - 1  # design column -> column of the reduced X
     for c in others:
-        j = kept_cols[col[c]]
         if not keep[col[c]]:
             continue  # never scored: nothing to test
-        diff = -coef[j]  # best minus candidate (oriented: positive = candidate worse)
-        se = float(np.sqrt(max(cov[j, j], 0.0)))
+        j = int(position[col[c]])
+        diff = -float(coef[j])  # best minus candidate (oriented: positive = candidate worse)
+        se = float(np.sqrt(max(float(cov[j, j]), 0.0)))
         if se == 0.0:
             p[c] = 0.0 if diff > 0 else 1.0
         else:
@@ -174,8 +175,8 @@ def race(
     """Run ``tasks`` resample by resample with futility stops.
 
     ``score(new_results)`` adds results to the caller's scores and gives the (resamples,
-    candidates) selection metric of all results so far; ``run(batch)`` runs a batch of tasks (reading stored ones back) and yields their
-    results. The first ``min`` resamples run as one batch, then one resample at a time for the
+    candidates) selection metric of all results so far; ``run(batch)`` runs a batch of tasks
+    (reading stored ones back) and yields their results. The first ``min`` resamples run as one batch, then one resample at a time for the
     groups with a racing candidate; when one candidate is left the race ends, and with
     ``complete`` its group gets the remaining resamples as one batch."""
     low = int(settings["min"])  # type: ignore[call-overload]
