@@ -44,8 +44,9 @@ def main() -> None:
     out = {}
     for name, ctl in controls.items():
         t0 = time.perf_counter()
-        plan = plan_train("Class ~ .", data=training, method="gbm", control=ctl, grid=grid,
-                          metric="ROC", seed=825)
+        plan = plan_train(
+            "Class ~ .", data=training, method="gbm", control=ctl, grid=grid, metric="ROC", seed=825
+        )
         res = run_plan(plan, t0)
         wall = time.perf_counter() - t0
         counts = res.results["Resamples"].to_numpy()

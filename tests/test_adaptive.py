@@ -39,8 +39,11 @@ def test_clearly_bad_candidates_stop_after_min_and_the_best_is_chosen(data, tmp_
     assert counts[150] == counts[170] == 3
     assert res.stopped[3] == res.stopped[4] == 3
     # exact fits: 5 candidates on 3 resamples, then each survivor one fit per further resample
-    survivors = [k for k in (2, 3, 4) if res.candidates.index[res.candidates.n_neighbors == k][0]
-                 not in res.stopped]
+    survivors = [
+        k
+        for k in (2, 3, 4)
+        if res.candidates.index[res.candidates.n_neighbors == k][0] not in res.stopped
+    ]
     expected = 5 * 3 + sum(int(counts[k]) - 3 for k in (2, 3, 4))
     assert res.store_run["computed_tasks"] == expected
     assert expected < 5 * 10
@@ -63,8 +66,12 @@ def test_complete_true_finishes_the_last_survivor_false_does_not(data):
     assert part.results["Resamples"].tolist() == [3, 3, 3]  # 9 fits
     # a plain 10-fold CV of k=2 on the same folds gives the completed survivor's scores
     plain = lf.train(
-        data, "y", method=KNeighborsRegressor(), grid={"n_neighbors": [2]},
-        control=lf.Control(method="cv", number=10), seed=3,
+        data,
+        "y",
+        method=KNeighborsRegressor(),
+        grid={"n_neighbors": [2]},
+        control=lf.Control(method="cv", number=10),
+        seed=3,
     )
     assert full.results["RMSE"].iloc[0] == pytest.approx(plain.results["RMSE"].iloc[0])
 
@@ -96,11 +103,13 @@ def test_gls_pvalues_match_a_blocked_linear_model_in_statsmodels():
 
 def test_bt_keeps_the_best_and_drops_a_candidate_that_always_loses():
     rng = np.random.default_rng(1)
-    values = np.column_stack([
-        0.9 + 0.01 * rng.normal(size=10),
-        0.9 + 0.01 * rng.normal(size=10),
-        0.5 + 0.01 * rng.normal(size=10),
-    ])
+    values = np.column_stack(
+        [
+            0.9 + 0.01 * rng.normal(size=10),
+            0.9 + 0.01 * rng.normal(size=10),
+            0.5 + 0.01 * rng.normal(size=10),
+        ]
+    )
     kept = bt_survivors(values, maximize=True, alpha=0.05)
     assert int(np.argmax(values.mean(axis=0))) in kept
     assert 2 not in kept
@@ -119,7 +128,11 @@ def test_same_result_for_n_jobs_1_and_2_and_with_bt():
     pd.testing.assert_frame_equal(out[0].results, out[1].results)
     assert out[0].best_params == out[1].best_params
     bt = lf.train(
-        "Class ~ .", data=sonar, method="knn", grid=grid, seed=7,
+        "Class ~ .",
+        data=sonar,
+        method="knn",
+        grid=grid,
+        seed=7,
         control=lf.Control(method="adaptive_cv", number=10, adaptive={"min": 5, "method": "BT"}),
     )
     assert bt.stopped and bt.best_index not in bt.stopped

@@ -176,9 +176,10 @@ def race(
 
     ``score(new_results)`` adds results to the caller's scores and gives the (resamples,
     candidates) selection metric of all results so far; ``run(batch)`` runs a batch of tasks
-    (reading stored ones back) and yields their results. The first ``min`` resamples run as one batch, then one resample at a time for the
-    groups with a racing candidate; when one candidate is left the race ends, and with
-    ``complete`` its group gets the remaining resamples as one batch."""
+    (reading stored ones back) and yields their results. The first ``min`` resamples run as
+    one batch, then one resample at a time for the groups with a racing candidate; when one
+    candidate is left the race ends, and with ``complete`` its group gets the remaining
+    resamples as one batch."""
     low = int(settings["min"])  # type: ignore[call-overload]
     alpha = float(settings["alpha"])  # type: ignore[arg-type]
     test = FILTERS[str(settings["method"])]
