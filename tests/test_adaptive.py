@@ -125,6 +125,10 @@ def test_same_result_for_n_jobs_1_and_2_and_with_bt():
             res = lf.train("Class ~ .", data=sonar, method="knn", grid=grid, control=ctl, seed=7)
         out.append(res)
     assert out[0].stopped == out[1].stopped and out[0].stopped
+    # one fit group (knn's k is a sub-model): it went on, but the stopped got no more scores
+    counts = out[0].results["Resamples"]
+    assert all(counts[c] == k for c, k in out[0].stopped.items())
+    assert counts.max() > max(out[0].stopped.values())
     pd.testing.assert_frame_equal(out[0].results, out[1].results)
     assert out[0].best_params == out[1].best_params
     bt = lf.train(
@@ -149,6 +153,25 @@ def test_resumed_adaptive_run_reproduces_the_result(data, tmp_path):
     assert again.store_run["resumed_tasks"] == first.store_run["computed_tasks"]
     assert again.stopped == first.stopped
     pd.testing.assert_frame_equal(again.results, first.results)
+
+
+def test_restored_adaptive_run_has_the_same_stops_and_choice(tmp_path):
+    from leanfit.restore import restore_fit
+
+    sonar = lf.datasets.load("sonar")
+    kw = dict(
+        data=sonar,
+        method="knn",
+        grid={"k": [1, 3, 5, 61, 101]},
+        seed=7,
+        control=lf.Control(method="adaptive_cv", number=10, adaptive={"min": 3}),
+    )
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
+        res = lf.train("Class ~ .", store=store, **kw)
+        back = restore_fit(store, res.store_run["run_id"], plan_train("Class ~ .", **kw))
+    assert res.stopped and back.stopped == res.stopped
+    assert back.best_index == res.best_index
+    pd.testing.assert_frame_equal(back.results, res.results)
 
 
 @pytest.mark.parametrize(

@@ -333,7 +333,7 @@ def _run_started(
                 yield r
 
     if plan.control.adaptive is not None:
-        scores, res.stopped, n_done, n_new = _race(plan, done, store, run_id, spent)
+        scores, res.stopped, n_done, n_new = race_plan(plan, done, store, run_id, spent)
     else:
         fresh = computed()
         try:
@@ -362,17 +362,20 @@ def _run_started(
     return res
 
 
-def _race(
+def race_plan(
     plan: TrainPlan,
     done: list[TaskResult],
     store: Store | None,
     run_id: int | None,
     spent: list[float],
+    compute: bool = True,
 ) -> tuple[Scores, dict[int, int], int, int]:
     """Adaptive resampling (``racing.race``) on the plan's tasks: stored results are read back,
     the others run batch by batch on the control's executor and are stored as they come.
     Returns the scores (a stopped candidate's cells after its stop left missing, even where its
-    fit group went on for others), the stops, and the tasks read back and computed."""
+    fit group went on for others), the stops, and the tasks read back and computed. Without
+    ``compute`` (restoring a finished run) a task the race needs and ``done`` lacks is an
+    error."""
     from .racing import race
 
     assert plan.resamples is not None and plan.control.adaptive is not None
@@ -396,6 +399,8 @@ def _race(
         todo = [t for t in batch if (t.resample, t.group) not in stored]
         if not todo:
             return
+        if not compute:
+            raise LookupError(f"{len(todo)} task result(s) the race needs are not stored")
         with closing(run_tasks(plan.context, todo, plan.control, f"race {plan.model.name}")) as rs:
             for r in rs:
                 if store is not None and run_id is not None:
