@@ -190,6 +190,13 @@ def test_bad_adaptive_settings_are_refused_by_name(kwargs, message):
         lf.Control(method="adaptive_cv", number=10, **kwargs)
 
 
+def test_tools_that_fix_one_candidate_refuse_adaptive_resampling():
+    sonar = lf.datasets.load("sonar")
+    ctl = lf.Control(method="adaptive_cv", number=10)
+    with pytest.raises(ValueError, match="use method='cv'"):
+        lf.learning_curve("Class ~ .", data=sonar, method="lda", control=ctl)
+
+
 def test_adaptive_settings_need_an_adaptive_method():
     with pytest.raises(ValueError, match="adaptive methods"):
         lf.Control(method="cv", adaptive={"min": 3})

@@ -213,6 +213,11 @@ def plan_one(
             f"{what} needs held-out rows, and Control(method='none') has no held-out rows; use "
             "a resampling method such as Control(method='cv', number=5)"
         )
+    if control.adaptive is not None:
+        raise ValueError(
+            f"Control(method={control.method!r}) races tuning candidates in train(); {what} "
+            f"scores one fixed candidate: use method={control.base_method!r}"
+        )
     model = get_model(method)
     if params is not None:
         model = model.tuned_over(params)
