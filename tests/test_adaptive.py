@@ -208,3 +208,20 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_gls_pvalues_balanced_shortcut_matches_statsmodels():
+    smf = pytest.importorskip("statsmodels.formula.api")
+    from scipy import stats
+
+    rng = np.random.default_rng(9)
+    values = rng.normal(size=(6, 5)) * 0.02 + np.linspace(0.7, 0.8, 5)  # no missing cell
+    best, p = gls_pvalues(values, maximize=False)  # smallest is best here
+    r, c = np.nonzero(np.ones_like(values, dtype=bool))
+    long = pd.DataFrame({"v": values[r, c], "cand": c, "res": r})
+    fit = smf.ols(f"v ~ C(cand, Treatment({best})) + C(res)", data=long).fit()
+    assert best == 0
+    for j in range(1, 5):
+        name = f"C(cand, Treatment({best}))[T.{j}]"
+        t = fit.params[name] / fit.bse[name]  # candidate minus best: positive = worse
+        assert p[j] == pytest.approx(stats.t.sf(t, fit.df_resid), rel=1e-8)

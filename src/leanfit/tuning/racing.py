@@ -41,6 +41,18 @@ def gls_pvalues(values: np.ndarray, maximize: bool) -> tuple[int, np.ndarray]:
         means = np.nanmean(y, axis=0)
     best = int(np.nanargmax(means))
     p = np.ones(n_c)
+    if not np.isnan(y).any():  # balanced: the two-way model in closed form
+        df = (n_res - 1) * (n_c - 1)
+        if df <= 0:
+            return best, p
+        resid = y - y.mean(axis=0) - y.mean(axis=1, keepdims=True) + y.mean()
+        se = np.sqrt(2.0 * float((resid**2).sum()) / df / n_res)
+        diff = means[best] - means  # positive: the candidate is worse
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = stats.t.sf(diff / se, df) if se > 0 else np.where(diff > 0, 0.0, 1.0)
+        p = np.asarray(p, dtype=float)
+        p[best] = 1.0
+        return best, p
     r_idx, c_idx = np.nonzero(~np.isnan(y))
     obs = y[r_idx, c_idx]
     # design: intercept (the best candidate on resample 0), each other candidate's difference
