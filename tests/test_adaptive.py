@@ -225,3 +225,22 @@ def test_gls_pvalues_balanced_shortcut_matches_statsmodels():
         name = f"C(cand, Treatment({best}))[T.{j}]"
         t = fit.params[name] / fit.bse[name]  # candidate minus best: positive = worse
         assert p[j] == pytest.approx(stats.t.sf(t, fit.df_resid), rel=1e-8)
+
+
+def test_report_says_which_candidates_were_stopped(tmp_path):
+    pytest.importorskip("matplotlib")
+    from leanfit.report import write_report
+
+    sonar = lf.datasets.load("sonar")
+    res = lf.train(
+        "Class ~ .",
+        data=sonar,
+        method="knn",
+        grid={"k": [1, 3, 61, 101]},
+        seed=7,
+        control=lf.Control(method="adaptive_cv", number=10, adaptive={"min": 3}),
+    )
+    assert res.stopped
+    text = write_report(tmp_path / "r.html", "racing", {"knn": res}).read_text()
+    assert f"Adaptive resampling stopped {len(res.stopped)} of 4 candidates" in text
+    assert "fewer than all 10 resamples" not in text  # the stopped are not called incomplete
