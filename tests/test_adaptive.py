@@ -244,15 +244,3 @@ def test_report_says_which_candidates_were_stopped(tmp_path):
     text = write_report(tmp_path / "r.html", "racing", {"knn": res}).read_text()
     assert f"Adaptive resampling stopped {len(res.stopped)} of 4 candidates" in text
     assert "fewer than all 10 resamples" not in text  # the stopped are not called incomplete
-
-
-def test_near_identical_candidates_keep_the_better_one():
-    from leanfit.tuning.racing import near_duplicates
-
-    rng = np.random.default_rng(2)
-    base = rng.normal(size=6)
-    values = np.column_stack([base, base + 0.3 * rng.normal(size=6), base, base + 1e-12])
-    # columns 0, 2 identical and 3 higher by a constant: a constant difference counts as 0
-    kept = near_duplicates(values, maximize=True)
-    assert kept.tolist() == [1, 3]
-    assert near_duplicates(values, maximize=False).tolist() in ([0, 1], [1, 2])

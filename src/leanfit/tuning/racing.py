@@ -19,14 +19,7 @@ from scipy import stats
 from ..execute import FitGroup, TaskResult
 from .plan import Task
 
-__all__ = [
-    "Race",
-    "bt_survivors",
-    "gls_pvalues",
-    "gls_survivors",
-    "near_duplicates",
-    "race",
-]
+__all__ = ["Race", "bt_survivors", "gls_pvalues", "gls_survivors", "race"]
 
 
 def _oriented(values: np.ndarray, maximize: bool) -> np.ndarray:
@@ -167,39 +160,6 @@ def _bt_fit(wins: np.ndarray, ref: int) -> tuple[np.ndarray, np.ndarray]:
     return theta, se
 
 
-def near_duplicates(values: np.ndarray, maximize: bool, cutoff: float = 0.001) -> np.ndarray:
-    """Columns kept by caret's ``filter_on_diff``: of two candidates whose per-resample
-    difference has |mean| / SD below ``cutoff`` (0 when the difference is constant), the one
-    with the worse mean goes; pairs are visited in caret's order (largest average standardized
-    difference first). Run once, at the second futility analysis."""
-    y = np.asarray(values, dtype=float)
-    n_c = y.shape[1]
-    if n_c < 2:
-        return np.arange(n_c)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mns = _oriented(np.nanmean(y, axis=0), maximize)
-        d = y[:, :, None] - y[:, None, :]
-        m = np.abs(np.nanmean(d, axis=0))
-        sd = np.nanstd(d, axis=0, ddof=1)
-    z = np.where(sd < np.sqrt(np.finfo(float).eps), 0.0, m / np.where(sd > 0, sd, 1.0))
-    np.fill_diagonal(z, np.inf)
-    if not (z < cutoff).any():
-        return np.arange(n_c)
-    avg = np.where(np.isinf(z), np.nan, z)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        order = np.argsort(-np.nanmean(avg, axis=0), kind="stable")
-    dropped: set[int] = set()
-    for a in range(n_c - 1):
-        for b in range(a + 1, n_c):
-            i, j = int(order[a]), int(order[b])
-            if i in dropped or j in dropped or abs(z[i, j]) >= cutoff:
-                continue
-            dropped.add(i if mns[i] < mns[j] else j)
-    return np.array([c for c in range(n_c) if c not in dropped])
-
-
 FILTERS: dict[str, Callable[[np.ndarray, bool, float], np.ndarray]] = {
     "gls": gls_survivors,
     "BT": bt_survivors,
@@ -262,8 +222,6 @@ def race(
         values = current[0][:r]
         racing = np.flatnonzero(alive)
         scored = racing[~np.all(np.isnan(values[:, racing]), axis=0)]  # caret drops the others
-        if r == low + 1:  # caret drops near-identical candidates once, here
-            scored = scored[near_duplicates(values[:, scored], maximize)]
         kept = scored[test(values[:, scored], maximize, alpha)] if len(scored) else racing
         for c in racing:
             if c not in kept:
