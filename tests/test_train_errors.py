@@ -368,7 +368,7 @@ def test_user_model_without_weights_support(training, centroid_cls):
     ("kwargs", "match"),
     [
         ({"method": "bogus"}, "Control\\(method='bogus'\\) is not one of .*'cv'"),
-        ({"method": "adaptive_cv"}, "not available yet"),
+        ({"method": "adaptive_cv", "adaptive": {"min": 99}}, "fewer than the"),
         ({"method": "cv", "number": 1}, "number=1\\) must be >= 2 folds for cv"),
         ({"method": "repeatedcv", "number": 1, "repeats": 2}, ">= 2 folds"),
         ({"number": 0}, "positive integer"),

@@ -5,8 +5,9 @@ A frozen dataclass validated on creation, so a bad setting fails before any fitt
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +29,9 @@ METHODS = (
     "oob",
     "none",
 )
-# Reserved names: accepted by caret, arriving with later leanfit releases.
-LATER = ("adaptive_cv", "adaptive_boot", "adaptive_lgocv")
+# caret's adaptive resampling (racing): the resampling of the plain method, with futility stops.
+ADAPTIVE = {"adaptive_cv": "cv", "adaptive_boot": "boot", "adaptive_lgocv": "lgocv"}
+ADAPTIVE_DEFAULTS: dict[str, Any] = {"min": 5, "alpha": 0.05, "method": "gls", "complete": True}
 SAMPLING = ("down", "up", "smote")
 _ALIASES = {"LOOCV": "loocv", "LGOCV": "lgocv", "optimism.boot": "optimism_boot"}
 SELECTIONS = ("best", "one_se", "oneSE", "tolerance")
@@ -43,7 +45,15 @@ class Control:
     method: "boot" (caret's default, 25 bootstrap samples), "boot632", "optimism_boot", "cv",
         "repeatedcv", "loocv", "lgocv", "group_cv" (needs ``groups=`` in train), "timeslice",
         "oob" (bagged models and forests: one fit per candidate on all rows, scored on each
-        row's out-of-bag prediction), "none" (fit one candidate, no resampling).
+        row's out-of-bag prediction), "none" (fit one candidate, no resampling), or caret's
+        adaptive resampling "adaptive_cv" (k-fold, repeated with ``repeats``),
+        "adaptive_boot", "adaptive_lgocv": candidates clearly worse than the best after
+        ``adaptive["min"]`` resamples stop being fitted (see ``adaptive``).
+    adaptive: settings of the adaptive methods (caret's ``adaptive`` list): ``min`` resamples
+        every candidate gets (default 5), ``alpha`` of the one-sided futility test (0.05),
+        ``method`` "gls" (a linear model of the metric on candidate with resamples as blocks;
+        each candidate against the current best) or "BT" (Bradley-Terry on win/loss counts),
+        ``complete`` (True: the last survivor gets every remaining resample).
     number: folds (cv, repeatedcv, group_cv; default 10) or resamples (boot*, lgocv; default 25).
     repeats: repetitions of k-fold for "repeatedcv". Caret's trap: leaving it unset in caret
         silently gives ONE repeat, so "repeatedcv" equals "cv". leanfit keeps that default for
@@ -101,14 +111,22 @@ class Control:
     sampling: str | None = None
     executor: str = "local"
     scheduler: str | None = None
+    adaptive: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         method = _ALIASES.get(self.method, self.method)
         object.__setattr__(self, "method", method)
-        if method in LATER:
-            raise ValueError(f"Control(method={method!r}) is not available yet in leanfit")
-        if method not in METHODS:
-            raise ValueError(f"Control(method={self.method!r}) is not one of {list(METHODS)}")
+        if method not in METHODS and method not in ADAPTIVE:
+            raise ValueError(
+                f"Control(method={self.method!r}) is not one of {list(METHODS) + list(ADAPTIVE)}"
+            )
+        if self.adaptive is not None and method not in ADAPTIVE:
+            raise ValueError(
+                f"Control(adaptive=...) is for the adaptive methods {list(ADAPTIVE)}, not "
+                f"method={method!r}"
+            )
+        if method in ADAPTIVE:
+            object.__setattr__(self, "adaptive", self._check_adaptive())
         if self.number is not None and (not isinstance(self.number, int) or self.number < 1):
             raise ValueError(f"Control(number={self.number!r}) must be a positive integer")
         if (
@@ -178,10 +196,59 @@ class Control:
         if self.index_out is not None and self.index is None:
             raise ValueError("Control(index_out=...) needs index= as well")
 
+    def _check_adaptive(self) -> dict[str, Any]:
+        """The adaptive settings with caret's defaults filled in, each checked and named."""
+        given = dict(self.adaptive or {})
+        unknown = [k for k in given if k not in ADAPTIVE_DEFAULTS]
+        if unknown:
+            raise ValueError(
+                f"Control(adaptive=...) has unknown setting(s) {unknown}; valid: "
+                f"{list(ADAPTIVE_DEFAULTS)}"
+            )
+        out = {**ADAPTIVE_DEFAULTS, **given}
+        low = out["min"]
+        if isinstance(low, bool) or not isinstance(low, int) or low < 2:
+            raise ValueError(
+                f"Control(adaptive={{'min': {low!r}}}) must be an integer >= 2 (the resamples "
+                "every candidate gets before the futility analysis)"
+            )
+        alpha = out["alpha"]
+        if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
+            raise ValueError(
+                f"Control(adaptive={{'alpha': {alpha!r}}}) must be strictly between 0 and 1"
+            )
+        if out["method"] not in ("gls", "BT"):
+            raise ValueError(
+                f"Control(adaptive={{'method': {out['method']!r}}}) must be 'gls' or 'BT'"
+            )
+        if not isinstance(out["complete"], bool):
+            raise ValueError(
+                f"Control(adaptive={{'complete': {out['complete']!r}}}) must be True or False"
+            )
+        total = (
+            len(self.index)
+            if self.index is not None
+            else self.folds * ((self.repeats or 1) if self.method == "adaptive_cv" else 1)
+        )
+        if low >= total:
+            raise ValueError(
+                f"Control(adaptive={{'min': {low}}}) must be fewer than the {total} resamples of "
+                f"method={self.method!r}: with min >= resamples nothing is left to race; raise "
+                "number=/repeats= or lower min"
+            )
+        return out
+
+    @property
+    def base_method(self) -> str:
+        """The resampling behind the method: an adaptive method's plain counterpart."""
+        if self.method == "adaptive_cv":
+            return "repeatedcv" if self.repeats else "cv"
+        return ADAPTIVE.get(self.method, self.method)
+
     @property
     def folds(self) -> int:
         """The effective ``number`` with caret's defaults filled in."""
-        return self.number or _DEFAULT_NUMBER.get(self.method, 10)
+        return self.number or _DEFAULT_NUMBER.get(self.base_method, 10)
 
     @property
     def workers(self) -> int:
@@ -195,7 +262,7 @@ class Control:
     def resample_sizes(self, n: int) -> tuple[int, int]:
         """(resamples, held-out rows per resample) for ``n`` rows, counted without drawing them
         (held-out rows are estimated for the bootstrap); refuses more folds than rows."""
-        m, k = self.method, self.folds
+        m, k = self.base_method, self.folds
         if self.index is not None:
             return len(self.index), n
         if m in ("cv", "repeatedcv", "group_cv") and k > n:
@@ -222,6 +289,14 @@ class Control:
     def describe(self) -> str:
         """caret's one-line description of the resampling design."""
         k, r = self.folds, self.repeats or 1
+        if self.adaptive is not None:
+            a = self.adaptive
+            racing = (
+                f"; min {a['min']}, alpha {a['alpha']}, {a['method']}"
+                f"{', complete' if a['complete'] else ''}"
+            )
+            plain = dataclasses.replace(self, method=self.base_method, adaptive=None)
+            return f"{plain.describe()} with adaptive resampling ({racing[2:]})"
         if self.index is not None:
             return f"User-given resamples ({len(self.index)} resamples)"
         return {
@@ -256,7 +331,7 @@ def make_resamples(
     n = len(y)
     if control.index is not None:
         return splits.from_indices(control.index, n, index_out=control.index_out)
-    m, k = control.method, control.folds
+    m, k = control.base_method, control.folds
     if m in ("boot", "boot632", "optimism_boot"):
         return splits.bootstrap(y, number=k, seed=seed)
     if m == "cv":

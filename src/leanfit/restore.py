@@ -172,7 +172,15 @@ def _rebuild(
     notes = list(summary.get("notes") or [])
     res = plan.empty_result()
     done: list[TaskResult] = []
-    if plan.resamples is not None:
+    if plan.resamples is not None and plan.control.adaptive is not None:
+        from .tuning.train import race_plan
+
+        done = plan.stored_results(store, run_id)
+        try:  # the same stops again, from the stored results alone
+            res.scores, res.stopped, _, _ = race_plan(plan, done, None, None, [0.0], False)
+        except LookupError as err:
+            raise StoreError(f"run {run_id}: {err}; run it again") from None
+    elif plan.resamples is not None:
         done = plan.stored_results(store, run_id)
         if len(done) < len(plan.tasks):
             raise StoreError(

@@ -180,7 +180,14 @@ def _fit_section(name: str, res: Any) -> str:
         f"{_table(table[cols], best=res.best_index)}</details>"
     )
     n_res = int(table.attrs["n_resamples"])
-    short = table[table["Resamples"] < n_res]
+    stopped = getattr(res, "stopped", None) or {}
+    if stopped:  # adaptive resampling: candidates stopped as clearly worse than the best
+        out.append(
+            f"<p>Adaptive resampling stopped {len(stopped)} of {len(table)} candidates as "
+            "clearly worse than the best (column Resamples: the resamples each got); the choice "
+            "was made among the others.</p>"
+        )
+    short = table[(table["Resamples"] < n_res) & ~table.index.isin(list(stopped))]
     if len(short):
         scored = int(table["Resamples"].iloc[res.best_index])
         out.append(

@@ -118,8 +118,12 @@ def format_train(res: Printable) -> str:
     constant = [c for c in res.candidates.columns if c not in varying]
     counts = table["Resamples"].to_numpy() if "Resamples" in table.columns else None
     n_res = len(res.resamples)
-    incomplete = 0 if counts is None else int((counts < n_res).sum())
-    cols = varying + res.metric_names + (["Resamples"] if incomplete else [])
+    stopped_rows = list(getattr(res, "stopped", None) or {})  # adaptive: expected to be short
+    short = None if counts is None else counts < n_res
+    if short is not None:
+        short[stopped_rows] = False
+    incomplete = 0 if short is None else int(short.sum())
+    cols = varying + res.metric_names + (["Resamples"] if incomplete or stopped_rows else [])
     show = table[cols].rename(columns={c: _dotted(model, c) for c in varying})
     lines.extend("  " + ln for ln in show.to_string(index=False, float_format=_fmt).splitlines())
     lines.append("")
@@ -170,6 +174,17 @@ def format_train(res: Printable) -> str:
                     else " (no candidate was complete: chosen among the best-covered)."
                 )
             )
+        )
+    stopped: dict[int, int] = getattr(res, "stopped", None) or {}
+    if stopped:
+        after: dict[int, int] = {}
+        for got in stopped.values():
+            after[got] = after.get(got, 0) + 1
+        when = ", ".join(f"{n} after {got}" for got, n in sorted(after.items()))
+        lines.append(
+            f"NOTE: adaptive resampling stopped {len(stopped)} of {len(res.candidates)} "
+            f"candidates as clearly worse than the best ({when} resamples; column Resamples); "
+            "the choice was made among the others."
         )
     if scores.warned:
         lines.append(

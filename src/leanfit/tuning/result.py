@@ -167,6 +167,8 @@ class TrainResult:
     times: dict[str, float] = field(default_factory=dict)
     # run id, resumed/computed task counts, notes; "restored": True when rebuilt from a store
     store_run: dict[str, Any] | None = None
+    # adaptive resampling: candidate -> resamples it got before the futility analysis stopped it
+    stopped: dict[int, int] = field(default_factory=dict)
 
     def _resampled(self) -> Resamples:
         """The resamples, for the paths that run only on a resampled fit (one with scores)."""
@@ -276,11 +278,19 @@ class TrainResult:
         self, selection: Any = None, metric: str | None = None, maximize: bool | None = None
     ) -> int:
         """The row of ``results`` the selection rule picks (caret's selectionFunction), among
-        the candidates scored on every resample unless ``Control(select_incomplete=True)``;
+        the candidates scored on every resample unless ``Control(select_incomplete=True)``
+        (with adaptive resampling: among the candidates not stopped);
         an ``IncompleteResamplesWarning`` says when that mattered (see ``selection.choose``)."""
         rule = selection if selection is not None else self.control.selection
         metric = metric or self.metric
         maximize = self.maximize if maximize is None else maximize
+        if self.stopped:  # adaptive resampling: choose among the candidates not stopped
+            table = self.results
+            rows = np.array([c for c in range(len(table)) if c not in self.stopped])
+            sub = table.iloc[rows].reset_index(drop=True)
+            sub.attrs = {**table.attrs, "n_resamples": int(sub[COUNT].max())}
+            i = choose(sub, rule, metric, maximize, self.control.select_incomplete, stacklevel=3)
+            return int(rows[i])
         return choose(
             self.results, rule, metric, maximize, self.control.select_incomplete, stacklevel=3
         )

@@ -40,7 +40,7 @@ from .plan import (
     task_seed,
     within_limits,
 )
-from .result import TrainResult, fit_final
+from .result import Scores, TrainResult, fit_final
 from .trainplan import TrainPlan
 
 if TYPE_CHECKING:
@@ -215,6 +215,11 @@ def plan_one(
             f"{what} needs held-out rows, and Control(method='none') has no held-out rows; use "
             "a resampling method such as Control(method='cv', number=5)"
         )
+    if control.adaptive is not None:
+        raise ValueError(
+            f"Control(method={control.method!r}) races tuning candidates in train(); {what} "
+            f"scores one fixed candidate: use method={control.base_method!r}"
+        )
     model = get_model(method)
     if params is not None:
         model = model.tuned_over(params)
@@ -334,15 +339,19 @@ def _run_started(
                 spent[0] += r.fit_time + r.predict_time
                 yield r
 
-    fresh = computed()
-    try:
-        scores = plan.scores_of(itertools.chain(done, fresh))
-    finally:  # interrupted: the executor stops its workers now, not when garbage is collected
-        fresh.close()
+    if plan.control.adaptive is not None:
+        scores, res.stopped, n_done, n_new = race_plan(plan, done, store, run_id, spent)
+    else:
+        fresh = computed()
+        try:
+            scores = plan.scores_of(itertools.chain(done, fresh))
+        finally:  # interrupted: the executor stops its workers now, not when garbage is collected
+            fresh.close()
+        n_done, n_new = len(done), len(todo)
     res.store_run = (
         None
         if run_id is None
-        else {"run_id": run_id, "resumed_tasks": len(done), "computed_tasks": len(todo)}
+        else {"run_id": run_id, "resumed_tasks": n_done, "computed_tasks": n_new}
     )
     if np.all(np.isnan(scores.values)) and not scores.apparent_ok():
         first = scores.failures[0]["error"] if scores.failures else "no metric was computed"
@@ -358,6 +367,67 @@ def _run_started(
     if store is not None and run_id is not None:
         _finish_run(store, run_id, res)
     return res
+
+
+def race_plan(
+    plan: TrainPlan,
+    done: list[TaskResult],
+    store: Store | None,
+    run_id: int | None,
+    spent: list[float],
+    compute: bool = True,
+) -> tuple[Scores, dict[int, int], int, int]:
+    """Adaptive resampling (``racing.race``) on the plan's tasks: stored results are read back,
+    the others run batch by batch on the control's executor and are stored as they come.
+    Returns the scores (a stopped candidate's cells after its stop left missing, even where its
+    fit group went on for others), the stops, and the tasks read back and computed. Without
+    ``compute`` (restoring a finished run) a task the race needs and ``done`` lacks is an
+    error."""
+    from .racing import race
+
+    assert plan.resamples is not None and plan.control.adaptive is not None
+    stored = {(r.resample, r.group): r for r in done}
+    by_key = {(t.resample, t.group): t for t in plan.tasks}
+    scores = Scores.empty(
+        len(plan.resamples), len(plan.candidates), plan.metric_names, plan.control.method
+    )
+    j = plan.metric_names.index(plan.metric)
+    counts = [0, 0]  # read back, computed
+
+    def score(new: list[TaskResult]) -> np.ndarray:
+        for r in new:
+            scores.add(r, plan.context, by_key[(r.resample, r.group)], plan.control)
+        return scores.values[:, :, j]
+
+    def run(batch: list[Task]) -> Generator[TaskResult, None, None]:
+        have = [stored[(t.resample, t.group)] for t in batch if (t.resample, t.group) in stored]
+        counts[0] += len(have)
+        yield from have
+        todo = [t for t in batch if (t.resample, t.group) not in stored]
+        if not todo:
+            return
+        if not compute:
+            raise LookupError(f"{len(todo)} task result(s) the race needs are not stored")
+        with closing(run_tasks(plan.context, todo, plan.control, f"race {plan.model.name}")) as rs:
+            for r in rs:
+                if store is not None and run_id is not None:
+                    store.save_task(run_id, r)  # stored before it is counted
+                spent[0] += r.fit_time + r.predict_time
+                counts[1] += 1
+                yield r
+
+    _, info = race(
+        plan.tasks,
+        plan.context.groups,
+        len(plan.resamples),
+        dict(plan.control.adaptive),
+        plan.maximize,
+        score,
+        run,
+    )
+    for c, k in info.stopped.items():
+        scores.values[k:, c] = np.nan
+    return scores, info.stopped, counts[0], counts[1]
 
 
 def _start_run(
@@ -644,7 +714,7 @@ def _check_inputs(model: Model, ds: Dataset, steps: PreProcess | None, control: 
     model.check_task(ds.mode, len(ds.levels) if ds.mode == CLASSIFICATION else 0)
     if (
         ds.mode == CLASSIFICATION
-        and control.method in ("cv", "repeatedcv")
+        and control.base_method in ("cv", "repeatedcv")
         and (control.index is None)
     ):
         counts = np.bincount(ds.y, minlength=len(ds.levels))

@@ -1,0 +1,246 @@
+"""Adaptive resampling (caret's adaptive_cv): futility stops, fit counts, the gls test against
+statsmodels, complete=, n_jobs invariance, resume from a store, and refused settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.neighbors import KNeighborsRegressor
+
+import leanfit as lf
+from leanfit.store import Store
+from leanfit.tuning.racing import bt_survivors, gls_pvalues
+from leanfit.tuning.train import plan_train, run_plan
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    df = pd.DataFrame(X, columns=["a", "b"])
+    df["y"] = 3 * X[:, 0] + 0.1 * rng.normal(size=200)
+    return df
+
+
+def _run(data, grid, store=None, **adaptive):
+    ctl = lf.Control(method="adaptive_cv", number=10, adaptive=adaptive or None)
+    plan = plan_train(data, "y", method=KNeighborsRegressor(), grid=grid, control=ctl, seed=3)
+    assert len(plan.context.groups) == len(plan.candidates)  # one fit per candidate
+    return run_plan(plan, store=store)
+
+
+def test_clearly_bad_candidates_stop_after_min_and_the_best_is_chosen(data, tmp_path):
+    # k=150 / 170 average over most of the 180 training rows: far worse than k=2..4
+    grid = {"n_neighbors": [2, 3, 4, 150, 170]}
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
+        res = _run(data, grid, store=store, min=3)
+    counts = res.results.set_index("n_neighbors")["Resamples"]
+    assert counts[150] == counts[170] == 3
+    assert res.stopped[3] == res.stopped[4] == 3
+    # exact fits: 5 candidates on 3 resamples, then each survivor one fit per further resample
+    survivors = [
+        k
+        for k in (2, 3, 4)
+        if res.candidates.index[res.candidates.n_neighbors == k][0] not in res.stopped
+    ]
+    expected = 5 * 3 + sum(int(counts[k]) - 3 for k in (2, 3, 4))
+    assert res.store_run["computed_tasks"] == expected
+    assert expected < 5 * 10
+    # the chosen one is the best mean among the survivors, and has the full 10 resamples
+    table = res.results.set_index("n_neighbors")
+    best = table.loc[survivors, "RMSE"].idxmin()
+    assert res.best_params["n_neighbors"] == best
+    assert counts[best] == 10
+    assert "adaptive resampling stopped" in repr(res)
+
+
+def test_complete_true_finishes_the_last_survivor_false_does_not(data):
+    grid = {"n_neighbors": [2, 150, 170]}
+    full = _run(data, grid, min=3, complete=True)
+    part = _run(data, grid, min=3, complete=False)
+    for res in (full, part):
+        assert res.stopped == {1: 3, 2: 3}
+        assert res.best_params == {"n_neighbors": 2}
+    assert full.results["Resamples"].tolist() == [10, 3, 3]  # 3*3 + 7 = 16 fits
+    assert part.results["Resamples"].tolist() == [3, 3, 3]  # 9 fits
+    # a plain 10-fold CV of k=2 on the same folds gives the completed survivor's scores
+    plain = lf.train(
+        data,
+        "y",
+        method=KNeighborsRegressor(),
+        grid={"n_neighbors": [2]},
+        control=lf.Control(method="cv", number=10),
+        seed=3,
+    )
+    assert full.results["RMSE"].iloc[0] == pytest.approx(plain.results["RMSE"].iloc[0])
+
+
+def test_gls_pvalues_match_a_blocked_linear_model_in_statsmodels():
+    smf = pytest.importorskip("statsmodels.formula.api")
+    from scipy import stats
+
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=(8, 4)) * 0.05 + np.array([0.80, 0.78, 0.70, 0.79])
+    values += rng.normal(size=(8, 1)) * 0.05  # resample (block) effect
+    values[2, 3] = np.nan  # a failed cell is left out
+    best, p = gls_pvalues(values, maximize=True)
+    assert best == int(np.nanargmax(np.nanmean(values, axis=0)))
+    r, c = np.nonzero(~np.isnan(values))
+    long = pd.DataFrame({"v": values[r, c], "cand": c, "res": r})
+    fit = smf.ols(f"v ~ C(cand, Treatment({best})) + C(res)", data=long).fit()
+    for j in range(4):
+        if j == best:
+            assert p[j] == 1.0
+            continue
+        name = f"C(cand, Treatment({best}))[T.{j}]"
+        t = fit.params[name] / fit.bse[name]  # candidate minus best
+        assert p[j] == pytest.approx(stats.t.cdf(t, fit.df_resid), rel=1e-8)
+    # minimising: the same test on the negated metric
+    best_min, p_min = gls_pvalues(-values, maximize=False)
+    assert best_min == best and np.allclose(p_min, p)
+
+
+def test_bt_keeps_the_best_and_drops_a_candidate_that_always_loses():
+    rng = np.random.default_rng(1)
+    values = np.column_stack(
+        [
+            0.9 + 0.01 * rng.normal(size=10),
+            0.9 + 0.01 * rng.normal(size=10),
+            0.5 + 0.01 * rng.normal(size=10),
+        ]
+    )
+    kept = bt_survivors(values, maximize=True, alpha=0.05)
+    assert int(np.argmax(values.mean(axis=0))) in kept
+    assert 2 not in kept
+
+
+def test_same_result_for_n_jobs_1_and_2_and_with_bt():
+    sonar = lf.datasets.load("sonar")
+    grid = {"k": [1, 3, 5, 9, 25, 61, 101]}
+    out = []
+    for jobs in (1, 2):
+        ctl = lf.Control(method="adaptive_cv", number=10, n_jobs=jobs, adaptive={"min": 4})
+        with pytest.warns(UserWarning) if jobs > lf.control.available_cores() else _nothing():
+            res = lf.train("Class ~ .", data=sonar, method="knn", grid=grid, control=ctl, seed=7)
+        out.append(res)
+    assert out[0].stopped == out[1].stopped and out[0].stopped
+    # one fit group (knn's k is a sub-model): it went on, but the stopped got no more scores
+    counts = out[0].results["Resamples"]
+    assert all(counts[c] == k for c, k in out[0].stopped.items())
+    assert counts.max() > max(out[0].stopped.values())
+    pd.testing.assert_frame_equal(out[0].results, out[1].results)
+    assert out[0].best_params == out[1].best_params
+    bt = lf.train(
+        "Class ~ .",
+        data=sonar,
+        method="knn",
+        grid=grid,
+        seed=7,
+        control=lf.Control(method="adaptive_cv", number=10, adaptive={"min": 5, "method": "BT"}),
+    )
+    assert bt.stopped and bt.best_index not in bt.stopped
+
+
+def test_resumed_adaptive_run_reproduces_the_result(data, tmp_path):
+    grid = {"n_neighbors": [2, 3, 4, 150, 170]}
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    with Store.open(url) as store:
+        first = _run(data, grid, store=store, min=3)
+    with Store.open(url) as store:
+        again = _run(data, grid, store=store, min=3)
+    assert again.store_run["computed_tasks"] == 0
+    assert again.store_run["resumed_tasks"] == first.store_run["computed_tasks"]
+    assert again.stopped == first.stopped
+    pd.testing.assert_frame_equal(again.results, first.results)
+
+
+def test_restored_adaptive_run_has_the_same_stops_and_choice(tmp_path):
+    from leanfit.restore import restore_fit
+
+    sonar = lf.datasets.load("sonar")
+    kw = dict(
+        data=sonar,
+        method="knn",
+        grid={"k": [1, 3, 5, 61, 101]},
+        seed=7,
+        control=lf.Control(method="adaptive_cv", number=10, adaptive={"min": 3}),
+    )
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
+        res = lf.train("Class ~ .", store=store, **kw)
+        back = restore_fit(store, res.store_run["run_id"], plan_train("Class ~ .", **kw))
+    assert res.stopped and back.stopped == res.stopped
+    assert back.best_index == res.best_index
+    pd.testing.assert_frame_equal(back.results, res.results)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"adaptive": {"min": 10}}, "fewer than the 10 resamples"),
+        ({"adaptive": {"min": 1}}, "'min': 1"),
+        ({"adaptive": {"alpha": 1.5}}, "'alpha': 1.5"),
+        ({"adaptive": {"method": "lm"}}, "'gls' or 'BT'"),
+        ({"adaptive": {"complete": "yes"}}, "'complete': 'yes'"),
+        ({"adaptive": {"minimum": 3}}, "unknown setting(s) ['minimum']"),
+    ],
+)
+def test_bad_adaptive_settings_are_refused_by_name(kwargs, message):
+    with pytest.raises(ValueError, match=__import__("re").escape(message)):
+        lf.Control(method="adaptive_cv", number=10, **kwargs)
+
+
+def test_tools_that_fix_one_candidate_refuse_adaptive_resampling():
+    sonar = lf.datasets.load("sonar")
+    ctl = lf.Control(method="adaptive_cv", number=10)
+    with pytest.raises(ValueError, match="use method='cv'"):
+        lf.learning_curve("Class ~ .", data=sonar, method="lda", control=ctl)
+
+
+def test_adaptive_settings_need_an_adaptive_method():
+    with pytest.raises(ValueError, match="adaptive methods"):
+        lf.Control(method="cv", adaptive={"min": 3})
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_gls_pvalues_balanced_shortcut_matches_statsmodels():
+    smf = pytest.importorskip("statsmodels.formula.api")
+    from scipy import stats
+
+    rng = np.random.default_rng(9)
+    values = rng.normal(size=(6, 5)) * 0.02 + np.linspace(0.7, 0.8, 5)  # no missing cell
+    best, p = gls_pvalues(values, maximize=False)  # smallest is best here
+    r, c = np.nonzero(np.ones_like(values, dtype=bool))
+    long = pd.DataFrame({"v": values[r, c], "cand": c, "res": r})
+    fit = smf.ols(f"v ~ C(cand, Treatment({best})) + C(res)", data=long).fit()
+    assert best == 0
+    for j in range(1, 5):
+        name = f"C(cand, Treatment({best}))[T.{j}]"
+        t = fit.params[name] / fit.bse[name]  # candidate minus best: positive = worse
+        assert p[j] == pytest.approx(stats.t.sf(t, fit.df_resid), rel=1e-8)
+
+
+def test_report_says_which_candidates_were_stopped(tmp_path):
+    pytest.importorskip("matplotlib")
+    from leanfit.report import write_report
+
+    sonar = lf.datasets.load("sonar")
+    res = lf.train(
+        "Class ~ .",
+        data=sonar,
+        method="knn",
+        grid={"k": [1, 3, 61, 101]},
+        seed=7,
+        control=lf.Control(method="adaptive_cv", number=10, adaptive={"min": 3}),
+    )
+    assert res.stopped
+    text = write_report(tmp_path / "r.html", "racing", {"knn": res}).read_text()
+    assert f"Adaptive resampling stopped {len(res.stopped)} of 4 candidates" in text
+    assert "fewer than all 10 resamples" not in text  # the stopped are not called incomplete
