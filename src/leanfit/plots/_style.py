@@ -130,6 +130,41 @@ def panels(
     return fig, axes[:n]
 
 
+def models_axis(ax: Axes, models: list[str]) -> np.ndarray:
+    """Models on the y axis, the first at the top (caret's horizontal box / dot plots); their
+    positions."""
+    pos = np.arange(len(models))[::-1].astype(float)
+    ax.set_yticks(pos, models)
+    ax.set_ylim(-0.6, len(models) - 0.4)
+    ax.grid(False, axis="y")
+    return pos
+
+
+def model_boxes(
+    ax: Axes, data: list[np.ndarray], pos: np.ndarray, *, fliers: bool, alpha: float
+) -> Any:
+    """Horizontal box-and-whisker plots of each model's values at ``pos``, in model colours."""
+    flierprops = {"marker": "o", "markersize": 4, "markerfacecolor": MUTED, "alpha": 0.7}
+    box = ax.boxplot(
+        data,
+        positions=pos,
+        manage_ticks=False,
+        orientation="horizontal",
+        widths=0.55,
+        patch_artist=True,
+        showfliers=fliers,
+        medianprops={"color": INK, "linewidth": 1.6},
+        whiskerprops={"color": MUTED},
+        capprops={"color": MUTED},
+        flierprops=flierprops,
+    )
+    for i, patch in enumerate(box["boxes"]):
+        patch.set_facecolor(color(i))
+        patch.set_alpha(alpha)
+        patch.set_edgecolor(color(i))
+    return box
+
+
 def suptitle(fig: Figure, text: str) -> None:
     """The figure's bold title, left-aligned and wrapped to the figure width (never clipped)."""
     import textwrap

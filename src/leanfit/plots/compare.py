@@ -22,6 +22,8 @@ from ._style import (
     color,
     fmt,
     kde,
+    model_boxes,
+    models_axis,
     new_figure,
     padded_range,
     panels,
@@ -63,15 +65,6 @@ def _n_resamples(comp: Any) -> int:
     return int(comp.long()["Resample"].nunique())
 
 
-def _models_axis(ax: Any, models: list[str]) -> np.ndarray:
-    """Models on the y axis, the first at the top (caret's horizontal box / dot plots)."""
-    pos = np.arange(len(models))[::-1].astype(float)
-    ax.set_yticks(pos, models)
-    ax.set_ylim(-0.6, len(models) - 0.4)
-    ax.grid(False, axis="y")
-    return pos
-
-
 @themed
 def plot_box(comp: Any, metric: Metrics = None) -> Figure:
     """Box-and-whisker plot of each model's per-resample values, one panel per metric (caret's
@@ -83,26 +76,9 @@ def plot_box(comp: Any, metric: Metrics = None) -> Figure:
         len(metrics), size=(3.6, 0.45 * len(models) + 1.4), sharey=True, extra=(0.9, 0.7)
     )
     for ax, m in zip(axes, metrics, strict=True):
-        pos = np.arange(len(models))[::-1].astype(float)
         data = [_values(df, m, mod) for mod in models]
-        box = ax.boxplot(
-            data,
-            positions=pos,
-            manage_ticks=False,
-            orientation="horizontal",
-            widths=0.55,
-            patch_artist=True,
-            showfliers=True,
-            medianprops={"color": INK, "linewidth": 1.6},
-            whiskerprops={"color": MUTED},
-            capprops={"color": MUTED},
-            flierprops={"marker": "o", "markersize": 4, "markerfacecolor": MUTED, "alpha": 0.7},
-        )
-        for i, patch in enumerate(box["boxes"]):
-            patch.set_facecolor(color(i))
-            patch.set_alpha(0.35)
-            patch.set_edgecolor(color(i))
-        _models_axis(ax, models)
+        pos = models_axis(ax, models)
+        model_boxes(ax, data, pos, fliers=True, alpha=0.35)
         means = [v.mean() if len(v) else np.nan for v in data]
         ax.scatter(means, pos, marker="D", s=22, color=INK, zorder=4)
         ax.set_title(m, loc="center", fontweight="bold")
@@ -142,7 +118,7 @@ def plot_dot(comp: Any, metric: Metrics = None, conf_level: float = 0.95) -> Fig
         len(metrics), size=(3.6, 0.4 * len(models) + 1.4), sharey=True, extra=(0.9, 0.7)
     )
     for ax, m in zip(axes, metrics, strict=True):
-        pos = _models_axis(ax, models)
+        pos = models_axis(ax, models)
         stats = np.array([t_interval(_values(df, m, mod), conf_level) for mod in models])
         ax.hlines(pos, stats[:, 1], stats[:, 2], color=[color(i) for i in range(len(models))])
         ax.plot(stats[:, 0], pos, linestyle="none", marker="o", color=INK, markersize=6)
@@ -297,7 +273,7 @@ def plot_diff(d: Any, metric: Metrics = None) -> Figure:
     )
     for ax, m in zip(axes, metrics, strict=True):
         sub = frame[frame["metric"] == m].set_index(["model1", "model2"]).reindex(pairs)
-        pos = _models_axis(ax, labels)
+        pos = models_axis(ax, labels)
         est = sub["estimate"].to_numpy(float)
         lower, upper = sub["lower"].to_numpy(float), sub["upper"].to_numpy(float)
         finite = np.concatenate([v[np.isfinite(v)] for v in (est, lower, upper)] + [[0.0]])

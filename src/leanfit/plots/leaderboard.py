@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ._style import INK, MUTED, color, new_figure, suptitle, themed
+from ._style import INK, MUTED, color, model_boxes, models_axis, new_figure, suptitle, themed
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -25,32 +25,15 @@ def plot_leaderboard(wide: pd.DataFrame, metric: str, maximize: bool = True) -> 
     data = [v[np.isfinite(v)] for v in data]
     fig = new_figure(6.4, 0.42 * len(models) + 1.6)
     ax = fig.add_subplot()
-    pos = np.arange(len(models))[::-1].astype(float)
-    box = ax.boxplot(
-        data,
-        positions=pos,
-        manage_ticks=False,
-        orientation="horizontal",
-        widths=0.55,
-        patch_artist=True,
-        showfliers=False,
-        medianprops={"color": INK, "linewidth": 1.6},
-        whiskerprops={"color": MUTED},
-        capprops={"color": MUTED},
-    )
+    labels = [f"{k + 1}. {m}" for k, m in enumerate(models)]
+    pos = models_axis(ax, labels)
+    model_boxes(ax, data, pos, fliers=False, alpha=0.3)
     rng = np.random.default_rng(0)  # fixed jitter: the same figure every time
-    for i, (patch, v) in enumerate(zip(box["boxes"], data, strict=True)):
-        patch.set_facecolor(color(i))
-        patch.set_alpha(0.3)
-        patch.set_edgecolor(color(i))
+    for i, v in enumerate(data):
         jitter = rng.uniform(-0.17, 0.17, size=len(v))
         ax.scatter(v, pos[i] + jitter, s=12, color=color(i), alpha=0.75, zorder=3, linewidths=0)
     means = [v.mean() if len(v) else np.nan for v in data]
     ax.scatter(means, pos, marker="D", s=26, color=INK, zorder=4)
-    labels = [f"{k + 1}. {m}" for k, m in enumerate(models)]
-    ax.set_yticks(pos, labels)
-    ax.set_ylim(-0.6, len(models) - 0.4)
-    ax.grid(False, axis="y")
     ax.set_xlabel(f"Resampled {metric} ({'higher' if maximize else 'lower'} is better)")
     n = int(wide.shape[0])
     fig.supxlabel(
