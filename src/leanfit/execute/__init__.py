@@ -255,6 +255,8 @@ class _WorkerPool:
         with os.fdopen(fd, "wb") as f:
             cloudpickle.dump(ctx, f)  # cloudpickle: user-defined models work too
         self.token = uuid.uuid4().hex
+        self.workers = workers
+        self.warming: list[Future[None]] = []
         # Engines loaded later in the worker (OpenMP in LightGBM) start single-threaded too.
         one = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
         self.pool = get_reusable_executor(max_workers=workers, timeout=120, env=one)
@@ -264,8 +266,9 @@ class _WorkerPool:
 
     def warm_up(self) -> None:
         """Have every worker start, load the context and import the engine now."""
-        for _ in range(self.pool._max_workers):
-            self.pool.submit(_warm_worker, self.path, self.token)
+        self.warming = [
+            self.pool.submit(_warm_worker, self.path, self.token) for _ in range(self.workers)
+        ]
 
     def close(self, futures: Iterable[Future[TaskResult]], interrupted: bool) -> None:
         """Drop what nobody will read; on an interruption end the workers now (they would go
@@ -278,6 +281,8 @@ class _WorkerPool:
         else:
             for fut in futures:
                 fut.cancel()
+            for warm in self.warming:
+                warm.cancel()
         os.unlink(self.path)
 
 
