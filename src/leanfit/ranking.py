@@ -33,32 +33,10 @@ if TYPE_CHECKING:
 __all__ = ["FAST", "Leaderboard", "leaderboard", "methods_for"]
 
 # Quick methods per task, cheapest first, so a tight budget still ranks a useful set.
+_FAST_BOTH = ("knn", "rpart", "pls", "glmnet", "svm_radial", "gbm", "rf", "extra_trees")
 FAST: dict[str, tuple[str, ...]] = {
-    "classification": (
-        "lda",
-        "nb",
-        "knn",
-        "rpart",
-        "pls",
-        "glmnet",
-        "svm_radial",
-        "gbm",
-        "rf",
-        "extra_trees",
-    ),
-    "regression": (
-        "lm",
-        "ridge",
-        "lasso",
-        "knn",
-        "rpart",
-        "pls",
-        "glmnet",
-        "svm_radial",
-        "gbm",
-        "rf",
-        "extra_trees",
-    ),
+    "classification": ("lda", "nb", *_FAST_BOTH),
+    "regression": ("lm", "ridge", "lasso", *_FAST_BOTH),
 }
 # Engines that are optional installs: the module to look for, and the pip name that brings it.
 _ENGINE_MODULES = {
