@@ -418,9 +418,6 @@ def _plan_fit(
     elif isinstance(grid, dict):
         grid = {k: _seq(v, f"grid: {k}") for k, v in grid.items()}
     spec["grid"] = grid
-    if spec.get("options") is not None and not isinstance(spec["options"], dict):
-        # engine settings outside the grid ({n_trees: 1000}), handed to train()
-        raise ValueError(f"options must be a mapping, got {spec['options']!r}")
     if spec.get("selection"):
         spec["control"] = replace(spec["control"], selection=spec.pop("selection"))
     predict = spec.get("predict")

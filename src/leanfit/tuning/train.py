@@ -72,9 +72,9 @@ def plan_train(
     control = control or Control()
     _check_jobs(control)
     model = get_model(method)
-    if options:
+    if options is not None:
         if not isinstance(options, Mapping):
-            raise ValueError(f"options must be a mapping such as {{'n_trees': 1000}}: {options}")
+            raise ValueError(f"options must be a mapping, got {options!r}")
         model = copy.copy(model)  # the caller's Model instance keeps its own options
         model.options = {**model.options, **options}
     if grid is not None:
