@@ -72,7 +72,9 @@ def local_cluster(workers: int) -> Any:
         async def _start(self) -> None:
             spec = json.dumps({"cls": self.worker_class, "opts": {**self.worker_kwargs}})
             cmd = [sys.executable, "-m", "dask", "spec", self.scheduler, "--spec", spec]
-            env = {**os.environ, "PYTHONPATH": path}
+            # the nanny's own log level: its silence_logs is undone when it closes, and a
+            # connection closed during shutdown is then logged at INFO with a traceback
+            env = {**os.environ, "PYTHONPATH": path, "DASK_LOGGING__DISTRIBUTED": "error"}
             self.process = await asyncio.create_subprocess_exec(*cmd, env=env)
 
     opts = {
