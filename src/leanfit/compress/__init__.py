@@ -2,6 +2,6 @@
 trees and smaller students, all measured the same way, with the smallest / fastest one within a
 tolerance of the best chosen from the accuracy-size-latency front."""
 
-from .candidate import TECHNIQUES, Candidate
+from .candidate import TECHNIQUES, Candidate, Source
 
-__all__ = ["TECHNIQUES", "Candidate"]
+__all__ = ["TECHNIQUES", "Candidate", "Source"]

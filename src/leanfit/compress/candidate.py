@@ -29,6 +29,27 @@ TECHNIQUES = {
 
 
 @dataclass
+class Source:
+    """What a compression starts from: the model and the rows it was fitted on.
+
+    ``model`` is a ``TrainResult`` or a distilled student (``Distilled``). ``X_train`` holds the
+    training rows as float32 model-matrix rows (the encoding ``Candidate.predict`` takes), used to
+    fine-tune, calibrate static quantization or distil students, never to measure. ``y_train``
+    holds class codes 0..K-1 (in ``levels`` order) or values; ``levels`` is None for regression.
+    """
+
+    model: Any
+    X_train: np.ndarray
+    y_train: np.ndarray
+    levels: list[str] | None
+    seed: int = 0
+
+    @property
+    def classification(self) -> bool:
+        return self.levels is not None
+
+
+@dataclass
 class Candidate:
     """A compressed model ready to be measured.
 
