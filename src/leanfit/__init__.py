@@ -36,6 +36,8 @@ _EXPORTS = {
     "IncompleteResamplesWarning": "leanfit.selection",
     "summarize": "leanfit.metrics",
     "resamples": "leanfit.compare",
+    "explain": "leanfit.explanations",
+    "Explanation": "leanfit.explanations",
     "ensemble": "leanfit.fusion",
     "EnsembleResult": "leanfit.fusion",
     "leaderboard": "leanfit.ranking",

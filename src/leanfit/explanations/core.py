@@ -1,0 +1,386 @@
+"""Attributions of one fitted model on encoded rows: the engines' own TreeSHAP (LightGBM,
+XGBoost, CatBoost), shap's TreeExplainer for scikit-learn forests, exact linear attributions,
+and shap's permutation explainer for every other model.
+
+Every explainer returns values (n, p, K), base values (K,) and the model's raw output (n, K),
+where K is 1 for regression and binary classification (the positive class: the second level)
+and the number of classes otherwise. ``values.sum(axis=1) + base == raw``: the engines' own
+contributions and the linear rule satisfy it exactly, shap's permutation explainer by
+construction (its base is the mean output over the background rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..frame import Encoder, feature_sources
+from ..models.base import CLASSIFICATION, Model
+
+__all__ = ["METHODS", "FitParts", "Raw", "applicable", "attribute"]
+
+# The methods lf.explain takes besides "auto"; each applies to the models named in applicable().
+METHODS = ("tree", "linear", "permutation")
+# pre-processing steps that mix columns: attributions are then in terms of their outputs
+MIXING_STEPS = ("pca", "ica", "spatial_sign")
+
+
+@dataclass(frozen=True)
+class FitParts:
+    """What explaining a fit needs: the model and its final fit, the pre-processing, the
+    encoder of raw columns, the chosen sub-model, the task and the training matrix (encoded,
+    before pre-processing) for linear means and permutation backgrounds."""
+
+    model: Model
+    fitted: Any
+    preprocess: Any
+    encoder: Encoder
+    sub: dict[str, Any]
+    mode: str
+    levels: tuple[str, ...]
+    background: np.ndarray
+
+
+@dataclass
+class Raw:
+    """One explainer's numbers, before they are labelled: values (n, p, K), base (K,), the
+    model's raw output (n, K), what that output is, and the explainer used."""
+
+    values: np.ndarray
+    base: np.ndarray
+    raw: np.ndarray
+    output: str
+    method: str
+    notes: list[str] = field(default_factory=list)
+
+
+def _engine(fitted: Any) -> str | None:
+    """'lightgbm', 'xgboost' or 'catboost' when the fit is that engine's booster."""
+    est = getattr(fitted, "est", fitted)
+    mod = type(est).__module__.split(".")[0]
+    return mod if mod in ("lightgbm", "xgboost", "catboost") else None
+
+
+def _is_tree_booster(parts: FitParts) -> bool:
+    eng = _engine(parts.fitted)
+    if eng is None:
+        return False
+    if eng == "xgboost":  # xgb_linear is a gblinear booster: no trees
+        return parts.model.name != "xgb_linear"
+    return True
+
+
+def _sklearn_forest(parts: FitParts) -> bool:
+    est = getattr(parts.fitted, "est", None)
+    name = type(est).__name__
+    module = type(est).__module__
+    return module.startswith("sklearn.ensemble") and name in (
+        "RandomForestClassifier",
+        "RandomForestRegressor",
+        "ExtraTreesClassifier",
+        "ExtraTreesRegressor",
+    )
+
+
+def _linear_kind(parts: FitParts) -> str | None:
+    """'glmnet', 'least_squares' or 'logistic' when the fit is linear in the model matrix."""
+    f, name = parts.fitted, parts.model.name
+    if not isinstance(f, dict):
+        return None
+    if name == "glmnet" and {"mu", "sd", "coef", "intercept", "lambdas"} <= set(f):
+        return "glmnet"
+    if name in ("lm", "glm") and {"coef", "intercept"} <= set(f):
+        return "least_squares"
+    if name == "glm" and "model" in f:
+        return "logistic"
+    return None
+
+
+def applicable(parts: FitParts) -> list[str]:
+    """The methods that can explain this fit, best first (permutation always applies)."""
+    out = []
+    if _is_tree_booster(parts) or _sklearn_forest(parts):
+        out.append("tree")
+    if _linear_kind(parts) is not None:
+        out.append("linear")
+    out.append("permutation")
+    return out
+
+
+def transformed(parts: FitParts, X: np.ndarray) -> np.ndarray:
+    """The matrix the model sees: the encoded rows after the fit's pre-processing."""
+    return np.asarray(parts.preprocess.transform(X) if parts.preprocess is not None else X, float)
+
+
+def feature_names(parts: FitParts) -> tuple[list[str], list[str], list[str]]:
+    """(model columns, the original column each comes from, notes saying how they map)."""
+    enc, pp = parts.encoder, parts.preprocess
+    names = list(enc.feature_names)
+    sources = feature_sources(enc)
+    notes: list[str] = []
+    if enc.formula is not None:
+        notes.append(
+            "the formula's terms (interactions, poly, ...) are attributed as the terms "
+            "themselves, not split over the columns they read"
+        )
+    elif enc.categorical:
+        notes.append(
+            "the dummy columns of each factor are summed back to the factor "
+            f"({', '.join(c for c, _ in enc.categorical)})"
+        )
+    if pp is None:
+        return names, sources, notes
+    steps = [s for s in getattr(pp, "steps", ()) if s in MIXING_STEPS]
+    out_names = [str(n) for n in pp.output_names_]
+    if steps:
+        notes.append(
+            f"the pre-processing step(s) {steps} mix columns: attributions are of what the "
+            f"model sees ({', '.join(out_names[:5])}{', ...' if len(out_names) > 5 else ''}), "
+            "not of the original columns"
+        )
+        return out_names, out_names, notes
+    kept = [int(k) for k in pp.kept_]
+    if len(kept) < len(names):
+        gone = [names[k] for k in range(len(names)) if k not in set(kept)]
+        notes.append(f"columns removed by pre-processing get no attribution: {gone}")
+    if getattr(pp, "steps", ()):
+        notes.append(
+            f"column-wise pre-processing ({', '.join(pp.steps)}) is attributed to the "
+            "original columns"
+        )
+    return [names[k] for k in kept], [sources[k] for k in kept], notes
+
+
+# -- per-method explainers -----------------------------------------------------------------
+
+
+def _positive(parts: FitParts) -> str:
+    return parts.levels[1] if len(parts.levels) > 1 else parts.levels[0]
+
+
+def _count(parts: FitParts) -> int:
+    """The number of trees (rounds) the chosen candidate uses from the final fit."""
+    model: Any = parts.model
+    wanted = int(parts.sub[model.submodel[0]]) if model.submodel else 10**9
+    return int(model._fitted_count(parts.fitted, wanted))
+
+
+def _margins(parts: FitParts, Z: np.ndarray) -> np.ndarray:
+    """The boosting model's own raw output (n, K): margins, or predictions in regression."""
+    model: Any = parts.model
+    if parts.mode == CLASSIFICATION:
+        raw = np.asarray(model._scores(parts.fitted, Z, [parts.sub], margin=True)[0], float)
+    else:
+        raw = np.asarray(model.predict(parts.fitted, Z, [parts.sub])[0], float)
+    return raw[:, None] if raw.ndim == 1 else raw
+
+
+def _output_name(parts: FitParts, margin: str) -> str:
+    if parts.mode != CLASSIFICATION:
+        return "prediction"
+    if len(parts.levels) == 2:
+        return f"{margin} of {_positive(parts)!r}"
+    return f"{margin} per class"
+
+
+def _split_contrib(c: np.ndarray, p: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Engine contributions with the bias last, (n, p+1) or (n, K*(p+1)) or (n, K, p+1), as
+    values (n, p, K) and per-row bias (n, K)."""
+    c = np.asarray(c, dtype=float)
+    if c.ndim == 2 and k > 1:
+        c = c.reshape(len(c), k, p + 1)
+    if c.ndim == 2:
+        c = c[:, None, :]
+    return np.transpose(c[:, :, :p], (0, 2, 1)), c[:, :, p]
+
+
+def _tree_engine(parts: FitParts, Z: np.ndarray) -> Raw:
+    eng = _engine(parts.fitted)
+    count = _count(parts)
+    p = Z.shape[1]
+    raw = _margins(parts, Z)
+    k = raw.shape[1]
+    if eng == "lightgbm":
+        c = parts.fitted.predict(Z, pred_contrib=True, num_iteration=count)
+        how = "LightGBM's TreeSHAP (predict(pred_contrib=True))"
+    elif eng == "xgboost":
+        import xgboost as xgb
+
+        dm = xgb.DMatrix(Z, missing=np.nan, nthread=1)
+        c = parts.fitted.est.predict(dm, pred_contribs=True, iteration_range=(0, count))
+        how = "XGBoost's TreeSHAP (predict(pred_contribs=True))"
+    else:
+        from catboost import Pool
+
+        m = parts.fitted.est
+        if count < m.tree_count_:
+            m = m.copy()
+            m.shrink(ntree_end=count)
+        c = m.get_feature_importance(Pool(Z), type="ShapValues", thread_count=1)
+        how = "CatBoost's TreeSHAP (get_feature_importance(type='ShapValues'))"
+    values, bias = _split_contrib(c, p, k)
+    margin = "log-odds" if k == 1 else "raw margin (before softmax)"
+    return Raw(values, bias.mean(axis=0), raw, _output_name(parts, margin), how)
+
+
+def _shap() -> Any:
+    try:
+        import shap
+    except ImportError as e:
+        raise ImportError(
+            "this explanation needs the shap library: pip install 'leanfit[explain]'"
+        ) from e
+    return shap
+
+
+def _class_columns(parts: FitParts, prob: np.ndarray, classes: Any) -> np.ndarray:
+    """(n, K_est) per-class numbers of an estimator seeing ``classes`` as (n, K) in level
+    order (absent classes 0), reduced to the positive class for two levels."""
+    k = len(parts.levels)
+    out = np.zeros(prob.shape[:-1] + (k,))
+    out[..., np.asarray(classes, dtype=int)] = prob
+    return out[..., 1:2] if k == 2 else out
+
+
+def _tree_forest(parts: FitParts, Z: np.ndarray) -> Raw:
+    shap = _shap()
+    est = parts.fitted.est
+    explainer = shap.TreeExplainer(est)
+    vals = np.asarray(explainer.shap_values(Z, check_additivity=False), dtype=float)
+    base = np.atleast_1d(np.asarray(explainer.expected_value, dtype=float))
+    if parts.mode == CLASSIFICATION:
+        if vals.ndim == 2:
+            vals = vals[:, :, None]
+        values = _class_columns(parts, vals, est.classes_)
+        base = _class_columns(parts, base, est.classes_)
+        raw = _class_columns(parts, np.asarray(est.predict_proba(Z), float), est.classes_)
+        out = _output_name(parts, "probability")
+    else:
+        values = vals.reshape(len(Z), Z.shape[1], 1)
+        raw = np.asarray(est.predict(Z), float)[:, None]
+        out = "prediction"
+    how = "shap's TreeExplainer (path-dependent TreeSHAP)"
+    return Raw(values, base.reshape(-1), raw, out, how)
+
+
+def _linear_coefs(parts: FitParts) -> tuple[np.ndarray, np.ndarray, str]:
+    """Coefficients (p, K) and intercepts (K,) on the model's input columns, and the output."""
+    f, kind = parts.fitted, _linear_kind(parts)
+    if kind == "least_squares":
+        coef = np.asarray(f["coef"], float).reshape(-1, 1)
+        return coef, np.atleast_1d(np.asarray(f["intercept"], float)), "prediction"
+    if kind == "glmnet":
+        i = int(np.argmin(np.abs(f["lambdas"] - float(parts.sub["lambda"]))))
+        beta = np.asarray(f["coef"][i], float) / np.asarray(f["sd"], float)[:, None]
+        icpt = np.asarray(f["intercept"][i], float) - np.asarray(f["mu"], float) @ beta
+        if parts.mode == CLASSIFICATION and len(parts.levels) > 2:
+            return beta, icpt, "raw margin (before softmax) per class"
+        return beta, icpt, _output_name(parts, "log-odds")
+    m = f["model"]  # logistic regression (scikit-learn)
+    coef, icpt = np.asarray(m.coef_, float).T, np.asarray(m.intercept_, float)
+    if len(parts.levels) == 2:
+        return coef, icpt, _output_name(parts, "log-odds")
+    full_c = np.zeros((coef.shape[0], len(parts.levels)))
+    full_i = np.full(len(parts.levels), -np.inf)
+    full_c[:, f["classes"]], full_i[f["classes"]] = coef, icpt
+    return full_c, full_i, "raw margin (before softmax) per class"
+
+
+def _linear_output(parts: FitParts, Z: np.ndarray) -> np.ndarray:
+    """The linear model's raw output computed by the model itself (n, K)."""
+    f, kind, model = parts.fitted, _linear_kind(parts), parts.model
+    if kind == "least_squares":
+        return np.asarray(model.predict(f, Z, [parts.sub])[0], float)[:, None]
+    if kind == "glmnet":
+        eta: Any = model._eta  # type: ignore[attr-defined]
+        return np.asarray(eta(f, Z, [parts.sub])[0], float)
+    dec = np.asarray(f["model"].decision_function(Z), float)
+    if dec.ndim == 1:
+        return dec[:, None]
+    out = np.full((len(Z), len(parts.levels)), -np.inf)
+    out[:, f["classes"]] = dec
+    return out
+
+
+def _linear(parts: FitParts, Z: np.ndarray, background: np.ndarray) -> Raw:
+    coef, icpt, output = _linear_coefs(parts)
+    mean = np.nanmean(background, axis=0)
+    values = (Z - mean)[:, :, None] * coef[None, :, :]
+    base = icpt + mean @ coef
+    how = "linear: coefficient x (value - training mean)"
+    return Raw(values, base, _linear_output(parts, Z), output, how)
+
+
+def _model_output(parts: FitParts) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
+    """The model's prediction function on the matrix it sees: probabilities (of the positive
+    class for two levels) or values, as (n, K)."""
+    model, fitted, sub = parts.model, parts.fitted, [parts.sub]
+    if parts.mode != CLASSIFICATION:
+        return (
+            lambda Z: np.asarray(model.predict(fitted, Z, sub)[0], float).reshape(len(Z), 1)
+        ), "prediction"
+    if not model.probabilities:
+        raise ValueError(
+            f"method {model.name!r} gives no class probabilities, so it has no output to explain"
+        )
+
+    def f(Z: np.ndarray) -> np.ndarray:
+        prob = np.asarray(model.predict_proba(fitted, Z, sub)[0], float)
+        return prob[:, 1:2] if len(parts.levels) == 2 else prob
+
+    return f, _output_name(parts, "probability")
+
+
+def _permutation(
+    parts: FitParts, Z: np.ndarray, background: np.ndarray, max_evals: int | None, seed: int
+) -> Raw:
+    shap = _shap()
+    f, output = _model_output(parts)
+    p = Z.shape[1]
+    evals = max_evals if max_evals is not None else max(500, 2 * p + 1)
+    if evals < 2 * p + 1:
+        raise ValueError(f"max_evals={evals} is too small for {p} columns: at least {2 * p + 1}")
+    masker = shap.maskers.Independent(background, max_samples=len(background))
+    explainer = shap.PermutationExplainer(f, masker, seed=seed)
+    res = explainer(Z, max_evals=evals, silent=True)
+    values = np.asarray(res.values, float).reshape(len(Z), p, -1)
+    base_rows = np.asarray(res.base_values, float).reshape(len(Z), -1)
+    how = (
+        f"shap's permutation explainer ({evals} evaluations per row, "
+        f"{len(background)} background rows)"
+    )
+    return Raw(values, base_rows[0], f(Z), output, how)
+
+
+def attribute(
+    parts: FitParts,
+    Z: np.ndarray,
+    method: str,
+    *,
+    background_rows: int = 100,
+    max_evals: int | None = None,
+    seed: int = 0,
+) -> Raw:
+    """Attributions of the rows ``Z`` (the matrix the model sees) by ``method`` ("auto",
+    "tree", "linear" or "permutation")."""
+    can = applicable(parts)
+    if method == "auto":
+        method = can[0]
+    elif method not in METHODS:
+        raise ValueError(f"method={method!r} is not one of {['auto', *METHODS]}")
+    elif method not in can:
+        raise ValueError(
+            f"method={method!r} cannot explain a {parts.model.name!r} fit; these can: {can}"
+        )
+    if method == "tree":
+        return _tree_engine(parts, Z) if _is_tree_booster(parts) else _tree_forest(parts, Z)
+    bg = transformed(parts, parts.background)
+    if method == "linear":
+        return _linear(parts, Z, bg)
+    if len(bg) > background_rows:
+        rng = np.random.default_rng(seed)
+        bg = bg[np.sort(rng.choice(len(bg), background_rows, replace=False))]
+    return _permutation(parts, Z, bg, max_evals, seed)
