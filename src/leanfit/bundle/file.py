@@ -19,6 +19,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -68,6 +69,23 @@ class Bundle:
     runner: Runner = field(repr=False)
     _reference: bytes = field(repr=False, default=b"")
     _reference_fmt: str = "parquet"
+    # the fit's own model and pre-processing, loaded on first use (explanations need the
+    # engine model, not its ONNX graph); None with the reason when the bundle lacks them
+    _python: Callable[[], PythonRunner] | None = field(repr=False, default=None)
+    _python_missing: str = ""
+    _python_loaded: PythonRunner | None = field(repr=False, default=None)
+
+    def python_fit(self) -> PythonRunner:
+        """The fit's own final model, pre-processing, encoder and chosen sub-model (what
+        explanations need: the engine model itself, not its ONNX graph). Raises a
+        ``BundleError`` saying why when the bundle does not hold them."""
+        if isinstance(self.runner, PythonRunner):
+            return self.runner
+        if self._python_loaded is None:
+            if self._python is None:
+                raise BundleError(self._python_missing or "this bundle holds no Python fit")
+            self._python_loaded = self._python()
+        return self._python_loaded
 
     @property
     def reference(self) -> pd.DataFrame:
@@ -131,6 +149,7 @@ def save_bundle(
     data: pd.DataFrame | None = None,
     reference_rows: int = REFERENCE_ROWS,
     seed: int = 0,
+    explain: bool = False,
 ) -> Path:
     """Write a fitted result (a ``TrainResult``, an ensemble from ``lf.ensemble`` or a distilled
     student from ``distill``) to one bundle file (``.lfb``); returns its path. An ensemble is
@@ -139,12 +158,25 @@ def save_bundle(
     ``data``: the raw training frame, when the reference sample should keep it exactly as given
     (by default the raw columns are decoded from the fit's own model matrix: the same values).
     ``reference_rows``: at most this many training rows (a seeded sample) are kept for drift.
+    ``explain``: also keep the fit's own model and pre-processing (engine format or skops)
+    beside an ONNX graph, so explanations (``leanfit serve``'s ``?explain=true``) can run; a
+    TrainResult only.
     """
     from ..tuning.result import TrainResult
 
     if isinstance(fit, TrainResult):
         parts, man, predictor = _from_train_result(fit)
         dataset = fit.dataset
+        if explain and "model.bin" not in parts:
+            raise BundleError(
+                f"explain=True needs the {fit.method!r} fit's own model in the bundle, and "
+                f"{man.get('python_note', 'it cannot be stored')}"
+            )
+    elif explain:
+        raise BundleError(
+            f"explain=True keeps a TrainResult's own model; a {type(fit).__name__} has none "
+            "to explain with"
+        )
     elif hasattr(fit, "combiner") and hasattr(fit, "members") and hasattr(fit, "to_onnx"):
         parts, man, predictor = _from_ensemble(fit)
         dataset = fit.dataset
@@ -198,9 +230,12 @@ def save_bundle(
         if why is None:
             runner = onnx_runner
             man["runtime"] = "onnx"
-            for name in ("model.bin", "preprocess.bin"):  # one model per bundle: the one run
-                parts.pop(name, None)
-            man.pop("python", None)
+            if explain:  # the fit itself too, for explanations only
+                man["explain"] = True
+            else:
+                for name in ("model.bin", "preprocess.bin"):  # one model per bundle: the one run
+                    parts.pop(name, None)
+                man.pop("python", None)
             man["onnx_inputs"] = "raw" if onnx_runner.raw else "X"
         else:
             del parts["model.onnx"]
@@ -603,8 +638,20 @@ def load_bundle(path: str | Path, *, threads: int = 1) -> Bundle:
     except (KeyError, TypeError, ValueError) as e:
         raise BundleError(f"{path}: the manifest is incomplete or malformed ({e})") from e
     runner: Runner
+    python: Callable[[], PythonRunner] | None = None
+    python_missing = ""
     if runtime == "onnx":
         runner = _onnx_runner(parts["model.onnx"], encoder, mode, classes, threads)
+        if "model.bin" in parts and man.get("python"):
+
+            def python() -> PythonRunner:
+                return _python_runner(man, parts, encoder, mode, classes, str(path))
+
+        else:
+            python_missing = (
+                f"{path} holds the model as ONNX only; explanations need the fit's own model: "
+                "save the bundle with save_bundle(fit, path, explain=True)"
+            )
     elif runtime == "python":
         runner = _python_runner(man, parts, encoder, mode, classes, str(path))
     else:
@@ -629,6 +676,7 @@ def load_bundle(path: str | Path, *, threads: int = 1) -> Bundle:
             "reference_rows",
             "parts",
             "format_version",
+            "explain",
         )
         if k in man
     }
@@ -641,6 +689,8 @@ def load_bundle(path: str | Path, *, threads: int = 1) -> Bundle:
         info=info,
         runner=runner,
         _reference=parts.get("reference.parquet", b""),
+        _python=python,
+        _python_missing=python_missing,
     )
 
 

@@ -28,8 +28,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..bundle import Bundle
+from ..bundle import Bundle, BundleError
 from ..bundle.runner import OnnxRunner
+from ..explanations import FitParts, explain_parts
 from .reqlog import RequestLog
 from .rows import BodyError, parse_body, quick_clean
 
@@ -166,12 +167,20 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+class _NoExplainer(Exception):
+    """The bundle cannot explain its predictions (the reason is the message)."""
+
+
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
+
+
 class _Predictor:
     """Predictions for JSON rows: the quick path feeds the ONNX session straight from the
     checked values; everything else goes through ``Schema.validate`` and ``predict_clean``."""
 
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
+        self._fit_parts: FitParts | None = None
         self.columns = list(bundle.schema.columns)
         self.classes = list(bundle.classes or [])
         self.probs = bundle.mode == "classification" and bool(
@@ -207,6 +216,45 @@ class _Predictor:
             out[[f"prob_{c}" for c in self.classes]].to_numpy(dtype=float) if self.probs else None
         )
         return self._answers(pred, prob)
+
+    def explain(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]] | list[tuple[int, str]]:
+        """Answers with an ``explanation`` each (``lf.explain``'s per row, by the fit's own
+        model), or (row, reason) for each row the schema refuses; ``_NoExplainer`` when the
+        bundle lacks what explaining needs."""
+        clean, rejects = self.bundle.validate(rows)
+        if len(rejects):
+            return [(int(i), str(r)) for i, r in rejects["reason"].items()]
+        parts = self._parts()
+        out = self.bundle.predict_clean(clean)
+        pred = out["prediction"].tolist()
+        prob = (
+            out[[f"prob_{c}" for c in self.classes]].to_numpy(dtype=float) if self.probs else None
+        )
+        answers = self._answers(pred, prob)
+        records = explain_parts(parts, clean.reset_index(drop=True)).to_records()
+        for a, r in zip(answers, records, strict=True):
+            a["explanation"] = r
+        return answers
+
+    def _parts(self) -> FitParts:
+        """The fit's parts for explanations (loaded once), the reference rows as background."""
+        if self._fit_parts is None:
+            try:
+                py = self.bundle.python_fit()
+            except BundleError as e:
+                raise _NoExplainer(str(e)) from e
+            ref = self.bundle.reference
+            self._fit_parts = FitParts(
+                model=py.model,
+                fitted=py.final_model,
+                preprocess=py.preprocess,
+                encoder=py.encoder,
+                sub=py.sub,
+                mode=py.mode,
+                levels=py.levels,
+                background=py.encoder.transform(ref[list(py.encoder.columns)]),
+            )
+        return self._fit_parts
 
     def _onnx(self, values: dict[str, list[Any]]) -> list[dict[str, Any]]:
         assert self.session is not None
@@ -308,10 +356,25 @@ def create_app(bundle: Bundle, options: ServeOptions | None = None) -> Any:
             metrics.errors.labels("bad_json" if e.status == 400 else "validation").inc()
             return _error(e.status, "bad_json" if e.status == 400 else "validation", str(e))
         rows = body.rows
-        if len(rows) >= _THREAD_ROWS:
-            answers = await to_thread.run_sync(predictor.predict, rows)
-        else:
-            answers = predictor.predict(rows)
+        flag = request.query_params.get("explain", "false").strip().lower()
+        if flag not in _TRUE + _FALSE:
+            metrics.errors.labels("validation").inc()
+            return _error(
+                400,
+                "bad_query",
+                f"explain={flag!r} is not a yes/no value: use explain=true or explain=false",
+            )
+        answer: Callable[[list[dict[str, Any]]], Any] = (
+            predictor.explain if flag in _TRUE else predictor.predict
+        )
+        try:
+            if len(rows) >= _THREAD_ROWS or flag in _TRUE:
+                answers = await to_thread.run_sync(answer, rows)
+            else:
+                answers = answer(rows)
+        except _NoExplainer as e:
+            metrics.errors.labels("no_explainer").inc()
+            return _error(501, "no_explainer", f"this bundle cannot explain predictions: {e}")
         if answers and isinstance(answers[0], tuple):
             bad: list[Any] = list(answers)
             metrics.errors.labels("validation").inc()

@@ -1,0 +1,301 @@
+"""lf.explain: attributions plus base value equal each model's raw output, computed here from
+the engines and the data directly (not through leanfit's explainers); the engines' TreeSHAP
+against the shap library's; linear attributions against coefficients fitted by hand
+(least squares, statsmodels) or read off the model's own predictions; factor dummies summed;
+pre-processing; errors; plots."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import leanfit as lf
+
+NONE = lf.Control(method="none")
+
+
+@pytest.fixture(scope="module")
+def sonar():
+    return lf.datasets.load("sonar")
+
+
+@pytest.fixture(scope="module")
+def glass():
+    return lf.datasets.load("glass")
+
+
+@pytest.fixture(scope="module")
+def boston():
+    """BostonHousing with a 3-level factor (rm's terciles) to test factor summation."""
+    df = lf.datasets.load("bostonhousing").drop(columns=["chas"])
+    df["rooms"] = pd.cut(df["rm"], [0, 5.9, 6.5, 10], labels=["few", "some", "many"]).astype(str)
+    return df.drop(columns=["rm"])
+
+
+def _train(data, target, method, grid, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return lf.train(data, target, method=method, grid=grid, control=NONE, seed=3, **kw)
+
+
+LGB = {
+    "n_estimators": 40,
+    "learning_rate": 0.1,
+    "num_leaves": 7,
+    "min_child_samples": 5,
+    "feature_fraction": 1.0,
+    "bagging_fraction": 1.0,
+    "lambda_l1": 0.0,
+    "lambda_l2": 0.0,
+}
+
+
+def _one(grid: dict) -> pd.DataFrame:
+    return pd.DataFrame({k: [v] for k, v in grid.items()})
+
+
+# -- TreeSHAP from the engines ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["sonar", "glass"])
+def test_lightgbm_matches_shap_treeexplainer_and_adds_up(name, request):
+    shap = pytest.importorskip("shap")
+    data = request.getfixturevalue(name)
+    target = "Class" if name == "sonar" else "Type"
+    fit = _train(data, target, "lightgbm", _one(LGB))
+    rows = data.drop(columns=target).iloc[::7]
+    e = lf.explain(fit, rows)
+    assert e.method.startswith("LightGBM's TreeSHAP")
+    X = rows.to_numpy(dtype=float)
+    booster = fit.final_model
+    raw = booster.predict(X, raw_score=True)  # the engine's own margins
+    raw = raw[:, None] if raw.ndim == 1 else raw
+    assert np.abs(e.values.sum(axis=1) + e.base - raw).max() <= 1e-6
+    assert e.additivity_error() <= 1e-6
+    ref = np.asarray(shap.TreeExplainer(booster).shap_values(X), dtype=float)
+    ref = ref[:, :, None] if ref.ndim == 2 else ref
+    assert ref.shape == e.values.shape
+    assert np.abs(ref - e.values).max() <= 1e-6
+    if name == "glass":  # one output per class, the softmax margins
+        assert e.outputs == list(fit.dataset.levels) and "per class" in e.output
+        assert e.attributions.columns.nlevels == 2
+        assert list(e.base_value.index) == e.outputs
+    else:
+        assert e.outputs == ["R"] and e.output == "log-odds of 'R'"
+        assert list(e.attributions.columns) == list(rows.columns)
+
+
+def test_gbm_uses_the_chosen_tree_count(sonar):
+    grid = lf.expand_grid(interaction_depth=2, n_trees=[10, 60], shrinkage=0.1, n_minobsinnode=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = lf.train("Class ~ .", data=sonar, method="gbm", grid=grid, seed=1,
+                       control=lf.Control(method="cv", number=3))
+        fit = fit.update(params={"interaction_depth": 2, "n_trees": 10, "shrinkage": 0.1,
+                                 "n_minobsinnode": 5})
+    rows = sonar.drop(columns="Class").iloc[:25]
+    e = lf.explain(fit, rows)
+    X = rows.to_numpy(dtype=float)
+    trees = fit.final_model.num_trees()
+    raw = fit.final_model.predict(X, raw_score=True, num_iteration=10)
+    assert trees >= 10
+    assert np.abs(e.values[:, :, 0].sum(axis=1) + e.base[0] - raw).max() <= 1e-6
+    # the log-odds are the fit's own probabilities through the logistic link
+    p = fit.predict_proba(rows)["R"].to_numpy()
+    assert np.abs(1 / (1 + np.exp(-e.raw[:, 0])) - p).max() <= 1e-9
+
+
+def test_xgboost_and_catboost_add_up_to_their_margins(sonar, glass):
+    xgb = pytest.importorskip("xgboost")
+    pytest.importorskip("catboost")
+    xgrid = lf.expand_grid(nrounds=30, max_depth=3, eta=0.3, gamma=0, colsample_bytree=1,
+                           min_child_weight=1, subsample=1)
+    cgrid = lf.expand_grid(iterations=30, depth=3, learning_rate=0.2, l2_leaf_reg=3)
+    for data, target in ((sonar, "Class"), (glass, "Type")):
+        rows = data.drop(columns=target).iloc[::9]
+        X = rows.to_numpy(dtype=float)
+        fx = _train(data, target, "xgb_tree", xgrid)
+        e = lf.explain(fx, rows)
+        raw = fx.final_model.est.predict(xgb.DMatrix(X), output_margin=True)
+        raw = raw[:, None] if raw.ndim == 1 else raw
+        # XGBoost computes in float32: additivity to float32 precision
+        assert np.abs(e.values.sum(axis=1) + e.base - raw).max() <= 1e-5
+        fc = _train(data, target, "catboost", cgrid)
+        e = lf.explain(fc, rows)
+        raw = np.asarray(fc.final_model.est.predict(X, prediction_type="RawFormulaVal"), float)
+        raw = raw[:, None] if raw.ndim == 1 else raw
+        assert np.abs(e.values.sum(axis=1) + e.base - raw).max() <= 1e-6
+        assert e.method.startswith("CatBoost's TreeSHAP")
+
+
+def test_random_forest_through_shap_adds_up_to_probabilities(sonar):
+    pytest.importorskip("shap")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = lf.train("Class ~ .", data=sonar, method="rf", grid=lf.expand_grid(mtry=7),
+                       control=NONE, seed=2, options={"n_trees": 50})
+    rows = sonar.drop(columns="Class").iloc[:30]
+    e = lf.explain(fit, rows)
+    assert e.method.startswith("shap's TreeExplainer")
+    p = fit.predict_proba(rows)["R"].to_numpy()
+    assert np.abs(e.values[:, :, 0].sum(axis=1) + e.base[0] - p).max() <= 1e-6
+    # the base value is the forest's mean prediction over its training rows (no bootstrap
+    # weighting in path-dependent TreeSHAP: the mean training-leaf value per tree)
+    assert 0.0 < e.base[0] < 1.0
+
+
+# -- linear models: coefficient x (value - training mean), by hand ------------------------------
+
+
+def test_lm_by_hand_with_a_factor_summed(boston):
+    fit = _train(boston, "medv", "lm", None)
+    rows = boston.drop(columns="medv").iloc[:40]
+    e = lf.explain(fit, rows)
+    assert e.method.startswith("linear")
+    # least squares by hand on R's model.matrix coding (first level dropped)
+    X = boston.drop(columns=["medv", "rooms"]).astype(float)
+    lv = sorted(boston["rooms"].unique())  # levels in leanfit's order: sorted
+    for lev in lv[1:]:
+        X["rooms" + lev] = (boston["rooms"] == lev).astype(float)
+    A = np.column_stack([np.ones(len(X)), X.to_numpy()])
+    beta = np.linalg.lstsq(A, boston["medv"].to_numpy(float), rcond=None)[0][1:]
+    Xr = X.iloc[:40].to_numpy()
+    want = beta * (Xr - X.to_numpy().mean(axis=0))
+    got = e.feature_attributions
+    assert list(got.columns) == list(X.columns)
+    assert np.abs(got.to_numpy() - want).max() <= 1e-8
+    # the factor's dummies summed back to it
+    dummies = [c for c in X.columns if c.startswith("rooms")]
+    assert len(dummies) == 2
+    summed = want[:, [list(X.columns).index(c) for c in dummies]].sum(axis=1)
+    assert np.abs(e.attributions["rooms"].to_numpy() - summed).max() <= 1e-8
+    assert "rooms" in e.attributions.columns and "roomsmany" not in e.attributions.columns
+    assert any("summed back to the factor" in n for n in e.notes)
+    assert e.additivity_error() <= 1e-8
+    assert np.abs(e.raw[:, 0] - fit.predict(rows).to_numpy()).max() <= 1e-9
+
+
+def test_glm_logistic_against_statsmodels(sonar):
+    sm = pytest.importorskip("statsmodels.api")
+    small = sonar[["Class", "V1", "V4", "V9", "V11", "V36", "V45"]]
+    fit = _train(small, "Class", "glm", None)
+    X = small.drop(columns="Class").to_numpy(float)
+    y = (small["Class"] == "R").to_numpy(float)
+    ref = sm.Logit(y, sm.add_constant(X)).fit(disp=0, tol=1e-12)
+    beta = ref.params[1:]
+    e = lf.explain(fit, small.drop(columns="Class"))
+    want = beta * (X - X.mean(axis=0))
+    assert np.abs(e.values[:, :, 0] - want).max() <= 1e-4
+    logit = sm.add_constant(X) @ ref.params
+    assert np.abs(e.values[:, :, 0].sum(axis=1) + e.base[0] - logit).max() <= 1e-4
+    assert e.output == "log-odds of 'R'"
+
+
+def test_glmnet_coefficients_read_off_its_predictions(sonar):
+    grid = lf.expand_grid(alpha=0.5, **{"lambda": 0.01})
+    fit = _train(sonar, "Class", "glmnet", grid)
+    rows = sonar.drop(columns="Class").iloc[:12]
+    e = lf.explain(fit, rows)
+    # coefficient j: the change in the fit's log-odds when column j moves by one unit
+    base = rows.iloc[[0]]
+    p0 = fit.predict_proba(base)["R"].iloc[0]
+    coefs = []
+    for c in ["V1", "V11", "V45"]:
+        moved = base.copy()
+        moved[c] += 1.0
+        p1 = fit.predict_proba(moved)["R"].iloc[0]
+        coefs.append(np.log(p1 / (1 - p1)) - np.log(p0 / (1 - p0)))
+    mean = sonar[["V1", "V11", "V45"]].mean().to_numpy()
+    want = np.array(coefs) * (rows[["V1", "V11", "V45"]].to_numpy() - mean)
+    assert np.abs(e.attributions[["V1", "V11", "V45"]].to_numpy() - want).max() <= 1e-6
+    p = fit.predict_proba(rows)["R"].to_numpy()
+    assert np.abs(1 / (1 + np.exp(-(e.values[:, :, 0].sum(axis=1) + e.base[0]))) - p).max() < 1e-9
+
+
+# -- pre-processing ------------------------------------------------------------------------------
+
+
+def test_columnwise_preprocessing_keeps_original_columns(boston):
+    plain = lf.explain(_train(boston, "medv", "lm", None), boston.iloc[:20])
+    scaled_fit = _train(boston, "medv", "lm", None, preprocess=["center", "scale"])
+    scaled = lf.explain(scaled_fit, boston.iloc[:20])
+    # a linear model's attributions do not depend on the columns' centring and scaling
+    assert list(scaled.attributions.columns) == list(plain.attributions.columns)
+    assert np.abs(scaled.attributions.to_numpy() - plain.attributions.to_numpy()).max() <= 1e-8
+    assert any("center" in n and "original columns" in n for n in scaled.notes)
+
+
+def test_mixing_preprocessing_is_explained_in_its_components(boston):
+    fit = _train(boston, "medv", "lm", None, preprocess=["center", "scale", "pca"])
+    e = lf.explain(fit, boston.iloc[:10])
+    assert all(c.startswith("PC") for c in e.attributions.columns)
+    assert any("mix columns" in n for n in e.notes)
+    assert e.additivity_error() <= 1e-8
+    assert np.abs(e.raw[:, 0] - fit.predict(boston.iloc[:10]).to_numpy()).max() <= 1e-9
+
+
+# -- any other model: shap's permutation explainer -------------------------------------------
+
+
+def test_permutation_explainer_adds_up_to_probabilities(sonar):
+    pytest.importorskip("shap")
+    small = sonar[["Class", "V1", "V4", "V9", "V11", "V36"]].iloc[::3]
+    fit = _train(small, "Class", "knn", lf.expand_grid(k=5))
+    rows = small.drop(columns="Class").iloc[:4]
+    e = lf.explain(fit, rows, background=len(small), max_evals=44)
+    assert e.method.startswith("shap's permutation explainer")
+    p = fit.predict_proba(rows)["R"].to_numpy()
+    assert np.abs(e.values[:, :, 0].sum(axis=1) + e.base[0] - p).max() <= 1e-9
+    # with every training row as background, the base is the mean training probability
+    mean_p = fit.predict_proba(small.drop(columns="Class"))["R"].mean()
+    assert e.base[0] == pytest.approx(mean_p, abs=1e-12)
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+def test_errors_name_what_is_wrong(boston):
+    fit = _train(boston, "medv", "lm", None)
+    with pytest.raises(ValueError, match=r"lack the predictor column\(s\) \['nox', 'dis'\]"):
+        lf.explain(fit, boston.drop(columns=["nox", "dis"]))
+    with pytest.raises(ValueError, match=r"method='tree' cannot explain a 'lm' fit; these can: "
+                       r"\['linear', 'permutation'\]"):
+        lf.explain(fit, boston.iloc[:3], method="tree")
+    with pytest.raises(ValueError, match=r"method='shapley' is not one of \['auto', 'tree'"):
+        lf.explain(fit, boston.iloc[:3], method="shapley")
+    with pytest.raises(ValueError, match="rows is empty"):
+        lf.explain(fit, boston.iloc[:0])
+    with pytest.raises(TypeError, match="takes a TrainResult"):
+        lf.explain("model", boston)
+    holes = boston.iloc[:3].copy()
+    holes.loc[holes.index[0], "nox"] = np.nan
+    with pytest.raises(ValueError, match=r"missing values in column\(s\) \['nox'\]"):
+        lf.explain(fit, holes)
+
+
+# -- plots ---------------------------------------------------------------------------------------
+
+
+def test_plots_are_figures_and_the_waterfall_ends_at_the_output(boston):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    fit = _train(boston, "medv", "lm", None)
+    e = lf.explain(fit, boston.iloc[:50])
+    for kind in ("beeswarm", "bar"):
+        assert isinstance(e.plot_summary(kind=kind, top=5), Figure)
+    fig = e.plot_waterfall(row=3, top=4)
+    ax = fig.axes[0]
+    bars = [p for p in ax.patches if p.get_height() > 0]
+    assert len(bars) == 5  # the 4 largest columns and the other columns summed
+    ends = [b.get_x() + b.get_width() for b in bars]
+    starts = [b.get_x() for b in bars]
+    assert starts[0] == pytest.approx(e.base[0])
+    assert ends[-1] == pytest.approx(e.raw[3, 0], abs=1e-9)
+    with pytest.raises(ValueError, match="out of range"):
+        e.plot_waterfall(row=50)
+    with pytest.raises(ValueError, match="'beeswarm' or 'bar'"):
+        e.plot_summary(kind="pie")
