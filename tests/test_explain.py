@@ -241,17 +241,49 @@ def test_mixing_preprocessing_is_explained_in_its_components(boston):
 
 
 def test_permutation_explainer_adds_up_to_probabilities(sonar):
-    pytest.importorskip("shap")
-    small = sonar[["Class", "V1", "V4", "V9", "V11", "V36"]].iloc[::3]
-    fit = _train(small, "Class", "knn", lf.expand_grid(k=5))
+    small = sonar[["Class", "V1", "V4", "V9", "V11", "V36", "V45", "V48"]].iloc[::3]
+    fit = _train(small, "Class", "knn", lf.expand_grid(k=5))  # nothing but permutation applies
     rows = small.drop(columns="Class").iloc[:4]
-    e = lf.explain(fit, rows, background=len(small), max_evals=44)
-    assert e.method.startswith("shap's permutation explainer")
+    e = lf.explain(fit, rows, background=len(small), permutations=12)
+    assert e.method.startswith("permutation Shapley values (12 column orders")
     p = fit.predict_proba(rows)["R"].to_numpy()
-    assert np.abs(e.values[:, :, 0].sum(axis=1) + e.base[0] - p).max() <= 1e-9
+    assert np.abs(e.values[:, :, 0].sum(axis=1) + e.base[0] - p).max() <= 1e-12
     # with every training row as background, the base is the mean training probability
     mean_p = fit.predict_proba(small.drop(columns="Class"))["R"].mean()
     assert e.base[0] == pytest.approx(mean_p, abs=1e-12)
+
+
+def test_permutation_with_every_order_is_the_exact_shapley_value(boston):
+    """Four columns, all 24 orders: the Shapley formula over subsets, computed here."""
+    from itertools import combinations
+    from math import factorial
+
+    data = boston[["medv", "lstat", "nox", "dis", "crim"]].iloc[:150]
+    fit = _train(data, "medv", "rpart", lf.expand_grid(cp=0.01))
+    rows = data.drop(columns="medv").iloc[100:103]
+    e = lf.explain(fit, rows, method="permutation", background=10**6, permutations=24)
+    assert "all 24 column orders" in e.method
+    cols = list(rows.columns)
+    train_x = data.drop(columns="medv")
+
+    def v(row: pd.Series, subset: tuple[str, ...]) -> float:
+        block = train_x.copy()
+        for c in subset:
+            block[c] = row[c]
+        return float(fit.predict(block).mean())
+
+    for i in range(len(rows)):
+        row = rows.iloc[i]
+        values = {s: v(row, s) for r in range(5) for s in combinations(cols, r)}
+        for c in cols:
+            others = [o for o in cols if o != c]
+            phi = 0.0
+            for r in range(len(others) + 1):
+                for s in combinations(others, r):
+                    w = factorial(len(s)) * factorial(len(cols) - len(s) - 1) / factorial(4)
+                    with_c = tuple(o for o in cols if o in (*s, c))
+                    phi += w * (values[with_c] - values[s])
+            assert e.attributions.iloc[i][c] == pytest.approx(phi, abs=1e-9)
 
 
 # -- errors ------------------------------------------------------------------------------------

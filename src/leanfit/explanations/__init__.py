@@ -3,8 +3,8 @@ the columns (factors summed back from their dummies) and to the model-matrix col
 
 TreeSHAP comes from the engines themselves where they have it (LightGBM, gbm, XGBoost,
 CatBoost), shap's TreeExplainer explains scikit-learn forests (rf, extra_trees), linear models
-(lm, glm, glmnet) get coefficient x (value - training mean), and every other model shap's
-permutation explainer on a background sample of training rows. In every case the attributions
+(lm, glm, glmnet) get coefficient x (value - training mean), and every other model
+permutation-sampled Shapley values on a background sample of training rows. In every case the attributions
 plus the base value equal the model's raw output (``Explanation.output`` says which: log-odds,
 the softmax margin per class, a probability, or the prediction).
 """
@@ -203,7 +203,7 @@ def explain_parts(
     method: str = "auto",
     *,
     background: int = 100,
-    max_evals: int | None = None,
+    permutations: int = 10,
     seed: int = 0,
 ) -> Explanation:
     """``explain`` on a fit's parts (what a bundle's Python fit provides too)."""
@@ -234,7 +234,7 @@ def explain_parts(
             who=f"method {parts.model.name!r}",
         )
     Z = transformed(parts, X)
-    raw = attribute(parts, Z, method, background_rows=background, max_evals=max_evals, seed=seed)
+    raw = attribute(parts, Z, method, background_rows=background, permutations=permutations, seed=seed)
     names, sources, notes = feature_names(parts)
     outputs = (
         list(parts.levels)
@@ -264,20 +264,20 @@ def explain(
     method: str = "auto",
     *,
     background: int = 100,
-    max_evals: int | None = None,
+    permutations: int = 10,
     seed: int = 0,
 ) -> Explanation:
     """Per-prediction attributions of ``fit``'s final model on ``rows`` (raw columns).
 
     ``method``: "auto" (the best that applies), "tree" (the engine's TreeSHAP for lightgbm, gbm,
     xgb_tree and catboost; shap's TreeExplainer for rf and extra_trees), "linear" (lm, glm,
-    glmnet: coefficient x (value - training mean)) or "permutation" (shap's permutation
-    explainer, any model; ``background`` training rows, ``max_evals`` model evaluations per
-    row, ``seed``). A method that does not apply is refused, naming those that do.
+    glmnet: coefficient x (value - training mean)) or "permutation" (any model: Shapley values
+    sampled over ``permutations`` column orders, in antithetic pairs, on ``background``
+    training rows drawn with ``seed``; exact when there are at most that many orders). A method that does not apply is refused, naming those that do.
     """
     parts = fit_parts(fit)
     return explain_parts(
-        parts, rows, method, background=background, max_evals=max_evals, seed=seed
+        parts, rows, method, background=background, permutations=permutations, seed=seed
     )
 
 

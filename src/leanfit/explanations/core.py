@@ -1,11 +1,11 @@
 """Attributions of one fitted model on encoded rows: the engines' own TreeSHAP (LightGBM,
 XGBoost, CatBoost), shap's TreeExplainer for scikit-learn forests, exact linear attributions,
-and shap's permutation explainer for every other model.
+and permutation-sampled Shapley values for every other model.
 
 Every explainer returns values (n, p, K), base values (K,) and the model's raw output (n, K),
 where K is 1 for regression and binary classification (the positive class: the second level)
 and the number of classes otherwise. ``values.sum(axis=1) + base == raw``: the engines' own
-contributions and the linear rule satisfy it exactly, shap's permutation explainer by
+contributions and the linear rule satisfy it exactly, the permutation explainer by
 construction (its base is the mean output over the background rows).
 """
 
@@ -334,25 +334,62 @@ def _model_output(parts: FitParts) -> tuple[Callable[[np.ndarray], np.ndarray], 
     return f, _output_name(parts, "probability")
 
 
+def _orders(p: int, permutations: int, rng: np.random.Generator) -> np.ndarray:
+    """Column orders: every one when there are at most ``permutations`` (exact Shapley
+    values), else ``permutations`` random ones in antithetic pairs (an order and its reverse)."""
+    import itertools
+    import math
+
+    if math.factorial(p) <= permutations:
+        return np.array(list(itertools.permutations(range(p))), dtype=np.int64).reshape(-1, p)
+    half = [rng.permutation(p) for _ in range((permutations + 1) // 2)]
+    return np.array([o for h in half for o in (h, h[::-1])][:permutations], dtype=np.int64)
+
+
 def _permutation(
-    parts: FitParts, Z: np.ndarray, background: np.ndarray, max_evals: int | None, seed: int
+    parts: FitParts, Z: np.ndarray, background: np.ndarray, permutations: int, seed: int
 ) -> Raw:
-    shap = _shap()
+    """Interventional Shapley values by permutation sampling: along each column order, the
+    columns take the row's values one by one over the background rows, and each column gets
+    the change in the mean output. The changes add up to output(row) - mean output(background)
+    exactly, whatever the orders."""
+    if permutations < 1:
+        raise ValueError(f"permutations={permutations} must be at least 1")
     f, output = _model_output(parts)
-    p = Z.shape[1]
-    evals = max_evals if max_evals is not None else max(500, 2 * p + 1)
-    if evals < 2 * p + 1:
-        raise ValueError(f"max_evals={evals} is too small for {p} columns: at least {2 * p + 1}")
-    masker = shap.maskers.Independent(background, max_samples=len(background))
-    explainer = shap.PermutationExplainer(f, masker, seed=seed)
-    res = explainer(Z, max_evals=evals, silent=True)
-    values = np.asarray(res.values, float).reshape(len(Z), p, -1)
-    base_rows = np.asarray(res.base_values, float).reshape(len(Z), -1)
+    n, p = Z.shape
+    m = len(background)
+    rng = np.random.default_rng(seed)
+    orders = _orders(p, permutations, rng)
+    base_out = f(background)
+    k = base_out.shape[1]
+    base = base_out.mean(axis=0)
+    values = np.zeros((n, p, k))
+    raw = f(Z)
+    # step masks: after step s of an order, its first s columns come from the row
+    steps = np.zeros((len(orders), p, p), dtype=bool)
+    for o, order in enumerate(orders):
+        for s_ in range(p):
+            steps[o, s_, order[: s_ + 1]] = True
+    masks = steps.reshape(-1, p)  # (orders*p, p)
+    per = max(1, int(4_000_000 // max(p * m * p, 1)))  # orders per model call (memory)
+    for i in range(n):
+        outs = []
+        for a in range(0, len(orders), per):
+            mk = masks[a * p : (a + per) * p]
+            block = np.where(mk[:, None, :], Z[i][None, None, :], background[None, :, :])
+            outs.append(f(block.reshape(-1, p)).reshape(-1, p, m, k).mean(axis=2))
+        out = np.concatenate(outs, axis=0)
+        prev = np.concatenate([np.broadcast_to(base, (len(orders), 1, k)), out[:, :-1]], axis=1)
+        delta = out - prev  # (orders, step, k): the step's column gains this much
+        for o, order in enumerate(orders):
+            values[i, order] += delta[o]
+    values /= len(orders)
+    exact = len(orders) == np.prod(np.arange(1, p + 1), dtype=float)
     how = (
-        f"shap's permutation explainer ({evals} evaluations per row, "
-        f"{len(background)} background rows)"
+        f"permutation Shapley values ({'all ' if exact else ''}{len(orders)} column orders, "
+        f"{m} background rows)"
     )
-    return Raw(values, base_rows[0], f(Z), output, how)
+    return Raw(values, base, raw, output, how)
 
 
 def attribute(
@@ -361,7 +398,7 @@ def attribute(
     method: str,
     *,
     background_rows: int = 100,
-    max_evals: int | None = None,
+    permutations: int = 10,
     seed: int = 0,
 ) -> Raw:
     """Attributions of the rows ``Z`` (the matrix the model sees) by ``method`` ("auto",
@@ -383,4 +420,4 @@ def attribute(
     if len(bg) > background_rows:
         rng = np.random.default_rng(seed)
         bg = bg[np.sort(rng.choice(len(bg), background_rows, replace=False))]
-    return _permutation(parts, Z, bg, max_evals, seed)
+    return _permutation(parts, Z, bg, permutations, seed)
