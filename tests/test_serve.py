@@ -432,3 +432,52 @@ def test_serve_a_stored_run(tmp_path, testing, bundle_path):
     # a bundle and --run together, or neither: refused before anything starts
     assert main(["serve", str(bundle_path), "--run", str(run_id), "--store", url]) == 2
     assert main(["serve"]) == 2
+
+
+# -- explanations (?explain=true) ----------------------------------------------------------------
+
+
+def test_explain_answers_equal_lf_explain(fit, rows, tmp_path):
+    path = lf.save_bundle(fit, tmp_path / "explain.lfb", explain=True)
+    b = lf.load_bundle(path)
+    assert b.runtime == "onnx" and b.info["explain"] is True
+    s = Server(path)
+    try:
+        status, got = s.call("POST", "/predict?explain=true", rows[:5])
+        one = s.call("POST", "/predict?explain=1", rows[0])
+        plain = s.call("POST", "/predict?explain=false", rows[0])
+    finally:
+        assert s.stop() == 0
+    assert status == 200, got
+    want = lf.explain(fit, pd.DataFrame(rows[:5]))
+    assert want.method.startswith("LightGBM's TreeSHAP")
+    attributions = want.attributions
+    for i, answer in enumerate(got["predictions"]):
+        ex = answer["explanation"]
+        assert ex["output"] == "log-odds of 'R'" and ex["method"] == want.method
+        assert ex["base_value"] == pytest.approx(want.base_value, abs=1e-9)
+        assert ex["raw_output"] == pytest.approx(want.raw[i, 0], abs=1e-9)
+        assert set(ex["attributions"]) == set(attributions.columns)  # 'band' summed, no dummies
+        for c, v in ex["attributions"].items():
+            assert v == pytest.approx(attributions.iloc[i][c], abs=1e-9)
+        # the probability the answer gives is the logistic of the explained raw output
+        assert answer["probabilities"]["R"] == pytest.approx(
+            1 / (1 + np.exp(-ex["raw_output"])), abs=1e-5
+        )
+    assert one[0] == 200 and one[1]["explanation"]["raw_output"] == pytest.approx(
+        want.raw[0, 0], abs=1e-9
+    )
+    assert plain[0] == 200 and "explanation" not in plain[1]
+
+
+def test_explain_without_the_fit_in_the_bundle_is_501(server, rows):
+    status, body = server.call("POST", "/predict?explain=true", rows[0])
+    assert status == 501
+    assert body["error"] == "no_explainer"
+    assert "holds the model as ONNX only" in body["message"]
+    assert "save_bundle(fit, path, explain=True)" in body["message"]
+    status, body = server.call("POST", "/predict?explain=maybe", rows[0])
+    assert status == 400 and "explain='maybe' is not a yes/no value" in body["message"]
+    # rows failing the schema are refused as without explain
+    status, body = server.call("POST", "/predict?explain=true", {**rows[0], "V3": "abc"})
+    assert status == 422 and "field 'V3' expected a number" in body["message"]
