@@ -6,6 +6,7 @@ pre-processing; errors; plots."""
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -331,3 +332,50 @@ def test_plots_are_figures_and_the_waterfall_ends_at_the_output(boston):
         e.plot_waterfall(row=50)
     with pytest.raises(ValueError, match="'beeswarm' or 'bar'"):
         e.plot_summary(kind="pie")
+
+
+# -- the report ----------------------------------------------------------------------------------
+
+
+def test_report_section_and_the_experiment_option(boston, tmp_path):
+    from leanfit.experiment import parse_experiment, run_experiment
+    from leanfit.report import write_report
+
+    fit = _train(boston, "medv", "lm", None)
+    e = lf.explain(fit, boston.iloc[:30])
+    path = write_report(tmp_path / "r.html", "t", {"lm": fit}, explanations={"lm": e})
+    text = path.read_text()
+    assert "Explanations: lm" in text and "Mean |attribution| per column" in text
+    # the table lists the column with the largest mean |attribution| first (computed here)
+    top = e.attributions.abs().mean().sort_values(ascending=False).index[:2]
+    first, second = text.index(f">{top[0]}</td>"), text.index(f">{top[1]}</td>")
+    assert first < second
+    assert "Explanations" not in write_report(tmp_path / "p.html", "t", {"lm": fit}).read_text()
+
+    boston.to_csv(tmp_path / "b.csv", index=False)
+    config = f"""
+name: b
+data: {tmp_path / "b.csv"}
+formula: medv ~ .
+partition: {{p: 0.8, seed: 1}}
+output: {tmp_path / "out"}
+controls:
+  cv: {{method: cv, number: 2}}
+fits:
+  lmFit: {{method: lm, control: cv, seed: 1}}
+explain: {{fits: lmFit, rows: 15}}
+"""
+    exp = parse_experiment(config, tmp_path / "b.yaml", verbose=False)
+    assert exp.explain == {"fits": ["lmFit"], "rows": 15, "method": "auto"}
+    run_experiment(exp, echo=lambda s: None)
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Explanations: lmFit" in html and "15 row(s) explained by linear" in html
+    for bad, words in (
+        ("explain: nofit", "fit(s) ['nofit'] are not in the config"),
+        ("explain: {fits: lmFit, rows: 0}", "rows must be a positive whole number"),
+        ("explain: {fits: lmFit, method: kernel}", "method 'kernel' is not one of"),
+        ("explain: {fits: lmFit, top: 3}", "unknown key(s) ['top']"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(words)):
+            parse_experiment(config.replace("explain: {fits: lmFit, rows: 15}", bad),
+                             tmp_path / "b.yaml", verbose=False)

@@ -54,6 +54,8 @@ class Experiment:
     output: Path | None
     compare: dict[str, str] = field(default_factory=dict)  # display name -> fit name
     report: Path | None = None
+    # `explain:` fits whose predictions the report explains ({"fits", "rows", "method"})
+    explain: dict[str, Any] = field(default_factory=dict)
     results: dict[str, TrainResult] = field(default_factory=dict)
     # what the experiment store keeps to re-plan a fit later: the config text and where it was
     source: dict[str, Any] = field(default_factory=dict)
@@ -202,6 +204,7 @@ def parse_experiment(
         "compare",
         "allow_large",
         "task",
+        "explain",
     }
     if unknown:
         raise ValueError(f"unknown config key(s) {sorted(unknown)}")
@@ -266,6 +269,7 @@ def parse_experiment(
             raise ValueError(f"fit {fname!r}: {e}") from None
     out = Path(output) if output else (Path(cfg["output"]) if cfg.get("output") else None)
     compare = _check_compare(cfg.get("compare") or {}, fits) if only is None else {}
+    explain = _check_explain(cfg.get("explain"), list(cfg["fits"])) if "explain" in cfg else {}
     source = {
         "kind": "experiment",
         "config": text,
@@ -285,11 +289,62 @@ def parse_experiment(
         fits=fits,
         output=out,
         compare=compare,
+        explain=explain,
         report=out / "report.html" if out else None,
         source=source,
         seed=seed if seedless else None,
         seed_note=note,
     )
+
+
+def _check_explain(spec: Any, fits: list[str]) -> dict[str, Any]:
+    """The ``explain:`` entry: a fit name, a list of them, or {fits, rows, method}; the
+    report then explains those fits' predictions on the first ``rows`` held-out rows."""
+    from .explanations import METHODS
+
+    if isinstance(spec, str | list):
+        spec = {"fits": spec}
+    if not isinstance(spec, dict):
+        raise ValueError(
+            f"explain: give a fit name, a list of fit names or {{fits, rows, method}}, got {spec!r}"
+        )
+    bad = set(spec) - {"fits", "rows", "method"}
+    if bad:
+        raise ValueError(f"explain: unknown key(s) {sorted(bad)}; valid: fits, rows, method")
+    names = spec.get("fits")
+    names = [names] if isinstance(names, str) else names
+    if not isinstance(names, list) or not names:
+        raise ValueError(f"explain: 'fits' must name one or more fits of {fits}")
+    unknown = [n for n in names if n not in fits]
+    if unknown:
+        raise ValueError(f"explain: fit(s) {unknown} are not in the config; fits: {fits}")
+    rows = spec.get("rows", 100)
+    if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
+        raise ValueError(f"explain: rows must be a positive whole number, got {rows!r}")
+    method = spec.get("method", "auto")
+    if method not in ("auto", *METHODS):
+        raise ValueError(f"explain: method {method!r} is not one of {['auto', *METHODS]}")
+    return {"fits": [str(n) for n in names], "rows": rows, "method": method}
+
+
+def _explanations(exp: Experiment, echo: Any) -> dict[str, Any]:
+    """The report's explanations: each asked-for fit on the first rows held out (training
+    rows without a partition); a fit that cannot be explained gets the reason instead."""
+    from .explanations import explain
+
+    spec = exp.explain
+    rows = (exp.testing if exp.testing is not None else exp.training).head(spec["rows"])
+    out: dict[str, Any] = {}
+    for name in spec["fits"]:
+        if name not in exp.results:
+            continue
+        t0 = time.perf_counter()
+        try:
+            out[name] = explain(exp.results[name], rows, method=spec["method"])
+        except (ValueError, TypeError, ImportError) as e:
+            out[name] = str(e)
+        echo(f"{name}: {len(rows)} row(s) explained in {time.perf_counter() - t0:.1f} s")
+    return out
 
 
 def _seedless(cfg: dict[str, Any], only: Sequence[str] | None) -> list[str]:
@@ -556,7 +611,10 @@ def run_experiment(
         }
         if seed_line:
             notes["Seed"] = seed_line
-        write_report(exp.report, exp.name, exp.results, comparisons, notes)
+        explained = _explanations(exp, echo) if exp.explain else None
+        write_report(
+            exp.report, exp.name, exp.results, comparisons, notes, explanations=explained
+        )
         echo(f"report written to {exp.report} ({time.perf_counter() - t1:.1f} s)")
     return summary
 

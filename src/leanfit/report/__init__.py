@@ -297,12 +297,43 @@ def _resumed(res: Any) -> str:
     return f"resumed: {run.get('invocations')} invocations{total}"
 
 
+def explanation_section(name: str, expl: Any) -> str:
+    """An explanation (``lf.explain``'s, or the reason it could not be made, as a string):
+    what was explained and how, mean |attribution| per column, the summary and a waterfall."""
+    head = f'<h2 id="explain-{html.escape(name)}">Explanations: {html.escape(name)}</h2>'
+    if isinstance(expl, str):
+        return head + f'<p class="warn">Not explained: {html.escape(expl)}</p>'
+    n = len(expl.raw)
+    vals = abs(expl.column_values()).mean(axis=0)  # (columns, outputs)
+    table = pd.DataFrame(vals, columns=expl.outputs, index=expl.column_names)
+    table = table.assign(_all=table.sum(axis=1)).sort_values("_all", ascending=False)
+    table = table.drop(columns="_all").head(15).reset_index(names="column")
+    notes = "".join(f"<li>{html.escape(x)}</li>" for x in expl.notes)
+    first = expl.outputs[0]
+    which = "" if len(expl.outputs) == 1 else f" (class {html.escape(str(first))} shown)"
+    figs = [
+        _img(expl.plot_summary(kind="beeswarm", top=15), "attribution per row and column"),
+        _img(expl.plot_waterfall(row=0), "the first row's waterfall"),
+    ]
+    return (
+        head
+        + f"<p>{n} row(s) explained by {html.escape(expl.method)}; the attributions plus the "
+        f"base value add up to the model's raw output, {html.escape(expl.output)} "
+        f"(largest gap {expl.additivity_error():.1e}).</p>"
+        + (f"<ul>{notes}</ul>" if notes else "")
+        + "<h3>Mean |attribution| per column</h3>"
+        + _table(table, digits=4, left=("column",))
+        + f'<h3>Summary and one row{which}</h3><div class="grid">{"".join(figs)}</div>'
+    )
+
+
 def render_report(
     title: str,
     fits: Mapping[str, Any],
     comparisons: Sequence[Comparison] = (),
     notes: Mapping[str, Any] | None = None,
     leaderboard: Any = None,
+    explanations: Mapping[str, Any] | None = None,
 ) -> str:
     """The whole report as one HTML string (see ``write_report``)."""
     t0 = time.perf_counter()
@@ -350,6 +381,8 @@ def render_report(
         parts.append(_comparison_section(cmp))
     for name, res in fits.items():
         parts.append(_fit_section(name, res))
+    for name, expl in (explanations or {}).items():
+        parts.append(explanation_section(name, expl))
     parts.append(f'<p class="meta">Report rendered in {time.perf_counter() - t0:.2f} s.</p>')
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -366,11 +399,15 @@ def write_report(
     comparisons: Sequence[Comparison] = (),
     notes: Mapping[str, Any] | None = None,
     leaderboard: Any = None,
+    explanations: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the self-contained HTML report of these fits and comparisons (and a leaderboard's
-    section, ``leanfit.ranking.Leaderboard``) to ``path``."""
+    section, ``leanfit.ranking.Leaderboard``) to ``path``; ``explanations``: a section per
+    ``lf.explain`` result (by name), none by default so reports cost nothing more."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    html_text = render_report(title, fits, comparisons, notes, leaderboard=leaderboard)
+    html_text = render_report(
+        title, fits, comparisons, notes, leaderboard=leaderboard, explanations=explanations
+    )
     path.write_text(html_text, encoding="utf-8")
     return path
