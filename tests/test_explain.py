@@ -93,10 +93,17 @@ def test_gbm_uses_the_chosen_tree_count(sonar):
     grid = lf.expand_grid(interaction_depth=2, n_trees=[10, 60], shrinkage=0.1, n_minobsinnode=5)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = lf.train("Class ~ .", data=sonar, method="gbm", grid=grid, seed=1,
-                       control=lf.Control(method="cv", number=3))
-        fit = fit.update(params={"interaction_depth": 2, "n_trees": 10, "shrinkage": 0.1,
-                                 "n_minobsinnode": 5})
+        fit = lf.train(
+            "Class ~ .",
+            data=sonar,
+            method="gbm",
+            grid=grid,
+            seed=1,
+            control=lf.Control(method="cv", number=3),
+        )
+        fit = fit.update(
+            params={"interaction_depth": 2, "n_trees": 10, "shrinkage": 0.1, "n_minobsinnode": 5}
+        )
     rows = sonar.drop(columns="Class").iloc[:25]
     e = lf.explain(fit, rows)
     X = rows.to_numpy(dtype=float)
@@ -112,8 +119,15 @@ def test_gbm_uses_the_chosen_tree_count(sonar):
 def test_xgboost_and_catboost_add_up_to_their_margins(sonar, glass):
     xgb = pytest.importorskip("xgboost")
     pytest.importorskip("catboost")
-    xgrid = lf.expand_grid(nrounds=30, max_depth=3, eta=0.3, gamma=0, colsample_bytree=1,
-                           min_child_weight=1, subsample=1)
+    xgrid = lf.expand_grid(
+        nrounds=30,
+        max_depth=3,
+        eta=0.3,
+        gamma=0,
+        colsample_bytree=1,
+        min_child_weight=1,
+        subsample=1,
+    )
     cgrid = lf.expand_grid(iterations=30, depth=3, learning_rate=0.2, l2_leaf_reg=3)
     for data, target in ((sonar, "Class"), (glass, "Type")):
         rows = data.drop(columns=target).iloc[::9]
@@ -136,8 +150,15 @@ def test_random_forest_through_shap_adds_up_to_probabilities(sonar):
     pytest.importorskip("shap")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = lf.train("Class ~ .", data=sonar, method="rf", grid=lf.expand_grid(mtry=7),
-                       control=NONE, seed=2, options={"n_trees": 50})
+        fit = lf.train(
+            "Class ~ .",
+            data=sonar,
+            method="rf",
+            grid=lf.expand_grid(mtry=7),
+            control=NONE,
+            seed=2,
+            options={"n_trees": 50},
+        )
     rows = sonar.drop(columns="Class").iloc[:30]
     e = lf.explain(fit, rows)
     assert e.method.startswith("shap's TreeExplainer")
@@ -294,8 +315,11 @@ def test_errors_name_what_is_wrong(boston):
     fit = _train(boston, "medv", "lm", None)
     with pytest.raises(ValueError, match=r"lack the predictor column\(s\) \['nox', 'dis'\]"):
         lf.explain(fit, boston.drop(columns=["nox", "dis"]))
-    with pytest.raises(ValueError, match=r"method='tree' cannot explain a 'lm' fit; these can: "
-                       r"\['linear', 'permutation'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"method='tree' cannot explain a 'lm' fit; these can: "
+        r"\['linear', 'permutation'\]",
+    ):
         lf.explain(fit, boston.iloc[:3], method="tree")
     with pytest.raises(ValueError, match=r"method='shapley' is not one of \['auto', 'tree'"):
         lf.explain(fit, boston.iloc[:3], method="shapley")
@@ -377,5 +401,8 @@ explain: {{fits: lmFit, rows: 15}}
         ("explain: {fits: lmFit, top: 3}", "unknown key(s) ['top']"),
     ):
         with pytest.raises(ValueError, match=re.escape(words)):
-            parse_experiment(config.replace("explain: {fits: lmFit, rows: 15}", bad),
-                             tmp_path / "b.yaml", verbose=False)
+            parse_experiment(
+                config.replace("explain: {fits: lmFit, rows: 15}", bad),
+                tmp_path / "b.yaml",
+                verbose=False,
+            )

@@ -302,6 +302,12 @@ def _ship_parsers(sub: Any) -> None:
     bun.add_argument("--fit", default=None, help="the fit's name within the experiment")
     bun.add_argument("-o", "--output", required=True, help="bundle file to write, e.g. model.lfb")
     bun.add_argument("--store", default=None, help="store URL (default as for `run`)")
+    bun.add_argument(
+        "--explain",
+        action="store_true",
+        help="also keep the fit's own model (engine format or skops) beside its ONNX graph, so "
+        "`leanfit serve` answers POST /predict?explain=true with attributions",
+    )
     pre = sub.add_parser(
         "predict",
         help="score a CSV or Parquet file with a bundle, in chunks",
@@ -357,7 +363,7 @@ def _bundle(args: argparse.Namespace) -> int:
                 "run id"
             )
         fit = restore_fit(store, ids[0])
-    path = save_bundle(fit, args.output)
+    path = save_bundle(fit, args.output, explain=bool(getattr(args, "explain", False)))
     size = path.stat().st_size
     b = load_bundle(path)  # read back: the file written is verified before it is announced
     print(
@@ -476,7 +482,10 @@ def _serve(args: argparse.Namespace) -> int:
         return serve(args.bundle, **kw)
     with tempfile.TemporaryDirectory(prefix="leanfit-serve-") as tmp:
         path = Path(tmp) / "run.lfb"
-        ns = argparse.Namespace(run=args.run, fit=args.fit, output=str(path), store=args.store)
+        # a stored run's fit is in the store's formats already: keep it, so ?explain=true works
+        ns = argparse.Namespace(
+            run=args.run, fit=args.fit, output=str(path), store=args.store, explain=True
+        )
         _bundle(ns)
         return serve(path, **kw)
 

@@ -612,9 +612,7 @@ def run_experiment(
         if seed_line:
             notes["Seed"] = seed_line
         explained = _explanations(exp, echo) if exp.explain else None
-        write_report(
-            exp.report, exp.name, exp.results, comparisons, notes, explanations=explained
-        )
+        write_report(exp.report, exp.name, exp.results, comparisons, notes, explanations=explained)
         echo(f"report written to {exp.report} ({time.perf_counter() - t1:.1f} s)")
     return summary
 

@@ -4,9 +4,9 @@ the columns (factors summed back from their dummies) and to the model-matrix col
 TreeSHAP comes from the engines themselves where they have it (LightGBM, gbm, XGBoost,
 CatBoost), shap's TreeExplainer explains scikit-learn forests (rf, extra_trees), linear models
 (lm, glm, glmnet) get coefficient x (value - training mean), and every other model
-permutation-sampled Shapley values on a background sample of training rows. In every case the attributions
-plus the base value equal the model's raw output (``Explanation.output`` says which: log-odds,
-the softmax margin per class, a probability, or the prediction).
+permutation-sampled Shapley values on a background sample of training rows. In every case the
+attributions plus the base value equal the model's raw output (``Explanation.output`` says
+which: log-odds, the softmax margin per class, a probability, or the prediction).
 """
 
 from __future__ import annotations
@@ -234,7 +234,9 @@ def explain_parts(
             who=f"method {parts.model.name!r}",
         )
     Z = transformed(parts, X)
-    raw = attribute(parts, Z, method, background_rows=background, permutations=permutations, seed=seed)
+    raw = attribute(
+        parts, Z, method, background_rows=background, permutations=permutations, seed=seed
+    )
     names, sources, notes = feature_names(parts)
     outputs = (
         list(parts.levels)
@@ -273,7 +275,8 @@ def explain(
     xgb_tree and catboost; shap's TreeExplainer for rf and extra_trees), "linear" (lm, glm,
     glmnet: coefficient x (value - training mean)) or "permutation" (any model: Shapley values
     sampled over ``permutations`` column orders, in antithetic pairs, on ``background``
-    training rows drawn with ``seed``; exact when there are at most that many orders). A method that does not apply is refused, naming those that do.
+    training rows drawn with ``seed``; exact when there are at most that many orders). A
+    method that does not apply is refused, naming those that do.
     """
     parts = fit_parts(fit)
     return explain_parts(

@@ -31,7 +31,10 @@ def _colour_values(data: pd.DataFrame, column: str) -> np.ndarray:
     if not pd.api.types.is_numeric_dtype(s):
         s = pd.Series(pd.Categorical(s).codes, dtype=float).where(s.notna().to_numpy())
     v = s.to_numpy(dtype=float)
-    lo, hi = np.nanmin(v) if np.isfinite(v).any() else 0.0, np.nanmax(v) if np.isfinite(v).any() else 1.0
+    lo, hi = (
+        np.nanmin(v) if np.isfinite(v).any() else 0.0,
+        np.nanmax(v) if np.isfinite(v).any() else 1.0,
+    )
     return (v - lo) / (hi - lo) if hi > lo else np.full(len(v), 0.5)
 
 
@@ -95,8 +98,10 @@ def plot_waterfall(expl: Any, row: int = 0, top: int = 12) -> Figure:
     labels = []
     for j in shown:
         v = e.data.iloc[row][names[j]] if names[j] in e.data.columns else None
-        shown_v = f" = {v:.4g}" if isinstance(v, float | int | np.number) else (
-            f" = {v}" if v is not None else ""
+        shown_v = (
+            f" = {v:.4g}"
+            if isinstance(v, float | int | np.number)
+            else (f" = {v}" if v is not None else "")
         )
         labels.append(f"{names[j]}{shown_v}")
     steps = [float(vals[j]) for j in shown]

@@ -316,8 +316,7 @@ def explanation_section(name: str, expl: Any) -> str:
         _img(expl.plot_waterfall(row=0), "the first row's waterfall"),
     ]
     return (
-        head
-        + f"<p>{n} row(s) explained by {html.escape(expl.method)}; the attributions plus the "
+        head + f"<p>{n} row(s) explained by {html.escape(expl.method)}; the attributions plus the "
         f"base value add up to the model's raw output, {html.escape(expl.output)} "
         f"(largest gap {expl.additivity_error():.1e}).</p>"
         + (f"<ul>{notes}</ul>" if notes else "")

@@ -1,0 +1,112 @@
+"""TreeSHAP on the Letter LightGBM teacher: lf.explain's time for 1 000 rows and its additivity
+error, against the shap library's TreeExplainer on the same booster, in one run.
+
+Letter (the bundled letterrecognition data): the first 16 000 rows train, 1 000 of the last
+4 000 are explained (26 classes: one attribution per row, column and class, on the softmax
+margins). The teacher is the largest candidate of benchmarks/distill_letter.py's grid (600
+rounds x 26 classes, 31 leaves, learning rate 0.1), fitted once; ``--tune`` tunes it by 3-fold
+CV as distill_letter.py does. Times are medians of ``--repeats`` runs; the additivity error is
+max |attributions + base - LightGBM's raw score| over rows and classes, the raw score
+computed by the booster itself. shap's values are compared with lf.explain's.
+
+    python benchmarks/explain.py [--rows 1000] [--repeats 3] [--tune]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+TARGETS = {"seconds": ("<=", 2.0), "additivity": ("<=", 1e-6)}
+
+
+def _line(name: str, value: float, unit: str = "") -> None:
+    op, target = TARGETS[name]
+    ok = value <= target
+    print(
+        f"  {name:<12} {value:.3g}{unit}  target {op} {target:g}{unit}  {'OK' if ok else 'MISSED'}"
+    )
+
+
+def _median_time(fn, repeats: int) -> tuple[float, object]:
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rows", type=int, default=1000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--tune", action="store_true", help="tune the teacher as distill_letter.py")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+
+    import leanfit as lf
+
+    letter = lf.datasets.load("letter")
+    train, test = letter.iloc[:16_000], letter.iloc[16_000:]
+    rows = test.drop(columns="lettr").iloc[: args.rows]
+    print(f"Letter: {len(train)} training rows, {args.rows} explained; {os.cpu_count()} cores")
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if args.tune:
+            from distill_letter import tuned_teacher
+
+            fit = tuned_teacher(train, args.seed)
+        else:
+            grid = lf.expand_grid(
+                n_estimators=600, num_leaves=31, learning_rate=0.1, min_child_samples=10
+            )
+            fit = lf.train(
+                train,
+                "lettr",
+                method="lightgbm",
+                grid=grid,
+                control=lf.Control(method="none"),
+                seed=args.seed,
+            )
+    booster = fit.final_model
+    print(
+        f"teacher: LightGBM {fit.best_params} fitted in {time.perf_counter() - t0:.0f} s "
+        f"({booster.num_trees()} trees)"
+    )
+
+    secs, e = _median_time(lambda: lf.explain(fit, rows), args.repeats)
+    X = rows.to_numpy(dtype=float)
+    count = int(fit.best_params["n_estimators"])
+    raw = booster.predict(X, raw_score=True, num_iteration=count)
+    additivity = float(np.abs(e.values.sum(axis=1) + e.base - raw).max())
+    print(
+        f"\nlf.explain ({e.method}), {args.rows} rows x {e.values.shape[1]} columns x "
+        f"{e.values.shape[2]} classes:"
+    )
+    _line("seconds", secs, " s")
+    _line("additivity", additivity)
+
+    try:
+        import shap
+    except ImportError:
+        print("\nshap is not installed: no reference time (pip install 'leanfit[explain]')")
+        return
+    explainer = shap.TreeExplainer(booster)
+    ref_secs, ref = _median_time(
+        lambda: np.asarray(explainer.shap_values(X), dtype=float), args.repeats
+    )
+    gap = float(np.abs(np.asarray(ref) - e.values).max())
+    print(f"\nshap {shap.__version__} TreeExplainer on the same booster and rows:")
+    print(f"  seconds      {ref_secs:.3g} s  (lf.explain is {ref_secs / secs:.2f}x its speed)")
+    print(f"  max |shap - lf.explain| {gap:.2e}")
+
+
+if __name__ == "__main__":
+    main()
