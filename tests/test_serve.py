@@ -424,11 +424,17 @@ def test_serve_a_stored_run(tmp_path, testing, bundle_path):
     try:
         records = json.loads(testing.drop(columns="Class").to_json(orient="records"))
         status, got = s.call("POST", "/predict", records)
+        explained = s.call("POST", "/predict?explain=true", records[:3])
     finally:
         assert s.stop() == 0
     assert status == 200
     want = list(exp.results["gbmFit"].predict(testing).astype(str))
     assert [p["prediction"] for p in got["predictions"]] == want
+    # a stored run keeps its fit in the bundle: explanations work, equal to lf.explain's
+    assert explained[0] == 200, explained[1]
+    e = lf.explain(exp.results["gbmFit"], testing.head(3))
+    for i, answer in enumerate(explained[1]["predictions"]):
+        assert answer["explanation"]["raw_output"] == pytest.approx(e.raw[i, 0], abs=1e-9)
     # a bundle and --run together, or neither: refused before anything starts
     assert main(["serve", str(bundle_path), "--run", str(run_id), "--store", url]) == 2
     assert main(["serve"]) == 2

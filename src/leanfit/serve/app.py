@@ -364,9 +364,7 @@ def create_app(bundle: Bundle, options: ServeOptions | None = None) -> Any:
                 "bad_query",
                 f"explain={flag!r} is not a yes/no value: use explain=true or explain=false",
             )
-        answer: Callable[
-            [list[dict[str, Any]]], list[dict[str, Any]] | list[tuple[int, str]]
-        ] = (
+        answer: Callable[[list[dict[str, Any]]], list[dict[str, Any]] | list[tuple[int, str]]] = (
             predictor.explain if flag in _TRUE else predictor.predict
         )
         try:
