@@ -46,6 +46,10 @@ class Encoder:
     # An R formula beyond names, '.', '+' and '-' (interactions, poly, log, I, C, - 1): its
     # fitted spec builds the matrix; ``categorical`` then lists the factor columns it reads.
     formula: FormulaSpec | None = None
+    # Factor columns whose levels unseen in training are passed on, not refused: the fit's
+    # pre-processing maps them (the ``other`` level, or target_encode's training mean). Such a
+    # row's dummy block is all +inf, the mark PreProcess reads as "unseen level".
+    unseen: tuple[str, ...] = ()
 
     def transform(self, data: Any) -> np.ndarray:
         """Encode new data (a DataFrame with the training predictor columns, or an array)."""
@@ -72,7 +76,7 @@ class Encoder:
         for col in self.columns:
             s = data[col]
             if col in cats:
-                parts.append(_dummies(s, col, cats[col], strict=True))
+                parts.append(_dummies(s, col, cats[col], strict=col not in self.unseen))
             else:
                 parts.append(_numeric(s, col)[:, None])
         return np.hstack(parts) if parts else np.empty((len(data), 0))
@@ -182,6 +186,8 @@ def _dummies(s: pd.Series, name: str, levels: tuple[str, ...], strict: bool) -> 
     for j, lev in enumerate(levels[1:]):
         out[:, j] = arr == lev
     out[pd.isna(values).to_numpy()] = np.nan
+    if unknown:  # lenient: marked for the pre-processing that maps unseen levels
+        out[values.isin(list(unknown)).fillna(False).to_numpy(dtype=bool)] = np.inf
     return out
 
 

@@ -7,6 +7,7 @@ scores from metrics.py and the choice from selection.py.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import time
 from collections.abc import Generator, Mapping
@@ -81,6 +82,9 @@ def plan_train(
         model = model.tuned_over(grid)
     ds = make_dataset(x, y, data=data, weights=weights, task=task)
     steps = _check_preprocess(preprocess)
+    if steps is not None:
+        steps, ds = _factor_steps(steps, ds)
+    _warn_duplicates(ds, control)
     _check_inputs(model, ds, steps, control)
     if seed is None:
         seed = (
@@ -144,6 +148,7 @@ def plan_train(
         groups=tuple(groups_),
         class_probs=control.class_probs,
         sampling=control.sampling,
+        duplicates=control.duplicates,
         oob=control.method == "oob",
         formula=ds.encoder.formula if ds.frame is not None else None,
         raw=ds.frame,
@@ -637,10 +642,57 @@ def _grid_data(ds: Dataset, steps: PreProcess | None) -> TrainingData:
     if steps is not None:
         import copy
 
-        pp = copy.deepcopy(steps).fit(pd.DataFrame(X, columns=list(columns), copy=False))
-        X, columns = pp.transform(X), tuple(map(str, pp.output_names_))
+        pp = copy.deepcopy(steps)
+        X = np.asarray(pp.fit_transform(pd.DataFrame(X, columns=list(columns), copy=False), ds.y))
+        columns = tuple(map(str, pp.output_names_))
     return TrainingData(
         X=X, y=ds.y, mode=ds.mode, levels=ds.levels, columns=columns, weights=ds.weights
+    )
+
+
+def _factor_steps(steps: PreProcess, ds: Dataset) -> tuple[PreProcess, Dataset]:
+    """The template told which matrix columns are each factor's dummies (so other and
+    target_encode see the factors) and the outcome; the encoder then marks levels unseen in
+    training instead of refusing them, for those steps to map (other / the training mean)."""
+    enc = ds.encoder
+    if enc.formula is not None and {"other", "target_encode"} & set(steps._run):
+        raise ValueError(
+            f"the steps 'other' and 'target_encode' read factor columns, which the formula "
+            f"'~ {enc.formula.rhs}' turns into its own terms; use a DataFrame and target "
+            "column, or a formula of names, '.', '+' and '-'"
+        )
+    pp = steps.for_training(enc.categorical, enc.columns, ds.target, ds.levels)
+    if not pp._factor_stage:
+        return pp, ds
+    handled = tuple(pp.encode_columns or ()) + tuple(pp.other_columns or ())
+    if "other" in pp._run and pp.other_columns is None:
+        handled = tuple(c for c, _ in enc.categorical)
+    if "target_encode" in pp._run and pp.encode_columns is None:
+        handled += tuple(c for c, lv in enc.categorical if len(lv) > pp.encode_min_levels)
+    if not handled:
+        return pp, ds
+    new = dataclasses.replace(enc, unseen=tuple(dict.fromkeys(handled)))
+    return pp, dataclasses.replace(ds, encoder=new)
+
+
+def _warn_duplicates(ds: Dataset, control: Control) -> None:
+    """Say how many rows repeat an earlier row, and how many repeat another's predictors with
+    a different outcome, before anything is fitted; say whether they are dropped."""
+    import warnings
+
+    from ..encodings import count_duplicates
+
+    n_dup, n_conflict = count_duplicates(ds.X, ds.y)
+    if not (n_dup or n_conflict):
+        return
+    what = "are dropped from" if control.duplicates == "drop" else "stay in"
+    how = "" if control.duplicates == "drop" else " (Control(duplicates='drop') drops them)"
+    warnings.warn(
+        f"{n_dup} of {len(ds.y)} rows repeat an earlier row exactly, and {n_conflict} rows share "
+        f"their predictor values with a row of a different outcome; the repeated rows {what} "
+        f"each resample's training rows{how}; held-out rows are never dropped",
+        UserWarning,
+        stacklevel=4,
     )
 
 
