@@ -755,7 +755,8 @@ class PreProcess:
             return s.to_numpy(dtype=np.float64), "continuous", ()
         levels = _factor_levels(s.astype("string"))
         codes = pd.Categorical(s.astype("string"), categories=list(levels)).codes
-        return np.asarray(codes), ("binary" if len(levels) == 2 else "multiclass"), levels
+        kind = "binary" if len(levels) == 2 else "multiclass"
+        return np.asarray(codes, dtype=np.int64), kind, levels
 
     def _stage_fit(self, X: Any, y: Any) -> pd.DataFrame:
         """Learn rare levels and target encodings; return these rows' output (cross-fitted)."""
@@ -768,7 +769,7 @@ class PreProcess:
             raise ValueError(f"y has {len(y)} values, X has {len(X)} rows")
         sources = self._stage_sources(X)
         names = list(sources)
-        self._check_factor_columns(names, [str(c) for c in X.columns], X, y)
+        self._check_factor_columns(names, names + [str(c) for c in X.columns], X, y)
         other = (self.other_columns or names) if "other" in self._run else []
         if "target_encode" not in self._run:
             te: list[str] = []

@@ -574,7 +574,12 @@ def _warn_constant_columns(ds: Dataset, resamples: Resamples, steps: PreProcess 
         for tr in resamples.train:
             x = ds.X[tr]
             counts += ~(np.nanmax(x, axis=0) > np.nanmin(x, axis=0))
-    bad = [(c, int(k)) for c, k in zip(ds.encoder.feature_names, counts, strict=True) if k]
+    # dummies of factors that other / target_encode replace inside each resample do not count
+    replaced = {
+        f"{c}{lev}" for c, lv in ds.encoder.categorical if c in ds.encoder.unseen for lev in lv
+    }
+    names = ds.encoder.feature_names
+    bad = [(c, int(k)) for c, k in zip(names, counts, strict=True) if k and c not in replaced]
     if bad:
         shown = ", ".join(f"{c!r} ({k} of {len(resamples)})" for c, k in bad[:8])
         warnings.warn(
