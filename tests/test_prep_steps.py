@@ -13,6 +13,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.preprocessing import TargetEncoder
 
 import leanfit as lf
+from leanfit.encodings import DuplicateRowsWarning
 from leanfit.preprocess import STEP_ORDER, PreProcess
 
 SMOOTH = 5.0
@@ -237,7 +238,9 @@ def test_duplicates_counted_and_dropped_from_training_rows_only() -> None:
         save_predictions=True,
         duplicates="drop",
     )
-    with pytest.warns(UserWarning, match="4 of 45 rows repeat an earlier row exactly, and 2 rows"):
+    with pytest.warns(
+        DuplicateRowsWarning, match="4 of 45 rows repeat an earlier row exactly, and 2 rows"
+    ):
         res = lf.train(data, "y", method="lm", control=control)
     pred = res.predictions
     got = pred[pred.Resample == pred.Resample.iloc[0]].sort_values("rowIndex")

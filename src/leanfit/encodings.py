@@ -17,6 +17,7 @@ import pandas as pd
 
 __all__ = [
     "UNSEEN",
+    "DuplicateRowsWarning",
     "apply_bins",
     "apply_other",
     "apply_target_encoding",
@@ -29,6 +30,11 @@ __all__ = [
     "fit_target_encoding",
     "winsor_limits",
 ]
+
+
+class DuplicateRowsWarning(UserWarning):
+    """The training data repeats rows (or predictor values with a different outcome)."""
+
 
 #: Stands for a level the training data never had (an unseen level at predict time).
 UNSEEN = "\x00unseen level"

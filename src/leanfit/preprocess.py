@@ -846,20 +846,21 @@ class PreProcess:
         for col in self.stage_columns_:
             if col in skip:
                 continue
-            c = first.get(col)
-            if c is None:
+            owner = first.get(col)
+            if owner is None:
                 out[col] = X[col].to_numpy() if self.factors is not None else X[col]
-            elif c in encoded:
-                for k, name in enumerate(self.te_[c][3]):
-                    out[name] = encoded[c][:, k]
+            elif owner in encoded:
+                for k, name in enumerate(self.te_[owner][3]):
+                    out[name] = encoded[owner][:, k]
             else:
-                grouped, v = self.other_grouped_[c], vals[c]
-                if self.stage_sources_[c][0]:
+                grouped, v = self.other_grouped_[owner], vals[owner]
+                if self.stage_sources_[owner][0]:
                     gone = np.array([x is None for x in v], dtype=bool)
                     for lev in grouped[1:]:
-                        out[f"{c}{lev}"] = np.where(gone, np.nan, (v == lev).astype(np.float64))
+                        dummy = (v == lev).astype(np.float64)
+                        out[f"{owner}{lev}"] = np.where(gone, np.nan, dummy)
                 else:
-                    out[c] = pd.Categorical(v, categories=list(grouped))
+                    out[owner] = pd.Categorical(v, categories=list(grouped))
         return pd.DataFrame(out, index=X.index)
 
     # ------------------------------------------------------------------ encoding
@@ -1036,8 +1037,8 @@ class PreProcess:
     def _apply_cleaning(self, Z: np.ndarray) -> np.ndarray:
         """Cap at the fitted quantiles and replace values by their bin numbers (in place)."""
         if self.winsor_lo_ is not None and self.winsor_hi_ is not None:
-            for j in np.flatnonzero(~np.isnan(self.winsor_lo_)):
-                Z[:, j] = np.clip(Z[:, j], self.winsor_lo_[j], self.winsor_hi_[j])
+            for w in np.flatnonzero(~np.isnan(self.winsor_lo_)).tolist():
+                Z[:, w] = np.clip(Z[:, w], self.winsor_lo_[w], self.winsor_hi_[w])
         if self.bin_edges_ is not None:
             for j, edges in enumerate(self.bin_edges_):
                 if edges is not None:

@@ -685,7 +685,7 @@ def _warn_duplicates(ds: Dataset, control: Control) -> None:
     a different outcome, before anything is fitted; say whether they are dropped."""
     import warnings
 
-    from ..encodings import count_duplicates
+    from ..encodings import DuplicateRowsWarning, count_duplicates
 
     n_dup, n_conflict = count_duplicates(ds.X, ds.y)
     if not (n_dup or n_conflict):
@@ -696,7 +696,7 @@ def _warn_duplicates(ds: Dataset, control: Control) -> None:
         f"{n_dup} of {len(ds.y)} rows repeat an earlier row exactly, and {n_conflict} rows share "
         f"their predictor values with a row of a different outcome; the repeated rows {what} "
         f"each resample's training rows{how}; held-out rows are never dropped",
-        UserWarning,
+        DuplicateRowsWarning,
         stacklevel=4,
     )
 
