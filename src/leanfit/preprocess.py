@@ -3,8 +3,20 @@
 Steps are always applied in caret's documented fixed order, whatever order they were listed in
 (``?preProcess``; see ``STEP_ORDER``)::
 
-    dummy -> zv -> nzv -> corr -> BoxCox -> YeoJohnson -> expoTrans -> center -> scale -> range
+    other -> target_encode -> dummy -> zv -> nzv -> corr -> winsorize -> discretize -> BoxCox
+          -> YeoJohnson -> expoTrans -> center -> scale -> range
           -> knnImpute / bagImpute / medianImpute -> pca -> ica -> spatialSign
+
+``other`` and ``target_encode`` (not caret's; recipes' step_other and scikit-learn's
+TargetEncoder) read factor columns, so they come before ``dummy``: raw factor columns of a
+DataFrame, or, inside train(), the dummy blocks frame.Encoder built (``for_training``).
+``other`` groups levels rarer than ``other_threshold`` in the training rows, and levels never
+seen, as ``other_level``. ``target_encode`` needs the outcome (``fit(X, y)``); ``fit_transform``
+gives the training rows cross-fitted encodings (``encode_folds`` inner folds), ``transform`` the
+all-training-rows encodings (unseen levels: the training mean). ``winsorize`` (caps at the
+``limits`` quantiles) and ``discretize`` (``bins`` of ``strategy`` quantile/uniform) act on the
+columns the filters keep, before the power transformations, and leave columns with at most two
+distinct values alone. The statistics live in ``leanfit.encodings``.
 
 Every statistic is learned on the rows given to ``fit`` only (NaN-aware: missing values are
 ignored) and reused unchanged by ``transform``, so a transform fitted inside a resample never
@@ -563,7 +575,11 @@ class PreProcess:
 
     Steps (caret's name or the snake_case alias): ``dummy``, ``zv``, ``nzv``, ``corr``,
     ``BoxCox``, ``YeoJohnson``, ``expoTrans``, ``center``, ``scale``, ``range``, ``knnImpute``,
-    ``bagImpute``, ``medianImpute``, ``pca``, ``ica``, ``spatialSign``. Keywords are caret's
+    ``bagImpute``, ``medianImpute``, ``pca``, ``ica``, ``spatialSign``, and before them
+    ``other`` and ``target_encode``, after the filters ``winsorize`` and ``discretize`` (options
+    ``other_threshold``, ``other_columns``, ``other_level``, ``encode_columns``,
+    ``encode_min_levels``, ``smooth``, ``encode_folds``, ``limits``, ``bins``, ``strategy``;
+    see the module docstring). Keywords are caret's
     arguments in snake_case: ``thresh`` (PCA variance to keep), ``pca_comp`` (PCA component
     count, overrides thresh), ``n_comp`` (ICA components, required by ``ica``), ``k``
     (knnImpute neighbours), ``freq_cut``/``unique_cut`` (nzv), ``cutoff`` (corr), ``fudge``
