@@ -594,6 +594,10 @@ class PreProcess:
     ``pca_variance_`` (proportion of variance of every component), ``n_components_``,
     ``ica_mean_``/``ica_unmixing_``, ``output_names_``; unused ones are None. ``scale_`` holds
     1.0 for columns whose sd is 0 or undefined; later statistics are on the transformed scale.
+    Encoding and cleaning steps: ``other_grouped_`` (factor -> kept levels + other_level),
+    ``te_`` (factor -> (levels, encodings [levels x m], training mean, output names)),
+    ``winsor_lo_``/``winsor_hi_`` (per kept column, NaN = left alone), ``bin_edges_`` (per kept
+    column, None = left alone).
     """
 
     def __init__(
