@@ -296,3 +296,11 @@ def test_onnx_pipeline_refuses_each_new_step_by_name(df: pd.DataFrame) -> None:
         res = lf.train(df, "y", method="lm", preprocess=pp, control=none)
         with pytest.raises(NotImplementedError, match=rf"step\(s\) \['{step}'\].*{step}: "):
             to_onnx(res, raw_inputs=True)
+
+
+def test_importance_of_an_encoded_fit_is_by_permutation(df: pd.DataFrame) -> None:
+    pp = PreProcess(["target_encode"], encode_columns=["f"])
+    res = lf.train(df, "y", method="lm", preprocess=pp, control=lf.Control(method="cv", number=3))
+    imp = lf.var_imp(res, n_repeats=1)  # lm's own |t| would belong to the encoded column
+    assert imp.attrs["method"] == "permutation"
+    assert list(imp.index) == list(res.dataset.encoder.feature_names)
