@@ -304,3 +304,12 @@ def test_importance_of_an_encoded_fit_is_by_permutation(df: pd.DataFrame) -> Non
     imp = lf.var_imp(res, n_repeats=1)  # lm's own |t| would belong to the encoded column
     assert imp.attrs["method"] == "permutation"
     assert list(imp.index) == list(res.dataset.encoder.feature_names)
+
+
+def test_options_as_a_config_mapping(df: pd.DataFrame) -> None:
+    spec = {"steps": ["target_encode", "winsorize"], "encode_columns": ["f"], "limits": [0, 0.9]}
+    res = lf.train(df, "y", method="lm", preprocess=spec, control=lf.Control(method="none"))
+    fp = res.final_preprocess
+    assert list(fp.te_) == ["f"] and fp.limits == (0.0, 0.9)
+    with pytest.raises(ValueError, match=r"takes the options .*got unknown \['bins_'\]"):
+        lf.train(df, "y", method="lm", preprocess={"steps": ["discretize"], "bins_": 3})

@@ -59,7 +59,7 @@ def plan_train(
     control: Control | None = None,
     grid: Any = None,
     tune_length: int = 3,
-    preprocess: list[str] | tuple[str, ...] | PreProcess | None = None,
+    preprocess: list[str] | tuple[str, ...] | PreProcess | Mapping[str, Any] | None = None,
     metric: str | None = None,
     maximize: bool | None = None,
     weights: Any = None,
@@ -252,9 +252,10 @@ def train(
     over its get_params() names). ``grid`` is a DataFrame or dict of lists
     (caret's dotted names such as ``interaction.depth`` accepted); without it ``tune_length``
     (default 3) builds the model's default grid (or random draws with
-    ``Control(search="random")``). ``preprocess`` steps are fitted inside every resample on its
-    training rows only. ``metric`` defaults to Accuracy / RMSE (or the summary's first metric);
-    ``maximize`` to the metric's natural direction. ``weights`` are observation weights,
+    ``Control(search="random")``). ``preprocess`` steps (names, a PreProcess, or a mapping
+    ``{"steps": [...], option: value}`` as a config writes it) are fitted inside every resample
+    on its training rows only. ``metric`` defaults to Accuracy / RMSE (or the summary's first
+    metric); ``maximize`` to the metric's natural direction. ``weights`` are observation weights,
     ``groups`` row groups for ``Control(method="group_cv")``. One ``seed`` reproduces every
     resample and fit, whatever ``n_jobs``. Every input is checked before anything is fitted.
     ``options`` are the model's settings outside the grid (``{"n_trees": 1000}``, rf's
@@ -706,6 +707,20 @@ def _check_preprocess(steps: Any) -> PreProcess | None:
     template, validated now; each resample fits its own copy."""
     if steps is None or isinstance(steps, PreProcess):
         return steps
+    if isinstance(steps, Mapping):  # a config's {steps: [...], option: value, ...}
+        import inspect
+
+        opts = dict(steps)
+        valid = [p for p in inspect.signature(PreProcess).parameters if p != "steps"]
+        unknown = sorted(set(opts) - {"steps", *valid})
+        if unknown or "steps" not in opts:
+            raise ValueError(
+                f"preprocess: a mapping needs 'steps' and takes the options {valid}; got "
+                f"{'unknown ' + str(unknown) if unknown else 'no steps'}"
+            )
+        if isinstance(opts.get("limits"), list):
+            opts["limits"] = tuple(opts["limits"])
+        return PreProcess(**opts)
     if isinstance(steps, str):
         steps = [steps]
     return PreProcess(tuple(steps)) if len(steps) else None
