@@ -313,3 +313,24 @@ def test_options_as_a_config_mapping(df: pd.DataFrame) -> None:
     assert list(fp.te_) == ["f"] and fp.limits == (0.0, 0.9)
     with pytest.raises(ValueError, match=r"takes the options .*got unknown \['bins_'\]"):
         lf.train(df, "y", method="lm", preprocess={"steps": ["discretize"], "bins_": 3})
+
+
+def test_classification_in_train_encodes_the_second_level_or_each_class(df: pd.DataFrame) -> None:
+    none = lf.Control(method="none")
+    f = df.f.to_numpy()
+    two = df[["f", "x"]].assign(c=np.where(df.y > 0, "up", "down"))
+    pp = PreProcess(["target_encode"], encode_columns=["f"], smooth=SMOOTH)
+    res = lf.train(two, "c", method="glm", preprocess=pp, control=none)
+    table, mean = _smoothed_means(f, (two.c == "up").to_numpy(float), SMOOTH)  # level 2 of 2
+    fp = res.final_preprocess
+    assert fp.output_names_ == ["f", "x"]
+    np.testing.assert_allclose(fp.transform(res.dataset.X)[:, 0], _encode(f, table, mean))
+    three = two.assign(c=pd.cut(df.y, [-np.inf, -1, 1, np.inf], labels=["lo", "mid", "hi"]))
+    res = lf.train(three, "c", method="lda", preprocess=pp, control=none)
+    fp = res.final_preprocess
+    assert fp.output_names_ == ["f_lo", "f_mid", "f_hi", "x"]  # K columns, in level order
+    enc = fp.transform(res.dataset.X)
+    np.testing.assert_allclose(enc[:, :3].sum(axis=1), 1.0)  # they sum to 1 (numeric smooth)
+    ind = (three.c == "mid").to_numpy(float)
+    table, mean = _smoothed_means(f, ind, SMOOTH)
+    np.testing.assert_allclose(enc[:, 1], _encode(f, table, mean))
