@@ -216,6 +216,8 @@ def test_predict_maps_unseen_and_rare_levels(df: pd.DataFrame) -> None:
     new["g"] = ["r", "unheard of"]
     same_f = base.assign(f=["never seen", "L03"], g=["r", "r"])
     np.testing.assert_allclose(res.predict(new), res.predict(same_f))  # both map to "other"
+    with pytest.raises(ValueError, match=r"level\(s\) \['never seen'\] not seen in training"):
+        res.dataset.encoder.transform(new)  # what reads the matrix without the steps refuses
     plain = lf.train(df, "y", method="lm", control=lf.Control(method="none"))
     with pytest.raises(ValueError, match=r"level\(s\) \['never seen'\] not seen in training"):
         plain.predict(new)
