@@ -1399,11 +1399,14 @@ class PreProcess:
                 f"rare levels (< {self.other_threshold:g}) grouped as {self.other_level!r} in "
                 f"{_name_list(list(self.other_grouped_))}"
             )
-        if getattr(self, "te_", None):
+        if self._factor_stage and self.te_:
             parts.append(
                 f"target encoded {_name_list(list(self.te_))} (smooth {self.smooth}, "
                 f"{self.encode_folds} inner folds)"
             )
+        if self._factor_stage and not (getattr(self, "other_grouped_", None) or self.te_):
+            steps = "/".join(s for s in _FACTOR_STEPS if s in self._run)
+            parts.append(f"{steps}: no factor column to encode")
         if self.winsor_lo_ is not None:
             n_w = int((~np.isnan(self.winsor_lo_)).sum())
             lo, hi = self.limits
