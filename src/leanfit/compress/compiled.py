@@ -9,11 +9,13 @@ type. Both types are read from the library itself.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,14 +123,35 @@ def compile_trees(method: str, fitted: Any, k: int | None, quantize: bool = True
     model = _treelite_model(method, fitted, k)
     folder = tempfile.mkdtemp(prefix="leanfit-trees-")
     path = os.path.join(folder, "trees.so")
-    tl2cgen.export_lib(
-        model,
-        toolchain="gcc",
-        libpath=path,
-        params={"parallel_comp": max(os.cpu_count() or 1, 1), "quantize": int(quantize)},
-        verbose=False,
-    )
+    with _stderr_kept(os.path.join(folder, "compile.log")):
+        tl2cgen.export_lib(
+            model,
+            toolchain="gcc",
+            libpath=path,
+            params={"parallel_comp": max(os.cpu_count() or 1, 1), "quantize": int(quantize)},
+            verbose=False,
+        )
     return CompiledTrees.load(path)
+
+
+@contextlib.contextmanager
+def _stderr_kept(log: str) -> Iterator[None]:
+    """Send what the C++ libraries print (treelite's notes on its version, the compiler's
+    progress) to ``log``; on failure, raise with that text, so nothing is lost."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(log, "w+b") as f:
+        os.dup2(f.fileno(), 2)
+        try:
+            yield
+        except Exception as err:
+            os.dup2(saved, 2)
+            f.seek(0)
+            text = f.read().decode(errors="replace").strip()
+            raise RuntimeError(f"compiling the trees failed: {err}\n{text}") from err
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def single_row_us(
