@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import os
 import sys
 import tempfile
@@ -123,7 +124,7 @@ def compile_trees(method: str, fitted: Any, k: int | None, quantize: bool = True
     model = _treelite_model(method, fitted, k)
     folder = tempfile.mkdtemp(prefix="leanfit-trees-")
     path = os.path.join(folder, "trees.so")
-    with _stderr_kept(os.path.join(folder, "compile.log")):
+    with _output_kept(os.path.join(folder, "compile.log")):
         tl2cgen.export_lib(
             model,
             toolchain="gcc",
@@ -135,19 +136,20 @@ def compile_trees(method: str, fitted: Any, k: int | None, quantize: bool = True
 
 
 @contextlib.contextmanager
-def _stderr_kept(log: str) -> Iterator[None]:
-    """Send what the C++ libraries print (treelite's notes on its version, the compiler's
-    progress) to ``log``; on failure, raise with that text, so nothing is lost."""
+def _output_kept(log: str) -> Iterator[None]:
+    """Send what the C++ libraries print (treelite's notes on its version, tl2cgen's progress
+    through Python's stdout) to ``log`` and a buffer; on failure, raise with that text, so
+    nothing is lost."""
     sys.stderr.flush()
     saved = os.dup(2)
-    with open(log, "w+b") as f:
+    with open(log, "w+b") as f, contextlib.redirect_stdout(io.StringIO()) as said:
         os.dup2(f.fileno(), 2)
         try:
             yield
         except Exception as err:
             os.dup2(saved, 2)
             f.seek(0)
-            text = f.read().decode(errors="replace").strip()
+            text = (said.getvalue() + f.read().decode(errors="replace")).strip()
             raise RuntimeError(f"compiling the trees failed: {err}\n{text}") from err
         finally:
             os.dup2(saved, 2)
