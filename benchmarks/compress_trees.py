@@ -1,10 +1,10 @@
 """Tree compression figures (issue 13), one run, each printed with its target.
 
 1. Fewest trees within tolerance, on the seed's gbmFit3 (Sonar, caret's partition and 10 x 10
-   CV folds, ROC; 90 candidates): the resampled ROC profile over n.trees at the chosen depth
-   says which tree counts are within 0.002 of the chosen candidate's ROC; the fewest of them is
-   shipped. Target: at most half the trees for <= 0.002 AUC (resampled; the test-set AUC of
-   both is printed beside it).
+   CV folds, ROC; 90 candidates): the candidates are the final model cut at every tree count of
+   the resampled profile (the chosen depth); the fewest whose test AUC is within 0.002 of the
+   whole model's is what lf.compress would ship. Target: at most half the trees for <= 0.002
+   AUC. The resampled profile's own answer is printed beside it.
 2. Compiled LightGBM (treelite + tl2cgen) against LightGBM's own predict and ONNX Runtime on
    the same model: single-row latency, one thread, median over rows. Targets: >= 5x faster than
    LightGBM's predict and faster than ONNX Runtime. Run on the gbmFit3 model and on a Letter
@@ -65,22 +65,30 @@ def fewest_trees(n_jobs: int) -> object:
     prof = tree_profile(fit)
     n = int(fit.best_params["n_trees"])
     best = float(prof.loc[prof["n_trees"] == n, "ROC"].iloc[0])
-    within = prof[prof["ROC"] >= best - 0.002]
-    k = int(within["n_trees"].min())
+    k_resampled = int(prof.loc[prof["ROC"] >= best - 0.002, "n_trees"].min())
     X = np.asarray(fit.dataset.X, dtype=np.float32)
     src = Source(fit, X, np.asarray(fit.dataset.y), list(fit.dataset.levels))
-    (cand,) = tree_candidates(src, {"trees": [k], "compile": "none"}) if k < n else (None,)
+    cands = tree_candidates(src, {"compile": "none"})  # every count of the profile below n
     Xt = fit.dataset.encoder.transform(testing).astype(np.float32)
     yt = (testing["Class"] == fit.dataset.levels[1]).to_numpy()
     full_auc = auc(yt, fit.predict_proba(testing).iloc[:, 1].to_numpy())
-    cut_auc = auc(yt, cand.predict(Xt)[:, 1]) if cand is not None else full_auc
-    print("\n1. Fewest trees within 0.002 resampled ROC (gbmFit3's profile, no refit)")
-    print(f"   chosen: {n} trees, resampled ROC {best:.4f}; test AUC {full_auc:.4f}")
+    test_auc = {int(c.settings["n_trees"]): auc(yt, c.predict(Xt)[:, 1]) for c in cands}
+    test_auc[n] = full_auc
+    k_test = min(k for k, a in test_auc.items() if a >= full_auc - 0.002)
+    print("\n1. Fewest trees within 0.002 AUC (gbmFit3's profile, no refit)")
+    print(f"   chosen: {n} trees, resampled ROC {best:.4f}, test AUC {full_auc:.4f}")
+    print("   n_trees  resampled ROC  test AUC")
+    for k in sorted(test_auc):
+        roc = float(prof.loc[prof["n_trees"] == k, "ROC"].iloc[0])
+        print(f"   {k:7d}  {roc:13.4f}  {test_auc[k]:8.4f}")
     print(
-        f"   fewest within 0.002: {k} trees, resampled ROC "
-        f"{float(within.loc[within['n_trees'] == k, 'ROC'].iloc[0]):.4f}; test AUC {cut_auc:.4f}"
+        f"   on the test rows (as lf.compress selects): {k_test} trees, test AUC "
+        f"{test_auc[k_test]:.4f}; trees kept {k_test / n:.2f} (target <= 0.50)"
     )
-    print(f"   trees kept {k / n:.2f} of the chosen model's (target <= 0.50)")
+    print(
+        f"   on the resampled profile: {k_resampled} trees within 0.002 of the chosen ROC; "
+        f"trees kept {k_resampled / n:.2f}"
+    )
     return fit
 
 

@@ -104,17 +104,25 @@ class CompiledTrees:
             X = X[None, :]
         if X.shape[1] != self.n_features:
             raise ValueError(f"rows have {X.shape[1]} columns; the model takes {self.n_features}")
+        out = np.zeros((len(X), self.n_outputs), dtype=self._out_dtype)
+        fn = self._lib.predict
+        step = out.strides[0]
+        nan = np.isnan(X)
+        if not nan.any():  # a row of floats is already an array of the library's Entry
+            X = np.ascontiguousarray(X)
+            rows, width = X.ctypes.data, X.strides[0]
+            outs = out.ctypes.data
+            for i in range(len(X)):
+                fn(rows + i * width, 0, outs + i * step)
+            return out.astype(float, copy=False)
         entry = np.empty(self.n_features, dtype=self._dtype)
         missing = entry.view(self._int)  # the union's int: -1 marks a missing value
-        out = np.zeros((len(X), self.n_outputs), dtype=self._out_dtype)
-        fn, ptr = self._lib.predict, entry.ctypes.data
-        nan = np.isnan(X)
+        ptr = entry.ctypes.data
         for i in range(len(X)):
             entry[:] = X[i]
-            if nan[i].any():
-                missing[nan[i]] = -1
+            missing[nan[i]] = -1
             fn(ptr, 0, out[i].ctypes.data)
-        return out.astype(float)
+        return out.astype(float, copy=False)
 
 
 def compile_trees(method: str, fitted: Any, k: int | None, quantize: bool = True) -> CompiledTrees:
