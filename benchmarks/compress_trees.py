@@ -10,7 +10,7 @@
    LightGBM's predict and faster than ONNX Runtime. Run on the gbmFit3 model and on a Letter
    LightGBM (26 classes; --letter-rounds boosting rounds, so 26 x rounds trees).
 
-    python benchmarks/compress_trees.py [--letter-rounds 100] [--n-jobs 2]
+    python benchmarks/compress_trees.py [--letter-rounds 20] [--n-jobs 2]
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def compiled_vs(label: str, booster, X: np.ndarray, k: int | None) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--letter-rounds", type=int, default=100)
+    ap.add_argument("--letter-rounds", type=int, default=20)
     ap.add_argument("--n-jobs", type=int, default=2)
     args = ap.parse_args()
     import lightgbm as lgb
