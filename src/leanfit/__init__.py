@@ -37,6 +37,8 @@ _EXPORTS = {
     "summarize": "leanfit.metrics",
     "resamples": "leanfit.compare",
     "ensemble": "leanfit.fusion",
+    "compress": "leanfit.compress",
+    "Compressed": "leanfit.compress",
     "EnsembleResult": "leanfit.fusion",
     "leaderboard": "leanfit.ranking",
     "Leaderboard": "leanfit.ranking",

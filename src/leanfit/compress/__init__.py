@@ -2,6 +2,7 @@
 trees and smaller students, all measured the same way, with the smallest / fastest one within a
 tolerance of the best chosen from the accuracy-size-latency front."""
 
+from .api import GENERATORS, Compressed, Generator, compress
 from .candidate import TECHNIQUES, Candidate, Source
 
-__all__ = ["TECHNIQUES", "Candidate", "Source"]
+__all__ = ["GENERATORS", "TECHNIQUES", "Candidate", "Compressed", "Generator", "Source", "compress"]
