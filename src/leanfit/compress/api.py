@@ -285,11 +285,11 @@ class Compressed:
                 f"the chosen candidate {chosen.name!r} has no ONNX graph to save ({chosen.note})"
             )
         path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".lfb":
             from leanfit.bundle import save_bundle
 
             return save_bundle(self, path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(chosen.onnx)
         return path
 
@@ -367,6 +367,8 @@ def resolve_techniques(techniques: Sequence[str] | None, source: Source) -> set[
                     f"unknown compression technique {t!r}; valid: {offered}; or a generator "
                     f"name: {', '.join(by_generator)}"
                 )
+    if not is_network(source) and not ({"student"} & wanted & applicable):
+        applicable -= set(QUANTIZE_TECHNIQUES)  # int8 / fp16 need a network: none would exist
     asked = wanted - {"original"}
     runnable = asked & applicable
     if not runnable:

@@ -75,8 +75,10 @@ def select(
     objective: str = "size",
 ) -> Selection:
     """Choose from ``table`` (one row per candidate, the first the original, with ``metric``,
-    ``size_bytes`` and ``p50_us``): the smallest / fastest candidate within ``tolerance`` of the
-    best metric; ties go to the better metric, then the other objective."""
+    ``size_bytes`` and ``p50_us``): the smallest / fastest compressed candidate within
+    ``tolerance`` of the best metric (the original's included); ties go to the better metric,
+    then the other objective. The original is the reference, never chosen (that would be no
+    compression): when no compressed candidate is within the tolerance, nothing is chosen."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {list(OBJECTIVES)}, got {objective!r}")
     value, relative = parse_tolerance(tolerance)
@@ -87,13 +89,13 @@ def select(
     allowed = value * abs(best) / 100.0 if relative else value
     gap = (best - scores) if maximize else (scores - best)
     within = np.isfinite(scores) & (gap <= allowed + 1e-12)
+    within[0] = False  # the original: the reference, not a compression
     what = f"{tolerance}" if relative else f"{value:g}"
     reason = ""
     if objective == "latency":
         p50 = table["p50_us"].to_numpy(dtype=float)
         original = p50[0]
         slower = np.isfinite(p50) & (p50 > original)
-        slower[0] = False
         if (within & slower).any():
             reason = (
                 f"; {int((within & slower).sum())} candidate(s) within it are slower than the "
@@ -103,7 +105,8 @@ def select(
     if not within.any():
         return Selection(
             None,
-            f"no candidate is within tolerance {what} of the best {metric} ({best:.4g})"
+            f"no compressed candidate is within tolerance {what} of the best {metric} "
+            f"({best:.4g})"
             f"{reason}: nothing chosen; pick from the front (or widen the tolerance)",
         )
     key_obj = table["size_bytes" if objective == "size" else "p50_us"].to_numpy(dtype=float)
@@ -114,5 +117,6 @@ def select(
     return Selection(
         idx,
         f"the {'smallest' if objective == 'size' else 'fastest'} of {int(within.sum())} "
-        f"candidate(s) within tolerance {what} of the best {metric} ({best:.4g}){reason}",
+        f"compressed candidate(s) within tolerance {what} of the best {metric} ({best:.4g})"
+        f"{reason}",
     )
