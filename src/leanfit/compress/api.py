@@ -22,7 +22,7 @@ import pandas as pd
 from leanfit.models.base import CLASSIFICATION
 
 from .candidate import TECHNIQUES, Candidate, Source
-from .front import OBJECTIVES, Selection, parse_tolerance, pareto_front, select
+from .front import OBJECTIVES, Selection, pareto_front, parse_tolerance, select
 from .measure import Timing, measure_all
 from .quantize import CALIBRATION_ROWS, QUANTIZE_TECHNIQUES, is_network_graph, quantized
 
@@ -70,7 +70,7 @@ def is_network(source: Source) -> bool:
 
 
 def _dataset(model: Any) -> Dataset:
-    return model.teacher.dataset if _distilled(model) else model.dataset  # type: ignore[no-any-return]
+    return model.teacher.dataset if _distilled(model) else model.dataset
 
 
 # -- the generators this module owns ---------------------------------------------------------
@@ -403,9 +403,7 @@ def _check_options(options: Mapping[str, Any]) -> dict[str, Any]:
             raise ValueError(
                 f"options student_sizes: {OPTION_KEYS['student_sizes']}, got {sizes!r}"
             ) from None
-        if not out["student_sizes"] or any(
-            not s or min(s) < 1 for s in out["student_sizes"]
-        ):
+        if not out["student_sizes"] or any(not s or min(s) < 1 for s in out["student_sizes"]):
             raise ValueError(
                 f"options student_sizes: {OPTION_KEYS['student_sizes']} (every size >= 1), "
                 f"got {sizes!r}"
@@ -549,9 +547,7 @@ def compress(
             print(f"compress: {gen.name} ({', '.join(sorted(techs))})", flush=True)
         made = gen.make(source, {**opts, "techniques": techs, "previous": tuple(candidates)})
         candidates += [c for c in made if c.technique in techs]
-    table = measure_all(
-        candidates, X_test, y_test, source.classification, timing, latency=True
-    )
+    table = measure_all(candidates, X_test, y_test, source.classification, timing, latency=True)
     metric = "Accuracy" if source.classification else "RMSE"
     maximize = source.classification
     table["on_front"] = pareto_front(

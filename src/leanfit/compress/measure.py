@@ -83,7 +83,9 @@ def quality(
     }
 
 
-def time_python(predict: Callable[[np.ndarray], Any], X: np.ndarray, timing: Timing) -> dict[str, float]:
+def time_python(
+    predict: Callable[[np.ndarray], Any], X: np.ndarray, timing: Timing
+) -> dict[str, float]:
     """Single-row p50 / p99 (µs) and batch rows/s of a Python predictor on one thread, timed as
     ``leanfit.export.measure_latency`` times an ONNX graph (pre-sliced rows, warm-up, median of
     the batch repetitions)."""
@@ -202,6 +204,8 @@ def measure_all(
         table["size_bytes"] / float(first["size_bytes"]),
     )
     table.insert(
-        table.columns.get_loc("rows_per_s") + 1, "x_faster", float(first["p50_us"]) / table["p50_us"]
+        table.columns.get_loc("rows_per_s") + 1,
+        "x_faster",
+        float(first["p50_us"]) / table["p50_us"],
     )
     return table

@@ -291,6 +291,7 @@ def compression_section(comp: Any) -> str:
     """A compression (``leanfit.compress.Compressed``): how it chose, its table (the chosen
     candidate highlighted) and the front plot."""
     tol = comp.tolerance if isinstance(comp.tolerance, str) else f"{comp.tolerance:g}"
+    which = "smallest" if comp.objective == "size" else "fastest"
     chosen = comp.chosen
     verdict = (
         f"Chosen: <b>{html.escape(chosen.name)}</b> ({html.escape(comp.message)})."
@@ -305,8 +306,8 @@ def compression_section(comp: Any) -> str:
         "its predictions), size in bytes (size_ratio: against the original), single-row p50 / "
         "p99 latency in µs and batch rows/s on one thread (x_faster: the original's p50 over "
         f"the candidate's). Tolerance {html.escape(tol)}, objective "
-        f"{html.escape(comp.objective)}: the {'smallest' if comp.objective == 'size' else 'fastest'}"
-        " candidate within the tolerance of the best; a candidate slower than the original is "
+        f"{html.escape(comp.objective)}: the {which} compressed candidate within the tolerance "
+        "of the best; a candidate slower than the original is "
         "never chosen for speed.</p>",
         f"<p>{verdict}</p>",
     ]
