@@ -399,3 +399,35 @@ def test_cli_compress_end_to_end(tmp_path, monkeypatch, capsys) -> None:  # type
     cfg.write_text(cfg.read_text().replace("tolerance: 1.0", "tolerance: -1"))
     assert main(["compress", str(cfg)]) == 2
     assert "tolerance must be >= 0" in capsys.readouterr().err
+
+
+def test_compress_regression_rmse_and_fidelity() -> None:
+    boston = lf.datasets.load("bostonhousing").drop(columns="chas")  # to_onnx: numbers only
+    train, test = boston.iloc[:400], boston.iloc[400:]
+    grid = lf.expand_grid(units=16, l2=0.0, epochs=10)
+    fit = lf.train(train, "medv", method="mlp", grid=grid, control=lf.Control(method="none"))
+    res = lf.compress(fit, test, tolerance=5.0, techniques=["fp16"], n_single=20, batch_repeats=2)
+    t = res.table
+    assert res.metric == "RMSE" and not res.maximize
+    assert list(t["technique"]) == ["original", "fp16"]
+    y = test["medv"].to_numpy(float)
+    orig = np.asarray(fit.predict(test), dtype=float)
+    # the original's ONNX graph predicts as the fit does (float32), so its RMSE is the fit's
+    assert t.loc[0, "RMSE"] == pytest.approx(np.sqrt(np.mean((orig - y) ** 2)), rel=1e-4)
+    X = fit.dataset.encoder.transform(test).astype(np.float32)
+    half = res.candidates[1].predict(X)
+    assert t.loc[1, "RMSE"] == pytest.approx(np.sqrt(np.mean((half - y) ** 2)))
+    ref = res.candidates[0].predict(X)
+    assert t.loc[1, "fidelity"] == pytest.approx(np.sqrt(np.mean((half - ref) ** 2)))
+    assert 0 < t.loc[1, "fidelity"] < 0.05  # fp16 rounding only
+    assert res.chosen is not None and res.chosen.technique == "fp16"
+
+
+def test_compress_a_distilled_student(sonar_mlp) -> None:  # type: ignore[no-untyped-def]
+    fit, _, test = sonar_mlp
+    st = lf.distill(fit, hidden=(8,), epochs=2, multiple=1, hard_baseline=False, latency=False)
+    res = lf.compress(st, test, tolerance=1.0, techniques=["int8_dynamic"], n_single=20)
+    assert list(res.table["technique"]) == ["original", "int8_dynamic"]
+    # the original is the student's own graph
+    assert res.candidates[0].onnx == st.to_onnx()
+    assert res.table.loc[0, "size_bytes"] == len(st.to_onnx())

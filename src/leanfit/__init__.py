@@ -37,7 +37,6 @@ _EXPORTS = {
     "summarize": "leanfit.metrics",
     "resamples": "leanfit.compare",
     "ensemble": "leanfit.fusion",
-    "compress": "leanfit.compress",
     "Compressed": "leanfit.compress",
     "EnsembleResult": "leanfit.fusion",
     "leaderboard": "leanfit.ranking",
@@ -70,6 +69,8 @@ _MODULES = {
     "metrics": "leanfit.metrics",
     "splits": "leanfit.splits",
     "plots": "leanfit.plots",
+    # a package that, called, is lf.compress(): importing it binds the name anyway
+    "compress": "leanfit.compress",
 }
 
 __all__ = sorted([*_EXPORTS, *_MODULES])
