@@ -145,39 +145,64 @@ def students_apply(source: Source) -> bool:
 
 
 def _students(source: Source, options: Mapping[str, Any]) -> list[Candidate]:
-    """Students of several sizes distilled from the source (``lf.distill``), one candidate each
-    (its ONNX graph)."""
-    from leanfit.distillation.api import distill
+    """Students of several sizes distilled from the source as ``lf.distill`` does (its MUNGE
+    transfer set, T / alpha loss, Adam with a cosine schedule), the transfer set built and
+    labelled by the teacher once for all sizes; one candidate each (its ONNX graph)."""
+    from leanfit.distillation.api import (
+        _fit_student,
+        _source_rows,
+        _StudentSpec,
+        _transfer_set,
+        check_settings,
+    )
+    from leanfit.distillation.teacher import Teacher
+    from leanfit.distillation.transfer import check_transfer_size
+    from leanfit.nn.training import TrainOptions
 
     from .onnx_candidate import onnx_predictor
 
     m = source.model
-    teacher = m.teacher if _distilled(m) else m
+    teach = Teacher.of(m.teacher if _distilled(m) else m)
+    T = float(options.get("student_T", 4.0))
+    alpha = float(options.get("student_alpha", 0.1))
+    multiple = float(options.get("student_multiple", 4.0))
+    train_options = TrainOptions(
+        optimizer="adam",
+        lr=2e-3,
+        batch_size=256,
+        epochs=int(options.get("student_epochs", 30)),
+        schedule="cosine",
+        device="cpu",
+        num_threads=int(options.get("num_threads", 1)),
+    )
+    check_settings(student="mlp", augment_with="munge", T=T, alpha=alpha, options=train_options)
+    X, y = _source_rows(teach, options.get("data"))
+    k = teach.n_classes if source.classification else 1
+    check_transfer_size(len(X), X.shape[1], k, multiple)
+    Xa, t_out, labels = _transfer_set(teach, X, y, "munge", multiple, source.seed)
     out = []
     for hidden in options.get("student_sizes", STUDENT_SIZES):
-        st = distill(
-            teacher,
-            options.get("data"),
-            hidden=hidden,
-            T=float(options.get("student_T", 4.0)),
-            alpha=float(options.get("student_alpha", 0.1)),
-            multiple=float(options.get("student_multiple", 4.0)),
-            epochs=int(options.get("student_epochs", 30)),
-            hard_baseline=False,
-            latency=False,
+        spec = _StudentSpec(
+            student="mlp",
+            hidden=tuple(int(h) for h in hidden),
+            activation="relu",
+            dropout=0.0,
+            options=train_options,
             seed=source.seed,
-            num_threads=int(options.get("num_threads", 1)),
-            device="cpu",
+            progress=False,
+            tree_depth=8,
+            l2=0.0,
         )
+        st = _fit_student(spec, teach, Xa, labels, t_out, len(X), T, alpha)
         graph = st.to_onnx()
-        size = "x".join(str(h) for h in hidden)
+        size = "x".join(str(h) for h in spec.hidden)
         out.append(
             Candidate(
                 name=f"student {size}",
                 technique="student",
                 predict=onnx_predictor(graph),
                 size_bytes=len(graph),
-                settings={"hidden": list(hidden), "parameters": st.student.n_parameters},
+                settings={"hidden": list(spec.hidden), "parameters": st.n_parameters},
                 onnx=graph,
             )
         )
