@@ -130,6 +130,15 @@ def letter(args: argparse.Namespace) -> None:
             f"  batch rows/s: chosen {row['rows_per_s']:.3g}, teacher "
             f"{teacher['rows_per_s']:.3g} ({row['rows_per_s'] / teacher['rows_per_s']:.0f}x)"
         )
+    # the same table chosen for speed (objective="latency"): no new measurement
+    from leanfit.compress.front import select
+
+    fast = select(t, "Accuracy", True, "2%", "latency")
+    if fast.index is not None:
+        row = t.iloc[fast.index]
+        print(f"  for speed (objective='latency'): {row['name']}: accuracy {row['Accuracy']:.4f}")
+        _line("  x faster single-row (teacher / fastest)", row["x_faster"], ">=", 100)
+        _line("  x smaller (fastest within tolerance)", 1 / row["size_ratio"], ">=", 500)
     print("\nint8 (the chosen network's quantized forms against its fp32 form)")
     _int8_figures(res, t)
 
