@@ -3,8 +3,8 @@
 A candidate is on the front when no other candidate is at least as good on all three of the
 metric, the size and the single-row p50 latency, and strictly better on one. Selection, in the
 spirit of caret's ``tolerance``: among the candidates within ``tolerance`` of the best metric,
-the smallest (``objective="size"``) or the fastest (``objective="latency"``). For speed, a
-candidate slower than the uncompressed model is never chosen.
+the smallest (``objective="size"``) or the fastest (``objective="latency"``). The original is
+the reference and never chosen; for speed, a candidate slower than it is never chosen.
 """
 
 from __future__ import annotations
