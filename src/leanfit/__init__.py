@@ -37,6 +37,7 @@ _EXPORTS = {
     "summarize": "leanfit.metrics",
     "resamples": "leanfit.compare",
     "ensemble": "leanfit.fusion",
+    "Compressed": "leanfit.compress",
     "EnsembleResult": "leanfit.fusion",
     "leaderboard": "leanfit.ranking",
     "Leaderboard": "leanfit.ranking",
@@ -68,6 +69,8 @@ _MODULES = {
     "metrics": "leanfit.metrics",
     "splits": "leanfit.splits",
     "plots": "leanfit.plots",
+    # a package that, called, is lf.compress(): importing it binds the name anyway
+    "compress": "leanfit.compress",
 }
 
 __all__ = sorted([*_EXPORTS, *_MODULES])
