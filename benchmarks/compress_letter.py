@@ -131,7 +131,7 @@ def letter(args: argparse.Namespace) -> None:
             f"{teacher['rows_per_s']:.3g} ({row['rows_per_s'] / teacher['rows_per_s']:.0f}x)"
         )
     # the same table chosen for speed (objective="latency"): no new measurement
-    from leanfit.compress.front import select
+    from leanfit.compression.front import select
 
     fast = select(t, "Accuracy", True, "2%", "latency")
     if fast.index is not None:

@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 
 def single_row(predict, rows: np.ndarray, repeats: int = 3) -> float:
     """Median microseconds per single-row call over ``rows``, after a warm-up."""
-    from leanfit.compress.compiled import single_row_us
+    from leanfit.compression.compiled import single_row_us
 
     return single_row_us(predict, rows, repeats=repeats)
 
@@ -40,8 +40,8 @@ def auc(y: np.ndarray, p: np.ndarray) -> float:
 
 def fewest_trees(n_jobs: int) -> object:
     import leanfit as lf
-    from leanfit.compress import Source
-    from leanfit.compress.trees import tree_candidates, tree_profile
+    from leanfit.compression import Source
+    from leanfit.compression.trees import tree_candidates, tree_profile
 
     ref = json.loads((HERE / "reference" / "caret_sonar_folds.json").read_text())
     sonar = lf.datasets.load("sonar")
@@ -100,7 +100,7 @@ def compiled_vs(label: str, booster, X: np.ndarray, k: int | None) -> None:
     from onnxmltools import convert_lightgbm
     from onnxmltools.convert.common.data_types import FloatTensorType
 
-    from leanfit.compress.compiled import compile_trees
+    from leanfit.compression.compiled import compile_trees
     from leanfit.export.runtime import onnx_session
 
     cut = lgb.Booster(model_str=booster.model_to_string(num_iteration=k))

@@ -15,11 +15,11 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
 
 import leanfit as lf
-from leanfit.compress import Candidate, Source
-from leanfit.compress.front import pareto_front, parse_tolerance, select
-from leanfit.compress.measure import quality
-from leanfit.compress.onnx_candidate import onnx_predictor
-from leanfit.compress.quantize import fp16, int8_dynamic, int8_static, is_network_graph
+from leanfit.compression import Candidate, Source
+from leanfit.compression.front import pareto_front, parse_tolerance, select
+from leanfit.compression.measure import quality
+from leanfit.compression.onnx_candidate import onnx_predictor
+from leanfit.compression.quantize import fp16, int8_dynamic, int8_static, is_network_graph
 
 # -- measurement against hand computations --------------------------------------------------
 
@@ -215,6 +215,21 @@ def test_slower_than_original_never_chosen_for_speed() -> None:
     assert select(t, "Accuracy", True, 0.01, "latency").index == 3
 
 
+def test_larger_than_original_never_chosen_for_size() -> None:
+    t = _table(
+        [
+            ("original", 0.90, 1000, 10.0),
+            ("compiled", 0.90, 1500, 4.0),  # faster, but a bigger file than the original
+        ]
+    )
+    assert select(t, "Accuracy", True, 0.01, "latency").index == 1
+    sel = select(t, "Accuracy", True, 0.01, "size")
+    assert sel.index is None
+    assert "1 candidate(s) within it are no smaller than the original" in sel.message
+    t.loc[2] = ("first 50 trees", 0.899, 600, 9.0)
+    assert select(t, "Accuracy", True, 0.01, "size").index == 2
+
+
 # -- lf.compress end to end ------------------------------------------------------------------
 
 
@@ -347,7 +362,7 @@ def test_no_applicable_technique_lists_which_apply(sonar_mlp) -> None:  # type: 
 
 
 def test_source_holds_training_rows(sonar_mlp) -> None:  # type: ignore[no-untyped-def]
-    from leanfit.compress.api import _source
+    from leanfit.compression.api import _source
 
     fit, train, _ = sonar_mlp
     src, _ = _source(fit, None, seed=3)

@@ -11,9 +11,9 @@ import pytest
 from scipy.special import expit
 
 import leanfit as lf
-from leanfit.compress import Source
-from leanfit.compress import trees as tree_mod
-from leanfit.compress.trees import tree_candidates, tree_profile
+from leanfit.compression import Source
+from leanfit.compression import trees as tree_mod
+from leanfit.compression.trees import tree_candidates, tree_profile
 
 pytest.importorskip("onnxruntime")
 
@@ -169,3 +169,29 @@ def test_compiled_xgboost_multiclass_matches_xgboost():
     by_xgb = fit.final_model.est.predict(xgb.DMatrix(X))
     assert by_xgb.shape == (50, len(fit.dataset.levels))
     np.testing.assert_allclose(comp.predict(X), by_xgb, atol=1e-5)
+
+
+def test_lf_compress_measures_the_fewer_trees_candidates_on_test_rows():
+    sonar = lf.datasets.load("sonar")
+    train, test = sonar.iloc[::2].reset_index(drop=True), sonar.iloc[1::2].reset_index(drop=True)
+    fit = lf.train(
+        "Class ~ .",
+        data=train,
+        method="gbm",
+        grid=lf.expand_grid(GBM_GRID),
+        control=lf.Control(method="cv", number=3),
+        seed=4,
+    )
+    out = lf.compress(
+        fit, test=test, tolerance=0.05, techniques=["fewer_trees"], options={"compile": "none"}
+    )
+    table = out.table.set_index("name")
+    n = fit.best_params["n_trees"]
+    assert n > 10, "the fit must leave fewer-trees candidates to check"
+    Xt = fit.dataset.encoder.transform(test)
+    truth = (test["Class"] == fit.dataset.levels[1]).to_numpy()
+    for k in (c for c in (10, 20, 40) if c < n):
+        row = table.loc[f"gbm, first {k} trees"]
+        raw = fit.final_model.predict(Xt, raw_score=True, num_iteration=k)
+        assert row["Accuracy"] == pytest.approx(np.mean((raw > 0) == truth))
+        assert row["size_bytes"] < table.loc["original", "size_bytes"]

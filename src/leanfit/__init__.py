@@ -37,7 +37,8 @@ _EXPORTS = {
     "summarize": "leanfit.metrics",
     "resamples": "leanfit.compare",
     "ensemble": "leanfit.fusion",
-    "Compressed": "leanfit.compress",
+    "Compressed": "leanfit.compression",
+    "compress": "leanfit.compression",
     "EnsembleResult": "leanfit.fusion",
     "leaderboard": "leanfit.ranking",
     "Leaderboard": "leanfit.ranking",
@@ -69,8 +70,6 @@ _MODULES = {
     "metrics": "leanfit.metrics",
     "splits": "leanfit.splits",
     "plots": "leanfit.plots",
-    # a package that, called, is lf.compress(): importing it binds the name anyway
-    "compress": "leanfit.compress",
 }
 
 __all__ = sorted([*_EXPORTS, *_MODULES])

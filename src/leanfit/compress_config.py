@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from .distill_config import _TEACHER_KEYS, _check_keys, _split, _teacher
 
 if TYPE_CHECKING:
-    from leanfit.compress import Compressed
+    from leanfit.compression import Compressed
 
 _KEYS = {
     "name",
@@ -61,8 +61,8 @@ def run_compress_config(
     """Read, check and run a compression config: print the table, write the table (CSV), the
     front (PNG), the HTML report and the chosen model (``model_path``: ``.onnx`` or a ``.lfb``
     bundle; default ``<output>/chosen.onnx``)."""
-    from leanfit.compress.api import _check_options, compress
-    from leanfit.compress.front import OBJECTIVES, parse_tolerance
+    from leanfit.compression.api import _check_options, compress
+    from leanfit.compression.front import OBJECTIVES, parse_tolerance
     from leanfit.configfile import parse_yaml_mapping, read_text
     from leanfit.experiment import load_data
 

@@ -288,7 +288,7 @@ def leaderboard_section(board: Any) -> str:
 
 
 def compression_section(comp: Any) -> str:
-    """A compression (``leanfit.compress.Compressed``): how it chose, its table (the chosen
+    """A compression (``leanfit.compression.Compressed``): how it chose, its table (the chosen
     candidate highlighted) and the front plot."""
     tol = comp.tolerance if isinstance(comp.tolerance, str) else f"{comp.tolerance:g}"
     which = "smallest" if comp.objective == "size" else "fastest"

@@ -78,7 +78,8 @@ def select(
     ``size_bytes`` and ``p50_us``): the smallest / fastest compressed candidate within
     ``tolerance`` of the best metric (the original's included); ties go to the better metric,
     then the other objective. The original is the reference, never chosen (that would be no
-    compression): when no compressed candidate is within the tolerance, nothing is chosen."""
+    compression), and neither is a candidate no smaller (objective "size") or no faster
+    ("latency") than it: when no compressed candidate qualifies, nothing is chosen."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {list(OBJECTIVES)}, got {objective!r}")
     value, relative = parse_tolerance(tolerance)
@@ -92,16 +93,17 @@ def select(
     within[0] = False  # the original: the reference, not a compression
     what = f"{tolerance}" if relative else f"{value:g}"
     reason = ""
-    if objective == "latency":
-        p50 = table["p50_us"].to_numpy(dtype=float)
-        original = p50[0]
-        slower = np.isfinite(p50) & (p50 > original)
-        if (within & slower).any():
-            reason = (
-                f"; {int((within & slower).sum())} candidate(s) within it are slower than the "
-                "original and not chosen for speed"
-            )
-        within &= ~slower & np.isfinite(p50)
+    # a candidate no smaller (no faster) than the original is no compression for that objective
+    column = "size_bytes" if objective == "size" else "p50_us"
+    cost = table[column].to_numpy(dtype=float)
+    worse = np.isfinite(cost) & (cost >= cost[0])
+    if (within & worse).any():
+        reason = (
+            f"; {int((within & worse).sum())} candidate(s) within it are "
+            f"{'no smaller' if objective == 'size' else 'slower'} than the original and not "
+            f"chosen for {'size' if objective == 'size' else 'speed'}"
+        )
+    within &= ~worse & np.isfinite(cost)
     if not within.any():
         return Selection(
             None,

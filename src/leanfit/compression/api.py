@@ -25,6 +25,7 @@ from .candidate import TECHNIQUES, Candidate, Source
 from .front import OBJECTIVES, Selection, pareto_front, parse_tolerance, select
 from .measure import Timing, measure_all
 from .quantize import CALIBRATION_ROWS, QUANTIZE_TECHNIQUES, is_network_graph, quantized
+from .trees import TREE_METHODS, applies_to_trees
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -227,8 +228,21 @@ def _quantize(source: Source, options: Mapping[str, Any]) -> list[Candidate]:
 
 #: every source of candidates, run in this order (networks' and trees' generators sit between
 #: "original" and "students"; quantization comes last so it sees every network made before it)
+def _trees(source: Source, options: Mapping[str, Any]) -> list[Candidate]:
+    from .trees import tree_candidates
+
+    return tree_candidates(source, {k: options[k] for k in ("trees", "compile") if k in options})
+
+
 GENERATORS: tuple[Generator, ...] = (
     Generator("original", _always, _original, ("original",), "every model"),
+    Generator(
+        "trees",
+        applies_to_trees,
+        _trees,
+        ("fewer_trees", "compiled"),
+        f"tree ensembles: {', '.join(TREE_METHODS)} fits",
+    ),
     Generator(
         "students",
         students_apply,
@@ -255,6 +269,8 @@ OPTION_KEYS = {
     "student_multiple": "a number >= 0 (synthetic rows per training row)",
     "calibration_rows": "a positive integer (training rows calibrating int8 static)",
     "num_threads": "a positive integer (threads training the students)",
+    "trees": "tree counts of the fewer-trees candidates (default: the sub-model profile's)",
+    "compile": "which tree counts to compile: 'full', 'all', 'none' or a list of counts",
 }
 
 
@@ -530,7 +546,7 @@ def compress(
     speed. When none qualifies, nothing is chosen and the result says so.
 
     ``techniques``: which to run (default: all that apply): "original" is always measured;
-    see ``leanfit.compress.TECHNIQUES``, or generator names ("students", "quantize").
+    see ``leanfit.compression.TECHNIQUES``, or generator names ("students", "quantize").
     ``data``: the training rows (DataFrame with the target) when the fit does not keep them,
     used to distil students and calibrate static int8, never to measure. ``options``: settings
     of the generators (``OPTION_KEYS``: student sizes and epochs, calibration rows).
