@@ -234,8 +234,9 @@ def _found(model: Any) -> _Found:
             fit.y_scale if fit.mode == REGRESSION else 1.0,
         )  # fmt: skip
         return _Found(parts)
+    settings: dict[str, Any] = {}
     if isinstance(model, TrainResult):
-        student, teacher, settings = model.final_model[0], None, {}
+        student, teacher = model.final_model[0], None
     else:
         found = _student_of(model)
         assert found is not None  # _why_not said so
@@ -398,7 +399,7 @@ def _magnitude(
     """Zero ``sparsity`` of each weight matrix (smallest magnitudes), fine-tune with the mask
     held, and ship the graph with sparse initializers where that file is smaller than the
     dense one (else the dense graph); the note gives both sizes and a CSR-vs-dense timing."""
-    from .surgery import make_permanent, magnitude_prune, network_onnx, sparse_onnx
+    from .surgery import magnitude_prune, make_permanent, network_onnx, sparse_onnx
 
     body = make_permanent(_tuned(parts, magnitude_prune(parts.body, sparsity), tuning, o, seed))
     small = parts.with_body(body)
@@ -437,9 +438,9 @@ def _zero_share(body: torch.nn.Sequential) -> float:
     return float(sum(int((w == 0).sum()) for w in ws) / sum(w.numel() for w in ws))
 
 
-def _csr_timing(body: torch.nn.Sequential, parts: NetworkParts, repeats: int = 300) -> tuple[
-    float, float
-]:
+def _csr_timing(
+    body: torch.nn.Sequential, parts: NetworkParts, repeats: int = 300
+) -> tuple[float, float]:
     """Median single-row forward time (µs) with scipy CSR weights and with dense numpy weights,
     on one BLAS thread."""
     import scipy.sparse
@@ -464,24 +465,23 @@ def _csr_timing(body: torch.nn.Sequential, parts: NetworkParts, repeats: int = 3
         return median_us(csr), median_us(layers)
 
 
-def _low_rank(
-    parts: NetworkParts, tuning: Tuning, o: NetworkOptions, seed: int
-) -> list[Candidate]:
+def _low_rank(parts: NetworkParts, tuning: Tuning, o: NetworkOptions, seed: int) -> list[Candidate]:
     """Truncated SVD of each dense layer at each energy level (or fixed rank) where it has
     fewer weights, then fine-tuning; levels giving the same ranks are made once, and levels
     where no layer pays off make no candidate."""
     from .surgery import energy_rank, factorise, network_onnx
 
+    def fixed(r: int) -> Callable[[np.ndarray], int]:
+        return lambda W: min(r, *W.shape)
+
+    def share(e: float) -> Callable[[np.ndarray], int]:
+        return lambda W: energy_rank(W, e)
+
     levels: list[tuple[str, dict[str, Any], Callable[[np.ndarray], int]]]
     if o.ranks is not None:
-        levels = [
-            (f"rank {r}", {"rank": r}, lambda W, r=r: min(r, min(W.shape))) for r in o.ranks
-        ]
+        levels = [(f"rank {r}", {"rank": r}, fixed(r)) for r in o.ranks]
     else:
-        levels = [
-            (f"{e:.0%} energy", {"energy": e}, lambda W, e=e: energy_rank(W, e))
-            for e in o.energies
-        ]
+        levels = [(f"{e:.0%} energy", {"energy": e}, share(e)) for e in o.energies]
     out: list[Candidate] = []
     seen: set[tuple[int | None, ...]] = set()
     for label, level, rank_of in levels:

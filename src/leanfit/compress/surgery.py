@@ -170,9 +170,7 @@ def prune_neurons(
     kept neurons' indices per hidden layer."""
     scores = neuron_scores(body, criterion)
     slots = [_dense(m) for m in _linear_slots(body)]
-    keep = [
-        np.sort(np.argsort(-s, kind="stable")[: kept_count(len(s), ratio)]) for s in scores
-    ]
+    keep = [np.sort(np.argsort(-s, kind="stable")[: kept_count(len(s), ratio)]) for s in scores]
     new_slots: list[torch.nn.Linear] = []
     for i, lin in enumerate(slots):
         W = _numpy(lin.weight)
@@ -215,7 +213,7 @@ def energy_rank(W: np.ndarray, energy: float) -> int:
     """The smallest rank keeping ``energy`` of the squared singular values (Frobenius norm)."""
     s = np.linalg.svd(np.asarray(W, dtype=np.float64), compute_uv=False)
     share = np.cumsum(s**2) / max(float(np.sum(s**2)), 1e-300)
-    return int(min(np.searchsorted(share, energy - 1e-12) + 1, len(s)))
+    return min(int(np.searchsorted(share, energy - 1e-12)) + 1, len(s))
 
 
 def pays_off(m: int, n: int, rank: int) -> bool:
@@ -335,10 +333,11 @@ def network_onnx(parts: NetworkParts, body: torch.nn.Sequential, name: str = "le
     from leanfit.export.onnx import OPSET, _finalize, _Spec
 
     nodes: list[Any] = []
-    inits: list[Any] = []
+    inits: dict[str, Any] = {}
 
     def const(a: np.ndarray, label: str) -> str:
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(a, dtype=np.float32), label))
+        if label not in inits:  # a shared scalar (GELU's) is stored once
+            inits[label] = numpy_helper.from_array(np.ascontiguousarray(a, np.float32), label)
         return label
 
     def node(op: str, inputs: list[str], **attrs: Any) -> str:
@@ -360,8 +359,8 @@ def network_onnx(parts: NetworkParts, body: torch.nn.Sequential, name: str = "le
         elif isinstance(m, torch.nn.GELU):
             if m.approximate != "none":
                 raise NotImplementedError("only the exact (erf) GELU is exported")
-            half = node("Mul", [cur, const(np.array(0.5, np.float32), f"half{layer}")])
-            scaled = node("Div", [cur, const(np.array(math.sqrt(2.0), np.float32), f"r2{layer}")])
+            half = node("Mul", [cur, const(np.array(0.5, np.float32), "half")])
+            scaled = node("Div", [cur, const(np.array(math.sqrt(2.0), np.float32), "sqrt2")])
             erf = node("Erf", [scaled])
             cur = node("Mul", [half, node("Add", [erf, const(np.array(1.0, np.float32), "one")])])
         elif type(m) in _ACTIVATION_OPS:
@@ -384,7 +383,7 @@ def network_onnx(parts: NetworkParts, body: torch.nn.Sequential, name: str = "le
         name,
         [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", p])],
         [helper.make_tensor_value_info(cur, TensorProto.FLOAT, ["N", width])],
-        initializer=inits,
+        initializer=list(inits.values()),
     )
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     classes = np.arange(k) if parts.mode == CLASSIFICATION else None
