@@ -32,7 +32,7 @@ def run(units: int, args: argparse.Namespace, data: pd.DataFrame) -> tuple[float
 
     import leanfit as lf
     from leanfit.compress import Source
-    from leanfit.compress.networks import _found, network_candidates
+    from leanfit.compress.networks import network_candidates, network_parts
     from leanfit.compress.surgery import network_onnx
     from leanfit.export import to_onnx
     from leanfit.export.runtime import measure_latency, onnx_predict
@@ -75,7 +75,7 @@ def run(units: int, args: argparse.Namespace, data: pd.DataFrame) -> tuple[float
     reference = to_onnx(res)
     # The floor: the same graph with no hidden layer (standardise, one 16 x 26 Gemm, softmax),
     # what one ONNX Runtime call costs whatever the network's size.
-    parts = _found(res).parts
+    parts = network_parts(res)
     floor_body = torch.nn.Sequential(torch.nn.Linear(parts.n_inputs, parts.n_classes))
     floor = network_onnx(parts, floor_body)
     graphs = {ref: reference} | {c.name: c.onnx for c in cands} | {"floor (no hidden layer)": floor}

@@ -11,7 +11,8 @@ Options (all optional; an unknown key or a bad value is refused, naming it):
 - ``ratios`` (0.25, 0.5, 0.75): shares of every hidden layer's neurons removed by "prune";
 - ``criterion`` ("l2"): the neuron score, norm of incoming weights (and bias) times norm of
   outgoing weights, "l1" or "l2";
-- ``sparsities`` (0.8, 0.9): shares of every weight matrix zeroed by "magnitude";
+- ``sparsities`` (0.8, 0.9): shares of all weights zeroed by "magnitude" (the smallest in
+  absolute value over every weight matrix together);
 - ``energies`` (0.8, 0.9, 0.95): "lowrank" keeps, per layer, the smallest rank holding this
   share of the squared singular values; ``ranks`` (None): fixed ranks instead of energies;
 - ``epochs`` (5; 0 = no fine-tuning), ``lr`` (1e-3), ``batch_size`` (128): fine-tuning with
@@ -253,6 +254,13 @@ def _found(model: Any) -> _Found:
     return _Found(parts, teacher, float(settings.get("T", 1.0)), float(settings.get("alpha", 1.0)))
 
 
+def network_parts(model: Any) -> NetworkParts:
+    """The torch network of an ``mlp`` / ``distill_mlp`` fit, a Distilled or a Student, taken
+    apart (standardisation, body, output scaling), e.g. to export or time it as the candidates
+    are; ValueError when ``model`` holds no such network."""
+    return _found(model).parts
+
+
 def _tuning(found: _Found, source: Source) -> Tuning:
     """The fine-tuning data and loss.
 
@@ -396,7 +404,7 @@ def _pruned(
 def _magnitude(
     parts: NetworkParts, tuning: Tuning, o: NetworkOptions, sparsity: float, seed: int
 ) -> Candidate:
-    """Zero ``sparsity`` of each weight matrix (smallest magnitudes), fine-tune with the mask
+    """Zero ``sparsity`` of the weights (smallest magnitudes overall), fine-tune with the mask
     held, and ship the graph with sparse initializers where that file is smaller than the
     dense one (else the dense graph); the note gives both sizes and a CSR-vs-dense timing."""
     from .surgery import magnitude_prune, make_permanent, network_onnx, sparse_onnx
@@ -406,12 +414,13 @@ def _magnitude(
     dense = network_onnx(small, body)
     sparse = sparse_onnx(dense)
     shipped = sparse if len(sparse) < len(dense) else dense
-    zeros = _zero_share(body)
+    zeros, per_layer = _zero_share(body)
     csr_us, dense_us = _csr_timing(body, parts)
     ort = _ort_timing(sparse, dense, tuning.X)
     form = "sparse initializers (COO)" if shipped is sparse else "dense (zeros stored)"
     note = (
-        f"{zeros:.0%} of weights zero; shipped as ONNX with {form}: {len(shipped):,} bytes "
+        f"{zeros:.0%} of weights zero (per layer {'/'.join(f'{z:.0%}' for z in per_layer)}); "
+        f"shipped as ONNX with {form}: {len(shipped):,} bytes "
         f"(dense ONNX {len(dense):,} bytes, {len(dense) / len(sparse):.2f}x the sparse form; "
         f"dense ONNX zip-compressed {len(zlib.compress(dense, 9)):,} bytes). ONNX Runtime "
         "densifies sparse initializers on load: single-row p50 "
@@ -424,6 +433,7 @@ def _magnitude(
     settings = {
         "sparsity": sparsity,
         "zero_share": zeros,
+        "layer_zero_shares": per_layer,
         "format": "sparse" if shipped is sparse else "dense",
         "dense_bytes": len(dense),
         "sparse_bytes": len(sparse),
@@ -451,11 +461,14 @@ def _ort_timing(sparse: bytes, dense: bytes, X: np.ndarray) -> dict[str, float]:
     return out
 
 
-def _zero_share(body: torch.nn.Sequential) -> float:
+def _zero_share(body: torch.nn.Sequential) -> tuple[float, list[float]]:
+    """The share of zero weights, overall and per weight matrix."""
     import torch
 
     ws = [m.weight for m in body.modules() if isinstance(m, torch.nn.Linear)]
-    return float(sum(int((w == 0).sum()) for w in ws) / sum(w.numel() for w in ws))
+    zeros = [int((w == 0).sum()) for w in ws]
+    per = [z / w.numel() for z, w in zip(zeros, ws, strict=True)]
+    return sum(zeros) / sum(w.numel() for w in ws), per
 
 
 def _csr_timing(

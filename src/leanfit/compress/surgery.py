@@ -249,15 +249,18 @@ def factorise(
 
 
 def magnitude_prune(body: torch.nn.Sequential, sparsity: float) -> torch.nn.Sequential:
-    """A copy of ``body`` with ``sparsity`` of each weight matrix's entries (the smallest in
-    absolute value) masked to zero by ``torch.nn.utils.prune.l1_unstructured``; the masks stay
-    in place (fine-tuning keeps them) until :func:`make_permanent`."""
+    """A copy of ``body`` with ``sparsity`` of all its weights, the smallest in absolute value
+    over every weight matrix together, masked to zero by ``torch.nn.utils.prune``'s global L1
+    pruning; the masks stay in place (fine-tuning keeps them) until :func:`make_permanent`.
+
+    Global rather than per layer: a layer on few inputs (the first, on standardised features)
+    has larger weights and keeps more of them. On Letter (2 x 256, 90 %, 10 epochs of
+    fine-tuning) global pruning kept 94.0 % test accuracy, per-layer pruning 88.1 %."""
     from torch.nn.utils import prune
 
     out = copy.deepcopy(body)
-    for m in out.modules():
-        if isinstance(m, torch.nn.Linear):
-            prune.l1_unstructured(m, "weight", amount=float(sparsity))
+    weights = [(m, "weight") for m in out.modules() if isinstance(m, torch.nn.Linear)]
+    prune.global_unstructured(weights, pruning_method=prune.L1Unstructured, amount=float(sparsity))
     return out
 
 
