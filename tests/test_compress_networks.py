@@ -17,6 +17,7 @@ from leanfit.compress.networks import (  # noqa: E402
     network_candidates,
     network_options,
     network_parts,
+    why_not_networks,
 )
 from leanfit.compress.surgery import (  # noqa: E402
     energy_rank,
@@ -361,6 +362,7 @@ def test_models_without_a_network_are_refused(glass):
     )  # fmt: skip
     src = _source(res)
     assert not applies_to_networks(src)
+    assert why_not_networks(src) == "method 'rpart' is not a network"
     with pytest.raises(ValueError, match="method 'rpart' is not a network.*" + APPLIES_TO[:30]):
         network_candidates(src)
     linear = _student(4, 2, (), seed=0)

@@ -211,10 +211,16 @@ def _why_not(model: Any) -> str | None:
 def applies_to_networks(source: Source) -> bool:
     """Whether pruning, magnitude pruning and low-rank apply to ``source.model``: a torch MLP
     with a hidden layer (see APPLIES_TO)."""
+    return why_not_networks(source) is None
+
+
+def why_not_networks(source: Source) -> str | None:
+    """None when the network compressions apply to ``source.model``, else why not (for the
+    error that says which compressions apply to which models)."""
     try:
-        return _why_not(source.model) is None
+        return _why_not(source.model)
     except ImportError:  # no PyTorch: no torch network either
-        return False
+        return "PyTorch is not installed: pip install 'leanfit[torch]'"
 
 
 def _found(model: Any) -> _Found:
