@@ -24,8 +24,9 @@ from leanfit.models.base import CLASSIFICATION
 from .candidate import TECHNIQUES, Candidate, Source
 from .front import OBJECTIVES, Selection, pareto_front, parse_tolerance, select
 from .measure import Timing, measure_all
+from .networks import APPLIES_TO, NETWORK_TECHNIQUES, applies_to_networks, network_candidates
 from .quantize import CALIBRATION_ROWS, QUANTIZE_TECHNIQUES, is_network_graph, quantized
-from .trees import TREE_METHODS, applies_to_trees
+from .trees import TREE_METHODS, applies_to_trees, tree_candidates
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -229,13 +230,39 @@ def _quantize(source: Source, options: Mapping[str, Any]) -> list[Candidate]:
 #: every source of candidates, run in this order (networks' and trees' generators sit between
 #: "original" and "students"; quantization comes last so it sees every network made before it)
 def _trees(source: Source, options: Mapping[str, Any]) -> list[Candidate]:
-    from .trees import tree_candidates
+    mine = {k: options[k] for k in ("trees", "compile") if k in options}
+    if "compiled" not in options.get("techniques", ("compiled",)):
+        mine["compile"] = "none"  # compiling is the slow part: only when asked for
+    return tree_candidates(source, mine)
 
-    return tree_candidates(source, {k: options[k] for k in ("trees", "compile") if k in options})
+
+#: compress()'s option -> network_candidates' option of the same meaning
+_NETWORK_KEYS = {
+    "prune_ratios": "ratios",
+    "prune_criterion": "criterion",
+    "sparsities": "sparsities",
+    "lowrank_energies": "energies",
+    "lowrank_ranks": "ranks",
+    "finetune_epochs": "epochs",
+    "finetune_lr": "lr",
+}
+
+
+def _networks(source: Source, options: Mapping[str, Any]) -> list[Candidate]:
+    mine = {theirs: options[ours] for ours, theirs in _NETWORK_KEYS.items() if ours in options}
+    techniques = tuple(t for t in NETWORK_TECHNIQUES if t in options.get("techniques", ()))
+    return network_candidates(source, {**mine, "techniques": techniques, "seed": source.seed})
 
 
 GENERATORS: tuple[Generator, ...] = (
     Generator("original", _always, _original, ("original",), "every model"),
+    Generator(
+        "networks",
+        applies_to_networks,
+        _networks,
+        NETWORK_TECHNIQUES,
+        "networks: " + APPLIES_TO,
+    ),
     Generator(
         "trees",
         applies_to_trees,
@@ -271,6 +298,13 @@ OPTION_KEYS = {
     "num_threads": "a positive integer (threads training the students)",
     "trees": "tree counts of the fewer-trees candidates (default: the sub-model profile's)",
     "compile": "which tree counts to compile: 'full', 'all', 'none' or a list of counts",
+    "prune_ratios": "fractions of hidden neurons to remove, each in (0, 1)",
+    "prune_criterion": "'l1' or 'l2' (the norm scoring a neuron)",
+    "sparsities": "fractions of weights zeroed by magnitude pruning, each in (0, 1)",
+    "lowrank_energies": "shares of each layer's squared singular values kept, each in (0, 1]",
+    "lowrank_ranks": "ranks of the low-rank layers (instead of energies)",
+    "finetune_epochs": "epochs of fine-tuning after pruning or low rank (0: none)",
+    "finetune_lr": "the fine-tuning learning rate (> 0)",
 }
 
 
