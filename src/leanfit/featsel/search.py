@@ -212,7 +212,8 @@ class _Trace:
 
 
 def _search_job(job: _Job) -> _Trace:
-    fitness = _Fitness(job.problem, job.rows, job.internal, job.resample)
+    # a stateful formula: fitted on the outer resample's training rows only
+    fitness = _Fitness(job.problem.on_rows(job.rows), job.rows, job.internal, job.resample)
     rng = np.random.default_rng(job_seed(job.problem.seed, job.resample, 1))
     run = _ga if job.algorithm == "GA" else _sa
     trace = _Trace()
