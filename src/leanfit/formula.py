@@ -195,8 +195,8 @@ def formula_state(fs: FormulaSpec) -> dict[str, Any]:
 def formula_from_state(state: dict[str, Any]) -> FormulaSpec:
     """The FormulaSpec ``formula_state`` described, rebuilt without refitting anything."""
     from formulaic import Formula, ModelSpec
-    from formulaic.materializers.types import ScopedFactor, ScopedTerm
     from formulaic.materializers.base import EncodedTermStructure
+    from formulaic.materializers.types import ScopedFactor, ScopedTerm
 
     if state.get("version") != STATE_VERSION:
         raise ValueError(f"formula state version {state.get('version')!r}, not {STATE_VERSION}")
@@ -282,8 +282,11 @@ def _encode(v: Any, what: str) -> Any:
     if isinstance(v, dict):
         return {"dict": [[_encode(k, what), _encode(x, what)] for k, x in v.items()]}
     if isinstance(v, np.ndarray) and v.dtype.kind in "biuf":
-        return {"ndarray": [_encode(x, what) for x in v.ravel().tolist()], "dtype": v.dtype.str,
-                "shape": list(v.shape)}
+        return {
+            "ndarray": [_encode(x, what) for x in v.ravel().tolist()],
+            "dtype": v.dtype.str,
+            "shape": list(v.shape),
+        }
     if isinstance(v, enum.Enum) and type(v).__module__.startswith("formulaic"):
         return {"enum": f"{type(v).__module__}:{type(v).__qualname__}", "value": v.value}
     if isinstance(v, ContrastsState):
@@ -320,7 +323,7 @@ def _decode(v: Any) -> Any:
         module, name = str(v["enum"]).split(":")
         if not module.startswith("formulaic"):
             raise ValueError(f"formula state names {module!r}, not a formulaic type")
-        cls = importlib.import_module(module)
+        cls: Any = importlib.import_module(module)
         for part in name.split("."):
             cls = getattr(cls, part)
         return cls(v["value"])
