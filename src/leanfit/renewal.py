@@ -70,6 +70,9 @@ class Renewal:
     bundle: Path | None = None
     previous_bundle: Path | None = None
     data: str | None = None
+    # wall seconds of each step: champion (restore), check, challenger (fit and resample),
+    # compare (the champion scored on the held-out rows), bundle (write, keep the old one)
+    times: dict[str, float] = field(default_factory=dict)
     result: TrainResult | None = field(default=None, repr=False)  # the challenger
     champion_result: TrainResult | None = field(default=None, repr=False)
     comparison: ModelComparison | None = field(default=None, repr=False)
@@ -106,6 +109,7 @@ class Renewal:
             "decision": self.decision,
             "tuned": self.tuned,
             "wall_seconds": round(self.wall_seconds, 3),
+            "times": {k: round(v, 3) for k, v in self.times.items()},
             "resamples": int(len(self.values)),
             "values": {
                 k: [_num(v) for v in self.values[k]] if k != "Resample" else list(self.values[k])
@@ -130,7 +134,8 @@ class Renewal:
         if self.bundle is not None:
             kept = f" (previous kept as {self.previous_bundle})" if self.previous_bundle else ""
             lines.append(f"  bundle: {self.bundle}{kept}")
-        lines.append(f"  wall time {self.wall_seconds:.1f} s")
+        steps = ", ".join(f"{k} {v:.2f}" for k, v in self.times.items())
+        lines.append(f"  wall time {self.wall_seconds:.1f} s" + (f" ({steps})" if steps else ""))
         return "\n".join(lines)
 
 
@@ -194,9 +199,19 @@ def _retrain(
     name = str(cfg.get("name", config.stem))
     if not isinstance(cfg.get("fits"), dict) or not cfg["fits"]:
         raise ValueError(f"config {str(config)!r} has no fits to retrain")
+    times: dict[str, float] = {}
+    tick = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal tick
+        now = time.perf_counter()
+        times[step] = now - tick
+        tick = now
+
     champ_run, fname = _champion(store, name, list(cfg["fits"]), fit)
     champion = restore_fit(store, champ_run)
     spec = run_spec(store, champ_run) or {}
+    lap("champion")
     echo(f"== champion: {name}/{fname} (run {champ_run}, {champion.method})")
 
     frame, source = _new_data(data)
@@ -206,6 +221,7 @@ def _retrain(
             f"the new data {source!r} do not match the champion's schema ({name}/{fname}, run "
             f"{champ_run}): " + "; ".join(problems)
         )
+    lap("check")
 
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     new_cfg = _challenger_config(champion, spec, cfg, fname, tune, frame, data)
@@ -228,12 +244,14 @@ def _retrain(
     echo(f"== challenger: {exp.name}/{fname} on {len(exp.training)} rows of {source}")
     run_experiment(exp, echo=echo, store=store)
     res = exp.results[fname]
+    lap("challenger")
     if res.resamples is None or res.scores is None:
         raise ValueError(
             f"fit {fname!r} is not resampled (method='none'): a challenger must be compared with "
             "the champion on resamples of the new data"
         )
     comp, values = _compare(champion, res, exp.training)
+    lap("compare")
     metric, maximize = res.metric, bool(res.maximize)
     diff_t = comp.diff(metric=metric, test="t", adjustment="none")
     diff_c = comp.diff(metric=metric, test="corrected_t", adjustment="none")
@@ -269,6 +287,8 @@ def _retrain(
     )
     path = Path(bundle) if bundle is not None else _default_bundle(cfg, config, out.experiment)
     out.bundle, out.previous_bundle = _promote(path, champion, res, exp.training, promoted)
+    lap("bundle")
+    out.times = times
     out.wall_seconds = time.perf_counter() - t0
     if out.challenger_run is not None:
         blob = json.dumps(out.to_dict(), indent=1).encode()
