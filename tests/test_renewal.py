@@ -221,3 +221,30 @@ def test_bad_arguments_are_named(tmp_path: Path) -> None:
     other = f"sqlite:///{tmp_path / 'empty.db'}"
     with pytest.raises(ValueError, match=r"experiment 'args' has no finished run"):
         lf.retrain(cfg, tmp_path / "old.csv", store=other)
+
+
+KNN = """\
+name: {name}
+data: old.csv
+formula: y ~ .
+fits:
+  knnFit:
+    method: knn
+    tune_length: 3
+    control: {{method: cv, number: 3, seed: 3}}
+"""
+
+
+def test_the_champions_parameters_are_kept_unless_tune_is_asked(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    cfg, url = _setup(tmp_path, "knn", _frame(rng, 60, 1.0), KNN)
+    new = _frame(rng, 45, 1.0)
+    with lf.Store.open(url) as store:
+        champion = lf.restore_fit(store, int(store.runs()["id"].iloc[0]))
+        kept = lf.retrain(cfg, new, store=store, bundle=tmp_path / "m.lfb", echo=lambda s: None)
+        tuned = lf.retrain(
+            cfg, new, store=store, bundle=tmp_path / "m.lfb", tune=True, echo=lambda s: None
+        )
+    assert kept.result is not None and tuned.result is not None
+    assert kept.result.candidates.to_dict("records") == [champion.best_params]
+    assert len(tuned.result.candidates) == 3 and tuned.tuned and not kept.tuned

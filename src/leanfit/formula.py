@@ -193,7 +193,17 @@ def formula_state(fs: FormulaSpec) -> dict[str, Any]:
 
 
 def formula_from_state(state: dict[str, Any]) -> FormulaSpec:
-    """The FormulaSpec ``formula_state`` described, rebuilt without refitting anything."""
+    """The FormulaSpec ``formula_state`` described, rebuilt without refitting anything; a
+    state that does not describe one is a ValueError saying why."""
+    from formulaic.errors import FormulaicError
+
+    try:
+        return _from_state(state)
+    except (KeyError, TypeError, IndexError, AttributeError, FormulaicError) as e:
+        raise ValueError(f"the stored formula state is malformed ({type(e).__name__}: {e})") from e
+
+
+def _from_state(state: dict[str, Any]) -> FormulaSpec:
     from formulaic import Formula, ModelSpec
     from formulaic.materializers.base import EncodedTermStructure
     from formulaic.materializers.types import ScopedFactor, ScopedTerm
