@@ -507,6 +507,7 @@ def _compare(
     from .compare import ModelComparison
     from .metrics import summarize
     from .models.base import CLASSIFICATION
+    from .pools import one_thread
 
     assert res.resamples is not None and res.scores is not None
     ds = res.dataset
@@ -523,21 +524,23 @@ def _compare(
         mapping = [old.index(c) for c in ds.levels]
     champ = np.full_like(chal, np.nan)
     n_train, n_test = [], []
-    rows = training.reset_index(drop=True)
+    # The champion is fixed: each row's prediction does not depend on the resample, so all
+    # rows are predicted once (one engine thread, as resample fits run) and sliced per resample.
+    with one_thread():
+        pred_all, prob_all, _ = champion._predict(training.reset_index(drop=True))
+    if mapping is not None:
+        labels = np.asarray(champion.dataset.levels, dtype=object)[np.asarray(pred_all, int)]
+        pred_all = np.array([list(ds.levels).index(v) for v in labels], dtype=np.int64)
+        if prob_all is not None:
+            prob_all = np.asarray(prob_all, dtype=float)[:, mapping]
+            prob_all = prob_all / prob_all.sum(axis=1, keepdims=True)
     for r, (_, tr, te) in enumerate(res.resamples):
-        pred, prob, _ = champion._predict(rows.iloc[te])
-        if mapping is not None:
-            labels = np.asarray(champion.dataset.levels, dtype=object)[np.asarray(pred, int)]
-            pred = np.array([list(ds.levels).index(v) for v in labels], dtype=np.int64)
-            if prob is not None:
-                prob = np.asarray(prob, dtype=float)[:, mapping]
-                prob = prob / prob.sum(axis=1, keepdims=True)
         w = None if ds.weights is None else ds.weights[te]
         m = summarize(
             res.control.summary,
             ds.y[te],
-            np.asarray(pred)[None],
-            None if prob is None else np.asarray(prob)[None],
+            np.asarray(pred_all)[te][None],
+            None if prob_all is None else np.asarray(prob_all)[te][None],
             ds.levels,
             w,
         )
