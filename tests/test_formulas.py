@@ -270,3 +270,43 @@ def test_other_tools_still_refuse_stateful_terms_rather_than_leak(df: pd.DataFra
     res = lf.train("y ~ poly(a, 2) + b", data=df, method="lm", control=lf.Control(number=3))
     with pytest.raises(ValueError, match=r"'~ poly\(a, 2\) \+ b' has stateful terms"):
         lf.var_imp(res, method="permutation")
+
+
+def test_search_internal_resamples_refit_stateful_terms_on_their_own_rows(
+    df: pd.DataFrame,
+) -> None:
+    from leanfit.featsel._common import setup
+    from leanfit.featsel.search import _Fitness
+
+    n = len(df)
+    outer = np.arange(n)[np.arange(n) % 4 != 0]  # an outer resample's training rows
+    half = len(outer) // 2
+    inner_tr = [np.arange(half), np.arange(half, len(outer))]  # positions within ``outer``
+    inner_te = [inner_tr[1], inner_tr[0]]
+    internal = lf.Control(method="cv", index=inner_tr, index_out=inner_te)
+    s = setup(
+        "y ~ poly(a, 2) + b",
+        None,
+        data=df,
+        method="knn",
+        control=lf.Control(method="cv", number=3),
+        params={"k": 3},
+        metric=None,
+        maximize=None,
+        seed=1,
+        preprocess=None,
+        weights=None,
+        groups=None,
+        what="safs",
+    )
+    fitness = _Fitness(s.problem, outer, internal, resample=0)
+    got = fitness(np.ones(3, dtype=bool))
+    a, b, y = df.a.to_numpy(), df.b.to_numpy(), df.y.to_numpy()
+    want = []
+    for tr, te in zip(inner_tr, inner_te, strict=True):
+        tr, te = outer[tr], outer[te]
+        basis = r_poly(a[tr], 2)  # learned from the internal training rows only
+        knn = KNeighborsRegressor(n_neighbors=3, algorithm="brute")
+        pred = knn.fit(np.c_[basis, b[tr]], y[tr]).predict(np.c_[carry(a[tr], basis, a[te]), b[te]])
+        want.append(np.sqrt(np.mean((y[te] - pred) ** 2)))
+    assert got == pytest.approx(np.mean(want), rel=1e-9)
