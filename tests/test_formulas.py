@@ -310,3 +310,11 @@ def test_search_internal_resamples_refit_stateful_terms_on_their_own_rows(
         pred = knn.fit(np.c_[basis, b[tr]], y[tr]).predict(np.c_[carry(a[tr], basis, a[te]), b[te]])
         want.append(np.sqrt(np.mean((y[te] - pred) ** 2)))
     assert got == pytest.approx(np.mean(want), rel=1e-9)
+
+
+def test_leanfits_own_functions_apply_to_new_data_too(df: pd.DataFrame) -> None:
+    res = lf.train("y ~ sqrt(b) + abs(a)", data=df, method="lm", control=lf.Control("none"))
+    new = pd.DataFrame({"a": [-1.0, 0.5], "b": [1.2, 2.9]})
+    X = np.c_[np.sqrt(df.b), np.abs(df.a)]
+    want = _lm_by_hand(X, df.y.to_numpy(), np.c_[np.sqrt(new.b), np.abs(new.a)])
+    np.testing.assert_allclose(np.asarray(res.predict(new), dtype=float), want, atol=1e-9)

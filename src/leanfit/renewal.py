@@ -239,17 +239,17 @@ def _retrain(
         frame=frame if isinstance(data, pd.DataFrame) else None,
     )
     exp.output, exp.report, exp.compare = None, None, {}
+    if exp.fits[fname]["plan"].resamples is None:
+        raise ValueError(
+            f"fit {fname!r} is not resampled (method='none'): a challenger must be compared with "
+            "the champion on resamples of the new data; give the fit a resampling control"
+        )
     if isinstance(data, pd.DataFrame):
         exp.source = {}  # a DataFrame has no path to reload it from: not re-plannable
     echo(f"== challenger: {exp.name}/{fname} on {len(exp.training)} rows of {source}")
     run_experiment(exp, echo=echo, store=store)
     res = exp.results[fname]
     lap("challenger")
-    if res.resamples is None or res.scores is None:
-        raise ValueError(
-            f"fit {fname!r} is not resampled (method='none'): a challenger must be compared with "
-            "the champion on resamples of the new data"
-        )
     comp, values = _compare(champion, res, exp.training)
     lap("compare")
     metric, maximize = res.metric, bool(res.maximize)
@@ -509,7 +509,8 @@ def _compare(
     from .models.base import CLASSIFICATION
     from .pools import one_thread
 
-    assert res.resamples is not None and res.scores is not None
+    if res.resamples is None or res.scores is None:
+        raise ValueError(f"the challenger {res.method!r} was not resampled: nothing to compare")
     ds = res.dataset
     names = list(res.metric_names)
     chal = np.asarray(res.scores.values[:, res.best_index, :], dtype=float)
