@@ -217,15 +217,21 @@ def test_bundle_of_a_poly_formula_fit_predicts_as_the_fit(df: pd.DataFrame, tmp_
         lf.load_bundle(bad)
 
 
-def test_bundle_of_a_stateless_formula_fit_needs_the_training_frame(
+def test_bundle_of_a_stateless_formula_fit_keeps_its_raw_columns(
     df: pd.DataFrame, tmp_path: Any
 ) -> None:
     res = lf.train("y ~ a:b + f", data=df, method="lm", control=lf.Control(method="none"))
-    with pytest.raises(lf.BundleError, match=r"'~ a:b \+ f'.*pass data="):
-        lf.save_bundle(res, tmp_path / "fit.lfb")
-    bundle = lf.load_bundle(lf.save_bundle(res, tmp_path / "fit.lfb", data=df))
-    got = bundle.predict(df.head(5))["prediction"].to_numpy()
-    np.testing.assert_allclose(got, np.asarray(res.predict(df.head(5)), dtype=float), atol=1e-9)
+    bundle = lf.load_bundle(lf.save_bundle(res, tmp_path / "fit.lfb"))  # no data= needed
+    pd.testing.assert_frame_equal(
+        bundle.reference[["a", "b", "f"]], df[["a", "b", "f"]], check_dtype=False
+    )
+    a, b, f = df.a.to_numpy(), df.b.to_numpy(), df.f
+    X = np.c_[a * b, _dummy(f, "y"), _dummy(f, "z")]
+    new = df.head(5)
+    Xn = np.c_[new.a * new.b, _dummy(new.f, "y"), _dummy(new.f, "z")]
+    want = _lm_by_hand(X, df.y.to_numpy(), Xn)
+    got = bundle.predict(new)["prediction"].to_numpy()
+    np.testing.assert_allclose(got, want, atol=1e-9)
 
 
 def test_feature_selection_refits_stateful_terms_inside_each_resample(df: pd.DataFrame) -> None:

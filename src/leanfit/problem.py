@@ -198,7 +198,9 @@ def problem_of(
     from .tuning.plan import fit_groups
 
     ds = src.dataset
-    stateful = getattr(ds, "frame", None) is not None  # poly/center/scale: refit per resample
+    formula = ds.encoder.formula
+    # poly/center/scale: refit per resample from the raw columns
+    stateful = getattr(ds, "frame", None) is not None and bool(getattr(formula, "stateful", False))
     if stateful and not refit_formula:
         raise ValueError(
             f"formula '~ {ds.encoder.formula.rhs}' has stateful terms (poly, center, scale) "

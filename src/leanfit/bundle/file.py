@@ -445,7 +445,7 @@ def _raw_frame(dataset: Any, data: pd.DataFrame | None) -> pd.DataFrame:
     encoder: Encoder = dataset.encoder
     if encoder.formula is not None and data is None:
         frame = getattr(dataset, "frame", None)
-        if frame is None:
+        if frame is None or len(frame) != len(dataset.y):
             raise BundleError(
                 f"a fit on the formula '~ {encoder.formula.rhs}' keeps only its model matrix, "
                 "from which the raw columns cannot be decoded; pass data= (the training frame)"
