@@ -37,6 +37,8 @@ _EXPORTS = {
     "summarize": "leanfit.metrics",
     "resamples": "leanfit.compare",
     "ensemble": "leanfit.fusion",
+    "Compressed": "leanfit.compression",
+    "compress": "leanfit.compression",
     "EnsembleResult": "leanfit.fusion",
     "leaderboard": "leanfit.ranking",
     "Leaderboard": "leanfit.ranking",

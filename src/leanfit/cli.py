@@ -22,6 +22,8 @@ Examples:
   leanfit report --run sonar-seed          the report of stored runs, refitting nothing
   leanfit distill examples/distill_letter.yaml
                                            distil a tuned LightGBM into a small network
+  leanfit compress examples/compress_sonar.yaml
+                                           the smallest model within 1 point of the best
   leanfit leaderboard examples/leaderboard_sonar.yaml
                                            rank many methods on the same resamples
   leanfit models                           list the models and their engines
@@ -123,6 +125,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     dist.add_argument("config", help="path to the distillation YAML")
     dist.add_argument("--store", default=None, help="store URL for a teacher given as a stored run")
+    comp = sub.add_parser(
+        "compress",
+        help="compress a model (tuned here or a stored run): the smallest or fastest within a "
+        "tolerance",
+        description="Read a compression config (YAML: data, split, model — tuned here or a "
+        "stored run — tolerance, objective, techniques, options), check every setting, then "
+        "tune or restore the model, make its compressed candidates (students of several sizes, "
+        "int8 dynamic / static and fp16 forms of network graphs, and any other technique that "
+        "applies), measure every one the same way on the test rows (metric, fidelity to the "
+        "original, ONNX size, one-thread single-row p50/p99 latency and batch rows/s), print "
+        "the table with the Pareto front and the chosen candidate (the smallest, or fastest, "
+        "within the tolerance of the best metric), and write compression.csv, front.png and "
+        "report.html to the config's output folder and the chosen model to -o. "
+        "See examples/compress_sonar.yaml.",
+    )
+    comp.add_argument("config", help="path to the compression YAML")
+    comp.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help="file for the chosen model: .onnx (the graph) or .lfb (a bundle, raw columns in); "
+        "default <config output>/chosen.onnx",
+    )
+    comp.add_argument("--store", default=None, help="store URL for a model given as a stored run")
     board = sub.add_parser(
         "leaderboard",
         help="tune many methods on the same resamples and rank them (within a time budget)",
@@ -602,7 +628,7 @@ def _run_failure(e: Exception, args: argparse.Namespace) -> str | None:
     url = _display(getattr(args, "store", None) or os.environ.get("LEANFIT_STORE") or DEFAULT_URL)
     lines = str(getattr(e, "orig", None) or e).strip().splitlines()
     reason = lines[0] if lines else type(e).__name__
-    if args.command in ("run", "report", "distill", "retrain"):
+    if args.command in ("run", "report", "distill", "compress", "retrain"):
         return (
             f"lost the experiment store {url} mid-run ({reason}); the task results stored so far "
             "are kept: run the same command again to resume"
@@ -819,6 +845,12 @@ def _main(argv: list[str] | None) -> int:
             from .distill_config import run_distill_config
 
             run_distill_config(args.config, store=args.store)
+            return 0
+        if args.command == "compress":
+            from .compress_config import run_compress_config
+
+            state.update(dest=args.output, running=True)
+            run_compress_config(args.config, store=args.store, model_path=args.output)
             return 0
         if args.command == "leaderboard":
             from .leaderboard_config import run_leaderboard_config

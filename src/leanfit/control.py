@@ -86,6 +86,10 @@ class Control:
         when no scheduler is given (needs the ``dask`` extra). Results are the same either way.
     sampling: class-imbalance sampling "down", "up" or "smote", applied to each resample's
         training rows only (after pre-processing, never to held-out rows) and to the final fit.
+    duplicates: "keep" (default) or "drop": rows repeating an earlier row (predictors and
+        outcome) are dropped from each resample's training rows (and from the final fit's rows)
+        before pre-processing; held-out rows are never dropped. train() always warns with the
+        count of repeated rows and of repeated predictors with conflicting outcomes.
     """
 
     method: str = "boot"
@@ -109,6 +113,7 @@ class Control:
     verbose: bool = False
     n_jobs: int = 1
     sampling: str | None = None
+    duplicates: str = "keep"
     executor: str = "local"
     scheduler: str | None = None
     adaptive: Mapping[str, Any] | None = None
@@ -186,6 +191,11 @@ class Control:
         if self.sampling is not None and self.sampling not in SAMPLING:
             raise ValueError(
                 f"Control(sampling={self.sampling!r}) is not one of {list(SAMPLING)} or None"
+            )
+        if self.duplicates not in ("keep", "drop"):
+            raise ValueError(
+                f"Control(duplicates={self.duplicates!r}) must be 'keep' (fit on every row) or "
+                "'drop' (drop repeated rows from each resample's training rows)"
             )
         if self.executor not in ("local", "processes", "dask"):
             raise ValueError(

@@ -46,9 +46,17 @@ class Encoder:
     # An R formula beyond names, '.', '+' and '-' (interactions, poly, log, I, C, - 1): its
     # fitted spec builds the matrix; ``categorical`` then lists the factor columns it reads.
     formula: FormulaSpec | None = None
+    # Factor columns whose levels unseen in training the fit's pre-processing maps (the
+    # ``other`` level, or target_encode's training mean): transform(mark_unseen=True) passes
+    # them on with the row's dummy block all +inf, the mark PreProcess reads as "unseen level".
+    # Anything else reading the model matrix (a distilled student, a bundle) still refuses them.
+    unseen: tuple[str, ...] = ()
 
-    def transform(self, data: Any) -> np.ndarray:
-        """Encode new data (a DataFrame with the training predictor columns, or an array)."""
+    def transform(self, data: Any, *, mark_unseen: bool = False) -> np.ndarray:
+        """Encode new data (a DataFrame with the training predictor columns, or an array).
+
+        ``mark_unseen``: for a fit whose pre-processing maps unseen levels (the columns in
+        ``unseen``), mark them (+inf) instead of refusing them; only such a fit may ask."""
         data = to_pandas(data)
         if not isinstance(data, pd.DataFrame):
             arr = np.asarray(data, dtype=float)
@@ -72,7 +80,9 @@ class Encoder:
         for col in self.columns:
             s = data[col]
             if col in cats:
-                parts.append(_dummies(s, col, cats[col], strict=True))
+                parts.append(
+                    _dummies(s, col, cats[col], strict=not (mark_unseen and col in self.unseen))
+                )
             else:
                 parts.append(_numeric(s, col)[:, None])
         return np.hstack(parts) if parts else np.empty((len(data), 0))
@@ -182,6 +192,8 @@ def _dummies(s: pd.Series, name: str, levels: tuple[str, ...], strict: bool) -> 
     for j, lev in enumerate(levels[1:]):
         out[:, j] = arr == lev
     out[pd.isna(values).to_numpy()] = np.nan
+    if unknown:  # lenient: marked for the pre-processing that maps unseen levels
+        out[values.isin(list(unknown)).fillna(False).to_numpy(dtype=bool)] = np.inf
     return out
 
 

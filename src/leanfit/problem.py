@@ -175,6 +175,12 @@ def model_importance(
 ) -> np.ndarray | None:
     """The model's own importance per input column (None when it has none); columns a zero-variance
     filter removed before the fit get NaN."""
+    # other / target_encode rebuilt the columns: the model's are not the input's, so there is
+    # no own importance per input column (permutation importance, through the steps, is exact)
+    stage = getattr(pp, "stage_columns_", None)
+    names = getattr(pp, "feature_names_in_", None)
+    if stage is not None and (names is None or list(names) != list(stage)):
+        return None
     imp = model.importance(fitted, subs)
     if imp is None:
         return None

@@ -132,9 +132,9 @@ def save_bundle(
     reference_rows: int = REFERENCE_ROWS,
     seed: int = 0,
 ) -> Path:
-    """Write a fitted result (a ``TrainResult``, an ensemble from ``lf.ensemble`` or a distilled
-    student from ``distill``) to one bundle file (``.lfb``); returns its path. An ensemble is
-    bundled as its one ONNX graph (members plus combiner).
+    """Write a fitted result (a ``TrainResult``, an ensemble from ``lf.ensemble``, a distilled
+    student from ``distill`` or ``lf.compress``'s chosen model) to one bundle file (``.lfb``);
+    returns its path. An ensemble is bundled as its one ONNX graph (members plus combiner).
 
     ``data``: the raw training frame, when the reference sample should keep it exactly as given
     (by default the raw columns are decoded from the fit's own model matrix: the same values).
@@ -151,10 +151,13 @@ def save_bundle(
     elif hasattr(fit, "student") and hasattr(fit, "teacher") and hasattr(fit, "to_onnx"):
         parts, man, predictor = _from_distilled(fit)
         dataset = fit.teacher.dataset
+    elif hasattr(fit, "chosen") and hasattr(fit, "candidates") and hasattr(fit, "dataset"):
+        parts, man, predictor = _from_compressed(fit)
+        dataset = fit.dataset
     else:
         raise BundleError(
-            f"save_bundle() takes a TrainResult, an ensemble (lf.ensemble()'s result) or a "
-            f"distilled student (distill()'s result), got "
+            f"save_bundle() takes a TrainResult, an ensemble (lf.ensemble()'s result), a "
+            f"distilled student (distill()'s result) or a compression (compress()'s), got "
             f"{type(fit).__name__}"
         )
     encoder: Encoder = dataset.encoder
@@ -404,6 +407,43 @@ def _from_distilled(fit: Any) -> tuple[dict[str, bytes], dict[str, Any], Any]:
         return np.asarray(fit.student.predict(X), dtype=float), None
 
     return {"model.onnx": graph}, man, predictor
+
+
+def _from_compressed(fit: Any) -> tuple[dict[str, bytes], dict[str, Any], Any]:
+    """Parts, manifest entries and predictor for ``lf.compress``'s chosen candidate: its ONNX
+    graph on the model matrix (int8, fp16, a student...), predicting as it was measured."""
+    from ..tuning.persist import data_fingerprint
+
+    chosen = fit.chosen
+    if chosen is None or chosen.onnx is None:
+        why = "nothing was chosen" if chosen is None else f"{chosen.name!r} has no ONNX graph"
+        raise BundleError(f"cannot bundle this compression: {why}")
+    ds = fit.dataset
+    mode = ds.mode
+    row = fit.table.loc[fit.table["chosen"]].iloc[0]
+    model = fit.source.model
+    first = model.teacher.members[0] if hasattr(model, "teacher") else model
+    man: dict[str, Any] = {
+        "kind": "compressed",
+        "method": f"compressed ({chosen.technique}: {chosen.name})",
+        "engine": "onnxruntime",
+        "best_params": dict(chosen.settings),
+        "metrics": {
+            k: _num(row[k]) for k in (fit.metric, "fidelity", "size_bytes", "p50_us") if k in row
+        },
+        "probabilities": mode == CLASSIFICATION,
+        "fingerprint": data_fingerprint(cast("TrainPlan", first)),
+        "_handles_missing": False,
+    }
+
+    def predictor(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        X = np.asarray(ds.encoder.transform(frame), dtype=np.float32)
+        out = np.asarray(chosen.predict(X), dtype=float)
+        if mode == CLASSIFICATION:
+            return out.argmax(axis=1), out
+        return out.reshape(-1), None
+
+    return {"model.onnx": chosen.onnx}, man, predictor
 
 
 def _onnx_runner(

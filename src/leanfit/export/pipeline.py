@@ -50,6 +50,11 @@ _WHY_NOT = {
     "knn_impute": "a nearest-neighbour search over the training rows is not built as a graph",
     "bag_impute": "its per-column bagged trees are not built as a graph",
     "dummy": "train() encodes factors itself; a PreProcess dummy step is not exported",
+    "other": "regrouping a factor's dummy block (unseen levels to 'other') is not built as a graph",
+    "target_encode": "its per-level encoding tables (and missing/unseen levels) are not built "
+    "as a graph",
+    "winsorize": "capping at the fitted quantiles is not built as a graph",
+    "discretize": "its per-column bin edges are not built as a graph",
 }
 _OUTPUTS = ("label", "probabilities", "prediction")
 _PREFIX = "_lfm_"  # the model graph's tensors, kept apart from the raw column names

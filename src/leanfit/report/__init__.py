@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 _CSS = """
@@ -334,6 +335,39 @@ def leaderboard_section(board: Any) -> str:
     return "".join(out)
 
 
+def compression_section(comp: Any) -> str:
+    """A compression (``leanfit.compression.Compressed``): how it chose, its table (the chosen
+    candidate highlighted) and the front plot."""
+    tol = comp.tolerance if isinstance(comp.tolerance, str) else f"{comp.tolerance:g}"
+    which = "smallest" if comp.objective == "size" else "fastest"
+    chosen = comp.chosen
+    verdict = (
+        f"Chosen: <b>{html.escape(chosen.name)}</b> ({html.escape(comp.message)})."
+        if chosen is not None
+        else f'<span class="warn">Nothing chosen: {html.escape(comp.message)}.</span>'
+    )
+    out = [
+        "<h2>Compression</h2>",
+        f'<p class="meta">{len(comp.table)} candidates, each measured the same way on the test '
+        f"rows: {html.escape(comp.metric)} ({'higher' if comp.maximize else 'lower'} is "
+        "better), fidelity to the original (share of the original's classes, or RMSE against "
+        "its predictions), size in bytes (size_ratio: against the original), single-row p50 / "
+        "p99 latency in µs and batch rows/s on one thread (x_faster: the original's p50 over "
+        f"the candidate's). Tolerance {html.escape(tol)}, objective "
+        f"{html.escape(comp.objective)}: the {which} compressed candidate within the tolerance "
+        "of the best; a candidate slower than the original is "
+        "never chosen for speed.</p>",
+        f"<p>{verdict}</p>",
+    ]
+    table = comp.table.copy()
+    best = int(np.flatnonzero(table["chosen"].to_numpy())[0]) if chosen is not None else None
+    out.append(_table(table, best=best, left=("name", "technique", "note")))
+    for note in comp.notes:
+        out.append(f'<p class="warn">{html.escape(note)}</p>')
+    out.append(f'<div class="grid">{_img(comp.front_plot(), "Compression front")}</div>')
+    return "".join(out)
+
+
 def _resumed(res: Any) -> str:
     """'' for a fit computed in one go, else how its stored run was resumed (its compute time
     then covers every invocation; its wall time over them all is given too)."""
@@ -351,6 +385,7 @@ def render_report(
     comparisons: Sequence[Comparison] = (),
     notes: Mapping[str, Any] | None = None,
     leaderboard: Any = None,
+    compression: Any = None,
     renewal: Mapping[str, Any] | None = None,
 ) -> str:
     """The whole report as one HTML string (see ``write_report``)."""
@@ -397,6 +432,8 @@ def render_report(
         parts.append(renewal_section(renewal))
     if leaderboard is not None:
         parts.append(leaderboard_section(leaderboard))
+    if compression is not None:
+        parts.append(compression_section(compression))
     for cmp in comparisons:
         parts.append(_comparison_section(cmp))
     for name, res in fits.items():
@@ -417,14 +454,22 @@ def write_report(
     comparisons: Sequence[Comparison] = (),
     notes: Mapping[str, Any] | None = None,
     leaderboard: Any = None,
+    compression: Any = None,
     renewal: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the self-contained HTML report of these fits and comparisons (and a leaderboard's
-    section, ``leanfit.ranking.Leaderboard``, or a renewal's, ``leanfit.renewal``) to ``path``."""
+    section, ``leanfit.ranking.Leaderboard``, a compression's, ``lf.compress``'s result, and a
+    renewal's, ``leanfit.renewal``) to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     html_text = render_report(
-        title, fits, comparisons, notes, leaderboard=leaderboard, renewal=renewal
+        title,
+        fits,
+        comparisons,
+        notes,
+        leaderboard=leaderboard,
+        compression=compression,
+        renewal=renewal,
     )
     path.write_text(html_text, encoding="utf-8")
     return path

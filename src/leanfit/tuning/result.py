@@ -340,7 +340,7 @@ class TrainResult:
         if self.final_model is None and (self.store_run or {}).get("restored"):
             why = "; ".join((self.store_run or {}).get("notes") or ()) or "it was not stored"
             raise ValueError(f"this result was restored without its final model ({why})")
-        X = self.dataset.encoder.transform(newdata)
+        X = self.dataset.encoder.transform(newdata, mark_unseen=self.final_preprocess is not None)
         check_missing_rows(
             self.dataset.encoder,
             X,
