@@ -64,6 +64,9 @@ _EXPORTS = {
     "load_bundle": "leanfit.bundle",
     "Bundle": "leanfit.bundle",
     "BundleError": "leanfit.bundle",
+    "retrain": "leanfit.renewal",
+    "renewals": "leanfit.renewal",
+    "Renewal": "leanfit.renewal",
 }
 _MODULES = {
     "datasets": "leanfit.datasets",

@@ -32,6 +32,9 @@ Examples:
   leanfit predict model.lfb new.parquet -o scored.parquet
                                            score a file in chunks, rejects kept aside
   leanfit serve model.lfb --port 8000      serve it over HTTP (POST /predict, /metrics)
+  leanfit retrain examples/sonar.yaml --data new.csv --bundle model.lfb
+                                           retrain the champion on new data; promote it
+                                           only if it is not worse (old bundle kept)
 """
 
 
@@ -172,6 +175,7 @@ def _parser() -> argparse.ArgumentParser:
     _monitor_parser(sub)
     _ship_parsers(sub)
     _serve_parser(sub)
+    _retrain_parser(sub)
     return p
 
 
@@ -624,12 +628,70 @@ def _run_failure(e: Exception, args: argparse.Namespace) -> str | None:
     url = _display(getattr(args, "store", None) or os.environ.get("LEANFIT_STORE") or DEFAULT_URL)
     lines = str(getattr(e, "orig", None) or e).strip().splitlines()
     reason = lines[0] if lines else type(e).__name__
-    if args.command in ("run", "report", "distill", "compress"):
+    if args.command in ("run", "report", "distill", "compress", "retrain"):
         return (
             f"lost the experiment store {url} mid-run ({reason}); the task results stored so far "
             "are kept: run the same command again to resume"
         )
     return f"the experiment store {url} failed: {reason}"
+
+
+# --- leanfit retrain ------------------------------------------------------------------------
+
+
+def _retrain_parser(sub: Any) -> None:
+    """The ``retrain`` sub-command."""
+    ret = sub.add_parser(
+        "retrain",
+        help="retrain a stored experiment's champion on new data; promote it if not worse",
+        description="Re-run the stored experiment's champion (its best fit, or --fit NAME, or "
+        "the challenger a previous retrain promoted) on new data, with the champion's "
+        "parameters (or tuned again with --tune); score the champion as it stands and the "
+        "challenger refitted per resample on the same resamples of the new data, with paired "
+        "t-tests; promote the challenger's bundle only if its mean metric is not worse by "
+        "--margin (the replaced bundle is kept as <stem>.v1.lfb, .v2.lfb, ...). New data whose "
+        "columns do not match the champion's schema is refused before any fit. The decision "
+        "and its numbers go into the store (`renewal` artifact of the challenger's run).",
+    )
+    ret.add_argument("config", help="the experiment YAML the champion was run from")
+    ret.add_argument("--data", required=True, help="the new rows: a CSV file")
+    ret.add_argument("--fit", default=None, help="the champion's fit name (default: the best)")
+    ret.add_argument(
+        "--tune", action="store_true", help="tune again (default: the champion's parameters)"
+    )
+    ret.add_argument(
+        "--margin",
+        type=float,
+        default=0.0,
+        help="how much worse (in the metric's units) the challenger may be and still be "
+        "promoted (default 0)",
+    )
+    ret.add_argument(
+        "--bundle",
+        default=None,
+        help="the bundle file holding the current model (default <output or .>/<name>.lfb)",
+    )
+    ret.add_argument("--report", default=None, help="write an HTML report of the decision")
+    ret.add_argument("--store", default=None, help="store URL (default as for `run`)")
+    ret.add_argument("-j", "--n-jobs", type=int, default=None, help="worker processes")
+
+
+def _retrain(args: argparse.Namespace) -> int:
+    """``leanfit retrain CONFIG --data new.csv``: the renewal's decision, printed."""
+    from .renewal import retrain
+
+    retrain(
+        args.config,
+        args.data,
+        store=args.store,
+        fit=args.fit,
+        tune=args.tune,
+        margin=args.margin,
+        bundle=args.bundle,
+        report=args.report,
+        n_jobs=args.n_jobs,
+    )
+    return 0
 
 
 # --- leanfit monitor ------------------------------------------------------------------------
@@ -805,6 +867,9 @@ def _main(argv: list[str] | None) -> int:
             return _serve(args)
         if args.command == "monitor":
             return _monitor(args)
+        if args.command == "retrain":
+            state.update(dest=args.bundle or args.report, running=False)
+            return _retrain(args)
         if args.command in ("bundle", "predict"):
             state.update(dest=args.output)
             return _bundle(args) if args.command == "bundle" else _predict(args, state)

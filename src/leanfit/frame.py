@@ -321,8 +321,9 @@ class Dataset:
     encoder: Encoder
     target: str
     weights: np.ndarray | None = None
-    # The predictor columns as given, kept only when a formula has stateful terms (poly,
-    # center, scale): each resample refits the formula on its own training rows from these.
+    # The predictor columns as given, kept for an R formula beyond names, '.', '+' and '-': a
+    # formula with stateful terms (poly, center, scale) is refitted on each resample's training
+    # rows from these, and a bundle keeps them as its raw columns (they cannot be decoded).
     frame: pd.DataFrame | None = None
 
     @property
@@ -456,7 +457,7 @@ def _formula_dataset(formula: str, data: pd.DataFrame, weights: Any, task: str |
     X = spec.matrix(frame)
     _check_finite(X, encoder.feature_names)
     w = _check_weights(weights, len(yv))
-    raw = frame.reset_index(drop=True) if spec.stateful else None
+    raw = frame.reset_index(drop=True)
     return Dataset(
         X=X, y=yv, mode=mode, levels=levels, encoder=encoder, target=target, weights=w, frame=raw
     )

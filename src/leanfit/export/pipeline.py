@@ -215,6 +215,13 @@ def _check(res: Any) -> tuple[Any, Any, tuple[int, int]]:
         raise ValueError(f"the {res.method!r} result has no final model to export")
     enc = res.dataset.encoder
     mode = res.dataset.mode
+    if enc.formula is not None:
+        raise NotImplementedError(
+            f"cannot export the {res.method!r} result with raw_inputs=True: its formula "
+            f"'~ {enc.formula.rhs}' builds terms (poly, interactions, I(), C(), log...) that the "
+            "graph does not express; export it without raw_inputs (the graph then takes the "
+            "model matrix X, which the fit's encoder builds)"
+        )
     clash = [c for c in enc.columns if c in _OUTPUTS or c.startswith(("_lfp_", _PREFIX))]
     if clash:
         raise NotImplementedError(

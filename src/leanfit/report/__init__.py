@@ -252,6 +252,54 @@ def _comparison_section(cmp: Comparison) -> str:
     return "".join(out)
 
 
+def renewal_section(r: Mapping[str, Any]) -> str:
+    """A retrain's decision (``Renewal.to_dict()`` plus its per-resample ``values`` frame): the
+    champion and challenger on the same resamples of the new data, the paired tests, the
+    margin, the decision, the bundles and the wall time."""
+    better = "higher" if r["maximize"] else "lower"
+    verdict = "challenger promoted" if r["promoted"] else "champion kept"
+    summary = pd.DataFrame(
+        [
+            {"": "champion", "run": r["champion_run"], r["metric"]: r["champion"]},
+            {"": "challenger", "run": r["challenger_run"], r["metric"]: r["challenger"]},
+        ]
+    )
+    figures = pd.DataFrame(
+        [
+            {
+                "gain": r["gain"],
+                "margin": r["margin"],
+                "paired t p-value": r["p_value"],
+                "corrected t p-value": r["p_value_corrected"],
+                "decision": verdict,
+                "wall seconds": r["wall_seconds"],
+            }
+        ]
+    )
+    out = [
+        "<h2>Renewal</h2>",
+        f"<p><b>{html.escape(str(r['decision']))}</b></p>",
+        f'<p class="meta">{html.escape(str(r["experiment"]))}/{html.escape(str(r["fit"]))}: '
+        f"the champion (the stored fit, as it stands) and the challenger (its configuration "
+        f"{'tuned again' if r['tuned'] else 'with the champion’s parameters'}, refitted on each "
+        f"resample) scored on the same {r['resamples']} resamples of the new data; "
+        f"{html.escape(str(r['metric']))}, {better} is better. Gain: the mean per-resample "
+        "difference, signed so that positive is better; promoted when gain &gt;= -margin.</p>",
+        _table(summary, left=("",)),
+        _table(figures, digits=4, left=("decision",)),
+    ]
+    if r.get("bundle"):
+        kept = r.get("previous_bundle")
+        line = f"<p>Bundle: <code>{html.escape(str(r['bundle']))}</code>"
+        if kept:
+            line += f"; the one it replaced kept as <code>{html.escape(str(kept))}</code>"
+        out.append(line + "</p>")
+    values = r.get("values")
+    if isinstance(values, pd.DataFrame) and len(values):
+        out.append("<h3>Per resample</h3>" + _table(values, left=("Resample",)))
+    return "".join(out)
+
+
 def leaderboard_section(board: Any) -> str:
     """The leaderboard (``leanfit.ranking.Leaderboard``): its ranked table with failed and
     skipped methods and their reasons, the box-and-dot plot, and the paired tests of the top 5."""
@@ -338,6 +386,7 @@ def render_report(
     notes: Mapping[str, Any] | None = None,
     leaderboard: Any = None,
     compression: Any = None,
+    renewal: Mapping[str, Any] | None = None,
 ) -> str:
     """The whole report as one HTML string (see ``write_report``)."""
     t0 = time.perf_counter()
@@ -379,6 +428,8 @@ def render_report(
         "fitting and predicting summed over workers, including task results read back from "
         "the experiment store.</p>"
     )
+    if renewal is not None:
+        parts.append(renewal_section(renewal))
     if leaderboard is not None:
         parts.append(leaderboard_section(leaderboard))
     if compression is not None:
@@ -404,14 +455,21 @@ def write_report(
     notes: Mapping[str, Any] | None = None,
     leaderboard: Any = None,
     compression: Any = None,
+    renewal: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the self-contained HTML report of these fits and comparisons (and a leaderboard's
-    section, ``leanfit.ranking.Leaderboard``, and a compression's, ``lf.compress``'s result) to
-    ``path``."""
+    section, ``leanfit.ranking.Leaderboard``, a compression's, ``lf.compress``'s result, and a
+    renewal's, ``leanfit.renewal``) to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     html_text = render_report(
-        title, fits, comparisons, notes, leaderboard=leaderboard, compression=compression
+        title,
+        fits,
+        comparisons,
+        notes,
+        leaderboard=leaderboard,
+        compression=compression,
+        renewal=renewal,
     )
     path.write_text(html_text, encoding="utf-8")
     return path

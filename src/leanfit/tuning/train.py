@@ -150,8 +150,8 @@ def plan_train(
         sampling=control.sampling,
         duplicates=control.duplicates,
         oob=control.method == "oob",
-        formula=ds.encoder.formula if ds.frame is not None else None,
-        raw=ds.frame,
+        formula=ds.encoder.formula if _stateful(ds) else None,
+        raw=ds.frame if _stateful(ds) else None,
     )
     tasks: tuple[Task, ...] = ()
     if resamples is not None:
@@ -813,3 +813,10 @@ def _check_inputs(model: Model, ds: Dataset, steps: PreProcess | None, control: 
 def _default_metric(mode: str, names: list[str]) -> str:
     preferred = "Accuracy" if mode == CLASSIFICATION else "RMSE"
     return preferred if preferred in names else names[0]
+
+
+def _stateful(ds: Dataset) -> bool:
+    """Whether a formula with stateful terms (poly, center, scale) must be refitted on each
+    resample's training rows (from ``ds.frame``, the raw columns it reads)."""
+    formula = ds.encoder.formula
+    return ds.frame is not None and formula is not None and bool(formula.stateful)
