@@ -317,9 +317,7 @@ def test_halving_stops_by_rung_exactly_as_a_replay_by_hand(data):
     assert int(done.results["Resamples"].iloc[done.best_index]) == 20
 
 
-def test_halving_same_for_n_jobs_1_and_2_and_after_resume(
-    training, recording_gbm_cls, tmp_path
-):
+def test_halving_same_for_n_jobs_1_and_2_and_after_resume(training, recording_gbm_cls, tmp_path):
     import os
 
     # gbm: 3 fit groups (depth) x 3 sub-models (n_trees); 5-fold x 2, rungs of 2: 9 -> 3 -> 1
@@ -342,9 +340,7 @@ def test_halving_same_for_n_jobs_1_and_2_and_after_resume(
 
     pids = tmp_path / "pids.log"
     one = lf.train("Class ~ .", method="gbm", control=ctl(1), **kw)
-    two = lf.train(
-        "Class ~ .", method=recording_gbm_cls(pid_log=str(pids)), control=ctl(2), **kw
-    )
+    two = lf.train("Class ~ .", method=recording_gbm_cls(pid_log=str(pids)), control=ctl(2), **kw)
     fit_pids = [int(p) for p in pids.read_text().split()]
     assert os.getpid() not in fit_pids[:-1]  # every resampling fit ran in a worker
     # a group is fitted on a resample while any of its candidates races: per group, the most

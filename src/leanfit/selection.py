@@ -85,7 +85,9 @@ def _describe(results: pd.DataFrame, i: int) -> str:
     params = [
         c
         for c in results.columns
-        if c not in (COUNT, STOPPED) and f"{c}SD" not in cols and not (c.endswith("SD") and c[:-2] in cols)
+        if c not in (COUNT, STOPPED)
+        and f"{c}SD" not in cols
+        and not (c.endswith("SD") and c[:-2] in cols)
     ]
     row = results.iloc[[i]][params].to_dict("records")[0]  # plain Python values
     shown = ", ".join(f"{c}={v!r}" for c, v in row.items())
