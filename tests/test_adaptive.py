@@ -394,3 +394,24 @@ def test_tuning_plot_marks_the_stopped_candidates():
     got = np.asarray(marked.get_offsets())
     np.testing.assert_allclose(got[np.argsort(got[:, 0])], rows[["k", "Accuracy"]].to_numpy())
     assert res.best_index not in res.stopped and table["k"].iloc[res.best_index] not in got[:, 0]
+
+
+def test_restored_halving_run_has_the_same_stops_and_choice(tmp_path):
+    from leanfit.restore import restore_fit
+
+    sonar = lf.datasets.load("sonar")
+    kw = dict(
+        data=sonar,
+        method="knn",
+        grid={"k": [1, 3, 5, 61, 101]},
+        seed=7,
+        control=lf.Control(
+            method="adaptive_cv", number=10, adaptive={"method": "halving", "min": 3}
+        ),
+    )
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
+        res = lf.train("Class ~ .", store=store, **kw)
+        back = restore_fit(store, res.store_run["run_id"], plan_train("Class ~ .", **kw))
+    assert len(res.stopped) == 4  # 5 -> 2 -> 1
+    assert back.stopped == res.stopped and back.best_index == res.best_index
+    pd.testing.assert_frame_equal(back.results, res.results)
