@@ -44,6 +44,8 @@ _EXPORTS = {
     "Leaderboard": "leanfit.ranking",
     "learning_curve": "leanfit.learning",
     "learning_curve_of": "leanfit.learning",
+    "nested": "leanfit.nesting",
+    "NestedResult": "leanfit.nesting",
     "write_report": "leanfit.report",
     "write_stored_report": "leanfit.restore",
     "Store": "leanfit.store",

@@ -151,6 +151,7 @@ def _fit_section(name: str, res: Any) -> str:
         + list(res.metric_names)
         + [f"{m}SD" for m in res.metric_names]
         + ["Resamples"]
+        + (["StoppedAfter"] if "StoppedAfter" in res.results.columns else [])
     )
     best_row = table.iloc[[res.best_index]][cols]
     out.append(_table(best_row, left=()))
@@ -183,10 +184,17 @@ def _fit_section(name: str, res: Any) -> str:
     n_res = int(table.attrs["n_resamples"])
     stopped = getattr(res, "stopped", None) or {}
     if stopped:  # adaptive resampling: candidates stopped as clearly worse than the best
+        rule = (res.control.adaptive or {}).get("method")
+        why = (
+            f"outside the best 1/{(res.control.adaptive or {}).get('eta')} of a rung "
+            "(successive halving)"
+            if rule == "halving"
+            else "as clearly worse than the best"
+        )
         out.append(
-            f"<p>Adaptive resampling stopped {len(stopped)} of {len(table)} candidates as "
-            "clearly worse than the best (column Resamples: the resamples each got); the choice "
-            "was made among the others.</p>"
+            f"<p>Adaptive resampling stopped {len(stopped)} of {len(table)} candidates {why} "
+            "(column StoppedAfter: the resamples each got before it stopped; marked in the "
+            "tuning plot); the choice was made among the others.</p>"
         )
     short = table[(table["Resamples"] < n_res) & ~table.index.isin(list(stopped))]
     if len(short):
