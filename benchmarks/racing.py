@@ -6,7 +6,7 @@ candidate and its resampled ROC, and the targets (>= 3x fewer fits; same choice 
 <= 0.002). Runs the full grid, adaptive_cv with caret's defaults, and adaptive_cv with
 complete=False (the last survivor does not get the remaining resamples).
 
-    python benchmarks/racing.py [--n-jobs 2] [--method gls|BT]
+    python benchmarks/racing.py [--n-jobs 2] [--method gls|BT|halving]  (halving: min 8, eta 3)
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n-jobs", type=int, default=1)
-    ap.add_argument("--method", default="gls", choices=["gls", "BT"])
+    ap.add_argument("--method", default="gls", choices=["gls", "BT", "halving"])
     args = ap.parse_args()
 
     import leanfit as lf
@@ -36,13 +36,14 @@ def main() -> None:
     )
     common = dict(number=10, repeats=10, index=ref["index"], n_jobs=args.n_jobs)
     common.update(class_probs=True, summary="two_class")
+    rule: dict[str, object] = {"method": args.method}
+    if args.method == "halving":
+        rule.update({"min": 8, "eta": 3})
     controls = {
         "full grid": lf.Control(method="repeatedcv", **common),
-        f"adaptive_cv ({args.method})": lf.Control(
-            method="adaptive_cv", adaptive={"method": args.method}, **common
-        ),
+        f"adaptive_cv ({args.method})": lf.Control(method="adaptive_cv", adaptive=rule, **common),
         f"adaptive ({args.method}, !complete)": lf.Control(
-            method="adaptive_cv", adaptive={"method": args.method, "complete": False}, **common
+            method="adaptive_cv", adaptive={**rule, "complete": False}, **common
         ),
     }
     out = {}

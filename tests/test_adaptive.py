@@ -180,7 +180,7 @@ def test_restored_adaptive_run_has_the_same_stops_and_choice(tmp_path):
         ({"adaptive": {"min": 10}}, "fewer than the 10 resamples"),
         ({"adaptive": {"min": 1}}, "'min': 1"),
         ({"adaptive": {"alpha": 1.5}}, "'alpha': 1.5"),
-        ({"adaptive": {"method": "lm"}}, "'gls' or 'BT'"),
+        ({"adaptive": {"method": "lm"}}, "'gls', 'BT' or 'halving'"),
         ({"adaptive": {"complete": "yes"}}, "'complete': 'yes'"),
         ({"adaptive": {"minimum": 3}}, "unknown setting(s) ['minimum']"),
     ],
@@ -244,3 +244,174 @@ def test_report_says_which_candidates_were_stopped(tmp_path):
     text = write_report(tmp_path / "r.html", "racing", {"knn": res}).read_text()
     assert f"Adaptive resampling stopped {len(res.stopped)} of 4 candidates" in text
     assert "fewer than all 10 resamples" not in text  # the stopped are not called incomplete
+
+
+# -- successive halving -------------------------------------------------------------------------
+def test_halving_survivors_keep_the_top_third_by_mean_computed_by_hand():
+    from leanfit.tuning.racing import halving_survivors
+
+    # means by hand: col0 .80, col1 .70, col2 .90, col3 .85, col4 .60, col5 .90 (tie with 2),
+    # col6 never scored -> ceil(7 / 3) = 3 kept: the two .90 and the .85
+    values = np.array(
+        [
+            [0.78, 0.70, 0.92, 0.85, 0.61, 0.88, np.nan],
+            [0.82, 0.70, 0.88, 0.85, 0.59, 0.92, np.nan],
+        ]
+    )
+    assert halving_survivors(values, maximize=True, eta=3).tolist() == [2, 3, 5]
+    # eta 2 keeps ceil(7 / 2) = 4: add .80 (col 0); the never-scored one always ranks last
+    assert halving_survivors(values, maximize=True, eta=2).tolist() == [0, 2, 3, 5]
+    # minimising RMSE-like values: the smallest means win; ties go to the earlier column
+    assert halving_survivors(values, maximize=False, eta=3).tolist() == [0, 1, 4]
+    tie = np.array([[1.0, 1.0, 1.0, 1.0]])
+    assert halving_survivors(tie, maximize=True, eta=3).tolist() == [0, 1]
+    assert halving_survivors(tie[:, :1], maximize=True, eta=3).tolist() == [0]
+
+
+def _halving(data, grid, jobs=1, store=None, **adaptive):
+    ctl = lf.Control(
+        method="adaptive_cv",
+        number=10,
+        repeats=2,
+        n_jobs=jobs,
+        executor="processes" if jobs > 1 else "local",
+        adaptive={"method": "halving", **adaptive},
+    )
+    plan = plan_train(data, "y", method=KNeighborsRegressor(), grid=grid, control=ctl, seed=3)
+    return run_plan(plan, store=store)
+
+
+def test_halving_stops_by_rung_exactly_as_a_replay_by_hand(data):
+    # 9 candidates (one fit each), rungs of 4 of the 20 resamples, eta 3: 9 -> 3 -> 1.
+    grid = {"n_neighbors": [1, 2, 3, 5, 8, 13, 40, 90, 150]}
+    res = _halving(data, grid, min=4, complete=False)
+    plain = lf.train(
+        data,
+        "y",
+        method=KNeighborsRegressor(),
+        grid=grid,
+        seed=3,
+        control=lf.Control(method="repeatedcv", number=10, repeats=2),
+    )
+    rmse = plain.scores.values[:, :, plain.metric_names.index("RMSE")]  # (20, 9), same folds
+    first = np.argsort(rmse[:4].mean(axis=0), kind="stable")[:3]  # top ceil(9/3) after rung 1
+    second = first[np.argsort(rmse[:8, first].mean(axis=0), kind="stable")[:1]]
+    expected = {c: 4 for c in range(9) if c not in first}
+    expected.update({int(c): 8 for c in first if c not in second})
+    assert res.stopped == expected
+    assert res.best_index == int(second[0])
+    assert res.results["Resamples"].tolist() == [
+        8 if c == second[0] else expected[c] for c in range(9)
+    ]
+    after = res.results["StoppedAfter"]
+    assert after.isna().tolist() == [c == second[0] for c in range(9)]
+    assert [int(after[c]) for c in expected] == list(expected.values())
+    # the survivor's estimate is the mean of its first 8 resamples of the plain run
+    assert res.results["RMSE"].iloc[res.best_index] == pytest.approx(
+        rmse[:8, second[0]].mean(), rel=1e-12
+    )
+    assert "successive halving" in repr(res)
+    # complete=True: the survivor gets all 20 resamples, the others the same stops
+    done = _halving(data, grid, min=4)
+    assert done.stopped == expected and done.best_index == res.best_index
+    assert int(done.results["Resamples"].iloc[done.best_index]) == 20
+
+
+def test_halving_same_for_n_jobs_1_and_2_and_after_resume(training, recording_gbm_cls, tmp_path):
+    import os
+
+    # gbm: 3 fit groups (depth) x 3 sub-models (n_trees); 5-fold x 2, rungs of 2: 9 -> 3 -> 1
+    grid = lf.expand_grid(
+        interaction_depth=[1, 2, 3], n_trees=[10, 20, 40], shrinkage=0.1, n_minobsinnode=10
+    )
+    kw = dict(data=training, grid=grid, metric="ROC", seed=11)
+
+    def ctl(jobs: int) -> lf.Control:
+        return lf.Control(
+            method="adaptive_cv",
+            number=5,
+            repeats=2,
+            class_probs=True,
+            summary="two_class",
+            n_jobs=jobs,
+            executor="processes" if jobs > 1 else "local",
+            adaptive={"method": "halving", "min": 2},
+        )
+
+    pids = tmp_path / "pids.log"
+    one = lf.train("Class ~ .", method="gbm", control=ctl(1), **kw)
+    two = lf.train("Class ~ .", method=recording_gbm_cls(pid_log=str(pids)), control=ctl(2), **kw)
+    fit_pids = [int(p) for p in pids.read_text().split()]
+    assert os.getpid() not in fit_pids[:-1]  # every resampling fit ran in a worker
+    # a group is fitted on a resample while any of its candidates races: per group, the most
+    # resamples any of its candidates got; then the final fit
+    counts = one.results["Resamples"].to_numpy()
+    groups = one.candidates.groupby("interaction_depth").indices.values()
+    assert len(fit_pids) == sum(int(counts[list(g)].max()) for g in groups) + 1
+    assert len(one.stopped) == 8 and sorted(set(one.stopped.values())) == [2, 4]
+    assert one.stopped == two.stopped and one.best_index == two.best_index
+    pd.testing.assert_frame_equal(one.results, two.results, check_exact=True)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    with Store.open(url) as store:
+        first = lf.train("Class ~ .", method="gbm", control=ctl(1), store=store, **kw)
+    with Store.open(url) as store:
+        again = lf.train("Class ~ .", method="gbm", control=ctl(1), store=store, **kw)
+    assert again.store_run["computed_tasks"] == 0
+    assert again.store_run["resumed_tasks"] == first.store_run["computed_tasks"]
+    assert again.stopped == first.stopped == one.stopped
+    pd.testing.assert_frame_equal(again.results, one.results, check_exact=True)
+
+
+@pytest.mark.parametrize(
+    ("adaptive", "message"),
+    [
+        ({"method": "halving", "eta": 1}, "'eta': 1"),
+        ({"method": "halving", "eta": "3"}, "'eta': '3'"),
+        ({"method": "halving", "min": 20}, "fewer than the 20 resamples"),
+        ({"eta": 2}, "is for method='halving'"),
+    ],
+)
+def test_bad_halving_settings_are_refused_by_name(adaptive, message):
+    with pytest.raises(ValueError, match=__import__("re").escape(message)):
+        lf.Control(method="adaptive_cv", number=10, repeats=2, adaptive=adaptive)
+
+
+def test_tuning_plot_marks_the_stopped_candidates():
+    pytest.importorskip("matplotlib")
+    sonar = lf.datasets.load("sonar")
+    ctl = lf.Control(method="adaptive_cv", number=10, adaptive={"method": "halving", "min": 3})
+    res = lf.train(
+        "Class ~ .", data=sonar, method="knn", grid={"k": [1, 5, 25, 101]}, control=ctl, seed=7
+    )
+    assert len(res.stopped) == 3  # 4 -> 2 -> 1
+    fig = lf.plots.plot_tuning(res)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "stopped by racing (3)" in labels
+    marked = [c for c in ax.collections if c.get_label().startswith("stopped")][0]
+    table = res.results
+    rows = table.iloc[sorted(res.stopped)].sort_values("k")
+    got = np.asarray(marked.get_offsets())
+    np.testing.assert_allclose(got[np.argsort(got[:, 0])], rows[["k", "Accuracy"]].to_numpy())
+    assert res.best_index not in res.stopped and table["k"].iloc[res.best_index] not in got[:, 0]
+
+
+def test_restored_halving_run_has_the_same_stops_and_choice(tmp_path):
+    from leanfit.restore import restore_fit
+
+    sonar = lf.datasets.load("sonar")
+    kw = dict(
+        data=sonar,
+        method="knn",
+        grid={"k": [1, 3, 5, 61, 101]},
+        seed=7,
+        control=lf.Control(
+            method="adaptive_cv", number=10, adaptive={"method": "halving", "min": 3}
+        ),
+    )
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
+        res = lf.train("Class ~ .", store=store, **kw)
+        back = restore_fit(store, res.store_run["run_id"], plan_train("Class ~ .", **kw))
+    assert len(res.stopped) == 4  # 5 -> 2 -> 1
+    assert back.stopped == res.stopped and back.best_index == res.best_index
+    pd.testing.assert_frame_equal(back.results, res.results)

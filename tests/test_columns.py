@@ -13,6 +13,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import leanfit as lf
+from leanfit.encodings import DuplicateRowsWarning
 from leanfit.experiment import parse_experiment
 from leanfit.importance import filter_var_imp
 from leanfit.tuning.train import plan_train, train
@@ -313,6 +314,7 @@ def test_bundled_data_sets_still_pass(name, formula):
     data = lf.datasets.load(name)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nor does any of them warn about coded classes
+        warnings.simplefilter("ignore", DuplicateRowsWarning)  # glass, breastcancer repeat rows
         plan = plan_train(formula, data=data, method="rpart", control=CV3, tune_length=1)
     assert plan.dataset.X.shape[0] == len(data)
 

@@ -166,13 +166,161 @@ def test_bad_formulas_are_named(df: pd.DataFrame, formula: str, message: str) ->
         make_dataset(formula, data=df)
 
 
-def test_bundle_refuses_a_formula_fit_by_name(df: pd.DataFrame, tmp_path: Any) -> None:
+def _lm_by_hand(Xtr: np.ndarray, ytr: np.ndarray, Xnew: np.ndarray) -> np.ndarray:
+    """Least squares with an intercept, by numpy (what lm fits)."""
+    A = np.c_[np.ones(len(Xtr)), Xtr]
+    coef = np.linalg.lstsq(A, ytr, rcond=None)[0]
+    return np.c_[np.ones(len(Xnew)), Xnew] @ coef
+
+
+def test_bundle_of_a_poly_formula_fit_predicts_as_the_fit(df: pd.DataFrame, tmp_path: Any) -> None:
+    import json
+    import zipfile
+
+    res = lf.train(
+        "y ~ poly(a, 2) + log(b) + f + b:f", data=df, method="lm", control=lf.Control("none")
+    )
+    path = lf.save_bundle(res, tmp_path / "fit.lfb")
+    bundle = lf.load_bundle(path)
+    assert bundle.runtime == "python"  # formulaic builds the terms: no ONNX graph
+    new = pd.DataFrame(
+        {"a": [0.1, -2.0, 1.5, 0.7], "b": [1.5, 2.0, 2.5, 1.1], "f": ["x", "z", "y", "z"]}
+    )
+    got = bundle.predict(new)["prediction"].to_numpy()
+    np.testing.assert_allclose(got, np.asarray(res.predict(new), dtype=float), rtol=0, atol=1e-9)
+    # and against the model matrix built by hand: R's poly learned on the training rows
+    a, b, an = df.a.to_numpy(), df.b.to_numpy(), new.a.to_numpy()
+    basis = r_poly(a, 2)
+
+    def matrix(base: np.ndarray, bv: np.ndarray, fv: pd.Series) -> np.ndarray:
+        fy, fz = _dummy(fv, "y"), _dummy(fv, "z")
+        return np.c_[base, np.log(bv), fy, fz, bv * _dummy(fv, "x"), bv * fy, bv * fz]
+
+    Xnew = matrix(carry(a, basis, an), new.b.to_numpy(), new.f)
+    want = _lm_by_hand(matrix(basis, b, df.f), df.y.to_numpy(), Xnew)
+    np.testing.assert_allclose(got, want, atol=1e-8)
+    with pytest.raises(ValueError, match=r"field 'f' has level 'w', not seen in training"):
+        bundle.predict(new.assign(f=["w", "x", "y", "z"]))
+
+    # a formula part altered after saving (poly's learned centre moved) is refused by its hash
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    state = json.loads(parts["formula.json"])
+    alpha = state["transform_state"]["poly(a, 2)"]["dict"][0][1]["dict"][0][1]
+    alpha["float"] = repr(float(alpha["float"]) + 0.5)
+    parts["formula.json"] = json.dumps(state).encode()
+    bad = tmp_path / "altered.lfb"
+    with zipfile.ZipFile(bad, "w") as z:
+        for n, blob in parts.items():
+            z.writestr(n, blob)
+    with pytest.raises(lf.BundleError, match=r"part 'formula.json' has SHA-256"):
+        lf.load_bundle(bad)
+
+
+def test_bundle_of_a_stateless_formula_fit_keeps_its_raw_columns(
+    df: pd.DataFrame, tmp_path: Any
+) -> None:
     res = lf.train("y ~ a:b + f", data=df, method="lm", control=lf.Control(method="none"))
-    with pytest.raises(Exception, match=r"formula '~ a:b \+ f'.*cannot store"):
-        lf.save_bundle(res, tmp_path / "fit.lfb", data=df)
+    bundle = lf.load_bundle(lf.save_bundle(res, tmp_path / "fit.lfb"))  # no data= needed
+    pd.testing.assert_frame_equal(
+        bundle.reference[["a", "b", "f"]], df[["a", "b", "f"]], check_dtype=False
+    )
+    a, b, f = df.a.to_numpy(), df.b.to_numpy(), df.f
+    X = np.c_[a * b, _dummy(f, "y"), _dummy(f, "z")]
+    new = df.head(5)
+    Xn = np.c_[new.a * new.b, _dummy(new.f, "y"), _dummy(new.f, "z")]
+    want = _lm_by_hand(X, df.y.to_numpy(), Xn)
+    got = bundle.predict(new)["prediction"].to_numpy()
+    np.testing.assert_allclose(got, want, atol=1e-9)
 
 
-def test_feature_selection_refuses_stateful_terms_rather_than_leak(df: pd.DataFrame) -> None:
-    control = lf.Control(method="cv", number=3)
+def test_feature_selection_refits_stateful_terms_inside_each_resample(df: pd.DataFrame) -> None:
+    n = len(df)
+    held = [np.arange(k, n, 3) for k in range(3)]
+    train = [np.setdiff1d(np.arange(n), h) for h in held]
+    control = lf.Control(method="cv", index=train, index_out=held)
+    keep_all = lambda X, y: np.zeros(X.shape[1])  # noqa: E731 - every column passes
+    res = lf.sbf(
+        "y ~ poly(a, 2) + b",
+        data=df,
+        method="knn",
+        params={"k": 3},
+        filter=keep_all,
+        control=control,
+    )
+    a, b, y = df.a.to_numpy(), df.b.to_numpy(), df.y.to_numpy()
+    want, leaky = [], []
+    whole = r_poly(a, 2)
+
+    def knn(Xtr: np.ndarray, ytr: np.ndarray, Xnew: np.ndarray) -> np.ndarray:
+        return KNeighborsRegressor(n_neighbors=3, algorithm="brute").fit(Xtr, ytr).predict(Xnew)
+
+    for tr, te in zip(train, held, strict=True):
+        basis = r_poly(a[tr], 2)  # learned from the resample's training rows only
+        pred = knn(np.c_[basis, b[tr]], y[tr], np.c_[carry(a[tr], basis, a[te]), b[te]])
+        want.append(np.sqrt(np.mean((y[te] - pred) ** 2)))
+        leak = knn(np.c_[whole[tr], b[tr]], y[tr], np.c_[whole[te], b[te]])
+        leaky.append(np.sqrt(np.mean((y[te] - leak) ** 2)))
+    got = res.resample.sort_values("Resample")["RMSE"].to_numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+    assert not np.allclose(got, leaky, rtol=1e-9)  # the leaky way differs: the test can tell
+    # rfe's full-size profile row is the same three fits
+    rfe = lf.rfe(
+        "y ~ poly(a, 2) + b", data=df, method="knn", params={"k": 3}, sizes=[1], control=control
+    )
+    full = rfe.results.set_index("Variables").loc[3, "RMSE"]
+    np.testing.assert_allclose(full, np.mean(want), rtol=1e-9)
+
+
+def test_other_tools_still_refuse_stateful_terms_rather_than_leak(df: pd.DataFrame) -> None:
+    res = lf.train("y ~ poly(a, 2) + b", data=df, method="lm", control=lf.Control(number=3))
     with pytest.raises(ValueError, match=r"'~ poly\(a, 2\) \+ b' has stateful terms"):
-        lf.rfe("y ~ poly(a, 2) + b", data=df, method="lm", sizes=[1], control=control)
+        lf.var_imp(res, method="permutation")
+
+
+def test_search_internal_resamples_refit_stateful_terms_on_their_own_rows(
+    df: pd.DataFrame,
+) -> None:
+    from leanfit.featsel._common import setup
+    from leanfit.featsel.search import _Fitness
+
+    n = len(df)
+    outer = np.arange(n)[np.arange(n) % 4 != 0]  # an outer resample's training rows
+    half = len(outer) // 2
+    inner_tr = [np.arange(half), np.arange(half, len(outer))]  # positions within ``outer``
+    inner_te = [inner_tr[1], inner_tr[0]]
+    internal = lf.Control(method="cv", index=inner_tr, index_out=inner_te)
+    s = setup(
+        "y ~ poly(a, 2) + b",
+        None,
+        data=df,
+        method="knn",
+        control=lf.Control(method="cv", number=3),
+        params={"k": 3},
+        metric=None,
+        maximize=None,
+        seed=1,
+        preprocess=None,
+        weights=None,
+        groups=None,
+        what="safs",
+    )
+    fitness = _Fitness(s.problem, outer, internal, resample=0)
+    got = fitness(np.ones(3, dtype=bool))
+    a, b, y = df.a.to_numpy(), df.b.to_numpy(), df.y.to_numpy()
+    want = []
+    for tr, te in zip(inner_tr, inner_te, strict=True):
+        tr, te = outer[tr], outer[te]
+        basis = r_poly(a[tr], 2)  # learned from the internal training rows only
+        knn = KNeighborsRegressor(n_neighbors=3, algorithm="brute")
+        pred = knn.fit(np.c_[basis, b[tr]], y[tr]).predict(np.c_[carry(a[tr], basis, a[te]), b[te]])
+        want.append(np.sqrt(np.mean((y[te] - pred) ** 2)))
+    assert got == pytest.approx(np.mean(want), rel=1e-9)
+
+
+def test_leanfits_own_functions_apply_to_new_data_too(df: pd.DataFrame) -> None:
+    res = lf.train("y ~ sqrt(b) + abs(a)", data=df, method="lm", control=lf.Control("none"))
+    new = pd.DataFrame({"a": [-1.0, 0.5], "b": [1.2, 2.9]})
+    X = np.c_[np.sqrt(df.b), np.abs(df.a)]
+    want = _lm_by_hand(X, df.y.to_numpy(), np.c_[np.sqrt(new.b), np.abs(new.a)])
+    np.testing.assert_allclose(np.asarray(res.predict(new), dtype=float), want, atol=1e-9)

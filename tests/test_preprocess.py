@@ -33,7 +33,8 @@ X = np.array(
 def test_step_order_constant() -> None:
     # caret's ?preProcess order, with dummy encoding first
     assert STEP_ORDER == (
-        "dummy", "zv", "nzv", "corr", "box_cox", "yeo_johnson", "expo_trans", "center", "scale",
+        "other", "target_encode", "dummy", "zv", "nzv", "corr", "winsorize", "discretize",
+        "box_cox", "yeo_johnson", "expo_trans", "center", "scale",
         "range", "knn_impute", "bag_impute", "median_impute", "pca", "ica", "spatial_sign",
     )  # fmt: skip
     pp = PreProcess(["medianImpute", "range", "scale", "center", "zv", "scale"])
@@ -43,7 +44,8 @@ def test_step_order_constant() -> None:
         + ["YeoJohnson", "BoxCox", "corr", "nzv", "zv", "dummy"],
         n_comp=2,
     )
-    assert every.steps == tuple(s for s in STEP_ORDER if s not in ("knn_impute", "bag_impute"))
+    new_steps = ("knn_impute", "bag_impute", "other", "target_encode", "winsorize", "discretize")
+    assert every.steps == tuple(s for s in STEP_ORDER if s not in new_steps)
     snake = PreProcess(["spatial_sign", "box_cox", "yeo_johnson", "expo_trans", "knn_impute"])
     assert snake.steps == ("box_cox", "yeo_johnson", "expo_trans", "knn_impute", "spatial_sign")
 

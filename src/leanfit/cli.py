@@ -22,6 +22,8 @@ Examples:
   leanfit report --run sonar-seed          the report of stored runs, refitting nothing
   leanfit distill examples/distill_letter.yaml
                                            distil a tuned LightGBM into a small network
+  leanfit compress examples/compress_sonar.yaml
+                                           the smallest model within 1 point of the best
   leanfit leaderboard examples/leaderboard_sonar.yaml
                                            rank many methods on the same resamples
   leanfit models                           list the models and their engines
@@ -30,6 +32,9 @@ Examples:
   leanfit predict model.lfb new.parquet -o scored.parquet
                                            score a file in chunks, rejects kept aside
   leanfit serve model.lfb --port 8000      serve it over HTTP (POST /predict, /metrics)
+  leanfit retrain examples/sonar.yaml --data new.csv --bundle model.lfb
+                                           retrain the champion on new data; promote it
+                                           only if it is not worse (old bundle kept)
 """
 
 
@@ -120,6 +125,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     dist.add_argument("config", help="path to the distillation YAML")
     dist.add_argument("--store", default=None, help="store URL for a teacher given as a stored run")
+    comp = sub.add_parser(
+        "compress",
+        help="compress a model (tuned here or a stored run): the smallest or fastest within a "
+        "tolerance",
+        description="Read a compression config (YAML: data, split, model — tuned here or a "
+        "stored run — tolerance, objective, techniques, options), check every setting, then "
+        "tune or restore the model, make its compressed candidates (students of several sizes, "
+        "int8 dynamic / static and fp16 forms of network graphs, and any other technique that "
+        "applies), measure every one the same way on the test rows (metric, fidelity to the "
+        "original, ONNX size, one-thread single-row p50/p99 latency and batch rows/s), print "
+        "the table with the Pareto front and the chosen candidate (the smallest, or fastest, "
+        "within the tolerance of the best metric), and write compression.csv, front.png and "
+        "report.html to the config's output folder and the chosen model to -o. "
+        "See examples/compress_sonar.yaml.",
+    )
+    comp.add_argument("config", help="path to the compression YAML")
+    comp.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help="file for the chosen model: .onnx (the graph) or .lfb (a bundle, raw columns in); "
+        "default <config output>/chosen.onnx",
+    )
+    comp.add_argument("--store", default=None, help="store URL for a model given as a stored run")
     board = sub.add_parser(
         "leaderboard",
         help="tune many methods on the same resamples and rank them (within a time budget)",
@@ -146,6 +175,7 @@ def _parser() -> argparse.ArgumentParser:
     _monitor_parser(sub)
     _ship_parsers(sub)
     _serve_parser(sub)
+    _retrain_parser(sub)
     return p
 
 
@@ -607,12 +637,70 @@ def _run_failure(e: Exception, args: argparse.Namespace) -> str | None:
     url = _display(getattr(args, "store", None) or os.environ.get("LEANFIT_STORE") or DEFAULT_URL)
     lines = str(getattr(e, "orig", None) or e).strip().splitlines()
     reason = lines[0] if lines else type(e).__name__
-    if args.command in ("run", "report", "distill"):
+    if args.command in ("run", "report", "distill", "compress", "retrain"):
         return (
             f"lost the experiment store {url} mid-run ({reason}); the task results stored so far "
             "are kept: run the same command again to resume"
         )
     return f"the experiment store {url} failed: {reason}"
+
+
+# --- leanfit retrain ------------------------------------------------------------------------
+
+
+def _retrain_parser(sub: Any) -> None:
+    """The ``retrain`` sub-command."""
+    ret = sub.add_parser(
+        "retrain",
+        help="retrain a stored experiment's champion on new data; promote it if not worse",
+        description="Re-run the stored experiment's champion (its best fit, or --fit NAME, or "
+        "the challenger a previous retrain promoted) on new data, with the champion's "
+        "parameters (or tuned again with --tune); score the champion as it stands and the "
+        "challenger refitted per resample on the same resamples of the new data, with paired "
+        "t-tests; promote the challenger's bundle only if its mean metric is not worse by "
+        "--margin (the replaced bundle is kept as <stem>.v1.lfb, .v2.lfb, ...). New data whose "
+        "columns do not match the champion's schema is refused before any fit. The decision "
+        "and its numbers go into the store (`renewal` artifact of the challenger's run).",
+    )
+    ret.add_argument("config", help="the experiment YAML the champion was run from")
+    ret.add_argument("--data", required=True, help="the new rows: a CSV file")
+    ret.add_argument("--fit", default=None, help="the champion's fit name (default: the best)")
+    ret.add_argument(
+        "--tune", action="store_true", help="tune again (default: the champion's parameters)"
+    )
+    ret.add_argument(
+        "--margin",
+        type=float,
+        default=0.0,
+        help="how much worse (in the metric's units) the challenger may be and still be "
+        "promoted (default 0)",
+    )
+    ret.add_argument(
+        "--bundle",
+        default=None,
+        help="the bundle file holding the current model (default <output or .>/<name>.lfb)",
+    )
+    ret.add_argument("--report", default=None, help="write an HTML report of the decision")
+    ret.add_argument("--store", default=None, help="store URL (default as for `run`)")
+    ret.add_argument("-j", "--n-jobs", type=int, default=None, help="worker processes")
+
+
+def _retrain(args: argparse.Namespace) -> int:
+    """``leanfit retrain CONFIG --data new.csv``: the renewal's decision, printed."""
+    from .renewal import retrain
+
+    retrain(
+        args.config,
+        args.data,
+        store=args.store,
+        fit=args.fit,
+        tune=args.tune,
+        margin=args.margin,
+        bundle=args.bundle,
+        report=args.report,
+        n_jobs=args.n_jobs,
+    )
+    return 0
 
 
 # --- leanfit monitor ------------------------------------------------------------------------
@@ -767,6 +855,12 @@ def _main(argv: list[str] | None) -> int:
 
             run_distill_config(args.config, store=args.store)
             return 0
+        if args.command == "compress":
+            from .compress_config import run_compress_config
+
+            state.update(dest=args.output, running=True)
+            run_compress_config(args.config, store=args.store, model_path=args.output)
+            return 0
         if args.command == "leaderboard":
             from .leaderboard_config import run_leaderboard_config
 
@@ -782,6 +876,9 @@ def _main(argv: list[str] | None) -> int:
             return _serve(args)
         if args.command == "monitor":
             return _monitor(args)
+        if args.command == "retrain":
+            state.update(dest=args.bundle or args.report, running=False)
+            return _retrain(args)
         if args.command in ("bundle", "predict"):
             state.update(dest=args.output)
             return _bundle(args) if args.command == "bundle" else _predict(args, state)

@@ -31,7 +31,14 @@ METHODS = (
 )
 # caret's adaptive resampling (racing): the resampling of the plain method, with futility stops.
 ADAPTIVE = {"adaptive_cv": "cv", "adaptive_boot": "boot", "adaptive_lgocv": "lgocv"}
-ADAPTIVE_DEFAULTS: dict[str, Any] = {"min": 5, "alpha": 0.05, "method": "gls", "complete": True}
+ADAPTIVE_DEFAULTS: dict[str, Any] = {
+    "min": 5,
+    "alpha": 0.05,
+    "method": "gls",
+    "complete": True,
+    "eta": 3,
+}
+RACING_RULES = ("gls", "BT", "halving")
 SAMPLING = ("down", "up", "smote")
 _ALIASES = {"LOOCV": "loocv", "LGOCV": "lgocv", "optimism.boot": "optimism_boot"}
 SELECTIONS = ("best", "one_se", "oneSE", "tolerance")
@@ -52,8 +59,11 @@ class Control:
     adaptive: settings of the adaptive methods (caret's ``adaptive`` list): ``min`` resamples
         every candidate gets (default 5), ``alpha`` of the one-sided futility test (0.05),
         ``method`` "gls" (a linear model of the metric on candidate with resamples as blocks;
-        each candidate against the current best) or "BT" (Bradley-Terry on win/loss counts),
-        ``complete`` (True: the last survivor gets every remaining resample).
+        each candidate against the current best), "BT" (Bradley-Terry on win/loss counts) or
+        "halving" (successive halving: rungs of ``min`` resamples, after each rung only the
+        best ``ceil(n / eta)`` of the n candidates still racing go on; ``alpha`` unused),
+        ``complete`` (True: the last survivor gets every remaining resample), ``eta`` (halving's
+        reduction factor, > 1, default 3).
     number: folds (cv, repeatedcv, group_cv; default 10) or resamples (boot*, lgocv; default 25).
     repeats: repetitions of k-fold for "repeatedcv". Caret's trap: leaving it unset in caret
         silently gives ONE repeat, so "repeatedcv" equals "cv". leanfit keeps that default for
@@ -86,6 +96,10 @@ class Control:
         when no scheduler is given (needs the ``dask`` extra). Results are the same either way.
     sampling: class-imbalance sampling "down", "up" or "smote", applied to each resample's
         training rows only (after pre-processing, never to held-out rows) and to the final fit.
+    duplicates: "keep" (default) or "drop": rows repeating an earlier row (predictors and
+        outcome) are dropped from each resample's training rows (and from the final fit's rows)
+        before pre-processing; held-out rows are never dropped. train() always warns with the
+        count of repeated rows and of repeated predictors with conflicting outcomes.
     """
 
     method: str = "boot"
@@ -109,6 +123,7 @@ class Control:
     verbose: bool = False
     n_jobs: int = 1
     sampling: str | None = None
+    duplicates: str = "keep"
     executor: str = "local"
     scheduler: str | None = None
     adaptive: Mapping[str, Any] | None = None
@@ -187,6 +202,11 @@ class Control:
             raise ValueError(
                 f"Control(sampling={self.sampling!r}) is not one of {list(SAMPLING)} or None"
             )
+        if self.duplicates not in ("keep", "drop"):
+            raise ValueError(
+                f"Control(duplicates={self.duplicates!r}) must be 'keep' (fit on every row) or "
+                "'drop' (drop repeated rows from each resample's training rows)"
+            )
         if self.executor not in ("local", "processes", "dask"):
             raise ValueError(
                 f"Control(executor={self.executor!r}) must be 'local', 'processes' or 'dask'"
@@ -217,9 +237,21 @@ class Control:
             raise ValueError(
                 f"Control(adaptive={{'alpha': {alpha!r}}}) must be strictly between 0 and 1"
             )
-        if out["method"] not in ("gls", "BT"):
+        if out["method"] not in RACING_RULES:
             raise ValueError(
-                f"Control(adaptive={{'method': {out['method']!r}}}) must be 'gls' or 'BT'"
+                f"Control(adaptive={{'method': {out['method']!r}}}) must be 'gls', 'BT' or "
+                "'halving'"
+            )
+        eta = out["eta"]
+        if isinstance(eta, bool) or not isinstance(eta, int | float) or not eta > 1:
+            raise ValueError(
+                f"Control(adaptive={{'eta': {eta!r}}}) must be a number > 1 (halving keeps the "
+                "best 1/eta of the candidates after each rung)"
+            )
+        if "eta" in given and out["method"] != "halving":
+            raise ValueError(
+                f"Control(adaptive={{'eta': {eta!r}}}) is for method='halving', not "
+                f"method={out['method']!r}"
             )
         if not isinstance(out["complete"], bool):
             raise ValueError(
@@ -291,9 +323,9 @@ class Control:
         k, r = self.folds, self.repeats or 1
         if self.adaptive is not None:
             a = self.adaptive
+            test = f"alpha {a['alpha']}" if a["method"] != "halving" else f"eta {a['eta']}"
             racing = (
-                f"; min {a['min']}, alpha {a['alpha']}, {a['method']}"
-                f"{', complete' if a['complete'] else ''}"
+                f"; min {a['min']}, {test}, {a['method']}{', complete' if a['complete'] else ''}"
             )
             plain = dataclasses.replace(self, method=self.base_method, adaptive=None)
             return f"{plain.describe()} with adaptive resampling ({racing[2:]})"

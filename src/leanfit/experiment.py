@@ -176,6 +176,7 @@ def parse_experiment(
     allow_large: bool | None = None,
     seed: int | None = None,
     store: Store | None = None,
+    frame: pd.DataFrame | None = None,
 ) -> Experiment:
     """Validate a config's ``text`` (read from ``path``: data paths are relative to its folder)
     and plan its fits — only those named in ``only`` when given (a stored run's re-plan).
@@ -184,7 +185,8 @@ def parse_experiment(
 
     A partition or fit without a seed gets one experiment seed: ``seed`` when given (a stored
     run's), else the one stored with this experiment's runs in ``store``, else a fresh draw
-    (kept with the runs, so the next run of the experiment resumes instead of differing)."""
+    (kept with the runs, so the next run of the experiment resumes instead of differing).
+    ``frame``: the data to use instead of the config's ``data`` (a retrain's new rows)."""
     from .configfile import parse_yaml_mapping
     from .frame import check_task, parse_formula, target_for_task
     from .splits import partition
@@ -216,7 +218,7 @@ def parse_experiment(
     note = None
     if seedless and seed is None:
         seed, note = _experiment_seed(store, name, seedless)
-    data = load_data(cfg["data"], path.parent)
+    data = frame if frame is not None else load_data(cfg["data"], path.parent)
     target, _ = parse_formula(cfg["formula"], list(map(str, data.columns)))
     try:  # the experiment's task: every fit's unless it names its own, and the partition's
         task = check_task(cfg.get("task"))
@@ -274,7 +276,7 @@ def parse_experiment(
         "kind": "experiment",
         "config": text,
         "config_path": str(path.resolve()),
-        "data_source": data_path(cfg["data"], path.parent),
+        "data_source": "<DataFrame>" if frame is not None else data_path(cfg["data"], path.parent),
         "training_rows": len(training),
         "held_out": None if testing is None else len(testing),
     }

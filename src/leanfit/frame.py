@@ -46,9 +46,17 @@ class Encoder:
     # An R formula beyond names, '.', '+' and '-' (interactions, poly, log, I, C, - 1): its
     # fitted spec builds the matrix; ``categorical`` then lists the factor columns it reads.
     formula: FormulaSpec | None = None
+    # Factor columns whose levels unseen in training the fit's pre-processing maps (the
+    # ``other`` level, or target_encode's training mean): transform(mark_unseen=True) passes
+    # them on with the row's dummy block all +inf, the mark PreProcess reads as "unseen level".
+    # Anything else reading the model matrix (a distilled student, a bundle) still refuses them.
+    unseen: tuple[str, ...] = ()
 
-    def transform(self, data: Any) -> np.ndarray:
-        """Encode new data (a DataFrame with the training predictor columns, or an array)."""
+    def transform(self, data: Any, *, mark_unseen: bool = False) -> np.ndarray:
+        """Encode new data (a DataFrame with the training predictor columns, or an array).
+
+        ``mark_unseen``: for a fit whose pre-processing maps unseen levels (the columns in
+        ``unseen``), mark them (+inf) instead of refusing them; only such a fit may ask."""
         data = to_pandas(data)
         if not isinstance(data, pd.DataFrame):
             arr = np.asarray(data, dtype=float)
@@ -72,7 +80,9 @@ class Encoder:
         for col in self.columns:
             s = data[col]
             if col in cats:
-                parts.append(_dummies(s, col, cats[col], strict=True))
+                parts.append(
+                    _dummies(s, col, cats[col], strict=not (mark_unseen and col in self.unseen))
+                )
             else:
                 parts.append(_numeric(s, col)[:, None])
         return np.hstack(parts) if parts else np.empty((len(data), 0))
@@ -182,6 +192,8 @@ def _dummies(s: pd.Series, name: str, levels: tuple[str, ...], strict: bool) -> 
     for j, lev in enumerate(levels[1:]):
         out[:, j] = arr == lev
     out[pd.isna(values).to_numpy()] = np.nan
+    if unknown:  # lenient: marked for the pre-processing that maps unseen levels
+        out[values.isin(list(unknown)).fillna(False).to_numpy(dtype=bool)] = np.inf
     return out
 
 
@@ -309,8 +321,9 @@ class Dataset:
     encoder: Encoder
     target: str
     weights: np.ndarray | None = None
-    # The predictor columns as given, kept only when a formula has stateful terms (poly,
-    # center, scale): each resample refits the formula on its own training rows from these.
+    # The predictor columns as given, kept for an R formula beyond names, '.', '+' and '-': a
+    # formula with stateful terms (poly, center, scale) is refitted on each resample's training
+    # rows from these, and a bundle keeps them as its raw columns (they cannot be decoded).
     frame: pd.DataFrame | None = None
 
     @property
@@ -444,7 +457,7 @@ def _formula_dataset(formula: str, data: pd.DataFrame, weights: Any, task: str |
     X = spec.matrix(frame)
     _check_finite(X, encoder.feature_names)
     w = _check_weights(weights, len(yv))
-    raw = frame.reset_index(drop=True) if spec.stateful else None
+    raw = frame.reset_index(drop=True)
     return Dataset(
         X=X, y=yv, mode=mode, levels=levels, encoder=encoder, target=target, weights=w, frame=raw
     )

@@ -3,8 +3,20 @@
 Steps are always applied in caret's documented fixed order, whatever order they were listed in
 (``?preProcess``; see ``STEP_ORDER``)::
 
-    dummy -> zv -> nzv -> corr -> BoxCox -> YeoJohnson -> expoTrans -> center -> scale -> range
+    other -> target_encode -> dummy -> zv -> nzv -> corr -> winsorize -> discretize -> BoxCox
+          -> YeoJohnson -> expoTrans -> center -> scale -> range
           -> knnImpute / bagImpute / medianImpute -> pca -> ica -> spatialSign
+
+``other`` and ``target_encode`` (not caret's; recipes' step_other and scikit-learn's
+TargetEncoder) read factor columns, so they come before ``dummy``: raw factor columns of a
+DataFrame, or, inside train(), the dummy blocks frame.Encoder built (``for_training``).
+``other`` groups levels rarer than ``other_threshold`` in the training rows, and levels never
+seen, as ``other_level``. ``target_encode`` needs the outcome (``fit(X, y)``); ``fit_transform``
+gives the training rows cross-fitted encodings (``encode_folds`` inner folds), ``transform`` the
+all-training-rows encodings (unseen levels: the training mean). ``winsorize`` (caps at the
+``limits`` quantiles) and ``discretize`` (``bins`` of ``strategy`` quantile/uniform) act on the
+columns the filters keep, before the power transformations, and leave columns with at most two
+distinct values alone. The statistics live in ``leanfit.encodings``.
 
 Every statistic is learned on the rows given to ``fit`` only (NaN-aware: missing values are
 ignored) and reused unchanged by ``transform``, so a transform fitted inside a resample never
@@ -35,6 +47,7 @@ Where leanfit differs from caret (on purpose, each noted at its step):
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
 from collections.abc import Callable, Sequence
@@ -43,14 +56,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import encodings as enc
+
 __all__ = ["STEP_ORDER", "PreProcess"]
 
 #: The order in which steps are applied (caret's), regardless of how they are listed.
 STEP_ORDER: tuple[str, ...] = (
+    "other",
+    "target_encode",
     "dummy",
     "zv",
     "nzv",
     "corr",
+    "winsorize",
+    "discretize",
     "box_cox",
     "yeo_johnson",
     "expo_trans",
@@ -67,6 +86,11 @@ STEP_ORDER: tuple[str, ...] = (
 
 #: Accepted spellings (caret's names and snake_case aliases) -> canonical step name.
 _ALIASES: dict[str, str] = {
+    "other": "other",
+    "target_encode": "target_encode",
+    "targetEncode": "target_encode",
+    "winsorize": "winsorize",
+    "discretize": "discretize",
     "dummy": "dummy",
     "zv": "zv",
     "nzv": "nzv",
@@ -93,6 +117,8 @@ _ALIASES: dict[str, str] = {
 }
 
 _IMPUTERS = ("knn_impute", "bag_impute", "median_impute")
+_FACTOR_STEPS = ("other", "target_encode")  # they read factor columns, before dummy
+_STRATEGIES = ("quantile", "uniform")
 _NEED_STANDARDIZED = ("knn_impute", "pca", "ica", "spatial_sign")
 _NUM_UNIQUE = 3  # caret's numUnique: fewer distinct values -> no power transformation
 _BC_GRID = -2.0 + 0.1 * np.arange(41)  # MASS::boxcox's default lambda = seq(-2, 2, 1/10)
@@ -477,6 +503,70 @@ def _name_list(names: Sequence[Any], limit: int = 10) -> str:
     return shown or "none"
 
 
+def _check_cleaning_options(
+    other_threshold: float,
+    other_level: str,
+    encode_min_levels: int,
+    smooth: float | str,
+    encode_folds: int,
+    limits: tuple[float, float],
+    bins: int,
+    strategy: str,
+) -> None:
+    """Clear errors for the options of other, target_encode, winsorize and discretize."""
+    if not (isinstance(other_threshold, int | float) and other_threshold > 0):
+        raise ValueError(
+            f"other_threshold must be a fraction in (0, 1) or a count >= 1, got {other_threshold!r}"
+        )
+    if not isinstance(other_level, str) or not other_level:
+        raise ValueError(f"other_level must be a non-empty string, got {other_level!r}")
+    if not isinstance(encode_min_levels, int | np.integer) or encode_min_levels < 0:
+        raise ValueError(f"encode_min_levels must be an integer >= 0, got {encode_min_levels!r}")
+    if not (smooth == "auto" or (isinstance(smooth, int | float) and smooth >= 0)):
+        raise ValueError(f"smooth must be 'auto' or a number >= 0, got {smooth!r}")
+    if not isinstance(encode_folds, int | np.integer) or encode_folds < 2:
+        raise ValueError(f"encode_folds must be an integer >= 2, got {encode_folds!r}")
+    ok = (
+        isinstance(limits, tuple | list)
+        and len(limits) == 2
+        and all(isinstance(v, int | float) for v in limits)
+        and 0 <= limits[0] < limits[1] <= 1
+    )
+    if not ok:
+        raise ValueError(
+            f"limits must be two quantiles (low, high) with 0 <= low < high <= 1, got {limits!r}"
+        )
+    if not isinstance(bins, int | np.integer) or bins < 2:
+        raise ValueError(f"bins must be an integer >= 2, got {bins!r}")
+    if strategy not in _STRATEGIES:
+        raise ValueError(f"strategy must be one of {list(_STRATEGIES)}, got {strategy!r}")
+
+
+def _column_list(columns: Sequence[str] | str | None, what: str) -> tuple[str, ...] | None:
+    """A column option as a tuple of names (one name may be given as a string)."""
+    if columns is None:
+        return None
+    if isinstance(columns, str):
+        return (columns,)
+    out = tuple(columns)
+    if not out or not all(isinstance(c, str) for c in out):
+        raise ValueError(f"{what} must be column names (a non-empty list of strings) or None")
+    return out
+
+
+def _same_values(s: pd.Series, y: Any) -> bool:
+    """Whether a column holds exactly the outcome's values (the target passed as a predictor)."""
+    yv = y.to_numpy() if isinstance(y, pd.Series) else np.asarray(y)
+    return len(yv) == len(s) and bool((s.astype("string").to_numpy() == yv.astype(str)).all())
+
+
+def _like(out: Any, X: Any) -> Any:
+    """``out`` as an array when the input was not a DataFrame."""
+    return (
+        out.to_numpy() if isinstance(out, pd.DataFrame) and not isinstance(X, pd.DataFrame) else out
+    )
+
+
 # ---------------------------------------------------------------------------- the class
 
 
@@ -485,7 +575,11 @@ class PreProcess:
 
     Steps (caret's name or the snake_case alias): ``dummy``, ``zv``, ``nzv``, ``corr``,
     ``BoxCox``, ``YeoJohnson``, ``expoTrans``, ``center``, ``scale``, ``range``, ``knnImpute``,
-    ``bagImpute``, ``medianImpute``, ``pca``, ``ica``, ``spatialSign``. Keywords are caret's
+    ``bagImpute``, ``medianImpute``, ``pca``, ``ica``, ``spatialSign``, and before them
+    ``other`` and ``target_encode``, after the filters ``winsorize`` and ``discretize`` (options
+    ``other_threshold``, ``other_columns``, ``other_level``, ``encode_columns``,
+    ``encode_min_levels``, ``smooth``, ``encode_folds``, ``limits``, ``bins``, ``strategy``;
+    see the module docstring). Keywords are caret's
     arguments in snake_case: ``thresh`` (PCA variance to keep), ``pca_comp`` (PCA component
     count, overrides thresh), ``n_comp`` (ICA components, required by ``ica``), ``k``
     (knnImpute neighbours), ``freq_cut``/``unique_cut`` (nzv), ``cutoff`` (corr), ``fudge``
@@ -500,6 +594,10 @@ class PreProcess:
     ``pca_variance_`` (proportion of variance of every component), ``n_components_``,
     ``ica_mean_``/``ica_unmixing_``, ``output_names_``; unused ones are None. ``scale_`` holds
     1.0 for columns whose sd is 0 or undefined; later statistics are on the transformed scale.
+    Encoding and cleaning steps: ``other_grouped_`` (factor -> kept levels + other_level),
+    ``te_`` (factor -> (levels, encodings [levels x m], training mean, output names)),
+    ``winsor_lo_``/``winsor_hi_`` (per kept column, NaN = left alone), ``bin_edges_`` (per kept
+    column, None = left alone).
     """
 
     def __init__(
@@ -516,9 +614,43 @@ class PreProcess:
         fudge: float = 0.2,
         seed: int | None = None,
         dummy_full_rank: bool = True,
+        other_threshold: float = 0.05,
+        other_columns: Sequence[str] | None = None,
+        other_level: str = "other",
+        encode_columns: Sequence[str] | None = None,
+        encode_min_levels: int = 10,
+        smooth: float | str = "auto",
+        encode_folds: int = 5,
+        limits: tuple[float, float] = (0.01, 0.99),
+        bins: int = 5,
+        strategy: str = "quantile",
     ) -> None:
         """Validate the step names and options now, so a mistake fails before any fitting."""
         self.steps: tuple[str, ...] = _canonical_steps(steps)
+        _check_cleaning_options(
+            other_threshold,
+            other_level,
+            encode_min_levels,
+            smooth,
+            encode_folds,
+            limits,
+            bins,
+            strategy,
+        )
+        self.other_threshold = float(other_threshold)
+        self.other_columns = _column_list(other_columns, "other_columns")
+        self.other_level = str(other_level)
+        self.encode_columns = _column_list(encode_columns, "encode_columns")
+        self.encode_min_levels = int(encode_min_levels)
+        self.smooth: float | str = smooth if isinstance(smooth, str) else float(smooth)
+        self.encode_folds = int(encode_folds)
+        self.limits = (float(limits[0]), float(limits[1]))
+        self.bins = int(bins)
+        self.strategy = str(strategy)
+        # Set by for_training(): factors that arrive dummy-encoded, the outcome and its name.
+        self.factors: dict[str, tuple[str, ...]] | None = None
+        self.outcome_levels: tuple[str, ...] | None = None
+        self.target: str | None = None
         imputers = [s for s in self.steps if s in _IMPUTERS]
         if len(imputers) > 1:
             raise ValueError(f"steps: pick a single imputation method, not {imputers}")
@@ -550,6 +682,206 @@ class PreProcess:
     def __repr__(self) -> str:
         """Show the canonical, ordered steps."""
         return f"PreProcess(steps={list(self.steps)!r})"
+
+    # ------------------------------------------------------------------ factor steps
+
+    @property
+    def _factor_stage(self) -> bool:
+        """Whether a step reads factor columns (other, target_encode)."""
+        return any(s in self._run for s in _FACTOR_STEPS)
+
+    def for_training(
+        self,
+        factors: Sequence[tuple[str, tuple[str, ...]]],
+        columns: Sequence[str],
+        target: str,
+        outcome_levels: Sequence[str] = (),
+    ) -> PreProcess:
+        """A copy ready for train(): its factor columns arrive as the treatment-coded dummy
+        blocks frame.Encoder builds (column + level), ``columns`` are the predictors,
+        ``outcome_levels`` the classes (empty for regression). Column options are checked now,
+        before any resample is fitted."""
+        pp = copy.deepcopy(self)
+        pp.factors = {str(c): tuple(lv) for c, lv in factors}
+        pp.outcome_levels = tuple(outcome_levels)
+        pp.target = str(target)
+        if pp._factor_stage:
+            pp._check_factor_columns(list(pp.factors), [str(c) for c in columns])
+        return pp
+
+    def _check_factor_columns(
+        self, factors: list[str], columns: list[str], X: Any = None, y: Any = None
+    ) -> None:
+        """Columns named for other/target_encode must be factor predictors, not the target."""
+        named = (("other", self.other_columns), ("target_encode", self.encode_columns))
+        for step, wanted in named:
+            if step not in self._run or wanted is None:
+                continue
+            for c in wanted:
+                is_target = c == self.target or (isinstance(y, pd.Series) and c == y.name)
+                if not is_target and X is not None and y is not None and c in X.columns:
+                    is_target = _same_values(X[c], y)
+                if is_target:
+                    raise ValueError(
+                        f"{step}: column {c!r} is the target itself; encoding the outcome "
+                        "would hand the model its answer: name predictor columns only"
+                    )
+                if c not in columns:
+                    raise ValueError(
+                        f"{step}: column {c!r} is not a predictor column (factor columns: "
+                        f"{factors[:20]})"
+                    )
+                if c not in factors:
+                    raise ValueError(
+                        f"{step}: column {c!r} is not a factor (it is numeric); {step} works "
+                        f"on factor columns: {factors[:20]}"
+                    )
+
+    def _stage_sources(self, X: pd.DataFrame) -> dict[str, tuple[tuple[str, ...], ...]]:
+        """Factor name -> (its dummy block's columns (empty: a raw column), its levels)."""
+        names = [str(c) for c in X.columns]
+        out: dict[str, tuple[tuple[str, ...], ...]] = {}
+        if self.factors is not None:
+            for c, levels in self.factors.items():
+                block = tuple(f"{c}{lev}" for lev in levels[1:])
+                if block and all(b in names for b in block):
+                    out[c] = (block, levels)
+            return out
+        for pos, c in enumerate(names):
+            s = X.iloc[:, pos]
+            if not _is_numeric(s.dtype):
+                out[c] = ((), _factor_levels(s))
+        return out
+
+    @staticmethod
+    def _stage_values(X: pd.DataFrame, c: str, source: tuple[tuple[str, ...], ...]) -> np.ndarray:
+        """One factor's values as level strings (None: missing; enc.UNSEEN: an unseen level)."""
+        block, levels = source
+        if block:
+            arr = X[list(block)].to_numpy(dtype=np.float64, na_value=np.nan)
+            return enc.block_values(arr, levels)
+        return enc.factor_values(X[c])
+
+    def _outcome(self, y: Any) -> tuple[np.ndarray, str, tuple[str, ...]]:
+        """The outcome for target encoding: values, sklearn's target_type, class names."""
+        if y is None:
+            raise ValueError("target_encode needs the outcome: fit(X, y)")
+        if self.outcome_levels is not None:  # train(): class codes, or numbers to regress
+            levels = self.outcome_levels
+            kind = "continuous" if not levels else "binary" if len(levels) == 2 else "multiclass"
+            return np.asarray(y), kind, levels
+        s = y if isinstance(y, pd.Series) else pd.Series(np.asarray(y))
+        if _is_numeric(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            return s.to_numpy(dtype=np.float64), "continuous", ()
+        levels = _factor_levels(s.astype("string"))
+        codes = pd.Categorical(s.astype("string"), categories=list(levels)).codes
+        kind = "binary" if len(levels) == 2 else "multiclass"
+        return np.asarray(codes, dtype=np.int64), kind, levels
+
+    def _stage_fit(self, X: Any, y: Any) -> pd.DataFrame:
+        """Learn rare levels and target encodings; return these rows' output (cross-fitted)."""
+        if not isinstance(X, pd.DataFrame):
+            raise ValueError(
+                f"{'/'.join(s for s in _FACTOR_STEPS if s in self._run)}: X must be a DataFrame "
+                "with its factor columns"
+            )
+        if y is not None and len(y) != len(X):
+            raise ValueError(f"y has {len(y)} values, X has {len(X)} rows")
+        sources = self._stage_sources(X)
+        names = list(sources)
+        self._check_factor_columns(names, names + [str(c) for c in X.columns], X, y)
+        other = (self.other_columns or names) if "other" in self._run else []
+        if "target_encode" not in self._run:
+            te: list[str] = []
+        elif self.encode_columns is not None:
+            te = list(self.encode_columns)
+        else:
+            te = [c for c in names if len(sources[c][1]) > self.encode_min_levels]
+        self.stage_columns_: list[str] = [str(c) for c in X.columns]
+        self.stage_sources_ = {c: sources[c] for c in names if c in other or c in te}
+        vals = {c: self._stage_values(X, c, sources[c]) for c in self.stage_sources_}
+        self.other_grouped_: dict[str, tuple[str, ...]] = {}
+        for c in other:
+            levels = sources[c][1]
+            if self.other_level in levels:
+                raise ValueError(
+                    f"other: column {c!r} already has a level {self.other_level!r}; pass "
+                    "other_level= a name it does not use"
+                )
+            frequent = set(enc.fit_other(vals[c], self.other_threshold))
+            kept = tuple(lev for lev in levels if lev in frequent)
+            self.other_grouped_[c] = (*kept, self.other_level)
+            vals[c] = enc.apply_other(vals[c], kept, self.other_level)
+        self.te_: dict[str, tuple[Any, ...]] = {}
+        encoded: dict[str, np.ndarray] = {}
+        if te:
+            yv, kind, classes = self._outcome(y)
+            seed = 0 if self.seed is None else int(self.seed)
+            for c in te:
+                cats, table, mean, oof, seen = enc.fit_target_encoding(
+                    vals[c], yv, kind, self.smooth, self.encode_folds, seed
+                )
+                if table.shape[1] == 1:
+                    out_names: tuple[str, ...] = (c,)
+                else:
+                    out_names = tuple(f"{c}_{classes[int(k)]}" for k in seen)
+                self.te_[c] = (cats, table, mean, out_names)
+                encoded[c] = oof
+        return self._stage_output(X, vals, encoded)
+
+    def _stage_transform(self, X: Any) -> pd.DataFrame:
+        """New rows through the fitted factor steps (unseen levels: other / training mean)."""
+        if not isinstance(X, pd.DataFrame):
+            arr = np.asarray(X, dtype=np.float64)
+            if arr.ndim != 2 or arr.shape[1] != len(self.stage_columns_):
+                raise ValueError(
+                    f"X has shape {arr.shape}, PreProcess was fitted on "
+                    f"{len(self.stage_columns_)} columns"
+                )
+            X = pd.DataFrame(arr, columns=pd.Index(self.stage_columns_), copy=False)
+        missing = [c for c in self.stage_columns_ if c not in X.columns]
+        if missing:
+            raise ValueError(f"X is missing column(s) seen in fit: {missing}")
+        vals = {c: self._stage_values(X, c, src) for c, src in self.stage_sources_.items()}
+        for c, grouped in self.other_grouped_.items():
+            vals[c] = enc.apply_other(vals[c], grouped[:-1], self.other_level)
+        encoded = {
+            c: enc.apply_target_encoding(vals[c], cats, table, mean)
+            for c, (cats, table, mean, _) in self.te_.items()
+        }
+        return self._stage_output(X, vals, encoded)
+
+    def _stage_output(
+        self, X: pd.DataFrame, vals: dict[str, np.ndarray], encoded: dict[str, np.ndarray]
+    ) -> pd.DataFrame:
+        """X with each handled factor (raw column or dummy block) replaced, in place, by its
+        encodings or by its grouped levels (a categorical, or a new dummy block)."""
+        first: dict[str, str] = {}
+        skip: set[str] = set()
+        for c, (block, _) in self.stage_sources_.items():
+            cols = block or (c,)
+            first[cols[0]] = c
+            skip.update(cols[1:])
+        out: dict[str, Any] = {}
+        for col in self.stage_columns_:
+            if col in skip:
+                continue
+            owner = first.get(col)
+            if owner is None:
+                out[col] = X[col].to_numpy() if self.factors is not None else X[col]
+            elif owner in encoded:
+                for k, name in enumerate(self.te_[owner][3]):
+                    out[name] = encoded[owner][:, k]
+            else:
+                grouped, v = self.other_grouped_[owner], vals[owner]
+                if self.stage_sources_[owner][0]:
+                    gone = np.array([x is None for x in v], dtype=bool)
+                    for lev in grouped[1:]:
+                        dummy = (v == lev).astype(np.float64)
+                        out[f"{owner}{lev}"] = np.where(gone, np.nan, dummy)
+                else:
+                    out[owner] = pd.Categorical(v, categories=list(grouped))
+        return pd.DataFrame(out, index=X.index)
 
     # ------------------------------------------------------------------ encoding
 
@@ -651,7 +983,21 @@ class PreProcess:
     # ------------------------------------------------------------------ fitting
 
     def fit(self, X: Any, y: Any = None) -> PreProcess:
-        """Learn the column filters and every step's statistics from training rows (y unused)."""
+        """Learn every step's statistics from the training rows X (y: the outcome, which only
+        ``target_encode`` reads)."""
+        self._fit(X, y)
+        return self
+
+    def _fit(self, X: Any, y: Any) -> Any:
+        """Fit every step; return the factor steps' output for these rows (cross-fitted target
+        encodings: what later steps, and the model, learn from)."""
+        if self._factor_stage:
+            X = self._stage_fit(X, y)
+        self._fit_numeric(X)
+        return X
+
+    def _fit_numeric(self, X: Any) -> None:
+        """Learn the column filters and every numeric step's statistics from the rows X."""
         values, names = self._encode_fit(X)
         n_rows, n_cols = values.shape
         if n_rows == 0:
@@ -689,12 +1035,35 @@ class PreProcess:
             filters = [s for s in ("zv", "nzv", "corr") if s in run]
             raise ValueError(f"every column was removed by the filters ({', '.join(filters)})")
         Z = values[:, self.kept_]
+        self._fit_cleaning(Z, run)  # applies them to Z in place
         self._fit_transformations(Z, run)  # applies them to Z in place
         self._fit_scaling(Z, run)
         Z = self._apply_scaling(Z)
         self._fit_imputation(Z, run)
         self._fit_projection(Z, run)  # on the complete rows, before imputation (as caret)
-        return self
+
+    def _fit_cleaning(self, Z: np.ndarray, run: set[str]) -> None:
+        """Winsorizing caps, then discretization edges (on the capped values), in place."""
+        self.winsor_lo_: np.ndarray | None = None
+        self.winsor_hi_: np.ndarray | None = None
+        self.bin_edges_: list[np.ndarray | None] | None = None
+        if "winsorize" in run:
+            self.winsor_lo_, self.winsor_hi_ = enc.winsor_limits(Z, self.limits)
+        if "discretize" in run:
+            Z[:] = self._apply_cleaning(Z)  # capped first
+            self.bin_edges_ = enc.fit_bins(Z, self.bins, self.strategy)
+        Z[:] = self._apply_cleaning(Z)
+
+    def _apply_cleaning(self, Z: np.ndarray) -> np.ndarray:
+        """Cap at the fitted quantiles and replace values by their bin numbers (in place)."""
+        if self.winsor_lo_ is not None and self.winsor_hi_ is not None:
+            for w in np.flatnonzero(~np.isnan(self.winsor_lo_)).tolist():
+                Z[:, w] = np.clip(Z[:, w], self.winsor_lo_[w], self.winsor_hi_[w])
+        if self.bin_edges_ is not None:
+            for j, edges in enumerate(self.bin_edges_):
+                if edges is not None:
+                    Z[:, j] = enc.apply_bins(Z[:, j], edges)
+        return Z
 
     def _fit_transformations(self, Z: np.ndarray, run: set[str]) -> None:
         """Box-Cox, Yeo-Johnson and exponential lambdas, each on the previous one's output."""
@@ -976,9 +1345,20 @@ class PreProcess:
             raise RuntimeError("PreProcess is not fitted yet; call fit(X) first")
 
     def transform(self, X: Any) -> Any:
-        """Apply the fitted steps with the training statistics; DataFrame in -> DataFrame out."""
+        """Apply the fitted steps with the training statistics; DataFrame in -> DataFrame out.
+
+        ``target_encode`` gives new rows the encodings learned on all training rows (levels it
+        never saw: the training mean); ``other`` maps rare and unseen levels to ``other_level``.
+        """
         self._check_fitted()
+        Z = self._stage_transform(X) if self._factor_stage else X
+        return _like(self._transform_numeric(Z), X)
+
+    def _transform_numeric(self, X: Any) -> Any:
+        """The steps after the factor steps, on their output."""
         Z, index = self._select(X)
+        if self.winsor_lo_ is not None or self.bin_edges_ is not None:
+            Z = self._apply_cleaning(Z)
         Z = self._apply_transformations(Z)
         Z = self._apply_scaling(Z)
         if self.knn_data_ is not None:
@@ -1001,8 +1381,10 @@ class PreProcess:
         return Z
 
     def fit_transform(self, X: Any, y: Any = None) -> Any:
-        """Fit on X and return X transformed."""
-        return self.fit(X, y).transform(X)
+        """Fit on X and return X transformed, as the model should see its training rows: with
+        ``target_encode``, each row's encoding comes from the inner folds it is not in (so it
+        differs from ``fit(X, y).transform(X)``, which gives the all-rows encodings)."""
+        return _like(self._transform_numeric(self._fit(X, y)), X)
 
     # ------------------------------------------------------------------ reporting
 
@@ -1012,6 +1394,26 @@ class PreProcess:
             return f"not fitted (steps: {', '.join(self.steps) or 'none'})"
         k = len(self.kept_)
         parts = []
+        if getattr(self, "other_grouped_", None):
+            parts.append(
+                f"rare levels (< {self.other_threshold:g}) grouped as {self.other_level!r} in "
+                f"{_name_list(list(self.other_grouped_))}"
+            )
+        if self._factor_stage and self.te_:
+            parts.append(
+                f"target encoded {_name_list(list(self.te_))} (smooth {self.smooth}, "
+                f"{self.encode_folds} inner folds)"
+            )
+        if self._factor_stage and not (getattr(self, "other_grouped_", None) or self.te_):
+            steps = "/".join(s for s in _FACTOR_STEPS if s in self._run)
+            parts.append(f"{steps}: no factor column to encode")
+        if self.winsor_lo_ is not None:
+            n_w = int((~np.isnan(self.winsor_lo_)).sum())
+            lo, hi = self.limits
+            parts.append(f"winsorized at quantiles {lo:g} and {hi:g} ({n_w})")
+        if self.bin_edges_ is not None:
+            n_b = sum(e is not None for e in self.bin_edges_)
+            parts.append(f"discretized into {self.bins} {self.strategy} bins ({n_b})")
         if self.levels_:
             kind = "full rank" if self.dummy_full_rank else "one-hot"
             parts.append(f"dummy variables ({kind}) for {_name_list(list(self.levels_))}")

@@ -57,6 +57,26 @@ class Problem:
     maximize: bool
     names: tuple[str, ...]
     seed: int
+    # A formula with stateful terms (poly, center, scale) and the raw predictor columns: a
+    # selection job refits the formula on its resample's training rows (``on_rows``).
+    formula: Any = None
+    raw: Any = None
+
+    def on_rows(self, rows: np.ndarray) -> Problem:
+        """This problem with X rebuilt by the formula refitted on ``rows`` only (as train()
+        refits it per resample), so held-out rows never shape the terms; itself otherwise."""
+        from dataclasses import replace
+
+        if self.formula is None or self.raw is None:
+            return self
+        spec = self.formula.refit(self.raw.iloc[np.asarray(rows)])
+        if spec.feature_names != tuple(self.formula.feature_names):
+            raise ValueError(
+                f"formula '~ {self.formula.rhs}' gives columns {list(spec.feature_names)} on "
+                f"these training rows, not {list(self.formula.feature_names)} as on all rows "
+                "(a factor level missing from them?)"
+            )
+        return replace(self, X=spec.matrix(self.raw), formula=None, raw=None)
 
     @property
     def p(self) -> int:
@@ -155,6 +175,12 @@ def model_importance(
 ) -> np.ndarray | None:
     """The model's own importance per input column (None when it has none); columns a zero-variance
     filter removed before the fit get NaN."""
+    # other / target_encode rebuilt the columns: the model's are not the input's, so there is
+    # no own importance per input column (permutation importance, through the steps, is exact)
+    stage = getattr(pp, "stage_columns_", None)
+    names = getattr(pp, "feature_names_in_", None)
+    if stage is not None and (names is None or list(names) != list(stage)):
+        return None
     imp = model.importance(fitted, subs)
     if imp is None:
         return None
@@ -168,13 +194,20 @@ def model_importance(
     return imp
 
 
-def problem_of(src: Any, index: int, metric: str, maximize: bool) -> Problem:
-    """The Problem of candidate ``index`` of a TrainPlan or TrainResult (same attribute names)."""
+def problem_of(
+    src: Any, index: int, metric: str, maximize: bool, refit_formula: bool = False
+) -> Problem:
+    """The Problem of candidate ``index`` of a TrainPlan or TrainResult (same attribute names).
+    ``refit_formula``: the caller refits a stateful formula per resample (``Problem.on_rows``);
+    without it such a formula is refused."""
     from .models.base import CLASSIFICATION as CLS
     from .tuning.plan import fit_groups
 
     ds = src.dataset
-    if getattr(ds, "frame", None) is not None:  # poly/center/scale: refitted per resample only
+    formula = ds.encoder.formula
+    # poly/center/scale: refit per resample from the raw columns
+    stateful = getattr(ds, "frame", None) is not None and bool(getattr(formula, "stateful", False))
+    if stateful and not refit_formula:
         raise ValueError(
             f"formula '~ {ds.encoder.formula.rhs}' has stateful terms (poly, center, scale) "
             "that this tool would use as fitted on all rows, leaking held-out rows into them; "
@@ -198,6 +231,8 @@ def problem_of(src: Any, index: int, metric: str, maximize: bool) -> Problem:
         maximize=maximize,
         names=tuple(src.metric_names),
         seed=src.seed,
+        formula=ds.encoder.formula if stateful else None,
+        raw=ds.frame if stateful else None,
     )
 
 

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 COUNT = "Resamples"  # results column: resamples each candidate was scored on
+# results column of a racing run: the resamples a stopped candidate got (<NA>: raced to the end)
+STOPPED = "StoppedAfter"
 
 
 class IncompleteResamplesWarning(UserWarning):
@@ -83,7 +85,9 @@ def _describe(results: pd.DataFrame, i: int) -> str:
     params = [
         c
         for c in results.columns
-        if c != COUNT and f"{c}SD" not in cols and not (c.endswith("SD") and c[:-2] in cols)
+        if c not in (COUNT, STOPPED)
+        and f"{c}SD" not in cols
+        and not (c.endswith("SD") and c[:-2] in cols)
     ]
     row = results.iloc[[i]][params].to_dict("records")[0]  # plain Python values
     shown = ", ".join(f"{c}={v!r}" for c, v in row.items())

@@ -151,9 +151,9 @@ def save_bundle(
     seed: int = 0,
     explain: bool = False,
 ) -> Path:
-    """Write a fitted result (a ``TrainResult``, an ensemble from ``lf.ensemble`` or a distilled
-    student from ``distill``) to one bundle file (``.lfb``); returns its path. An ensemble is
-    bundled as its one ONNX graph (members plus combiner).
+    """Write a fitted result (a ``TrainResult``, an ensemble from ``lf.ensemble``, a distilled
+    student from ``distill`` or ``lf.compress``'s chosen model) to one bundle file (``.lfb``);
+    returns its path. An ensemble is bundled as its one ONNX graph (members plus combiner).
 
     ``data``: the raw training frame, when the reference sample should keep it exactly as given
     (by default the raw columns are decoded from the fit's own model matrix: the same values).
@@ -183,20 +183,25 @@ def save_bundle(
     elif hasattr(fit, "student") and hasattr(fit, "teacher") and hasattr(fit, "to_onnx"):
         parts, man, predictor = _from_distilled(fit)
         dataset = fit.teacher.dataset
+    elif hasattr(fit, "chosen") and hasattr(fit, "candidates") and hasattr(fit, "dataset"):
+        parts, man, predictor = _from_compressed(fit)
+        dataset = fit.dataset
     else:
         raise BundleError(
-            f"save_bundle() takes a TrainResult, an ensemble (lf.ensemble()'s result) or a "
-            f"distilled student (distill()'s result), got "
+            f"save_bundle() takes a TrainResult, an ensemble (lf.ensemble()'s result), a "
+            f"distilled student (distill()'s result) or a compression (compress()'s), got "
             f"{type(fit).__name__}"
         )
     encoder: Encoder = dataset.encoder
-    if encoder.formula is not None:
+    if encoder.formula is not None and man["kind"] != "train_result":
         raise BundleError(
-            f"this fit's formula '~ {encoder.formula.rhs}' builds terms (interactions, poly, "
-            "log, I(), C(), - 1) that a bundle cannot store yet; build those columns in the "
-            "DataFrame and train on a plain formula ('y ~ .') to bundle the fit"
+            f"this {man['kind']}'s formula '~ {encoder.formula.rhs}' builds terms (interactions, "
+            "poly, log, I(), C(), - 1) that its one ONNX graph cannot express; bundle its "
+            "members one by one, or train them on a plain formula ('y ~ .')"
         )
     raw = _raw_frame(dataset, data)
+    if encoder.formula is not None:
+        parts["formula.json"] = _formula_part(encoder, raw)
     schema = _schema(raw, encoder, man.pop("_handles_missing"))
     n = len(raw)
     take = np.arange(n)
@@ -214,6 +219,7 @@ def save_bundle(
             "columns": list(encoder.columns),
             "categorical": [[c, list(lv)] for c, lv in encoder.categorical],
             "feature_names": list(encoder.feature_names),
+            **({"formula": "formula.json"} if encoder.formula is not None else {}),
         },
         target=dataset.target,
         mode=mode,
@@ -282,7 +288,13 @@ def _from_train_result(fit: Any) -> tuple[dict[str, bytes], dict[str, Any], Any]
     notes = []
     graph = None
     export: Any = to_onnx  # raw_inputs= is a newer keyword: older exporters raise TypeError
-    for kw in ({"raw_inputs": True}, {}):
+    formula = fit.dataset.encoder.formula
+    if formula is not None:  # formulaic builds its terms in Python; a graph does not
+        notes.append(
+            f"formula '~ {formula.rhs}': its terms are built by formulaic (stored as JSON), "
+            "which an ONNX graph does not express; the Python fit is bundled"
+        )
+    for kw in ({"raw_inputs": True}, {}) if formula is None else ():
         try:
             graph = export(fit, **kw)
             if kw:  # float64 inputs: float32 would round values leanfit computes with
@@ -432,6 +444,43 @@ def _from_distilled(fit: Any) -> tuple[dict[str, bytes], dict[str, Any], Any]:
     return {"model.onnx": graph}, man, predictor
 
 
+def _from_compressed(fit: Any) -> tuple[dict[str, bytes], dict[str, Any], Any]:
+    """Parts, manifest entries and predictor for ``lf.compress``'s chosen candidate: its ONNX
+    graph on the model matrix (int8, fp16, a student...), predicting as it was measured."""
+    from ..tuning.persist import data_fingerprint
+
+    chosen = fit.chosen
+    if chosen is None or chosen.onnx is None:
+        why = "nothing was chosen" if chosen is None else f"{chosen.name!r} has no ONNX graph"
+        raise BundleError(f"cannot bundle this compression: {why}")
+    ds = fit.dataset
+    mode = ds.mode
+    row = fit.table.loc[fit.table["chosen"]].iloc[0]
+    model = fit.source.model
+    first = model.teacher.members[0] if hasattr(model, "teacher") else model
+    man: dict[str, Any] = {
+        "kind": "compressed",
+        "method": f"compressed ({chosen.technique}: {chosen.name})",
+        "engine": "onnxruntime",
+        "best_params": dict(chosen.settings),
+        "metrics": {
+            k: _num(row[k]) for k in (fit.metric, "fidelity", "size_bytes", "p50_us") if k in row
+        },
+        "probabilities": mode == CLASSIFICATION,
+        "fingerprint": data_fingerprint(cast("TrainPlan", first)),
+        "_handles_missing": False,
+    }
+
+    def predictor(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        X = np.asarray(ds.encoder.transform(frame), dtype=np.float32)
+        out = np.asarray(chosen.predict(X), dtype=float)
+        if mode == CLASSIFICATION:
+            return out.argmax(axis=1), out
+        return out.reshape(-1), None
+
+    return {"model.onnx": chosen.onnx}, man, predictor
+
+
 def _onnx_runner(
     graph: bytes, encoder: Encoder, mode: str, classes: Any, threads: int = 1
 ) -> OnnxRunner:
@@ -469,6 +518,14 @@ def _raw_frame(dataset: Any, data: pd.DataFrame | None) -> pd.DataFrame:
     """The raw training predictors: from ``data`` when given, else decoded from the model
     matrix (numeric columns as they are, dummy columns back to their factor level)."""
     encoder: Encoder = dataset.encoder
+    if encoder.formula is not None and data is None:
+        frame = getattr(dataset, "frame", None)
+        if frame is None or len(frame) != len(dataset.y):
+            raise BundleError(
+                f"a fit on the formula '~ {encoder.formula.rhs}' keeps only its model matrix, "
+                "from which the raw columns cannot be decoded; pass data= (the training frame)"
+            )
+        return frame[list(encoder.columns)].reset_index(drop=True)
     if data is not None:
         missing = [c for c in encoder.columns if c not in data.columns]
         if missing or len(data) != len(dataset.y):
@@ -498,6 +555,27 @@ def _raw_frame(dataset: Any, data: pd.DataFrame | None) -> pd.DataFrame:
             out[col] = X[:, j]
             j += 1
     return pd.DataFrame(out)
+
+
+def _formula_part(encoder: Encoder, raw: pd.DataFrame) -> bytes:
+    """The fitted formula as JSON (``formula.formula_state``), checked to rebuild a formula
+    that gives exactly the fit's model matrix on the reference rows."""
+    from ..formula import formula_from_state, formula_state
+
+    assert encoder.formula is not None
+    rhs = encoder.formula.rhs
+    try:
+        blob = json.dumps(formula_state(encoder.formula)).encode()
+        rebuilt = formula_from_state(json.loads(blob))
+        want, got = encoder.formula.matrix(raw), rebuilt.matrix(raw)
+    except ValueError as e:
+        raise BundleError(f"cannot bundle the formula '~ {rhs}': {e}") from e
+    if want.shape != got.shape or not np.array_equal(want, got, equal_nan=True):
+        raise BundleError(
+            f"cannot bundle the formula '~ {rhs}': rebuilt from its stored state it does not "
+            "give the fit's model matrix"
+        )
+    return blob
 
 
 def _schema(raw: pd.DataFrame, encoder: Encoder, handles_missing: bool) -> Schema:
@@ -624,10 +702,16 @@ def load_bundle(path: str | Path, *, threads: int = 1) -> Bundle:
                 )
             parts[name] = data
     try:
+        formula = None
+        if man["encoder"].get("formula"):
+            from ..formula import formula_from_state
+
+            formula = formula_from_state(json.loads(parts[man["encoder"]["formula"]]))
         encoder = Encoder(
             columns=tuple(man["encoder"]["columns"]),
             categorical=tuple((c, tuple(lv)) for c, lv in man["encoder"]["categorical"]),
             feature_names=tuple(man["encoder"]["feature_names"]),
+            formula=formula,
         )
         schema = Schema.from_json(man["schema"])
         mode = man["mode"]

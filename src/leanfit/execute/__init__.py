@@ -39,6 +39,7 @@ class Context:
     groups: tuple[FitGroup, ...]
     class_probs: bool
     sampling: str | None = None  # class-imbalance sampling of the fitting rows
+    duplicates: str = "keep"  # "drop": repeated rows of a fit's training rows are dropped
     oob: bool = False  # score the fit's own out-of-bag predictions (Control(method="oob"))
     # A formula with stateful terms (poly, center, scale: frame.Encoder.formula) and the raw
     # predictor columns: each task refits it on its training rows and re-applies it to the
@@ -79,12 +80,18 @@ def fit_one(
     """Fit pre-processing and the model on ``rows`` (used by tasks and by the final fit);
     ``X``: those rows' matrix when not ctx.X's (a formula refitted on them)."""
     X, columns = (ctx.X[rows] if X is None else X), ctx.columns
+    y, w = ctx.y[rows], None if ctx.weights is None else ctx.weights[rows]
+    if ctx.duplicates == "drop":  # only these training rows: held-out rows are never dropped
+        from ..encodings import duplicated_rows
+
+        keep = ~duplicated_rows(X, y)
+        X, y, w = X[keep], y[keep], None if w is None else w[keep]
     pp = None
     if ctx.preprocess is not None:
-        pp = copy.deepcopy(ctx.preprocess).fit(pd.DataFrame(X, columns=list(columns), copy=False))
-        X = pp.transform(X)
+        pp = copy.deepcopy(ctx.preprocess)
+        # fit_transform: target encodings of these rows are cross-fitted (inner folds)
+        X = np.asarray(pp.fit_transform(pd.DataFrame(X, columns=list(columns), copy=False), y))
         columns = tuple(map(str, pp.output_names_))
-    y, w = ctx.y[rows], None if ctx.weights is None else ctx.weights[rows]
     if ctx.sampling:
         from ..sampling import resample_rows
 

@@ -142,6 +142,7 @@ def plan_token(ctx: Context) -> str:
                 ctx.groups,
                 ctx.class_probs,
                 ctx.sampling,
+                ctx.duplicates,
                 ctx.oob,
                 None if ctx.preprocess is None else ctx.preprocess.steps,
                 None if ctx.formula is None else ctx.formula.rhs,

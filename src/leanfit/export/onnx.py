@@ -79,6 +79,7 @@ def to_onnx(
     name: str = "leanfit",
     mode: str | None = None,
     raw_inputs: bool = False,
+    sub: dict[str, Any] | None = None,
 ) -> bytes:
     """Serialise a fitted model as an ONNX graph: input "X" float32 [N, p], one output.
 
@@ -92,6 +93,10 @@ def to_onnx(
     ``raw_inputs=True`` (a TrainResult only) exports the whole pipeline instead: one input per
     raw predictor column, factor encoding and pre-processing inside the graph, outputs "label"
     and "probabilities" (or "prediction"); see ``leanfit.export.pipeline``.
+
+    ``sub`` (a TrainResult only) exports the final model at other sub-model values than the
+    chosen ones, e.g. ``{"n_trees": 50}``: its first 50 trees (what compression's fewer-trees
+    candidates ship).
     """
     from ..tuning.result import TrainResult
 
@@ -102,12 +107,15 @@ def to_onnx(
 
         def model_graph(p: int, k: int) -> bytes:  # the fit's model on its p-column matrix
             spec = _Spec(obj.dataset.mode, p, k, name)
-            return _export_fitted(obj.model, obj.final_model, dict(obj._sub()), spec)
+            return _export_fitted(obj.model, obj.final_model, {**obj._sub(), **(sub or {})}, spec)
 
         return raw_inputs_onnx(obj, model_graph, n_features=n_features, mode=mode, name=name)
     torch = sys.modules.get("torch")
+    if sub is not None and not isinstance(obj, TrainResult):
+        raise TypeError("to_onnx(sub=...) is for a TrainResult; the tuple form carries its sub")
     if isinstance(obj, TrainResult):
-        model, fitted, sub, spec = _from_result(obj, n_features, name)
+        model, fitted, chosen, spec = _from_result(obj, n_features, name)
+        sub = {**chosen, **(sub or {})}
     elif torch is not None and isinstance(obj, torch.nn.Module):
         return _torch_to_onnx(obj, n_features, mode, name)
     elif isinstance(obj, tuple) and len(obj) == 3:

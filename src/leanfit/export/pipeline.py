@@ -50,6 +50,11 @@ _WHY_NOT = {
     "knn_impute": "a nearest-neighbour search over the training rows is not built as a graph",
     "bag_impute": "its per-column bagged trees are not built as a graph",
     "dummy": "train() encodes factors itself; a PreProcess dummy step is not exported",
+    "other": "regrouping a factor's dummy block (unseen levels to 'other') is not built as a graph",
+    "target_encode": "its per-level encoding tables (and missing/unseen levels) are not built "
+    "as a graph",
+    "winsorize": "capping at the fitted quantiles is not built as a graph",
+    "discretize": "its per-column bin edges are not built as a graph",
 }
 _OUTPUTS = ("label", "probabilities", "prediction")
 _PREFIX = "_lfm_"  # the model graph's tensors, kept apart from the raw column names
@@ -210,6 +215,13 @@ def _check(res: Any) -> tuple[Any, Any, tuple[int, int]]:
         raise ValueError(f"the {res.method!r} result has no final model to export")
     enc = res.dataset.encoder
     mode = res.dataset.mode
+    if enc.formula is not None:
+        raise NotImplementedError(
+            f"cannot export the {res.method!r} result with raw_inputs=True: its formula "
+            f"'~ {enc.formula.rhs}' builds terms (poly, interactions, I(), C(), log...) that the "
+            "graph does not express; export it without raw_inputs (the graph then takes the "
+            "model matrix X, which the fit's encoder builds)"
+        )
     clash = [c for c in enc.columns if c in _OUTPUTS or c.startswith(("_lfp_", _PREFIX))]
     if clash:
         raise NotImplementedError(

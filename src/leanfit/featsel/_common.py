@@ -109,7 +109,7 @@ def setup(
     )
     ds = plan.dataset
     assert plan.resamples is not None  # plan_one refuses Control(method='none')
-    problem = problem_of(plan, 0, plan.metric, plan.maximize)
+    problem = problem_of(plan, 0, plan.metric, plan.maximize, refit_formula=True)
     row = plan.candidates.iloc[[0]].reset_index(drop=True)
     chosen = {k: _py(v) for k, v in row.to_dict("records")[0].items()} if row.shape[1] else {}
     return Setup(

@@ -308,7 +308,7 @@ class _Path:
 
 def _eliminate_job(job: _Job) -> _Path:
     return _eliminate(
-        job.problem,
+        job.problem.on_rows(job.train),  # a stateful formula: fitted on these rows only
         job.train,
         job.test,
         job.sizes,

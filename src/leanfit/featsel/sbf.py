@@ -189,7 +189,7 @@ class _Out:
 
 
 def _sbf_job(job: _Job) -> _Out:
-    prob = job.problem
+    prob = job.problem.on_rows(job.train)  # a stateful formula: fitted on these rows only
     errors: list[str] = []
     p = _scores(prob, job.train, job.filter)
     kept, empty = _keep(p, job.alpha)

@@ -141,11 +141,16 @@ class _Fitness:
     def __init__(self, prob: Problem, rows: np.ndarray, internal: Control, resample: int) -> None:
         from ..control import make_resamples
 
-        self.prob, self.rows, self.resample = prob, rows, resample
+        self.prob, self.rows, self.resample = prob.on_rows(rows), rows, resample
         inner = make_resamples(
             internal, prob.strata[rows], int(job_seed(prob.seed, resample, 3).generate_state(1)[0])
         )
         self.splits = [(rows[tr], rows[te]) for _, tr, te in inner]
+        # a stateful formula: refitted on each internal resample's training rows too, so the
+        # internal estimates do not see their held-out rows either
+        self.inner = [
+            prob.on_rows(tr) if prob.formula is not None else self.prob for tr, _ in self.splits
+        ]
         self.cache: dict[bytes, float] = {}
         self.held: dict[bytes, Held | None] = {}
         self.errors: list[str] = []
@@ -153,9 +158,10 @@ class _Fitness:
     def __call__(self, mask: np.ndarray) -> float:
         key = mask.tobytes()
         if key not in self.cache:
-            prob, cols = self.prob, np.flatnonzero(mask)
+            cols = np.flatnonzero(mask)
             vals = []
             for i, (tr, te) in enumerate(self.splits):
+                prob = self.inner[i]
                 seed = fit_seed(prob.seed, self.resample, i + 1)
                 label = f"resample {self.resample}, internal {i}"
                 fit = guarded(prob.fit, self.errors, label, tr, cols, seed)
@@ -212,6 +218,7 @@ class _Trace:
 
 
 def _search_job(job: _Job) -> _Trace:
+    # a stateful formula: fitted on the outer resample's training rows only (in _Fitness)
     fitness = _Fitness(job.problem, job.rows, job.internal, job.resample)
     rng = np.random.default_rng(job_seed(job.problem.seed, job.resample, 1))
     run = _ga if job.algorithm == "GA" else _sa

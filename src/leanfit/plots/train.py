@@ -146,6 +146,19 @@ def _tuning_lines(
             color=color(i),
             label=label,
         )
+    stopped = _stopped_rows(res, table)
+    if len(stopped):  # racing: the candidates stopped before the last resample
+        ax.scatter(
+            stopped[x].to_numpy(dtype=float),
+            stopped[metric].to_numpy(dtype=float),
+            marker="X",
+            s=60,
+            color="white",
+            edgecolors=INK,
+            linewidths=0.9,
+            zorder=4,
+            label=f"stopped by racing ({len(stopped)})",
+        )
     best = table.iloc[res.best_index]
     ax.scatter(
         [float(best[x])],
@@ -168,13 +181,22 @@ def _tuning_lines(
             else " / ".join(_dotted(res.model, c) for c in others)
         )
         ax.legend(title=title, loc="center left", bbox_to_anchor=(1.01, 0.5), alignment="left")
+    elif len(stopped):
+        ax.legend(loc="best")
     suptitle(fig, f"{model_title(res)}: resampled {metric} across the tuning grid")
     subtitle(
         ax,
         f"circled: chosen candidate ({_chosen(res, [x, *others])})"
+        + (f"; X: stopped by racing ({len(stopped)})" if len(stopped) else "")
         + _constant_note(res, [x, *others]),
     )
     return fig
+
+
+def _stopped_rows(res: TrainResult, table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the candidates racing stopped (adaptive resampling; none otherwise)."""
+    stopped = sorted(getattr(res, "stopped", None) or {})
+    return table.iloc[stopped]
 
 
 def _x_scale(res: TrainResult, ax: Axes, x: str, xs: np.ndarray) -> None:
@@ -232,6 +254,18 @@ def _tuning_levels(
                         fontsize=8,
                         color=INK if light else "white",
                     )
+        gone = g.loc[g.index.isin(sorted(getattr(res, "stopped", None) or {}))]
+        if len(gone):  # racing: stopped candidates get an X in their cell
+            ax.scatter(
+                [xi[v] for v in gone[x]],
+                [yi[v] for v in gone[y]],
+                marker="X",
+                s=40,
+                color="white",
+                edgecolors=INK,
+                linewidths=0.8,
+                zorder=4,
+            )
         keys = key if isinstance(key, tuple) else (key,)
         if all(best[c] == k for c, k in zip(rest, keys, strict=True)):
             bx, by = xi[best[x]], yi[best[y]]
@@ -255,7 +289,9 @@ def _tuning_levels(
     if not rest:
         subtitle(
             axes[0],
-            f"boxed: chosen candidate ({_chosen(res, [x, y])})" + _constant_note(res, [x, y]),
+            f"boxed: chosen candidate ({_chosen(res, [x, y])})"
+            + ("; X: stopped by racing" if getattr(res, "stopped", None) else "")
+            + _constant_note(res, [x, y]),
         )
     return fig
 

@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 _CSS = """
@@ -150,6 +151,7 @@ def _fit_section(name: str, res: Any) -> str:
         + list(res.metric_names)
         + [f"{m}SD" for m in res.metric_names]
         + ["Resamples"]
+        + (["StoppedAfter"] if "StoppedAfter" in res.results.columns else [])
     )
     best_row = table.iloc[[res.best_index]][cols]
     out.append(_table(best_row, left=()))
@@ -182,10 +184,17 @@ def _fit_section(name: str, res: Any) -> str:
     n_res = int(table.attrs["n_resamples"])
     stopped = getattr(res, "stopped", None) or {}
     if stopped:  # adaptive resampling: candidates stopped as clearly worse than the best
+        rule = (res.control.adaptive or {}).get("method")
+        why = (
+            f"outside the best 1/{(res.control.adaptive or {}).get('eta')} of a rung "
+            "(successive halving)"
+            if rule == "halving"
+            else "as clearly worse than the best"
+        )
         out.append(
-            f"<p>Adaptive resampling stopped {len(stopped)} of {len(table)} candidates as "
-            "clearly worse than the best (column Resamples: the resamples each got); the choice "
-            "was made among the others.</p>"
+            f"<p>Adaptive resampling stopped {len(stopped)} of {len(table)} candidates {why} "
+            "(column StoppedAfter: the resamples each got before it stopped; marked in the "
+            "tuning plot); the choice was made among the others.</p>"
         )
     short = table[(table["Resamples"] < n_res) & ~table.index.isin(list(stopped))]
     if len(short):
@@ -251,6 +260,54 @@ def _comparison_section(cmp: Comparison) -> str:
     return "".join(out)
 
 
+def renewal_section(r: Mapping[str, Any]) -> str:
+    """A retrain's decision (``Renewal.to_dict()`` plus its per-resample ``values`` frame): the
+    champion and challenger on the same resamples of the new data, the paired tests, the
+    margin, the decision, the bundles and the wall time."""
+    better = "higher" if r["maximize"] else "lower"
+    verdict = "challenger promoted" if r["promoted"] else "champion kept"
+    summary = pd.DataFrame(
+        [
+            {"": "champion", "run": r["champion_run"], r["metric"]: r["champion"]},
+            {"": "challenger", "run": r["challenger_run"], r["metric"]: r["challenger"]},
+        ]
+    )
+    figures = pd.DataFrame(
+        [
+            {
+                "gain": r["gain"],
+                "margin": r["margin"],
+                "paired t p-value": r["p_value"],
+                "corrected t p-value": r["p_value_corrected"],
+                "decision": verdict,
+                "wall seconds": r["wall_seconds"],
+            }
+        ]
+    )
+    out = [
+        "<h2>Renewal</h2>",
+        f"<p><b>{html.escape(str(r['decision']))}</b></p>",
+        f'<p class="meta">{html.escape(str(r["experiment"]))}/{html.escape(str(r["fit"]))}: '
+        f"the champion (the stored fit, as it stands) and the challenger (its configuration "
+        f"{'tuned again' if r['tuned'] else 'with the champion’s parameters'}, refitted on each "
+        f"resample) scored on the same {r['resamples']} resamples of the new data; "
+        f"{html.escape(str(r['metric']))}, {better} is better. Gain: the mean per-resample "
+        "difference, signed so that positive is better; promoted when gain &gt;= -margin.</p>",
+        _table(summary, left=("",)),
+        _table(figures, digits=4, left=("decision",)),
+    ]
+    if r.get("bundle"):
+        kept = r.get("previous_bundle")
+        line = f"<p>Bundle: <code>{html.escape(str(r['bundle']))}</code>"
+        if kept:
+            line += f"; the one it replaced kept as <code>{html.escape(str(kept))}</code>"
+        out.append(line + "</p>")
+    values = r.get("values")
+    if isinstance(values, pd.DataFrame) and len(values):
+        out.append("<h3>Per resample</h3>" + _table(values, left=("Resample",)))
+    return "".join(out)
+
+
 def leaderboard_section(board: Any) -> str:
     """The leaderboard (``leanfit.ranking.Leaderboard``): its ranked table with failed and
     skipped methods and their reasons, the box-and-dot plot, and the paired tests of the top 5."""
@@ -283,6 +340,39 @@ def leaderboard_section(board: Any) -> str:
             f"<h3>Top {top}: paired t-tests, Bonferroni adjustment</h3>"
             + _table(frame[cols], left=("metric", "model1", "model2"))
         )
+    return "".join(out)
+
+
+def compression_section(comp: Any) -> str:
+    """A compression (``leanfit.compression.Compressed``): how it chose, its table (the chosen
+    candidate highlighted) and the front plot."""
+    tol = comp.tolerance if isinstance(comp.tolerance, str) else f"{comp.tolerance:g}"
+    which = "smallest" if comp.objective == "size" else "fastest"
+    chosen = comp.chosen
+    verdict = (
+        f"Chosen: <b>{html.escape(chosen.name)}</b> ({html.escape(comp.message)})."
+        if chosen is not None
+        else f'<span class="warn">Nothing chosen: {html.escape(comp.message)}.</span>'
+    )
+    out = [
+        "<h2>Compression</h2>",
+        f'<p class="meta">{len(comp.table)} candidates, each measured the same way on the test '
+        f"rows: {html.escape(comp.metric)} ({'higher' if comp.maximize else 'lower'} is "
+        "better), fidelity to the original (share of the original's classes, or RMSE against "
+        "its predictions), size in bytes (size_ratio: against the original), single-row p50 / "
+        "p99 latency in µs and batch rows/s on one thread (x_faster: the original's p50 over "
+        f"the candidate's). Tolerance {html.escape(tol)}, objective "
+        f"{html.escape(comp.objective)}: the {which} compressed candidate within the tolerance "
+        "of the best; a candidate slower than the original is "
+        "never chosen for speed.</p>",
+        f"<p>{verdict}</p>",
+    ]
+    table = comp.table.copy()
+    best = int(np.flatnonzero(table["chosen"].to_numpy())[0]) if chosen is not None else None
+    out.append(_table(table, best=best, left=("name", "technique", "note")))
+    for note in comp.notes:
+        out.append(f'<p class="warn">{html.escape(note)}</p>')
+    out.append(f'<div class="grid">{_img(comp.front_plot(), "Compression front")}</div>')
     return "".join(out)
 
 
@@ -332,6 +422,8 @@ def render_report(
     comparisons: Sequence[Comparison] = (),
     notes: Mapping[str, Any] | None = None,
     leaderboard: Any = None,
+    compression: Any = None,
+    renewal: Mapping[str, Any] | None = None,
     explanations: Mapping[str, Any] | None = None,
 ) -> str:
     """The whole report as one HTML string (see ``write_report``)."""
@@ -374,8 +466,12 @@ def render_report(
         "fitting and predicting summed over workers, including task results read back from "
         "the experiment store.</p>"
     )
+    if renewal is not None:
+        parts.append(renewal_section(renewal))
     if leaderboard is not None:
         parts.append(leaderboard_section(leaderboard))
+    if compression is not None:
+        parts.append(compression_section(compression))
     for cmp in comparisons:
         parts.append(_comparison_section(cmp))
     for name, res in fits.items():
@@ -398,15 +494,25 @@ def write_report(
     comparisons: Sequence[Comparison] = (),
     notes: Mapping[str, Any] | None = None,
     leaderboard: Any = None,
+    compression: Any = None,
+    renewal: Mapping[str, Any] | None = None,
     explanations: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the self-contained HTML report of these fits and comparisons (and a leaderboard's
-    section, ``leanfit.ranking.Leaderboard``) to ``path``; ``explanations``: a section per
-    ``lf.explain`` result (by name), none by default so reports cost nothing more."""
+    section, ``leanfit.ranking.Leaderboard``, a compression's, ``lf.compress``'s result, and a
+    renewal's, ``leanfit.renewal``) to ``path``; ``explanations``: a section per ``lf.explain``
+    result (by name), none by default so reports cost nothing more."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     html_text = render_report(
-        title, fits, comparisons, notes, leaderboard=leaderboard, explanations=explanations
+        title,
+        fits,
+        comparisons,
+        notes,
+        leaderboard=leaderboard,
+        compression=compression,
+        renewal=renewal,
+        explanations=explanations,
     )
     path.write_text(html_text, encoding="utf-8")
     return path

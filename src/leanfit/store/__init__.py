@@ -833,6 +833,15 @@ class Store:
                 )
         return row.fmt, data
 
+    def runs_with_artifact(self, name: str) -> list[int]:
+        """The ids of the runs that hold an artifact called ``name``, ascending."""
+        import sqlalchemy as sa
+
+        a = self._artifacts
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(a.c.run_id).where(a.c.name == name)).all()
+        return sorted(int(r[0]) for r in rows)
+
     def load_artifact(self, run_id: int, name: str) -> bytes:
         """The bytes of artifact ``name`` of a run, verified as ``artifact`` does."""
         return self.artifact(run_id, name)[1]

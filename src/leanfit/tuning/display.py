@@ -124,6 +124,8 @@ def format_train(res: Printable) -> str:
         short[stopped_rows] = False
     incomplete = 0 if short is None else int(short.sum())
     cols = varying + res.metric_names + (["Resamples"] if incomplete or stopped_rows else [])
+    if stopped_rows:
+        cols.append("StoppedAfter")
     show = table[cols].rename(columns={c: _dotted(model, c) for c in varying})
     lines.extend("  " + ln for ln in show.to_string(index=False, float_format=_fmt).splitlines())
     lines.append("")
@@ -181,10 +183,16 @@ def format_train(res: Printable) -> str:
         for got in stopped.values():
             after[got] = after.get(got, 0) + 1
         when = ", ".join(f"{n} after {got}" for got, n in sorted(after.items()))
+        adaptive = ctl.adaptive or {}
+        why = (
+            f"outside the best 1/{adaptive.get('eta')} of a rung (successive halving)"
+            if adaptive.get("method") == "halving"
+            else "as clearly worse than the best"
+        )
         lines.append(
             f"NOTE: adaptive resampling stopped {len(stopped)} of {len(res.candidates)} "
-            f"candidates as clearly worse than the best ({when} resamples; column Resamples); "
-            "the choice was made among the others."
+            f"candidates {why} ({when} resamples; columns Resamples, StoppedAfter); the "
+            "choice was made among the others."
         )
     if scores.warned:
         lines.append(

@@ -52,6 +52,8 @@ def run_config(plan: TrainPlan) -> dict[str, Any]:
         "sampling": c.sampling,
         "preprocess": None if pp is None else [list(pp.steps), repr(vars(pp))],
         "seed": plan.seed,
+        # only when set, so runs stored before the option existed keep their identity
+        **({"duplicates": c.duplicates} if c.duplicates != "keep" else {}),
     }
 
 

@@ -7,10 +7,16 @@ pure functions of the scores so far, so a run (or a resumed one) makes the same 
 order or executor produced the scores. caret's extra ``filter_on_diff`` step (dropping
 near-identical candidates, which make its compound-symmetry gls singular) is left out: the
 blocked least squares here has no such trouble, and on gbmFit3 it dropped the best n.trees.
+
+The second rule, successive halving (``method="halving"``), needs no test: resamples come in
+rungs of ``min``, and after each rung only the best ``ceil(n / eta)`` of the ``n`` candidates
+still racing go on (by mean over the resamples so far; ties go to the simpler candidate), until
+one is left or the resamples run out.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +27,7 @@ from scipy import stats
 from ..execute import FitGroup, TaskResult
 from .plan import Task
 
-__all__ = ["Race", "bt_survivors", "gls_pvalues", "gls_survivors", "race"]
+__all__ = ["Race", "bt_survivors", "gls_pvalues", "gls_survivors", "halving_survivors", "race"]
 
 
 def _oriented(values: np.ndarray, maximize: bool) -> np.ndarray:
@@ -162,6 +168,21 @@ def _bt_fit(wins: np.ndarray, ref: int) -> tuple[np.ndarray, np.ndarray]:
     return theta, se
 
 
+def halving_survivors(values: np.ndarray, maximize: bool, eta: float) -> np.ndarray:
+    """Columns of the best ``ceil(n / eta)`` of the ``n`` candidates by mean metric (missing
+    cells left out; a candidate never scored ranks last; ties go to the earlier column, the
+    simpler candidate), in column order."""
+    y = _oriented(np.asarray(values, dtype=float), maximize)
+    n_c = y.shape[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        means = np.nanmean(y, axis=0)
+    means = np.where(np.isnan(means), -np.inf, means)
+    keep = max(1, math.ceil(n_c / eta))
+    order = np.argsort(-means, kind="stable")  # stable: equal means keep column order
+    return np.sort(order[:keep])
+
+
 FILTERS: dict[str, Callable[[np.ndarray, bool, float], np.ndarray]] = {
     "gls": gls_survivors,
     "BT": bt_survivors,
@@ -191,12 +212,15 @@ def race(
     ``score(new_results)`` adds results to the caller's scores and gives the (resamples,
     candidates) selection metric of all results so far; ``run(batch)`` runs a batch of tasks
     (reading stored ones back) and yields their results. The first ``min`` resamples run as
-    one batch, then one resample at a time for the groups with a racing candidate; when one
-    candidate is left the race ends, and with ``complete`` its group gets the remaining
-    resamples as one batch."""
+    one batch, then (futility tests) one resample at a time or (halving) one rung of ``min``
+    resamples at a time, for the groups with a racing candidate; when one candidate is left
+    the race ends, and with ``complete`` its group gets the remaining resamples as one
+    batch."""
     low = int(settings["min"])  # type: ignore[call-overload]
     alpha = float(settings["alpha"])  # type: ignore[arg-type]
-    test = FILTERS[str(settings["method"])]
+    halving = settings["method"] == "halving"
+    eta = float(settings.get("eta", 3))  # type: ignore[arg-type]
+    test = None if halving else FILTERS[str(settings["method"])]
     n_c = sum(len(g.candidates) for g in groups)
     by_resample: dict[int, list[Task]] = {}
     for t in tasks:
@@ -218,17 +242,30 @@ def race(
         out.fits += len(got)
         current[0] = score(got)
 
-    batch(range(low))
-    r = low
-    while r < n_resamples:
-        values = current[0][:r]
-        racing = np.flatnonzero(alive)
-        scored = racing[~np.all(np.isnan(values[:, racing]), axis=0)]  # caret drops the others
-        kept = scored[test(values[:, scored], maximize, alpha)] if len(scored) else racing
+    def stop(racing: np.ndarray, kept: np.ndarray, r: int) -> None:
         for c in racing:
             if c not in kept:
                 alive[c] = False
                 out.stopped[int(c)] = r
+
+    batch(range(low))
+    r = low
+    while halving and r < n_resamples:  # successive halving: a rung of ``min`` resamples each
+        racing = np.flatnonzero(alive)
+        stop(racing, racing[halving_survivors(current[0][:r, racing], maximize, eta)], r)
+        if alive.sum() == 1:
+            if settings["complete"]:
+                batch(range(r, n_resamples))
+            return results, out
+        batch(range(r, min(r + low, n_resamples)))
+        r = min(r + low, n_resamples)
+    while r < n_resamples:
+        assert test is not None
+        values = current[0][:r]
+        racing = np.flatnonzero(alive)
+        scored = racing[~np.all(np.isnan(values[:, racing]), axis=0)]  # caret drops the others
+        kept = scored[test(values[:, scored], maximize, alpha)] if len(scored) else racing
+        stop(racing, kept, r)
         if alive.sum() == 1:
             if settings["complete"]:  # else the survivor keeps the r resamples it has
                 batch(range(r, n_resamples))

@@ -19,7 +19,7 @@ from ..execute import Context, TaskResult, distinct_warnings, fit_one, predict_g
 from ..frame import Dataset, check_missing_rows
 from ..metrics import resolve_metric, summarize
 from ..models.base import CLASSIFICATION, Model
-from ..selection import COUNT, choose
+from ..selection import COUNT, STOPPED, choose
 from ..splits import Resamples
 from .plan import Task, task_seed
 
@@ -140,7 +140,8 @@ class TrainResult:
     """The outcome of train(): caret's ``train`` object, with pandas tables.
 
     results: every candidate (simplest first) with each metric's mean and SD over resamples and,
-    last, ``Resamples``: how many resamples it was scored on (fewer where fits failed).
+    last, ``Resamples``: how many resamples it was scored on (fewer where fits failed or racing
+    stopped it; ``StoppedAfter`` says which racing stopped).
     best_params / best_index: the chosen candidate. final_model: the engine's model refitted on
     all rows. resample: per-resample metrics of the chosen candidate (all candidates with
     ``return_resamp="all"``). predictions: saved held-out predictions. times: seconds spent.
@@ -183,7 +184,9 @@ class TrainResult:
     @property
     def results(self) -> pd.DataFrame:
         """Every candidate × metric: mean and SD over resamples (caret's ``$results``), then
-        ``Resamples``, the number of resamples each candidate was scored on."""
+        ``Resamples``, the number of resamples each candidate was scored on, and, with adaptive
+        resampling, ``StoppedAfter``: the resamples after which racing stopped the candidate
+        (<NA> for those that raced to the end)."""
         out = self.candidates.copy()
         if self.scores is None:
             return out
@@ -193,6 +196,11 @@ class TrainResult:
         for j, n in enumerate(self.metric_names):
             out[f"{n}SD"] = sd[:, j]
         out[COUNT] = self.scores.counts()
+        if self.control.adaptive is not None:
+            after = pd.array([pd.NA] * len(out), dtype="Int64")
+            for c, k in self.stopped.items():
+                after[c] = k
+            out[STOPPED] = after
         out.attrs["n_resamples"] = len(self._resampled())
         return out
 
@@ -340,7 +348,7 @@ class TrainResult:
         if self.final_model is None and (self.store_run or {}).get("restored"):
             why = "; ".join((self.store_run or {}).get("notes") or ()) or "it was not stored"
             raise ValueError(f"this result was restored without its final model ({why})")
-        X = self.dataset.encoder.transform(newdata)
+        X = self.dataset.encoder.transform(newdata, mark_unseen=self.final_preprocess is not None)
         check_missing_rows(
             self.dataset.encoder,
             X,

@@ -7,6 +7,7 @@ scores from metrics.py and the choice from selection.py.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import time
 from collections.abc import Generator, Mapping
@@ -58,7 +59,7 @@ def plan_train(
     control: Control | None = None,
     grid: Any = None,
     tune_length: int = 3,
-    preprocess: list[str] | tuple[str, ...] | PreProcess | None = None,
+    preprocess: list[str] | tuple[str, ...] | PreProcess | Mapping[str, Any] | None = None,
     metric: str | None = None,
     maximize: bool | None = None,
     weights: Any = None,
@@ -81,6 +82,9 @@ def plan_train(
         model = model.tuned_over(grid)
     ds = make_dataset(x, y, data=data, weights=weights, task=task)
     steps = _check_preprocess(preprocess)
+    if steps is not None:
+        steps, ds = _factor_steps(steps, ds)
+    _warn_duplicates(ds, control)
     _check_inputs(model, ds, steps, control)
     if seed is None:
         seed = (
@@ -144,9 +148,10 @@ def plan_train(
         groups=tuple(groups_),
         class_probs=control.class_probs,
         sampling=control.sampling,
+        duplicates=control.duplicates,
         oob=control.method == "oob",
-        formula=ds.encoder.formula if ds.frame is not None else None,
-        raw=ds.frame,
+        formula=ds.encoder.formula if _stateful(ds) else None,
+        raw=ds.frame if _stateful(ds) else None,
     )
     tasks: tuple[Task, ...] = ()
     if resamples is not None:
@@ -247,9 +252,10 @@ def train(
     over its get_params() names). ``grid`` is a DataFrame or dict of lists
     (caret's dotted names such as ``interaction.depth`` accepted); without it ``tune_length``
     (default 3) builds the model's default grid (or random draws with
-    ``Control(search="random")``). ``preprocess`` steps are fitted inside every resample on its
-    training rows only. ``metric`` defaults to Accuracy / RMSE (or the summary's first metric);
-    ``maximize`` to the metric's natural direction. ``weights`` are observation weights,
+    ``Control(search="random")``). ``preprocess`` steps (names, a PreProcess, or a mapping
+    ``{"steps": [...], option: value}`` as a config writes it) are fitted inside every resample
+    on its training rows only. ``metric`` defaults to Accuracy / RMSE (or the summary's first
+    metric); ``maximize`` to the metric's natural direction. ``weights`` are observation weights,
     ``groups`` row groups for ``Control(method="group_cv")``. One ``seed`` reproduces every
     resample and fit, whatever ``n_jobs``. Every input is checked before anything is fitted.
     ``options`` are the model's settings outside the grid (``{"n_trees": 1000}``, rf's
@@ -569,7 +575,12 @@ def _warn_constant_columns(ds: Dataset, resamples: Resamples, steps: PreProcess 
         for tr in resamples.train:
             x = ds.X[tr]
             counts += ~(np.nanmax(x, axis=0) > np.nanmin(x, axis=0))
-    bad = [(c, int(k)) for c, k in zip(ds.encoder.feature_names, counts, strict=True) if k]
+    # dummies of factors that other / target_encode replace inside each resample do not count
+    replaced = {
+        f"{c}{lev}" for c, lv in ds.encoder.categorical if c in ds.encoder.unseen for lev in lv
+    }
+    names = ds.encoder.feature_names
+    bad = [(c, int(k)) for c, k in zip(names, counts, strict=True) if k and c not in replaced]
     if bad:
         shown = ", ".join(f"{c!r} ({k} of {len(resamples)})" for c, k in bad[:8])
         warnings.warn(
@@ -637,10 +648,57 @@ def _grid_data(ds: Dataset, steps: PreProcess | None) -> TrainingData:
     if steps is not None:
         import copy
 
-        pp = copy.deepcopy(steps).fit(pd.DataFrame(X, columns=list(columns), copy=False))
-        X, columns = pp.transform(X), tuple(map(str, pp.output_names_))
+        pp = copy.deepcopy(steps)
+        X = np.asarray(pp.fit_transform(pd.DataFrame(X, columns=list(columns), copy=False), ds.y))
+        columns = tuple(map(str, pp.output_names_))
     return TrainingData(
         X=X, y=ds.y, mode=ds.mode, levels=ds.levels, columns=columns, weights=ds.weights
+    )
+
+
+def _factor_steps(steps: PreProcess, ds: Dataset) -> tuple[PreProcess, Dataset]:
+    """The template told which matrix columns are each factor's dummies (so other and
+    target_encode see the factors) and the outcome; the encoder then marks levels unseen in
+    training instead of refusing them, for those steps to map (other / the training mean)."""
+    enc = ds.encoder
+    if enc.formula is not None and {"other", "target_encode"} & set(steps._run):
+        raise ValueError(
+            f"the steps 'other' and 'target_encode' read factor columns, which the formula "
+            f"'~ {enc.formula.rhs}' turns into its own terms; use a DataFrame and target "
+            "column, or a formula of names, '.', '+' and '-'"
+        )
+    pp = steps.for_training(enc.categorical, enc.columns, ds.target, ds.levels)
+    if not pp._factor_stage:
+        return pp, ds
+    handled = tuple(pp.encode_columns or ()) + tuple(pp.other_columns or ())
+    if "other" in pp._run and pp.other_columns is None:
+        handled = tuple(c for c, _ in enc.categorical)
+    if "target_encode" in pp._run and pp.encode_columns is None:
+        handled += tuple(c for c, lv in enc.categorical if len(lv) > pp.encode_min_levels)
+    if not handled:
+        return pp, ds
+    new = dataclasses.replace(enc, unseen=tuple(dict.fromkeys(handled)))
+    return pp, dataclasses.replace(ds, encoder=new)
+
+
+def _warn_duplicates(ds: Dataset, control: Control) -> None:
+    """Say how many rows repeat an earlier row, and how many repeat another's predictors with
+    a different outcome, before anything is fitted; say whether they are dropped."""
+    import warnings
+
+    from ..encodings import DuplicateRowsWarning, count_duplicates
+
+    n_dup, n_conflict = count_duplicates(ds.X, ds.y)
+    if not (n_dup or n_conflict):
+        return
+    what = "are dropped from" if control.duplicates == "drop" else "stay in"
+    how = "" if control.duplicates == "drop" else " (Control(duplicates='drop') drops them)"
+    warnings.warn(
+        f"{n_dup} of {len(ds.y)} rows repeat an earlier row exactly, and {n_conflict} rows share "
+        f"their predictor values with a row of a different outcome; the repeated rows {what} "
+        f"each resample's training rows{how}; held-out rows are never dropped",
+        DuplicateRowsWarning,
+        stacklevel=4,
     )
 
 
@@ -649,6 +707,20 @@ def _check_preprocess(steps: Any) -> PreProcess | None:
     template, validated now; each resample fits its own copy."""
     if steps is None or isinstance(steps, PreProcess):
         return steps
+    if isinstance(steps, Mapping):  # a config's {steps: [...], option: value, ...}
+        import inspect
+
+        opts = dict(steps)
+        valid = [p for p in inspect.signature(PreProcess).parameters if p != "steps"]
+        unknown = sorted(set(opts) - {"steps", *valid})
+        if unknown or "steps" not in opts:
+            raise ValueError(
+                f"preprocess: a mapping needs 'steps' and takes the options {valid}; got "
+                f"{'unknown ' + str(unknown) if unknown else 'no steps'}"
+            )
+        if isinstance(opts.get("limits"), list):
+            opts["limits"] = tuple(opts["limits"])
+        return PreProcess(**opts)
     if isinstance(steps, str):
         steps = [steps]
     return PreProcess(tuple(steps)) if len(steps) else None
@@ -741,3 +813,10 @@ def _check_inputs(model: Model, ds: Dataset, steps: PreProcess | None, control: 
 def _default_metric(mode: str, names: list[str]) -> str:
     preferred = "Accuracy" if mode == CLASSIFICATION else "RMSE"
     return preferred if preferred in names else names[0]
+
+
+def _stateful(ds: Dataset) -> bool:
+    """Whether a formula with stateful terms (poly, center, scale) must be refitted on each
+    resample's training rows (from ``ds.frame``, the raw columns it reads)."""
+    formula = ds.encoder.formula
+    return ds.frame is not None and formula is not None and bool(formula.stateful)

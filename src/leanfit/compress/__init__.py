@@ -1,7 +1,0 @@
-"""Compression as a search: candidates from pruning, low-rank, quantization, fewer or compiled
-trees and smaller students, all measured the same way, with the smallest / fastest one within a
-tolerance of the best chosen from the accuracy-size-latency front."""
-
-from .candidate import TECHNIQUES, Candidate, Source
-
-__all__ = ["TECHNIQUES", "Candidate", "Source"]
