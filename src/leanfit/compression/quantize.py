@@ -26,13 +26,17 @@ CALIBRATION_ROWS = 1_000
 
 
 def is_network_graph(onnx_bytes: bytes | None) -> bool:
-    """True for a graph whose work is matrix products (a network): the graphs int8 / fp16
-    quantization applies to. Tree ensembles, kernels and hand-built linear graphs are not."""
+    """True for a graph whose work is matrix products (a network) held in dense weights: the
+    graphs int8 / fp16 quantization applies to. Tree ensembles, kernels and hand-built linear
+    graphs are not, nor sparse-weight graphs (magnitude pruning's), which ONNX Runtime's
+    quantizers cannot read."""
     if onnx_bytes is None:
         return False
     import onnx
 
     model = onnx.load_from_string(onnx_bytes)
+    if len(model.graph.sparse_initializer):
+        return False
     ops = {n.op_type for n in model.graph.node}
     for fn in model.functions:
         ops |= {n.op_type for n in fn.node}
@@ -179,7 +183,9 @@ def quantized(
     seed: int = 0,
 ) -> list[Candidate]:
     """The requested int8 / fp16 forms of every network candidate in ``bases``; a form that
-    ONNX Runtime cannot make is skipped and named in the next form's note, never hidden."""
+    ONNX Runtime cannot make or load is left out with a warning naming it, never hidden."""
+    from leanfit.export import onnx_session
+
     out: list[Candidate] = []
     for base in bases:
         if not is_network_graph(base.onnx):
@@ -193,7 +199,10 @@ def quantized(
             if technique not in techniques:
                 continue
             try:
-                out.append(makers[technique](base))
+                made = makers[technique](base)
+                assert made.onnx is not None
+                onnx_session(made.onnx, threads=1)  # a graph ONNX Runtime cannot load: left out
+                out.append(made)
             except Exception as e:  # ONNX Runtime refused this graph: report, keep the others
                 import warnings
 
