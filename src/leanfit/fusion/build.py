@@ -103,6 +103,8 @@ class EnsembleResult:
     test: dict[str, float]
     estimate: str
     settings: dict[str, Any] = field(default_factory=dict)
+    # where it is stored (run_id, experiment, name), once saved or restored
+    store_run: dict[str, Any] | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -144,6 +146,21 @@ class EnsembleResult:
         from .onnx import ensemble_onnx
 
         return ensemble_onnx(self, raw_inputs=raw_inputs, double=double)
+
+    def save(self, store: Any, name: str, experiment: str | None = None) -> int:
+        """Store this ensemble in the experiment ``store`` as run (``experiment``, ``name``) —
+        its members' run ids, weights or meta-model, and estimate, without pickle — so that
+        ``leanfit.restore.restore_ensemble`` brings it back without refitting. Every member must
+        be a stored run of ``store``; ``experiment`` defaults to the first member's. Returns
+        the run id."""
+        from .persist import save_ensemble
+
+        if experiment is None:
+            first = next(iter(self.members.values()))
+            experiment = str((first.store_run or {}).get("experiment") or "default")
+        run_id = save_ensemble(store, self, experiment, name)
+        self.store_run = {"run_id": run_id, "experiment": experiment, "name": name}
+        return run_id
 
     # -- prediction ----------------------------------------------------------------------
     def _members_on(self, newdata: Any) -> np.ndarray:
@@ -356,5 +373,8 @@ def ensemble(
             "blend_p": blend_p,
             "inner": inner,
             "seed": seed,
+            "meta": meta if method in ("stack", "blend") else None,
+            "meta_control": meta_control,
+            "meta_args": dict(meta_args or {}),
         },
     )

@@ -286,6 +286,32 @@ def leaderboard_section(board: Any) -> str:
     return "".join(out)
 
 
+def ensemble_section(name: str, ens: Any) -> str:
+    """An ensemble (``leanfit.fusion.EnsembleResult``): its members and weights, the honest
+    estimate beside each member on the same inner folds, and the paired test against the best."""
+    t = ens.test
+    stored = (ens.store_run or {}).get("run_id")
+    out = [
+        f'<h2 id="ens-{html.escape(name)}">Ensemble {html.escape(name)}</h2>',
+        f'<p class="meta">{html.escape(ens.method)} of {len(ens.names)} models: '
+        f"{html.escape(', '.join(ens.names))}; {len(ens.heldout.rows)} held-out rows "
+        f"(resamples <code>{ens.heldout.resample_hash[:16]}</code>)"
+        + ("" if stored is None else f"; stored as run {int(stored)}")
+        + f".</p><p>{html.escape(ens.estimate)}</p>",
+    ]
+    table = ens.results.reset_index(names="model")
+    w = ens.weights
+    if w is not None:
+        table.insert(1, "weight", [float("nan"), *[float(w[n]) for n in ens.names]])
+    out.append(_table(table, best=0, left=("model",)))
+    out.append(
+        f"<p>{html.escape(ens.metric)}: ensemble − {html.escape(ens.best_member)} (best member) "
+        f"= {t['estimate']:.4f} [{t['lower']:.4f}, {t['upper']:.4f}], paired t p = "
+        f"{t['p_value']:.4g}, corrected p = {t['p_corrected']:.4g}.</p>"
+    )
+    return "".join(out)
+
+
 def _resumed(res: Any) -> str:
     """'' for a fit computed in one go, else how its stored run was resumed (its compute time
     then covers every invocation; its wall time over them all is given too)."""
@@ -303,6 +329,7 @@ def render_report(
     comparisons: Sequence[Comparison] = (),
     notes: Mapping[str, Any] | None = None,
     leaderboard: Any = None,
+    ensembles: Mapping[str, Any] | None = None,
 ) -> str:
     """The whole report as one HTML string (see ``write_report``)."""
     t0 = time.perf_counter()
@@ -348,6 +375,8 @@ def render_report(
         parts.append(leaderboard_section(leaderboard))
     for cmp in comparisons:
         parts.append(_comparison_section(cmp))
+    for name, ens in (ensembles or {}).items():
+        parts.append(ensemble_section(name, ens))
     for name, res in fits.items():
         parts.append(_fit_section(name, res))
     parts.append(f'<p class="meta">Report rendered in {time.perf_counter() - t0:.2f} s.</p>')
@@ -366,11 +395,15 @@ def write_report(
     comparisons: Sequence[Comparison] = (),
     notes: Mapping[str, Any] | None = None,
     leaderboard: Any = None,
+    ensembles: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the self-contained HTML report of these fits and comparisons (and a leaderboard's
-    section, ``leanfit.ranking.Leaderboard``) to ``path``."""
+    section, ``leanfit.ranking.Leaderboard``, and ensembles, name -> ``EnsembleResult``) to
+    ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    html_text = render_report(title, fits, comparisons, notes, leaderboard=leaderboard)
+    html_text = render_report(
+        title, fits, comparisons, notes, leaderboard=leaderboard, ensembles=ensembles
+    )
     path.write_text(html_text, encoding="utf-8")
     return path
