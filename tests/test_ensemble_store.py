@@ -224,6 +224,8 @@ def test_a_member_not_in_the_store_is_refused(tmp_path):
         lf.train(df, "Class", method="nb", control=ctl),
     ]
     ens = lf.ensemble(fits, method="average", weights="equal", inner=3)
-    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
-        with pytest.raises(StoreError, match="member 'lda' is not a stored run"):
-            ens.save(store, "e")
+    with (
+        Store.open(f"sqlite:///{tmp_path / 's.db'}") as store,
+        pytest.raises(StoreError, match="member 'lda' is not a stored run"),
+    ):
+        ens.save(store, "e")

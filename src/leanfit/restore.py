@@ -105,7 +105,8 @@ def restore_ensemble(
     """A stored ensemble — its run id, or its name with ``experiment`` — rebuilt without refitting
     anything: its members restored from their runs (``plans`` for members trained by train() in
     Python, keyed by run id), its weights or meta-model from its artifacts."""
-    from .fusion.persist import is_ensemble_run, load_ensemble
+    from .fusion import EnsembleResult
+    from .fusion.persist import is_ensemble_run
 
     if isinstance(ref, str) and not ref.isdigit():
         runs = store.runs()
@@ -132,7 +133,9 @@ def restore_ensemble(
         raise StoreError(f"ensemble run {run_id} is not finished (status {info['status']})")
     members = {str(k): int(v) for k, v in info["config"]["members"].items()}
     restored = restore_runs(store, list(members.values()), plans)
-    return load_ensemble(store, run_id, {m: restored[i] for m, i in members.items()}, info)
+    return EnsembleResult.restored(
+        store, run_id, {m: restored[i] for m, i in members.items()}, info
+    )
 
 
 def _replan_experiment(

@@ -147,6 +147,16 @@ class EnsembleResult:
 
         return ensemble_onnx(self, raw_inputs=raw_inputs, double=double)
 
+    @classmethod
+    def restored(
+        cls, store: Any, run_id: int, members: dict[str, TrainResult], info: dict[str, Any]
+    ) -> EnsembleResult:
+        """The stored ensemble ``run_id`` (``info``: its ``store.run`` record) from its members
+        restored from their runs; ``leanfit.restore.restore_ensemble`` is the way in."""
+        from .persist import load_ensemble
+
+        return cls(**load_ensemble(store, run_id, members, info))
+
     def save(self, store: Any, name: str, experiment: str | None = None) -> int:
         """Store this ensemble in the experiment ``store`` as run (``experiment``, ``name``) —
         its members' run ids, weights or meta-model, and estimate, without pickle — so that

@@ -25,7 +25,6 @@ from .stack import Stacked, default_meta_control, features
 
 if TYPE_CHECKING:
     from ..tuning.result import TrainResult
-    from .build import EnsembleResult
 
 KIND = "ensemble"
 _CONTROL_PLAIN = (str, int, float, bool, type(None))
@@ -56,7 +55,7 @@ def control_fields(control: Control) -> dict[str, Any]:
     return out
 
 
-def _meta_spec(ens: EnsembleResult) -> dict[str, Any]:
+def _meta_spec(ens: Any) -> dict[str, Any]:
     """How the stacking meta-model was planned, as JSON (to re-plan it on restore)."""
     s = ens.settings
     meta = s.get("meta")
@@ -87,7 +86,7 @@ def heldout_digest(ho: Any) -> str:
     return h.hexdigest()
 
 
-def ensemble_record(ens: EnsembleResult) -> dict[str, Any]:
+def ensemble_record(ens: Any) -> dict[str, Any]:
     """Everything about an ensemble that is not a member or a meta-model, as JSON."""
     comb = ens.combiner
     combiner: dict[str, Any]
@@ -125,7 +124,7 @@ def ensemble_record(ens: EnsembleResult) -> dict[str, Any]:
     }
 
 
-def save_ensemble(store: Store, ens: EnsembleResult, experiment: str, name: str) -> int:
+def save_ensemble(store: Store, ens: Any, experiment: str, name: str) -> int:
     """Store ``ens`` as run (``experiment``, ``name``) of ``store``; returns its run id.
 
     Every member must be a finished run of this store (trained with ``store=`` or by an
@@ -202,11 +201,10 @@ def save_ensemble(store: Store, ens: EnsembleResult, experiment: str, name: str)
 
 def load_ensemble(
     store: Store, run_id: int, members: dict[str, TrainResult], info: dict[str, Any]
-) -> EnsembleResult:
-    """The stored ensemble ``run_id`` from its restored ``members`` (name -> TrainResult):
-    held-out predictions re-derived from them, the combiner from its artifacts."""
-    from .build import EnsembleResult
-
+) -> dict[str, Any]:
+    """The stored ensemble ``run_id`` from its restored ``members`` (name -> TrainResult), as
+    ``EnsembleResult``'s fields: held-out predictions re-derived from the members, the combiner
+    from its artifacts (``EnsembleResult.restored`` builds the result)."""
     what = f"ensemble run {run_id} ({info['experiment']}/{info['fit']})"
     rec = json.loads(store.load_artifact(run_id, "ensemble"))
     names = list(rec["members"])
@@ -235,7 +233,7 @@ def load_ensemble(
     settings = dict(rec["settings"])
     if comb["kind"] == "stack":
         settings["meta"] = comb["meta"]["method"]
-    return EnsembleResult(
+    return dict(
         method=rec["method"],
         members={n: members[n] for n in names},
         combiner=combiner,
