@@ -21,7 +21,7 @@ from ..control import Control
 from ..store import Store, StoreError, _dumps
 from .combine import Vote, Weighted
 from .members import held_out
-from .stack import Stacked, default_meta_control, features
+from .stack import Stacked, features
 
 if TYPE_CHECKING:
     from ..tuning.result import TrainResult
@@ -69,9 +69,7 @@ def _meta_spec(ens: Any) -> dict[str, Any]:
         json.dumps(args)
     except TypeError as e:
         raise StoreError(f"meta_args {args!r} cannot be stored as JSON: {e}") from None
-    control = s.get("meta_control")
-    if control is None:
-        control = default_meta_control(ens.heldout.classification, int(s["seed"]))
+    control = ens.combiner.meta.control  # the control it was trained with
     return {"method": meta, "args": args, "control": control_fields(control)}
 
 
