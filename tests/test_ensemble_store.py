@@ -142,6 +142,20 @@ def test_stored_ensemble_record_is_json_and_artifacts_no_pickle(stored):
         assert rec["combiner"]["meta"]["control"]["number"] == 3
 
 
+def test_an_ensemble_run_is_not_taken_for_a_fit(stored):
+    from leanfit.restore import restore_fit, stored_comparison
+
+    rid = stored["summary"]["ensembles"]["greedy"]["run_id"]
+    fit_id = stored["summary"]["fits"]["ldaFit"]["run_id"]
+    with Store.open(stored["url"]) as store:
+        with pytest.raises(StoreError, match="is an ensemble, not a fit: restore it with"):
+            restore_fit(store, rid)
+        with pytest.raises(StoreError, match="is an ensemble: its inner-fold estimate"):
+            stored_comparison(store, [fit_id, rid])
+        with pytest.raises(StoreError, match="is a fit, not an ensemble"):
+            restore_ensemble(store, fit_id)
+
+
 def test_report_shows_ensembles_live_and_from_the_store(stored, tmp_path):
     live = Path(stored["exp"].report).read_text()
     assert "Ensemble greedy" in live and "Ensemble stacked" in live

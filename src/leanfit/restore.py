@@ -64,8 +64,15 @@ def restore_runs(
     """``restore_fit`` for several runs; fits of one experiment config share one data load.
     ``infos``: the runs' ``store.run`` records when the caller already has them."""
     plans = dict(plans or {})
+    from .fusion.persist import is_ensemble_run
+
     infos = {i: store.run(i) for i in run_ids} if infos is None else infos
     for i, info in infos.items():
+        if is_ensemble_run(info):
+            raise StoreError(
+                f"run {i} ({info['experiment']}/{info['fit']}) is an ensemble, not a fit: "
+                "restore it with leanfit.restore.restore_ensemble"
+            )
         if info["status"] != "finished":
             raise StoreError(
                 f"run {i} ({info['experiment']}/{info['fit']}) is not finished (status "
@@ -287,6 +294,11 @@ def stored_comparison(
     infos = {i: store.run(i) for i in run_ids} if infos is None else infos
     hashes: dict[int, str] = {}
     for i, info in infos.items():
+        if (info["config"] or {}).get("kind") == "ensemble":
+            raise StoreError(
+                f"run {i} ({info['fit']}) is an ensemble: its inner-fold estimate is not on the "
+                "fits' resamples; see its report section"
+            )
         h = (info["config"] or {}).get("resamples")
         if h is None:
             raise StoreError(f"run {i} was not resampled (method 'none'): nothing to compare")

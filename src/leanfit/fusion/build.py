@@ -422,8 +422,11 @@ def ensemble(
             "inner": inner,
             "nested": nested,
             "seed": seed,
-            "meta": meta if method in ("stack", "blend") else None,
-            "meta_control": meta_control,
+            "meta": (
+                (meta if isinstance(meta, str) else str(getattr(meta, "name", meta)))
+                if method in ("stack", "blend")
+                else None
+            ),
             "meta_args": dict(meta_args or {}),
         },
     )

@@ -57,14 +57,23 @@ def control_fields(control: Control) -> dict[str, Any]:
 
 def _meta_spec(ens: Any) -> dict[str, Any]:
     """How the stacking meta-model was planned, as JSON (to re-plan it on restore)."""
+    from ..models.base import get_model
+
     s = ens.settings
     meta = s.get("meta")
-    if not isinstance(meta, str):
+    model = ens.combiner.meta.model
+    try:
+        registered = isinstance(meta, str) and type(get_model(meta)) is type(model)
+    except (ValueError, TypeError):
+        registered = False
+    if not registered:
         raise StoreError(
             f"the meta-model {getattr(meta, 'name', meta)!r} is not a registered method name: "
             "only a stacking meta-model given by name (e.g. 'glmnet') can be stored"
         )
     args = {"seed": int(s["seed"]), **dict(s.get("meta_args") or {})}
+    if model.options:
+        args["options"] = dict(model.options)
     try:
         json.dumps(args)
     except TypeError as e:
@@ -100,7 +109,7 @@ def ensemble_record(ens: Any) -> dict[str, Any]:
             "best_index": int(comb.meta.best_index),
             "best_params": json.loads(_dumps(comb.meta.best_params)),
         }
-    drop = ("meta", "meta_control", "meta_args")
+    drop = ("meta", "meta_args")
     settings = {k: v for k, v in ens.settings.items() if k not in drop}
     return {
         "method": ens.method,
