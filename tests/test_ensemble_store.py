@@ -139,7 +139,8 @@ def test_stored_ensemble_record_is_json_and_artifacts_no_pickle(stored):
         assert arts["meta_model"]["fmt"].startswith(("skops", "lightgbm", "xgboost"))
         rec = json.loads(store.load_artifact(rid, "ensemble"))
         assert rec["combiner"]["meta"]["method"] == "glmnet"
-        assert rec["combiner"]["meta"]["control"]["number"] == 3
+        ctl = rec["combiner"]["meta"]["control"]  # tuned on the 5 inner folds (shared folds)
+        assert ctl["number"] == 5 and len(ctl["index"]) == 5 and ctl["class_probs"] is True
 
 
 def test_an_ensemble_run_is_not_taken_for_a_fit(stored):
