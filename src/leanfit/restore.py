@@ -356,7 +356,7 @@ def write_stored_report(store: Any, ref: str | int, path: str | Path) -> Path:
     done = [i for i in ids if infos[i]["status"] == "finished"]
     if not done:
         raise StoreError(f"none of the runs {ids} is finished; nothing to report")
-    restored = restore_runs(store, done, infos=infos)
+    restored = restore_runs(store, done, infos={i: infos[i] for i in done})
     labels = run_labels({i: infos[i] for i in done})
     fits = {labels[i]: restored[i] for i in done}
     experiments = list(dict.fromkeys(infos[i]["experiment"] for i in done))
