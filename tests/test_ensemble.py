@@ -159,11 +159,22 @@ def test_vote_is_the_majority_of_the_members(binary, sonar):
 
 # -- stacking -------------------------------------------------------------------------------
 def test_stack_equals_glmnet_on_the_hand_built_matrix(binary, sonar):
+    """The default (shared folds): the meta-model is glmnet tuned by train() on the inner folds
+    themselves, and the ensemble's inner-fold metrics are its held-out predictions there."""
     e = lf.ensemble(binary, "stack", inner=5, seed=1)
     P, y = _stack(binary)
     X = pd.DataFrame(P[:, :, 0].T, columns=list(binary))  # each member's P(M)
     target = pd.Series(pd.Categorical.from_codes(y, categories=["M", "R"]))
-    ctl = lf.Control(method="cv", number=5, class_probs=True, seed=1)
+    rs = e.meta_model.resamples
+    tests = [np.sort(np.asarray(t)) for t in rs.test]
+    assert sorted(np.concatenate(tests).tolist()) == list(range(len(y)))  # a partition
+    assert len(tests) == 5
+    ctl = lf.Control(
+        index=[np.setdiff1d(np.arange(len(y)), t) for t in tests],
+        index_out=tests,
+        class_probs=True,
+        save_predictions="final",
+    )
     hand = lf.train(X, target, method="glmnet", control=ctl, seed=1, task="classification")
     assert e.meta_model.best_params == hand.best_params
     new = sonar.iloc[::5]
@@ -171,6 +182,35 @@ def test_stack_equals_glmnet_on_the_hand_built_matrix(binary, sonar):
     np.testing.assert_allclose(
         e.predict_proba(new).to_numpy(), hand.predict_proba(Xn).to_numpy(), atol=1e-10
     )
+    # each inner fold's ensemble Accuracy: the hand meta-model's held-out classes on that fold
+    pr = hand.predictions
+    ens = e.resample[e.resample["model"] == "ensemble"]["Accuracy"].to_numpy()
+    want = [
+        float(
+            np.mean(
+                pr.set_index("rowIndex").loc[t, "pred"].astype(str).to_numpy()
+                == np.array(["M", "R"])[y[t]]
+            )
+        )
+        for t in tests
+    ]
+    np.testing.assert_allclose(np.sort(ens), np.sort(want))
+    assert "tuned by train() on these folds" in e.estimate
+
+
+def test_nested_stack_retunes_the_meta_model_inside_every_inner_fold(binary):
+    """nested=True: the meta-model is tuned by its own 5-fold CV (on all rows for the final
+    combiner, and again inside every inner fold for the estimate)."""
+    e = lf.ensemble(binary, "stack", inner=3, seed=1, nested=True)
+    P, y = _stack(binary)
+    X = pd.DataFrame(P[:, :, 0].T, columns=list(binary))
+    target = pd.Series(pd.Categorical.from_codes(y, categories=["M", "R"]))
+    ctl = lf.Control(method="cv", number=5, class_probs=True, seed=1)
+    hand = lf.train(X, target, method="glmnet", control=ctl, seed=1, task="classification")
+    assert e.meta_model.best_params == hand.best_params
+    assert "re-tuned and refitted on k-1 folds" in e.estimate
+    with pytest.raises(ValueError, match="nested='yes' must be True or False"):
+        lf.ensemble(binary, "stack", nested="yes")
 
 
 def test_failing_meta_model_names_the_member_columns(binary):

@@ -217,3 +217,54 @@ def test_report_of_a_method_tuned_only_over_a_bool(data, tmp_path):
     assert b.fits["nb"].candidates["usekernel"].nunique() == 2
     text = b.write_report(tmp_path / "r.html").read_text()
     assert 'id="fit-nb"' in text
+
+
+def test_default_grids_capped_at_tune_length_fits_and_forests_of_100_trees(data):
+    """xgb_tree's caret grid at tune_length 2 (2 depths x 2 nrounds x 2 eta x 2 colsample x 2
+    subsample = 32 candidates in 16 fit groups) becomes 2 fit groups drawn from it, each with
+    both nrounds (a free sub-model): 4 candidates; rf keeps its 2 mtry values, on 100 trees."""
+    import itertools
+
+    small = data.iloc[::3]
+    board = lf.leaderboard(
+        small,
+        "Class",
+        methods=["xgb_tree", "rf"],
+        control=lf.Control(method="cv", number=3),
+        tune_length=2,
+        seed=5,
+    )
+    xgb = board.fits["xgb_tree"].candidates
+    assert len(xgb) == 4
+    caret = set(
+        itertools.product([1, 2], [50, 100], [0.3, 0.4], [0.6, 0.8], [0.5, 1.0])
+    )  # caret's xgbTree grid: max_depth, nrounds, eta, colsample_bytree, subsample
+    got = {
+        (int(r.max_depth), int(r.nrounds), r.eta, r.colsample_bytree, r.subsample)
+        for r in xgb.itertuples()
+    }
+    assert got <= caret and len(got) == 4
+    fixed = xgb.drop(columns="nrounds").drop_duplicates()
+    assert len(fixed) == 2  # two fits per resample
+    for _, row in fixed.iterrows():  # each group keeps both nrounds
+        same = (xgb.drop(columns="nrounds") == row).all(axis=1)
+        assert sorted(xgb.loc[same, "nrounds"]) == [50, 100]
+    assert board.table.set_index("method").loc["xgb_tree", "candidates"] == 4
+    rf = board.fits["rf"]
+    assert len(rf.candidates) == 2
+    assert len(rf.final_model.est.estimators_) == 100
+    # the same seed draws the same subset; options restore caret's 500 trees
+    again = lf.leaderboard(
+        small,
+        "Class",
+        methods=["rf"],
+        control=lf.Control(method="cv", number=3),
+        tune_length=1,
+        options={"rf": {"n_trees": 500}},
+        seed=5,
+    )
+    assert len(again.fits["rf"].final_model.est.estimators_) == 500
+    with pytest.raises(ValueError, match=r"options: \['gbm'\] are not among the methods run"):
+        lf.leaderboard(small, "Class", methods=["rf"], options={"gbm": {}})
+    with pytest.raises(ValueError, match="max_fits=0 must be a positive integer"):
+        lf.leaderboard(small, "Class", methods=["rf"], max_fits=0)

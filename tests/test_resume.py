@@ -115,6 +115,8 @@ def test_finished_run_is_not_refitted_and_changed_data_is_refused(tmp_path, trai
         "computed_tasks": 0,
         "resumed": True,
         "invocations": 2,
+        "experiment": "e",
+        "fit": "f",
     }
     pd.testing.assert_frame_equal(first.results, second.results, check_exact=True)
     with pytest.raises(StoreError, match="fingerprint"):

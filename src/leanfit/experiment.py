@@ -21,6 +21,7 @@ import pandas as pd
 from .control import Control
 
 if TYPE_CHECKING:
+    from .fusion import EnsembleResult
     from .store import Store
     from .tuning.result import TrainResult
 
@@ -63,6 +64,10 @@ class Experiment:
     # telling the user which it was and where it came from
     seed: int | None = None
     seed_note: str | None = None
+    # ensembles over the fits (name -> lf.ensemble keyword arguments and ``members``), built
+    # after the fits, and what they gave
+    ensembles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ensemble_results: dict[str, EnsembleResult] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -207,6 +212,7 @@ def parse_experiment(
         "allow_large",
         "task",
         "explain",
+        "ensembles",
     }
     if unknown:
         raise ValueError(f"unknown config key(s) {sorted(unknown)}")
@@ -272,6 +278,7 @@ def parse_experiment(
     out = Path(output) if output else (Path(cfg["output"]) if cfg.get("output") else None)
     compare = _check_compare(cfg.get("compare") or {}, fits) if only is None else {}
     explain = _check_explain(cfg.get("explain"), list(cfg["fits"])) if "explain" in cfg else {}
+    ensembles = _check_ensembles(cfg.get("ensembles") or {}, fits, controls) if only is None else {}
     source = {
         "kind": "experiment",
         "config": text,
@@ -296,6 +303,7 @@ def parse_experiment(
         source=source,
         seed=seed if seedless else None,
         seed_note=note,
+        ensembles=ensembles,
     )
 
 
@@ -435,6 +443,87 @@ def _check_compare(compare: dict[str, str], fits: dict[str, dict[str, Any]]) -> 
                 f"(hashes {hashes[first][:12]} and {h[:12]}); give them the same seed and control"
             )
     return dict(compare)
+
+
+_ENSEMBLE_KEYS = {
+    "members",
+    "method",
+    "weights",
+    "loss",
+    "iterations",
+    "bags",
+    "bag_fraction",
+    "meta",
+    "meta_args",
+    "meta_control",
+    "blend_p",
+    "inner",
+    "metric",
+    "seed",
+}
+
+
+def _check_ensembles(
+    ensembles: Any, fits: dict[str, dict[str, Any]], controls: dict[str, Control]
+) -> dict[str, dict[str, Any]]:
+    """``ensembles: {name: {members: [fit, ...], method: caruana, ...}}``: every member a
+    resampled fit keeping its held-out predictions, all on the same resamples (checked now)."""
+    from .fusion import METHODS
+
+    if not isinstance(ensembles, dict):
+        raise ValueError(
+            "ensembles: must map names to settings, e.g. "
+            "{ens: {members: [gbmFit, svmFit], method: caruana}}"
+        )
+    out = {}
+    for name, spec in ensembles.items():
+        what = f"ensemble {name!r}"
+        if name in fits:
+            raise ValueError(f"{what}: the name is taken by a fit; give the ensemble its own")
+        if not isinstance(spec, dict):
+            raise ValueError(f"{what}: needs a mapping with members (and method), got {spec!r}")
+        bad = set(spec) - _ENSEMBLE_KEYS
+        if bad:
+            raise ValueError(
+                f"{what}: unknown key(s) {sorted(bad)}; valid: {sorted(_ENSEMBLE_KEYS)}"
+            )
+        members = spec.get("members")
+        if not isinstance(members, list) or len(members) < 2:
+            raise ValueError(f"{what}: members must list at least two fits, got {members!r}")
+        method = spec.get("method", "caruana")
+        if method not in METHODS:
+            raise ValueError(f"{what}: method {method!r} is not one of {list(METHODS)}")
+        hashes = {}
+        for m in members:
+            if m not in fits:
+                raise ValueError(f"{what}: member {m!r} is not a fit; fits: {list(fits)}")
+            plan = fits[m]["plan"]
+            if plan.resamples is None:
+                raise ValueError(f"{what}: member {m!r} is not resampled (method 'none')")
+            if plan.control.save_predictions in (False, "none"):
+                raise ValueError(
+                    f"{what}: member {m!r} keeps no held-out predictions: give its control "
+                    "save_predictions: final (or all)"
+                )
+            hashes[m] = plan.resamples.hash
+        first = members[0]
+        for m, h in hashes.items():
+            if h != hashes[first]:
+                raise ValueError(
+                    f"{what}: members {first!r} and {m!r} are resampled on different rows "
+                    f"(hashes {hashes[first][:12]} and {h[:12]}); give them the same seed and "
+                    "control"
+                )
+        opts = {k: v for k, v in spec.items() if k != "members"}
+        ctl = opts.get("meta_control")
+        if ctl is not None:
+            if not isinstance(ctl, str) or ctl not in controls:
+                raise ValueError(
+                    f"{what}: meta_control must name a control; defined: {list(controls)}"
+                )
+            opts["meta_control"] = controls[ctl]
+        out[str(name)] = {"members": [str(m) for m in members], "options": opts}
+    return out
 
 
 def _plan_fit(
@@ -594,6 +683,8 @@ def run_experiment(
     comparisons = []
     if exp.compare:
         comparisons.append(_run_compare(exp, summary, echo))
+    if exp.ensembles:
+        _run_ensembles(exp, summary, echo, store)
     summary["total_seconds"] = round(time.perf_counter() - t0, 3)
     summary["compute_seconds"] = round(
         sum(e["times"].get("compute", 0.0) for e in summary["fits"].values()), 3
@@ -614,7 +705,15 @@ def run_experiment(
         if seed_line:
             notes["Seed"] = seed_line
         explained = _explanations(exp, echo) if exp.explain else None
-        write_report(exp.report, exp.name, exp.results, comparisons, notes, explanations=explained)
+        write_report(
+            exp.report,
+            exp.name,
+            exp.results,
+            comparisons,
+            notes,
+            explanations=explained,
+            ensembles=exp.ensemble_results,
+        )
         echo(f"report written to {exp.report} ({time.perf_counter() - t1:.1f} s)")
     return summary
 
@@ -661,6 +760,38 @@ def _run_compare(exp: Experiment, summary: dict[str, Any], echo: Callable[[str],
         "diffs": [d.to_frame().to_dict("records") for d in diffs],
     }
     return Comparison(", ".join(comp.models), comp, diffs)
+
+
+def _run_ensembles(
+    exp: Experiment, summary: dict[str, Any], echo: Callable[[str], None], store: Store | None
+) -> None:
+    """Build the configured ensembles from the fits' held-out predictions (nothing refitted),
+    print them, and keep them in the store beside the fits when there is one."""
+    from .fusion import ensemble
+
+    summary["ensembles"] = {}
+    for name, spec in exp.ensembles.items():
+        echo(f"\n== ensemble {name}")
+        try:
+            ens = ensemble({m: exp.results[m] for m in spec["members"]}, **spec["options"])
+        except ValueError as e:
+            raise ValueError(f"ensemble {name!r}: {e}") from None
+        entry: dict[str, Any] = {
+            "method": ens.method,
+            "members": list(ens.names),
+            "metric": ens.metric,
+            "estimate": ens.estimate,
+            "results": ens.results.reset_index(names="model").to_dict("records"),
+            "best_member": ens.best_member,
+            "test": ens.test,
+        }
+        if ens.weights is not None:
+            entry["weights"] = ens.weights.to_dict()
+        if store is not None:
+            entry["run_id"] = ens.save(store, name, experiment=exp.name)
+        echo(repr(ens))
+        exp.ensemble_results[name] = ens
+        summary["ensembles"][name] = entry
 
 
 def check_outputs(exp: Experiment) -> None:

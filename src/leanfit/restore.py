@@ -29,11 +29,13 @@ from .store.runs import resolve_runs, run_labels, run_spec
 if TYPE_CHECKING:
     from .compare import ModelComparison
     from .execute import TaskResult
+    from .fusion import EnsembleResult
     from .tuning.result import TrainResult
     from .tuning.trainplan import TrainPlan
 
 __all__ = [
     "resolve_runs",
+    "restore_ensemble",
     "restore_fit",
     "restore_runs",
     "run_labels",
@@ -62,8 +64,15 @@ def restore_runs(
     """``restore_fit`` for several runs; fits of one experiment config share one data load.
     ``infos``: the runs' ``store.run`` records when the caller already has them."""
     plans = dict(plans or {})
+    from .fusion.persist import is_ensemble_run
+
     infos = {i: store.run(i) for i in run_ids} if infos is None else infos
     for i, info in infos.items():
+        if is_ensemble_run(info):
+            raise StoreError(
+                f"run {i} ({info['experiment']}/{info['fit']}) is an ensemble, not a fit: "
+                "restore it with leanfit.restore.restore_ensemble"
+            )
         if info["status"] != "finished":
             raise StoreError(
                 f"run {i} ({info['experiment']}/{info['fit']}) is not finished (status "
@@ -92,6 +101,48 @@ def restore_runs(
             )
         out[i] = _rebuild(store, i, infos[i], specs[i], plans[i])
     return out
+
+
+def restore_ensemble(
+    store: Store,
+    ref: int | str,
+    experiment: str | None = None,
+    plans: dict[int, TrainPlan] | None = None,
+) -> EnsembleResult:
+    """A stored ensemble — its run id, or its name with ``experiment`` — rebuilt without refitting
+    anything: its members restored from their runs (``plans`` for members trained by train() in
+    Python, keyed by run id), its weights or meta-model from its artifacts."""
+    from .fusion import EnsembleResult
+    from .fusion.persist import is_ensemble_run
+
+    if isinstance(ref, str) and not ref.isdigit():
+        runs = store.runs()
+        hit = runs[
+            (runs["fit"] == ref) & ((runs["experiment"] == experiment) | (experiment is None))
+        ]
+        ids = [int(i) for i in hit["id"] if is_ensemble_run(store.run(int(i)))]
+        if len(ids) != 1:
+            where = f" in experiment {experiment!r}" if experiment else ""
+            raise StoreError(
+                f"{len(ids)} stored ensembles are named {ref!r}{where}"
+                + ("; give its experiment or run id" if ids else "")
+            )
+        run_id = ids[0]
+    else:
+        run_id = int(ref)
+    info = store.run(run_id)
+    if not is_ensemble_run(info):
+        raise StoreError(
+            f"run {run_id} ({info['experiment']}/{info['fit']}) is a fit, not an ensemble: "
+            "restore it with restore_fit"
+        )
+    if info["status"] != "finished":
+        raise StoreError(f"ensemble run {run_id} is not finished (status {info['status']})")
+    members = {str(k): int(v) for k, v in info["config"]["members"].items()}
+    restored = restore_runs(store, list(members.values()), plans)
+    return EnsembleResult.restored(
+        store, run_id, {m: restored[i] for m, i in members.items()}, info
+    )
 
 
 def _replan_experiment(
@@ -243,6 +294,11 @@ def stored_comparison(
     infos = {i: store.run(i) for i in run_ids} if infos is None else infos
     hashes: dict[int, str] = {}
     for i, info in infos.items():
+        if (info["config"] or {}).get("kind") == "ensemble":
+            raise StoreError(
+                f"run {i} ({info['fit']}) is an ensemble: its inner-fold estimate is not on the "
+                "fits' resamples; see its report section"
+            )
         h = (info["config"] or {}).get("resamples")
         if h is None:
             raise StoreError(f"run {i} was not resampled (method 'none'): nothing to compare")
@@ -290,14 +346,17 @@ def write_stored_report(store: Any, ref: str | int, path: str | Path) -> Path:
     import yaml
 
     from .compare import resamples
+    from .fusion.persist import is_ensemble_run
     from .report import Comparison, write_report
 
     ids = resolve_runs(store, ref)
     infos = {i: store.run(i) for i in ids}
+    ens_ids = [i for i in ids if is_ensemble_run(infos[i]) and infos[i]["status"] == "finished"]
+    ids = [i for i in ids if not is_ensemble_run(infos[i])]
     done = [i for i in ids if infos[i]["status"] == "finished"]
     if not done:
         raise StoreError(f"none of the runs {ids} is finished; nothing to report")
-    restored = restore_runs(store, done, infos=infos)
+    restored = restore_runs(store, done, infos={i: infos[i] for i in done})
     labels = run_labels({i: infos[i] for i in done})
     fits = {labels[i]: restored[i] for i in done}
     experiments = list(dict.fromkeys(infos[i]["experiment"] for i in done))
@@ -339,4 +398,5 @@ def write_stored_report(store: Any, ref: str | int, path: str | Path) -> Path:
             comp = resamples({label: by_fit[f] for label, f in compare.items()})
             diffs = [comp.diff(), comp.diff(test="corrected_t", adjustment="holm")]
             comparisons.append(Comparison(", ".join(comp.models), comp, diffs))
-    return write_report(path, title, fits, comparisons, notes)
+    ensembles = {infos[i]["fit"]: restore_ensemble(store, i) for i in ens_ids}
+    return write_report(path, title, fits, comparisons, notes, ensembles=ensembles)

@@ -5,7 +5,7 @@ scored by a combiner whose weights or meta-model were chosen on it."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ from ..splits import kfold, partition
 from ..tuning.result import TrainResult
 from .combine import Vote, Weighted, caruana_weights, check_loss, optimal_weights
 from .members import HeldOut, check_members, held_out, named_fits
-from .stack import Stacked, fit_stack
+from .stack import Stacked, default_meta_control, fit_stack, meta_held_out
 
 METHODS = ("caruana", "average", "vote", "stack", "blend")
 Combiner = Weighted | Vote | Stacked
@@ -103,6 +103,8 @@ class EnsembleResult:
     test: dict[str, float]
     estimate: str
     settings: dict[str, Any] = field(default_factory=dict)
+    # where it is stored (run_id, experiment, name), once saved or restored
+    store_run: dict[str, Any] | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -144,6 +146,31 @@ class EnsembleResult:
         from .onnx import ensemble_onnx
 
         return ensemble_onnx(self, raw_inputs=raw_inputs, double=double)
+
+    @classmethod
+    def restored(
+        cls, store: Any, run_id: int, members: dict[str, TrainResult], info: dict[str, Any]
+    ) -> EnsembleResult:
+        """The stored ensemble ``run_id`` (``info``: its ``store.run`` record) from its members
+        restored from their runs; ``leanfit.restore.restore_ensemble`` is the way in."""
+        from .persist import load_ensemble
+
+        return cls(**load_ensemble(store, run_id, members, info))
+
+    def save(self, store: Any, name: str, experiment: str | None = None) -> int:
+        """Store this ensemble in the experiment ``store`` as run (``experiment``, ``name``) —
+        its members' run ids, weights or meta-model, and estimate, without pickle — so that
+        ``leanfit.restore.restore_ensemble`` brings it back without refitting. Every member must
+        be a stored run of ``store``; ``experiment`` defaults to the first member's. Returns
+        the run id."""
+        from .persist import save_ensemble
+
+        if experiment is None:
+            first = next(iter(self.members.values()))
+            experiment = str((first.store_run or {}).get("experiment") or "default")
+        run_id = save_ensemble(store, self, experiment, name)
+        self.store_run = {"run_id": run_id, "experiment": experiment, "name": name}
+        return run_id
 
     # -- prediction ----------------------------------------------------------------------
     def _members_on(self, newdata: Any) -> np.ndarray:
@@ -216,6 +243,7 @@ def ensemble(
     meta_args: dict[str, Any] | None = None,
     blend_p: float = 0.5,
     inner: int = 10,
+    nested: bool = False,
     metric: str | None = None,
     seed: int = 0,
 ) -> EnsembleResult:
@@ -232,6 +260,10 @@ def ensemble(
     The estimate is honest: ``inner``-fold CV over the held-out rows fits the combiner on k-1
     folds and scores it on the k-th (blend: the meta-model scored on the rows outside its
     share), beside every member on the same folds, with a paired test against the best one.
+    Stacking tunes its meta-model on those same inner folds in one train() call (each row
+    scored by a meta-model fitted without it; its settings chosen on the folds, as train()
+    chooses every member's); ``nested=True`` re-tunes it inside every inner fold instead
+    (``meta_control``'s resampling), a fully nested estimate at about (folds + 1)x the cost.
     """
     names, members = named_fits(fits)
     if method not in METHODS:
@@ -268,6 +300,9 @@ def ensemble(
     if method == "average" and weights == "optimise" and loss_name == "Accuracy":
         raise ValueError("loss='Accuracy' cannot be optimised smoothly: use 'Brier' or 'logLoss'")
     n = len(ho.rows)
+    if not isinstance(nested, bool):
+        raise ValueError(f"nested={nested!r} must be True or False")
+    shared = method == "stack" and not nested
     method_key = "stack" if method == "blend" else method
     spec = Spec(
         method=method_key,
@@ -299,12 +334,33 @@ def ensemble(
     else:
         if inner > n:
             raise ValueError(f"inner={inner} folds is more than the {n} held-out rows")
-        combiner = fit_combiner(spec, ho, np.arange(n))
         cv = kfold(strat, k=inner, seed=seed)
         folds = list(zip(cv.train, cv.test, strict=True))
+        if shared:  # the meta-model's own resampling is the inner CV: one train() call
+            base = meta_control or default_meta_control(classification, seed)
+            spec = replace(
+                spec,
+                meta_control=replace(
+                    base,
+                    method="cv",
+                    number=inner,
+                    index=[[int(i) for i in tr] for tr, _ in folds],
+                    index_out=[[int(i) for i in te] for _, te in folds],
+                    save_predictions="final",
+                    class_probs=classification or base.class_probs,
+                    adaptive=None,
+                ),
+            )
+        combiner = fit_combiner(spec, ho, np.arange(n))
         fitted = (
             "nothing is fitted"
             if method == "vote" or (method == "average" and weights == "equal")
+            else "the meta-model is tuned by train() on these folds: each fold's rows are "
+            "scored by the meta-model fitted on the other folds, at the settings chosen over "
+            "the folds, as every member's estimate is made"
+            if shared
+            else "the meta-model is re-tuned and refitted on k-1 folds and scored on the k-th"
+            if method == "stack"
             else "the combiner is refitted on k-1 folds and scored on the k-th"
         )
         estimate = (
@@ -313,9 +369,18 @@ def ensemble(
         )
     frames = []
     metric_names = list(ref.metric_names)
+    inner_out = (
+        meta_held_out(combiner.meta, n, len(ho.levels))
+        if shared and isinstance(combiner, Stacked)
+        else None
+    )
     for f, (tr, te) in enumerate(folds):
-        comb = combiner if method == "blend" else fit_combiner(spec, ho, np.asarray(tr))
-        scores = _score(summary, ho, np.asarray(te), comb.apply(ho.P[:, te]), metric_names)
+        if inner_out is not None:
+            out = inner_out[np.asarray(te)]
+        else:
+            comb = combiner if method == "blend" else fit_combiner(spec, ho, np.asarray(tr))
+            out = comb.apply(ho.P[:, te])
+        scores = _score(summary, ho, np.asarray(te), out, metric_names)
         df = pd.DataFrame(scores)
         df.insert(0, "model", ["ensemble", *names])
         df.insert(0, "Resample", f"Inner{f + 1:0{len(str(len(folds)))}d}")
@@ -355,6 +420,13 @@ def ensemble(
             "bag_fraction": bag_fraction,
             "blend_p": blend_p,
             "inner": inner,
+            "nested": nested,
             "seed": seed,
+            "meta": (
+                (meta if isinstance(meta, str) else str(getattr(meta, "name", meta)))
+                if method in ("stack", "blend")
+                else None
+            ),
+            "meta_args": dict(meta_args or {}),
         },
     )

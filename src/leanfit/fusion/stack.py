@@ -83,3 +83,22 @@ def fit_stack(
             f"{list(X.columns)}: {err}"
         ) from err
     return Stacked(meta=fit, names=names, levels=levels)
+
+
+def meta_held_out(meta: TrainResult, n: int, k: int) -> np.ndarray:
+    """The meta-model's held-out outputs at its chosen candidate, one per row of its training
+    data: (n, k) class probabilities (one-hot classes when it gives none) or (n,) values."""
+    assert meta.scores is not None
+    c = meta.best_index
+    out = np.full((n, k) if k else (n,), np.nan)
+    for _, cands, rows, pred, prob in meta.scores.saved:
+        if c not in cands:
+            continue
+        s = cands.index(c)
+        if not k:
+            out[rows] = pred[s]
+        elif prob is not None and meta.model.probabilities:
+            out[rows] = prob[s]
+        else:
+            out[rows] = np.eye(k)[pred[s].astype(np.int64)]
+    return out

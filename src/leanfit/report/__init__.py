@@ -376,6 +376,32 @@ def compression_section(comp: Any) -> str:
     return "".join(out)
 
 
+def ensemble_section(name: str, ens: Any) -> str:
+    """An ensemble (``leanfit.fusion.EnsembleResult``): its members and weights, the honest
+    estimate beside each member on the same inner folds, and the paired test against the best."""
+    t = ens.test
+    stored = (ens.store_run or {}).get("run_id")
+    out = [
+        f'<h2 id="ens-{html.escape(name)}">Ensemble {html.escape(name)}</h2>',
+        f'<p class="meta">{html.escape(ens.method)} of {len(ens.names)} models: '
+        f"{html.escape(', '.join(ens.names))}; {len(ens.heldout.rows)} held-out rows "
+        f"(resamples <code>{ens.heldout.resample_hash[:16]}</code>)"
+        + ("" if stored is None else f"; stored as run {int(stored)}")
+        + f".</p><p>{html.escape(ens.estimate)}</p>",
+    ]
+    table = ens.results.reset_index(names="model")
+    w = ens.weights
+    if w is not None:
+        table.insert(1, "weight", [float("nan"), *[float(w[n]) for n in ens.names]])
+    out.append(_table(table, best=0, left=("model",)))
+    out.append(
+        f"<p>{html.escape(ens.metric)}: ensemble − {html.escape(ens.best_member)} (best member) "
+        f"= {t['estimate']:.4f} [{t['lower']:.4f}, {t['upper']:.4f}], paired t p = "
+        f"{t['p_value']:.4g}, corrected p = {t['p_corrected']:.4g}.</p>"
+    )
+    return "".join(out)
+
+
 def _resumed(res: Any) -> str:
     """'' for a fit computed in one go, else how its stored run was resumed (its compute time
     then covers every invocation; its wall time over them all is given too)."""
@@ -425,6 +451,7 @@ def render_report(
     compression: Any = None,
     renewal: Mapping[str, Any] | None = None,
     explanations: Mapping[str, Any] | None = None,
+    ensembles: Mapping[str, Any] | None = None,
 ) -> str:
     """The whole report as one HTML string (see ``write_report``)."""
     t0 = time.perf_counter()
@@ -474,6 +501,8 @@ def render_report(
         parts.append(compression_section(compression))
     for cmp in comparisons:
         parts.append(_comparison_section(cmp))
+    for name, ens in (ensembles or {}).items():
+        parts.append(ensemble_section(name, ens))
     for name, res in fits.items():
         parts.append(_fit_section(name, res))
     for name, expl in (explanations or {}).items():
@@ -497,11 +526,13 @@ def write_report(
     compression: Any = None,
     renewal: Mapping[str, Any] | None = None,
     explanations: Mapping[str, Any] | None = None,
+    ensembles: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the self-contained HTML report of these fits and comparisons (and a leaderboard's
-    section, ``leanfit.ranking.Leaderboard``, a compression's, ``lf.compress``'s result, and a
-    renewal's, ``leanfit.renewal``) to ``path``; ``explanations``: a section per ``lf.explain``
-    result (by name), none by default so reports cost nothing more."""
+    section, ``leanfit.ranking.Leaderboard``, a compression's, ``lf.compress``'s result, a
+    renewal's, ``leanfit.renewal``, and ensembles, name -> ``EnsembleResult``) to ``path``;
+    ``explanations``: a section per ``lf.explain`` result (by name), none by default so reports
+    cost nothing more."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     html_text = render_report(
@@ -513,6 +544,7 @@ def write_report(
         compression=compression,
         renewal=renewal,
         explanations=explanations,
+        ensembles=ensembles,
     )
     path.write_text(html_text, encoding="utf-8")
     return path

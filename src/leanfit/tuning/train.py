@@ -304,7 +304,10 @@ def run_plan(
     t_start = time.perf_counter() if t_start is None else t_start
     run_id = None if store is None else _start_run(store, plan, experiment, fit, source)
     try:
-        return _run_started(plan, t_start, store, run_id)
+        res = _run_started(plan, t_start, store, run_id)
+        if res.store_run is not None:  # which run it is, for whatever names it later (ensembles)
+            res.store_run.update(experiment=experiment, fit=fit)
+        return res
     except BaseException as err:  # interrupted or failed: keep how long this invocation ran
         if store is not None and run_id is not None:
             status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
