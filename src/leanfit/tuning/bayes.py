@@ -170,7 +170,7 @@ def guided_search(
             if n <= 0:
                 info.ended_by = "budget"
                 break
-            if c.time is not None and time.perf_counter() - t0 >= c.time:
+            if c.time is not None and records and time.perf_counter() - t0 >= c.time:
                 info.ended_by = "time"
                 break
             trials = [study.ask(dists) for _ in range(n)]
@@ -201,10 +201,6 @@ def guided_search(
         info.seconds = time.perf_counter() - t0
     finally:
         optuna.logging.set_verbosity(verbosity)
-    if not records:
-        raise ValueError(
-            f"Control(time={c.time}) ended the search before its first candidate was asked"
-        )
     cands = pd.DataFrame(records, columns=model.param_names)
     done = dataclasses.replace(
         plan,

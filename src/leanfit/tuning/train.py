@@ -407,7 +407,11 @@ def _run_started(
         return res
     t_res = time.perf_counter()
     assert (store is None) == (run_id is None)  # run_plan opens a run exactly when there is a store
-    done = [] if store is None or run_id is None else plan.stored_results(store, run_id)
+    done: list[TaskResult] = []
+    if store is not None and run_id is not None:  # a search's tasks are known as it asks them
+        done = store.done_tasks(run_id) if plan.space is not None else plan.stored_results(
+            store, run_id
+        )
     finished = {(r.resample, r.group) for r in done}
     todo = [t for t in plan.tasks if (t.resample, t.group) not in finished]
     spent = [0.0]  # fit + predict seconds of the tasks computed now
@@ -573,7 +577,7 @@ def _budgeted_plan(
     t0 = time.perf_counter()
     ran = 0
     for start in range(0, take, chunk):
-        if c.time is not None and time.perf_counter() - t0 >= c.time:
+        if c.time is not None and start > 0 and time.perf_counter() - t0 >= c.time:
             info.ended_by = "time"
             break
         want = set(range(start, min(start + chunk, take)))
