@@ -195,6 +195,25 @@ def test_multi_objective_search_front_and_choice(training):
     assert r.best_index == within["fit_time"].idxmin()
 
 
+def test_front_is_printed_plotted_and_reported(training):
+    from leanfit.report import render_report
+
+    ctl = _ctl(budget=6, batch=3, objectives=["Accuracy", "predict_time"])
+    r = lf.train(training, "Class", method="knn", control=ctl, preprocess=["center", "scale"])
+    text = repr(r)
+    assert "Search: bayes search (tpe): 6 candidates scored, stopped by its budget" in text
+    assert f"{int(r.objectives['on_front'].sum())} candidates on the Pareto front" in text
+    fig = lf.plots.plot_front(r)
+    line = fig.axes[0].get_lines()[0]
+    front = r.front.sort_values("predict_time")
+    np.testing.assert_allclose(line.get_xdata(), front["predict_time"])
+    np.testing.assert_allclose(line.get_ydata(), front["Accuracy"])
+    html = render_report("t", {"knn": r})
+    assert "Pareto front: Accuracy vs predict_time" in html and html.count("<img") >= 3
+    with pytest.raises(ValueError, match="needs a multi-objective search"):
+        lf.plots.plot_front(lf.train(training, "Class", method="glmnet", control=_ctl(budget=2)))
+
+
 def test_unmeasured_objective_lists_the_measured_ones(training):
     ctl = _ctl(objectives=["Accuracy", "size"])
     with pytest.raises(ValueError, match=r"'size'.*not measured.*Accuracy.*fit_time"):

@@ -120,8 +120,11 @@ def format_train(res: Printable) -> str:
     n_res = len(res.resamples)
     stopped_rows = list(getattr(res, "stopped", None) or {})  # adaptive: expected to be short
     short = None if counts is None else counts < n_res
+    info = getattr(res, "search_info", None)
     if short is not None:
         short[stopped_rows] = False
+        if info is not None and info.ended_by:  # a budget ended the search before these
+            short[counts == 0] = False
     incomplete = 0 if short is None else int(short.sum())
     cols = varying + res.metric_names + (["Resamples"] if incomplete or stopped_rows else [])
     show = table[cols].rename(columns={c: _dotted(model, c) for c in varying})
@@ -144,6 +147,14 @@ def format_train(res: Printable) -> str:
     }.get(rule, rule)
     lines.append(f"{res.metric} was used to select the optimal model using {how}.")
     lines.append("The final values used for the model were " + _params(res, res.best_params) + ".")
+    if info is not None:
+        lines.append(f"Search: {info.describe()}.")
+        if info.objectives:
+            lines.append(
+                f"Objectives {list(info.objectives)}: {int(res.objectives['on_front'].sum())} "
+                f"candidates on the Pareto front (.front); chosen within {ctl.tolerance}% of "
+                f"the best {info.objectives[0]} on it, then the smallest {info.objectives[1]}."
+            )
     scores = res.scores
     assert scores is not None  # a resampled fit (returned above otherwise) has scores
     failures = scores.failures

@@ -409,8 +409,10 @@ def _run_started(
     assert (store is None) == (run_id is None)  # run_plan opens a run exactly when there is a store
     done: list[TaskResult] = []
     if store is not None and run_id is not None:  # a search's tasks are known as it asks them
-        done = store.done_tasks(run_id) if plan.space is not None else plan.stored_results(
-            store, run_id
+        done = (
+            store.done_tasks(run_id)
+            if plan.space is not None
+            else plan.stored_results(store, run_id)
         )
     finished = {(r.resample, r.group) for r in done}
     todo = [t for t in plan.tasks if (t.resample, t.group) not in finished]
