@@ -44,6 +44,8 @@ class Printable(Protocol):
     @property
     def candidates(self) -> pd.DataFrame: ...
     @property
+    def objectives(self) -> pd.DataFrame | None: ...
+    @property
     def metric(self) -> str: ...
     @property
     def maximize(self) -> bool: ...
@@ -151,7 +153,7 @@ def format_train(res: Printable) -> str:
         lines.append(f"Search: {info.describe()}.")
         if info.objectives:
             lines.append(
-                f"Objectives {list(info.objectives)}: {int(res.objectives['on_front'].sum())} "
+                f"Objectives {list(info.objectives)}: {_on_front(res.objectives)} "
                 f"candidates on the Pareto front (.front); chosen within {ctl.tolerance}% of "
                 f"the best {info.objectives[0]} on it, then the smallest {info.objectives[1]}."
             )
@@ -219,3 +221,7 @@ def _params(res: Printable, params: dict[str, Any]) -> str:
     if len(parts) > 1:
         return ", ".join(parts[:-1]) + " and " + parts[-1]
     return parts[0] if parts else "(none)"
+
+
+def _on_front(table: pd.DataFrame | None) -> int:
+    return 0 if table is None else int(table["on_front"].sum())
