@@ -91,6 +91,17 @@ def test_resumed_search_gives_the_trials_of_an_uninterrupted_one(training, tmp_p
     assert [t["alpha"] for t in trials] == again.results["alpha"].tolist()
 
 
+def test_restore_fit_rebuilds_a_search_without_fitting(training, tmp_path, monkeypatch):
+    from leanfit.tuning.train import plan_train
+
+    store = Store.open(f"sqlite:///{tmp_path / 's.db'}")
+    kw = dict(method="glmnet", control=_ctl(budget=4))
+    r = lf.train(training, "Class", store=store, experiment="e", fit="f", **kw)
+    back = lf.restore_fit(store, r.store_run["run_id"], plan=plan_train(training, "Class", **kw))
+    pd.testing.assert_frame_equal(back.results, r.results, check_exact=True)
+    assert back.best_params == r.best_params
+
+
 def test_a_changed_batch_is_another_search(training, tmp_path):
     """The batch size decides the candidates, so the store refuses to resume with another."""
     store = Store.open(f"sqlite:///{tmp_path / 's.db'}")

@@ -7,6 +7,7 @@ scores from metrics.py and the choice from selection.py.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import time
 from collections.abc import Generator, Mapping
@@ -528,6 +529,28 @@ def _guided_plan(
         store.save_artifact(run_id, "trials", _dumps(trials).encode(), "json")
     scores = searched.scores_of(results)
     return searched, scores, info, counts[0], counts[1], results
+
+
+def replay_plan(plan: TrainPlan, trials: list[dict[str, Any]]) -> TrainPlan:
+    """The plan of a finished Bayesian or genetic search from its stored ``trials`` (the
+    candidates in the order asked: one fit group each), for restoring it from the store."""
+    from ..execute import FitGroup
+
+    assert plan.resamples is not None
+    model = plan.model
+    groups = tuple(
+        FitGroup(params=dict(t), subs=[{s: t[s] for s in model.submodel}], candidates=(i,))
+        for i, t in enumerate(trials)
+    )
+    tasks = _plan_tasks(
+        plan.control.method, plan.resamples, len(groups), plan.seed, len(plan.dataset.y)
+    )
+    return dataclasses.replace(
+        plan,
+        candidates=pd.DataFrame(list(trials), columns=model.param_names),
+        context=dataclasses.replace(plan.context, groups=groups),
+        tasks=tuple(tasks),
+    )
 
 
 def _run_guided_tasks(
