@@ -220,7 +220,8 @@ def part_c(args) -> None:
     r1, r2 = statistics.median(rates[1]), statistics.median(rates[2])
     identical = results[1].equals(results[2])
     print(
-        f"    trials per minute: 1 worker {r1:.1f}, 2 workers {r2:.1f}; identical results: {identical}"
+        f"    trials per minute: 1 worker {r1:.1f}, 2 workers {r2:.1f}; "
+        f"identical results: {identical}"
     )
     print(
         f"    figure: speed-up {r2 / r1:.2f}x  target >= 1.8x  "
