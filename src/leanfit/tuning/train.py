@@ -492,19 +492,17 @@ def _guided_plan(
     assert plan.resamples is not None
     stored = {(r.resample, r.group): r for r in done}
     counts = [0, 0]  # read back, computed
-    n_groups = [0]
 
     def run_groups(ctx: Context, groups: list[int]) -> list[tuple[Task, TaskResult]]:
         assert plan.resamples is not None
-        n_groups[0] = len(ctx.groups)
-        want = set(groups)
-        tasks = [
-            t
-            for t in _plan_tasks(
-                plan.control.method, plan.resamples, len(ctx.groups), plan.seed, len(plan.dataset.y)
-            )
-            if t.group in want
-        ]
+        tasks = _plan_tasks(
+            plan.control.method,
+            plan.resamples,
+            len(ctx.groups),
+            plan.seed,
+            len(plan.dataset.y),
+            groups,
+        )
         by_key = {(t.resample, t.group): t for t in tasks}
         out = [(t, stored[(t.resample, t.group)]) for t in tasks if (t.resample, t.group) in stored]
         counts[0] += len(out)
@@ -811,19 +809,27 @@ def _execute(
         yield from SerialExecutor().run(ctx, tasks)
 
 
-def _plan_tasks(method: str, resamples: Resamples, n_groups: int, seed: int, n: int) -> list[Task]:
-    """Resample x fit group, plus the apparent (all rows) fits the 632 / optimism rules need."""
+def _plan_tasks(
+    method: str,
+    resamples: Resamples,
+    n_groups: int,
+    seed: int,
+    n: int,
+    only: list[int] | None = None,
+) -> list[Task]:
+    """Resample x fit group, plus the apparent (all rows) fits the 632 / optimism rules need;
+    ``only``: just these fit groups' tasks (a search's newest candidates)."""
     all_rows = np.arange(n)
     tasks: list[Task] = []
+    groups = range(n_groups) if only is None else only
     for r, (_, tr, te) in enumerate(resamples):
         evals = {"values": te}  # named after the Scores array each evaluation fills
         if method == "optimism_boot":
             evals.update(inbag=tr, allrows=all_rows)
-        tasks.extend(Task(r, g, task_seed(seed, r, g), tr, evals) for g in range(n_groups))
+        tasks.extend(Task(r, g, task_seed(seed, r, g), tr, evals) for g in groups)
     if method in ("boot632", "optimism_boot"):
         tasks.extend(
-            Task(-1, g, task_seed(seed, -1, g), all_rows, {"apparent": all_rows})
-            for g in range(n_groups)
+            Task(-1, g, task_seed(seed, -1, g), all_rows, {"apparent": all_rows}) for g in groups
         )
     return tasks
 
