@@ -340,6 +340,9 @@ def train(
     ``task``: "classification" or "regression" (default None: a numeric target is regressed,
     with a warning when it holds at most 10 whole values, as class codes do; any other is
     classified); classifying a numeric target makes its values the class names ("1", "2").
+    ``space`` (with ``Control(search="bayes" | "genetic")``): the search space, parameter ->
+    ``lf.uniform`` / ``lf.loguniform`` / ``lf.integer`` range, a list of choices or one fixed
+    value, replacing the model's default space (``Model.space``) parameter by parameter.
     ``store`` (``leanfit.store.Store.open(url)``) keeps every task result under
     (``experiment``, ``fit``), so an interrupted run resumes where it stopped; without a seed
     the run's stored seed is reused (the first run draws it; ``.seed`` shows it).
