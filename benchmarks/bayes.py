@@ -105,7 +105,7 @@ def optuna_loop(data, folds, trials: int, seed: int) -> tuple[float, float, list
     from leanfit.models.base import CLASSIFICATION, TrainingData
 
     X = data.drop(columns="lettr").to_numpy(dtype=float)
-    y = data["lettr"].cat.codes.to_numpy()
+    y = data["lettr"].cat.codes.to_numpy().astype(np.int64)  # as leanfit encodes it
     levels = tuple(data["lettr"].cat.categories)
     model = lf.get_model("lightgbm")
     a = LGBM_SPACE_ARGS
