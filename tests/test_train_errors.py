@@ -375,7 +375,7 @@ def test_user_model_without_weights_support(training, centroid_cls):
         ({"method": "lgocv", "p": 1.5}, "p=1.5\\) must be strictly between 0 and 1"),
         ({"summary": "auc"}, "summary='auc'\\) is not one of .*'two_class'"),
         ({"selection": "worst"}, "selection='worst'"),
-        ({"search": "bayes"}, "'grid' or 'random'"),
+        ({"search": "hyperband"}, r"must be one of \['grid', 'random', 'bayes', 'genetic'\]"),
         ({"return_resamp": "some"}, "return_resamp"),
         ({"save_predictions": "maybe"}, "save_predictions"),
         ({"n_jobs": 0}, "n_jobs"),

@@ -42,6 +42,11 @@ RACING_RULES = ("gls", "BT", "halving")
 SAMPLING = ("down", "up", "smote")
 _ALIASES = {"LOOCV": "loocv", "LGOCV": "lgocv", "optimism.boot": "optimism_boot"}
 SELECTIONS = ("best", "one_se", "oneSE", "tolerance")
+# Searches guided by an Optuna sampler, with their samplers (the first is the default).
+SAMPLERS = {"bayes": ("tpe", "gp", "cmaes", "random"), "genetic": ("nsga2",)}
+SEARCHES = ("grid", "random", *SAMPLERS)
+# What a multi-objective search can measure per candidate besides the metrics (lower is better).
+COSTS = ("fit_time", "predict_time")
 _DEFAULT_NUMBER = {"boot": 25, "boot632": 25, "optimism_boot": 25, "lgocv": 25}
 
 
@@ -82,7 +87,30 @@ class Control:
     select_incomplete: let selection choose a candidate scored on fewer resamples than others
         (some of its fits failed). By default only candidates scored on every resample compete
         (the best-covered ones when none is); either way a warning names the candidate.
-    search: "grid" or "random" (tune_length random candidates).
+    search: "grid", "random" (tune_length random candidates), "bayes" (Bayesian optimisation
+        on Optuna: candidates drawn from a search space, each resampled in full, the sampler
+        told its mean metric) or "genetic" (Optuna's NSGA-II: tournament selection, crossover
+        and mutation over the same space). The space is the model's default (``Model.space``)
+        updated by ``train(..., space={...})``; bayes and genetic need ``budget`` or ``time``.
+    budget: the most candidates (trials) to score, for any search. Grid and random searches
+        score their candidates simplest first, a whole fit group at a time (its sub-model
+        candidates come free), so they may score a few more. Never 0.
+    time: a wall-time budget in seconds, for any search: no new batch of fits starts after it;
+        the fits in flight finish and are recorded (the time may be overshot by one batch).
+        ``fit.search_info`` says whether a budget ended the search and how many candidates
+        were scored. Results with a time budget depend on the machine's speed.
+    sampler: bayes: "tpe" (default), "gp", "cmaes" or "random"; genetic: "nsga2" (default).
+    sampler_options: keyword arguments for the Optuna sampler (e.g. ``{"population_size":
+        10}`` for nsga2, ``{"n_startup_trials": 5}`` for tpe); its seed is leanfit's.
+    batch: candidates asked of the sampler at once and resampled together (default 4). The
+        sampler is told a whole batch's results before it is asked for the next, so the
+        candidates depend on the seed and ``batch`` only, never on ``n_jobs`` or timing.
+    objectives: multi-objective search (bayes or genetic): the metric first, then any of
+        "fit_time" (mean seconds per resample fit) and "predict_time" (seconds per held-out
+        row), or other metrics, e.g. ``["ROC", "fit_time"]``. The result has the Pareto front
+        (``fit.front``) and chooses the candidate within ``tolerance`` percent of the best
+        metric on the front that is smallest in the next objective.
+    tolerance: percent of the best metric a multi-objective choice may give up (default 1.5).
     return_resamp: "final" (per-resample metrics of the chosen candidate), "all", or "none".
     save_predictions: False/"none", True/"all" (every candidate), or "final".
     seed: seed for resampling and every fit (train(seed=...) overrides it).
@@ -127,6 +155,13 @@ class Control:
     executor: str = "local"
     scheduler: str | None = None
     adaptive: Mapping[str, Any] | None = None
+    budget: int | None = None
+    time: float | None = None
+    sampler: str | None = None
+    sampler_options: Mapping[str, Any] | None = None
+    batch: int = 4
+    objectives: Sequence[str] | None = None
+    tolerance: float = 1.5
 
     def __post_init__(self) -> None:
         method = _ALIASES.get(self.method, self.method)
@@ -182,8 +217,7 @@ class Control:
             raise ValueError(
                 f"Control(select_incomplete={self.select_incomplete!r}) must be True or False"
             )
-        if self.search not in ("grid", "random"):
-            raise ValueError(f"Control(search={self.search!r}) must be 'grid' or 'random'")
+        self._check_search()
         if self.return_resamp not in ("final", "all", "none"):
             raise ValueError(
                 f"Control(return_resamp={self.return_resamp!r}) must be 'final', 'all' or 'none'"
@@ -215,6 +249,80 @@ class Control:
             raise ValueError("Control(scheduler=...) is for executor='dask'")
         if self.index_out is not None and self.index is None:
             raise ValueError("Control(index_out=...) needs index= as well")
+
+    def _check_search(self) -> None:
+        """The search and its budget settings, each checked and named."""
+        if self.search not in SEARCHES:
+            raise ValueError(f"Control(search={self.search!r}) must be one of {list(SEARCHES)}")
+        b = self.budget
+        if b is not None and (isinstance(b, bool) or not isinstance(b, int) or b < 1):
+            raise ValueError(
+                f"Control(budget={b!r}) must be a positive number of candidates (trials) to "
+                "score, or None for no limit"
+            )
+        t = self.time
+        if t is not None and (
+            isinstance(t, bool) or not isinstance(t, int | float) or not 0 < t < float("inf")
+        ):
+            raise ValueError(f"Control(time={t!r}) must be a positive number of seconds or None")
+        guided = self.search in SAMPLERS
+        if guided and b is None and t is None:
+            raise ValueError(
+                f"Control(search={self.search!r}) needs a budget: budget= (candidates to try) "
+                "and/or time= (seconds)"
+            )
+        for name in ("sampler", "sampler_options", "objectives"):
+            if getattr(self, name) is not None and not guided:
+                raise ValueError(
+                    f"Control({name}=...) is for search='bayes' or 'genetic', not "
+                    f"search={self.search!r}"
+                )
+        if self.batch != 4 and not guided:
+            raise ValueError(
+                f"Control(batch={self.batch!r}) is for search='bayes' or 'genetic', not "
+                f"search={self.search!r}"
+            )
+        if guided:
+            if self.sampler is None:
+                object.__setattr__(self, "sampler", SAMPLERS[self.search][0])
+            if self.sampler not in SAMPLERS[self.search]:
+                raise ValueError(
+                    f"Control(sampler={self.sampler!r}) is not a sampler of search="
+                    f"{self.search!r}; valid: {list(SAMPLERS[self.search])}"
+                )
+            if self.adaptive is not None:
+                raise ValueError(
+                    f"Control(search={self.search!r}) resamples every candidate in full; it "
+                    f"cannot be combined with method={self.method!r} (racing)"
+                )
+            if self.method == "none":
+                raise ValueError(
+                    f"Control(search={self.search!r}) needs resampling to score candidates; "
+                    "method='none' has none"
+                )
+        bt = self.batch
+        if isinstance(bt, bool) or not isinstance(bt, int) or bt < 1:
+            raise ValueError(f"Control(batch={bt!r}) must be a positive integer")
+        if self.sampler_options is not None and not isinstance(self.sampler_options, Mapping):
+            raise ValueError(f"Control(sampler_options={self.sampler_options!r}) must be a mapping")
+        obj = self.objectives
+        if obj is not None:
+            if isinstance(obj, str) or len(obj) < 2 or not all(isinstance(o, str) for o in obj):
+                raise ValueError(
+                    f"Control(objectives={obj!r}) must list at least 2 names: the metric first, "
+                    f"then e.g. {list(COSTS)}"
+                )
+            if len(set(obj)) < len(obj):
+                raise ValueError(f"Control(objectives={list(obj)}) names an objective twice")
+            if self.sampler == "cmaes":
+                raise ValueError(
+                    "Control(sampler='cmaes') optimises one objective; for objectives= use "
+                    "'tpe', 'gp' or search='genetic'"
+                )
+            object.__setattr__(self, "objectives", tuple(obj))
+        tol = self.tolerance
+        if isinstance(tol, bool) or not isinstance(tol, int | float) or not 0 <= tol < 100:
+            raise ValueError(f"Control(tolerance={tol!r}) must be a percent in [0, 100)")
 
     def _check_adaptive(self) -> dict[str, Any]:
         """The adaptive settings with caret's defaults filled in, each checked and named."""

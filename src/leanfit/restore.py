@@ -221,6 +221,12 @@ def _rebuild(
     _check_plan(run_id, info, spec, plan)
     summary = info["summary"] or {}
     notes = list(summary.get("notes") or [])
+    if plan.space is not None:  # a Bayesian or genetic search: its stored trials
+        from .tuning.train import replay_plan
+
+        if "trials" not in info["artifacts"]:
+            raise StoreError(f"run {run_id} stored no trials of its search; run it again")
+        plan = replay_plan(plan, json.loads(store.load_artifact(run_id, "trials")))
     res = plan.empty_result()
     done: list[TaskResult] = []
     if plan.resamples is not None and plan.control.adaptive is not None:

@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -151,6 +152,9 @@ class Model:
     tags: ClassVar[tuple[str, ...]] = ()
     params: ClassVar[tuple[Param, ...]] = ()
     submodel: ClassVar[tuple[str, ...]] = ()
+    # The default search space of Bayesian and genetic search (``models.space``: parameter ->
+    # Range, Choice or one value); empty: the user's ``space=`` must cover the parameters.
+    space: ClassVar[Mapping[str, Any]] = MappingProxyType({})
     # Sort keys for "simplest first": (param name, ascending?) pairs, first key most important.
     complexity_order: ClassVar[tuple[tuple[str, bool], ...]] = ()
     takes_weights: ClassVar[bool] = False

@@ -6,12 +6,14 @@ import dataclasses
 import numbers
 import warnings
 from collections.abc import Iterator
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from .base import CLASSIFICATION, FitWarning, Model, Param, TrainingData, expand_grid
+from .space import integer, loguniform, uniform
 from .trees import EngineFit, expand_proba
 
 
@@ -332,6 +334,14 @@ class GBM(LightGBMBoosting):
         ),
     )
     submodel = ("n_trees",)
+    space = MappingProxyType(
+        {
+            "n_trees": integer(50, 1500, log=True),
+            "interaction_depth": integer(1, 10),
+            "shrinkage": loguniform(0.005, 0.3),
+            "n_minobsinnode": integer(5, 30),
+        }
+    )
     complexity_order = (
         ("n_trees", True),
         ("interaction_depth", True),
@@ -765,6 +775,18 @@ class LightGBM(LightGBMBoosting):
         ),
     )
     submodel = ("n_estimators",)
+    space = MappingProxyType(
+        {
+            "n_estimators": integer(50, 1000, log=True),
+            "num_leaves": integer(8, 256, log=True),
+            "learning_rate": loguniform(0.01, 0.3),
+            "min_child_samples": integer(5, 100, log=True),
+            "feature_fraction": uniform(0.4, 1.0),
+            "bagging_fraction": uniform(0.5, 1.0),
+            "lambda_l1": 0.0,
+            "lambda_l2": loguniform(1e-3, 10.0),
+        }
+    )
     complexity_order = (
         ("n_estimators", True),
         ("num_leaves", True),
@@ -892,6 +914,17 @@ class XGBTree(StagedBoosting):
         Param("subsample", "float", 0.01, 1.0, label="Subsample Percentage"),
     )
     submodel = ("nrounds",)
+    space = MappingProxyType(
+        {
+            "nrounds": integer(50, 1000, log=True),
+            "max_depth": integer(1, 10),
+            "eta": loguniform(0.01, 0.3),
+            "gamma": uniform(0.0, 5.0),
+            "colsample_bytree": uniform(0.4, 1.0),
+            "min_child_weight": loguniform(0.5, 20.0),
+            "subsample": uniform(0.5, 1.0),
+        }
+    )
     complexity_order = (
         ("nrounds", True),
         ("max_depth", True),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,6 +25,7 @@ from .base import (
     expand_grid,
     fitted_as,
 )
+from .space import loguniform, uniform
 
 
 def _standardize(X: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -79,6 +81,7 @@ class GLMNet(Model):
         Param("lambda", "float", 0.0, 1e4, log=True, label="Regularization Parameter"),
     )
     submodel = ("lambda",)
+    space = MappingProxyType({"alpha": uniform(0.0, 1.0), "lambda": loguniform(1e-4, 10.0)})
     complexity_order = (("lambda", False), ("alpha", True))
     takes_weights = True
 

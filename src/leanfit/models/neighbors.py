@@ -7,6 +7,7 @@ scored from the same ordered neighbour lists (sub-model: k).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,6 +21,7 @@ from leanfit.models.base import (
     TrainingData,
     fitted_as,
 )
+from leanfit.models.space import integer
 
 
 @dataclass
@@ -109,6 +111,7 @@ class KNN(Model):
         Param("k", "int", 1, 100000, label="#Neighbors", at_most="rows"),
     )
     submodel: ClassVar[tuple[str, ...]] = ("k",)
+    space = MappingProxyType({"k": integer(1, 50)})  # capped at the smallest training rows
     complexity_order: ClassVar[tuple[tuple[str, bool], ...]] = (("k", False),)
     classes_from_proba: ClassVar[bool] = False  # vote ties are broken at random, not by order
 

@@ -8,6 +8,7 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -15,6 +16,7 @@ import pandas as pd
 
 from leanfit.models.base import CLASSIFICATION, REGRESSION, Model, Param, TrainingData, expand_grid
 from leanfit.models.kernel import _scale_response
+from leanfit.models.space import integer, loguniform, uniform
 from leanfit.models.svm import _standardise
 from leanfit.nn import ACTIVATIONS, OPTIMIZERS, SCHEDULES
 
@@ -266,6 +268,16 @@ class MLP(Model):
         Param("epochs", "int", 1, 100_000, label="#Epochs"),
     )
     submodel: ClassVar[tuple[str, ...]] = ("epochs",)
+    space = MappingProxyType(
+        {
+            "units": integer(8, 256, log=True),
+            "layers": integer(1, 3),
+            "dropout": uniform(0.0, 0.5),
+            "l2": loguniform(1e-6, 1e-2),
+            "lr": loguniform(1e-4, 1e-1),
+            "epochs": integer(10, 200, log=True),
+        }
+    )
     complexity_order: ClassVar[tuple[tuple[str, bool], ...]] = (
         ("units", True),
         ("layers", True),

@@ -10,12 +10,14 @@ standardised too, so sigma, scale, C and epsilon mean what they mean in caret.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from leanfit.models.base import CLASSIFICATION, REGRESSION, Model, Param, TrainingData, expand_grid
+from leanfit.models.space import loguniform
 
 SIGEST = "sigest"  # the sigma value meaning "estimate from the fitting rows"
 EPSILON = 0.1  # kernlab's default epsilon for eps-regression (in standardised-response units)
@@ -254,6 +256,7 @@ class SVMRadial(KSVM):
         Param("C", "float", 1e-6, 1e6, log=True, label="Cost"),
     )
     submodel: ClassVar[tuple[str, ...]] = ()
+    space = MappingProxyType({"sigma": loguniform(1e-4, 10.0), "C": loguniform(0.01, 1000.0)})
     complexity_order: ClassVar[tuple[tuple[str, bool], ...]] = (("C", True), ("sigma", False))
 
     # -- grids -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ regression, and ``cp`` is relative to the root's risk, so cp tables and grids ma
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,6 +24,7 @@ from leanfit.models.base import (
     expand_grid,
     fitted_as,
 )
+from leanfit.models.space import integer
 
 
 def var_seq(p: int, classification: bool, length: int) -> list[int]:
@@ -187,6 +189,7 @@ class RF(_SklearnEnsemble):
     )
     params = (MTRY,)
     complexity_order = (("mtry", True),)
+    space = MappingProxyType({"mtry": integer(1, 64)})  # capped at the predictors
     takes_weights = True
     takes_missing = True
     supports_oob = True

@@ -20,7 +20,7 @@ from .compare import (
 from .heldout import plot_calibration, plot_confusion, plot_pr, plot_roc
 from .leaderboard import plot_leaderboard
 from .other import plot_importance, plot_learning_curve
-from .train import plot_resample_distribution, plot_tuning
+from .train import plot_front, plot_resample_distribution, plot_tuning
 
 __all__ = [
     "PALETTE",
@@ -32,6 +32,7 @@ __all__ = [
     "plot_density",
     "plot_diff",
     "plot_dot",
+    "plot_front",
     "plot_importance",
     "plot_leaderboard",
     "plot_learning_curve",

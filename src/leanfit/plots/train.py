@@ -359,3 +359,63 @@ def plot_resample_distribution(
     suptitle(fig, f"{model_title(res)}: {metric} across resamples")
     subtitle(ax, f"chosen candidate: {describe_params(res, res.best_params)}")
     return fig
+
+
+_OBJECTIVE_LABELS = {
+    "fit_time": "Fit time per resample (s)",
+    "predict_time": "Prediction latency (s per row)",
+}
+
+
+@themed
+def plot_front(res: TrainResult, x: str | None = None, y: str | None = None) -> Figure:
+    """A multi-objective search's candidates, metric (``y``, default the first objective)
+    against a cost (``x``, default the second), the Pareto front joined as a step line and
+    the chosen candidate circled."""
+    table = res.objectives
+    info = res.search_info
+    if table is None or info is None or not info.objectives:
+        raise ValueError(
+            "plot_front needs a multi-objective search: train with Control(search='bayes' or "
+            "'genetic', objectives=[metric, 'fit_time', ...])"
+        )
+    names = list(info.objectives)
+    y = y or names[0]
+    x = x or names[1]
+    for name in (x, y):
+        if name not in names:
+            raise ValueError(f"{name!r} is not an objective of this search; objectives: {names}")
+    fig = new_figure(6.8, 4.4)
+    ax = fig.add_subplot()
+    on = table["on_front"].to_numpy(dtype=bool)
+    ax.scatter(
+        table.loc[~on, x], table.loc[~on, y], s=28, color=MUTED, alpha=0.6, label="dominated"
+    )
+    front = table[on].sort_values(x)
+    ax.plot(
+        front[x],
+        front[y],
+        color=color(0),
+        marker="o",
+        drawstyle="steps-post",
+        label=f"Pareto front ({len(front)})",
+    )
+    best = table.iloc[res.best_index]
+    ax.scatter(
+        [best[x]],
+        [best[y]],
+        s=160,
+        facecolors="none",
+        edgecolors=CHOSEN,
+        linewidths=1.6,
+        zorder=4,
+        label="chosen",
+    )
+    if x in _OBJECTIVE_LABELS and (table[x] > 0).all():
+        ax.set_xscale("log")
+    ax.set_xlabel(_OBJECTIVE_LABELS.get(x, x))
+    ax.set_ylabel(_OBJECTIVE_LABELS.get(y, f"Resampled {y}"))
+    ax.legend(loc="best")
+    suptitle(fig, f"{model_title(res)}: {y} against {x}")
+    subtitle(ax, f"{len(table)} candidates; chosen: {describe_params(res, res.best_params)}")
+    return fig

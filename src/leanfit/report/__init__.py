@@ -182,6 +182,7 @@ def _fit_section(name: str, res: Any) -> str:
         f"{_table(table[cols], best=res.best_index)}</details>"
     )
     n_res = int(table.attrs["n_resamples"])
+    out.extend(_search_section(name, res))
     stopped = getattr(res, "stopped", None) or {}
     if stopped:  # adaptive resampling: candidates stopped as clearly worse than the best
         rule = (res.control.adaptive or {}).get("method")
@@ -197,6 +198,9 @@ def _fit_section(name: str, res: Any) -> str:
             "tuning plot); the choice was made among the others.</p>"
         )
     short = table[(table["Resamples"] < n_res) & ~table.index.isin(list(stopped))]
+    info = getattr(res, "search_info", None)
+    if info is not None and info.ended_by:  # candidates a budget never reached
+        short = short[short["Resamples"] > 0]
     if len(short):
         scored = int(table["Resamples"].iloc[res.best_index])
         out.append(
@@ -224,6 +228,30 @@ def _fit_section(name: str, res: Any) -> str:
             f"({common.iloc[0]}×): {html.escape(common.index[0])}</p>"
         )
     return "".join(out)
+
+
+def _search_section(name: str, res: Any) -> list[str]:
+    """How a search went (budget, candidates scored) and, for a multi-objective search, its
+    Pareto front: the table and the front plot."""
+    from .. import plots
+
+    info = getattr(res, "search_info", None)
+    if info is None:
+        return []
+    out = [f"<p><b>Search:</b> {html.escape(info.describe())}.</p>"]
+    front = res.front
+    if front is not None:
+        first, second = info.objectives[0], info.objectives[1]
+        out.append(
+            f"<h3>Pareto front: {html.escape(' vs '.join(info.objectives))}</h3>"
+            f"<p>{len(front)} of {len(res.objectives)} candidates are on the front (no other "
+            f"is at least as good in every objective and better in one). Chosen: within "
+            f"{res.control.tolerance}% of the best {html.escape(first)} on the front, the "
+            f"smallest {html.escape(second)}.</p>"
+        )
+        out.append(_table(front.reset_index(drop=True), left=()))
+        out.append(_img(plots.plot_front(res), f"{name}: {first} against {second}"))
+    return out
 
 
 def _comparison_section(cmp: Comparison) -> str:

@@ -44,6 +44,8 @@ class Printable(Protocol):
     @property
     def candidates(self) -> pd.DataFrame: ...
     @property
+    def objectives(self) -> pd.DataFrame | None: ...
+    @property
     def metric(self) -> str: ...
     @property
     def maximize(self) -> bool: ...
@@ -120,8 +122,11 @@ def format_train(res: Printable) -> str:
     n_res = len(res.resamples)
     stopped_rows = list(getattr(res, "stopped", None) or {})  # adaptive: expected to be short
     short = None if counts is None else counts < n_res
+    info = getattr(res, "search_info", None)
     if short is not None:
         short[stopped_rows] = False
+        if info is not None and info.ended_by:  # a budget ended the search before these
+            short[counts == 0] = False
     incomplete = 0 if short is None else int(short.sum())
     cols = varying + res.metric_names + (["Resamples"] if incomplete or stopped_rows else [])
     if stopped_rows:
@@ -146,6 +151,14 @@ def format_train(res: Printable) -> str:
     }.get(rule, rule)
     lines.append(f"{res.metric} was used to select the optimal model using {how}.")
     lines.append("The final values used for the model were " + _params(res, res.best_params) + ".")
+    if info is not None:
+        lines.append(f"Search: {info.describe()}.")
+        if info.objectives:
+            lines.append(
+                f"Objectives {list(info.objectives)}: {_on_front(res.objectives)} "
+                f"candidates on the Pareto front (.front); chosen within {ctl.tolerance}% of "
+                f"the best {info.objectives[0]} on it, then the smallest {info.objectives[1]}."
+            )
     scores = res.scores
     assert scores is not None  # a resampled fit (returned above otherwise) has scores
     failures = scores.failures
@@ -216,3 +229,7 @@ def _params(res: Printable, params: dict[str, Any]) -> str:
     if len(parts) > 1:
         return ", ".join(parts[:-1]) + " and " + parts[-1]
     return parts[0] if parts else "(none)"
+
+
+def _on_front(table: pd.DataFrame | None) -> int:
+    return 0 if table is None else int(table["on_front"].sum())

@@ -41,7 +41,7 @@ def run_config(plan: TrainPlan) -> dict[str, Any]:
     """The settings that decide every task's result (JSON-friendly); n_jobs and verbose don't."""
     c, ctx = plan.control, plan.context
     pp = ctx.preprocess
-    return {
+    out: dict[str, Any] = {
         "method": plan.model.name,
         "options": {k: _name(v) for k, v in plan.model.options.items()},
         "candidates": plan.candidates.astype(object).to_dict("records"),
@@ -55,6 +55,19 @@ def run_config(plan: TrainPlan) -> dict[str, Any]:
         # only when set, so runs stored before the option existed keep their identity
         **({"duplicates": c.duplicates} if c.duplicates != "keep" else {}),
     }
+    if plan.space is not None:  # the budget is not here: a larger one resumes the same search
+        from .space import describe_space
+
+        out["search"] = {
+            "search": c.search,
+            "sampler": c.sampler,
+            "sampler_options": {k: _name(v) for k, v in (c.sampler_options or {}).items()},
+            "batch": c.batch,
+            "objectives": list(c.objectives or ()),
+            "space": describe_space(plan.space),
+            "metric": plan.metric,
+        }
+    return out
 
 
 def versions() -> dict[str, str]:

@@ -170,6 +170,23 @@ class TrainResult:
     store_run: dict[str, Any] | None = None
     # adaptive resampling: candidate -> resamples it got before the futility analysis stopped it
     stopped: dict[int, int] = field(default_factory=dict)
+    # how the search went (tuning/bayes.SearchInfo): its kind, candidates scored, whether a
+    # budget ended it; None for a grid or random search without a budget
+    search_info: Any = None
+    # multi-objective search: every scored candidate's objectives, and ``on_front`` (True on
+    # the Pareto front); None otherwise
+    objectives: pd.DataFrame | None = None
+
+    @property
+    def front(self) -> pd.DataFrame | None:
+        """The Pareto front of a multi-objective search: the candidates no other candidate
+        beats in every objective, with their parameters and objectives (best metric first)."""
+        if self.objectives is None:
+            return None
+        t = self.objectives
+        first = self.search_info.objectives[0]
+        up = self.search_info.maximize[0]
+        return t[t["on_front"]].drop(columns="on_front").sort_values(first, ascending=not up)
 
     def _resampled(self) -> Resamples:
         """The resamples, for the paths that run only on a resampled fit (one with scores)."""

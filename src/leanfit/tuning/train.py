@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..control import Control, make_resamples
+from ..control import SAMPLERS, Control, make_resamples
 from ..execute import (
     Context,
     OverlappedExecutor,
@@ -31,6 +31,8 @@ from ..metrics import check_summary, maximize_default, metric_names, resolve_met
 from ..models.base import CLASSIFICATION, REGRESSION, Model, TrainingData, get_model
 from ..preprocess import PreProcess
 from ..splits import Resamples
+from .bayes import SearchInfo
+from .front import pareto_mask, pick_on_front
 from .plan import (
     MAX_CANDIDATES,
     DataShape,
@@ -68,6 +70,7 @@ def plan_train(
     allow_large: bool = False,
     task: str | None = None,
     options: Mapping[str, Any] | None = None,
+    space: Mapping[str, Any] | None = None,
 ) -> TrainPlan:
     """Validate train()'s inputs and plan its tasks without fitting anything (see ``train``)."""
     control = control or Control()
@@ -106,6 +109,22 @@ def plan_train(
         )
     maximize = maximize_default(metric) if maximize is None else bool(maximize)
 
+    guided = control.search in SAMPLERS
+    if guided:
+        if grid is not None:
+            raise ValueError(
+                f"Control(search={control.search!r}) draws candidates from a search space; "
+                "pass space={...} (or nothing: the model's default space), not grid="
+            )
+        groups_arr = None if groups is None else np.asarray(groups)
+        return _plan_guided(
+            model, ds, steps, control, seed, names, metric, maximize, space, groups_arr
+        )
+    if space is not None:
+        raise ValueError(
+            f"space= is for Control(search='bayes') or 'genetic'; search={control.search!r} "
+            "uses grid= or tune_length="
+        )
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0]))
     needs_data = grid is None  # default and random grids may look at the data (as caret's do)
     whole = _grid_data(ds, steps) if needs_data else None
@@ -175,6 +194,69 @@ def plan_train(
         resamples=resamples,
         tasks=tasks,
     )
+
+
+def _plan_guided(
+    model: Model,
+    ds: Dataset,
+    steps: PreProcess | None,
+    control: Control,
+    seed: int,
+    names: list[str],
+    metric: str,
+    maximize: bool,
+    space: Mapping[str, Any] | None,
+    groups: np.ndarray | None,
+) -> TrainPlan:
+    """The plan of a Bayesian or genetic search: the resolved space and the resamples; its
+    candidates, fit groups and tasks are made as the search asks for them."""
+    from .space import resolve_space
+
+    resamples = make_resamples(
+        control, ds.y_labels if ds.mode == CLASSIFICATION else ds.y, seed, groups
+    )
+    if control.selection in ("one_se", "oneSE") and len(resamples) < 2:
+        raise ValueError(f"Control(selection={control.selection!r}) needs at least 2 resamples")
+    shape = _data_shape(ds, steps, None, resamples, control.sampling)
+    resolved = resolve_space(model, space, shape)
+    if control.budget is not None:
+        size = plan_size(control, len(ds.y), control.budget, control.budget, len(names), 0)
+        size.check(control.budget, control.budget, False)
+    ctx = Context(
+        X=ds.X,
+        y=ds.y,
+        weights=ds.weights,
+        mode=ds.mode,
+        levels=ds.levels,
+        columns=ds.encoder.feature_names,
+        model=model,
+        preprocess=steps,
+        groups=(),
+        class_probs=control.class_probs,
+        sampling=control.sampling,
+        oob=control.method == "oob",
+        formula=ds.encoder.formula if ds.frame is not None else None,
+        raw=ds.frame,
+    )
+    _warn_constant_columns(ds, resamples, steps)
+    plan = TrainPlan(
+        model=model,
+        control=control,
+        dataset=ds,
+        context=ctx,
+        candidates=pd.DataFrame(columns=model.param_names),
+        metric=metric,
+        maximize=maximize,
+        seed=seed,
+        metric_names=names,
+        resamples=resamples,
+        tasks=(),
+        space=resolved,
+    )
+    from .bayes import objective_names
+
+    objective_names(plan)  # an unmeasured objective is refused before any fit
+    return plan
 
 
 def one_candidate_grid(model: Model, params: dict[str, Any], what: str) -> dict[str, list[Any]]:
@@ -263,6 +345,9 @@ def train(
     ``task``: "classification" or "regression" (default None: a numeric target is regressed,
     with a warning when it holds at most 10 whole values, as class codes do; any other is
     classified); classifying a numeric target makes its values the class names ("1", "2").
+    ``space`` (with ``Control(search="bayes" | "genetic")``): the search space, parameter ->
+    ``lf.uniform`` / ``lf.loguniform`` / ``lf.integer`` range, a list of choices or one fixed
+    value, replacing the model's default space (``Model.space``) parameter by parameter.
     ``store`` (``leanfit.store.Store.open(url)``) keeps every task result under
     (``experiment``, ``fit``), so an interrupted run resumes where it stopped; without a seed
     the run's stored seed is reused (the first run draws it; ``.seed`` shows it).
@@ -334,7 +419,13 @@ def _run_started(
         return res
     t_res = time.perf_counter()
     assert (store is None) == (run_id is None)  # run_plan opens a run exactly when there is a store
-    done = [] if store is None or run_id is None else plan.stored_results(store, run_id)
+    done: list[TaskResult] = []
+    if store is not None and run_id is not None:  # a search's tasks are known as it asks them
+        done = (
+            store.done_tasks(run_id)
+            if plan.space is not None
+            else plan.stored_results(store, run_id)
+        )
     finished = {(r.resample, r.group) for r in done}
     todo = [t for t in plan.tasks if (t.resample, t.group) not in finished]
     spent = [0.0]  # fit + predict seconds of the tasks computed now
@@ -348,8 +439,15 @@ def _run_started(
                 spent[0] += r.fit_time + r.predict_time
                 yield r
 
-    if plan.control.adaptive is not None:
+    info = None
+    searched: list[TaskResult] = []  # a guided search's task results, stored ones included
+    if plan.space is not None:  # Bayesian or genetic search: the candidates come as it goes
+        plan, scores, info, n_done, n_new, searched = _guided_plan(plan, done, store, run_id, spent)
+        res = plan.empty_result()
+    elif plan.control.adaptive is not None:
         scores, res.stopped, n_done, n_new = race_plan(plan, done, store, run_id, spent)
+    elif plan.control.budget is not None or plan.control.time is not None:
+        scores, info, n_done, n_new = _budgeted_plan(plan, done, store, run_id, spent)
     else:
         fresh = computed()
         try:
@@ -368,7 +466,18 @@ def _run_started(
     res.scores = scores
     res.times["resampling"] = time.perf_counter() - t_res
     warn_fit_warnings(scores.warned, len(plan.tasks), f"resampling fits of {plan.model.name!r}")
-    res = fit_final(res, res.select())
+    res.search_info = info
+    if info is not None and info.objectives:
+        res.objectives = _objective_table(plan, res, searched)
+        best = pick_on_front(
+            res.front if res.front is not None else pd.DataFrame(),
+            info.objectives,
+            info.maximize,
+            plan.control.tolerance,
+        )
+        res = fit_final(res, best)
+    else:
+        res = fit_final(res, res.select())
     res.times["everything"] = time.perf_counter() - t_start
     earlier = sum(r.fit_time + r.predict_time for r in done)
     res.times["compute_this_run"] = spent[0] + res.times["final"]
@@ -376,6 +485,169 @@ def _run_started(
     if store is not None and run_id is not None:
         _finish_run(store, run_id, res)
     return res
+
+
+def _guided_plan(
+    plan: TrainPlan,
+    done: list[TaskResult],
+    store: Store | None,
+    run_id: int | None,
+    spent: list[float],
+) -> tuple[TrainPlan, Scores, SearchInfo, int, int, list[TaskResult]]:
+    """A Bayesian or genetic search (``bayes.guided_search``) whose tasks run on the control's
+    executor, stored as they come; stored ones (a resumed search) are read back instead.
+    Returns the plan of every candidate tried, their scores, how the search went, the tasks
+    read back and computed, and every task result."""
+    from .bayes import guided_search
+
+    assert plan.resamples is not None
+    stored = {(r.resample, r.group): r for r in done}
+    counts = [0, 0]  # read back, computed
+
+    def run_groups(ctx: Context, groups: list[int]) -> list[tuple[Task, TaskResult]]:
+        assert plan.resamples is not None
+        tasks = _plan_tasks(
+            plan.control.method,
+            plan.resamples,
+            len(ctx.groups),
+            plan.seed,
+            len(plan.dataset.y),
+            groups,
+        )
+        by_key = {(t.resample, t.group): t for t in tasks}
+        out = [(t, stored[(t.resample, t.group)]) for t in tasks if (t.resample, t.group) in stored]
+        counts[0] += len(out)
+        todo = [t for t in tasks if (t.resample, t.group) not in stored]
+        if todo:
+            desc = f"{plan.control.search} {plan.model.name}"
+            with closing(_run_guided_tasks(ctx, todo, plan.control, desc)) as results:
+                for r in results:
+                    if store is not None and run_id is not None:
+                        store.save_task(run_id, r)  # stored before it is counted
+                    spent[0] += r.fit_time + r.predict_time
+                    counts[1] += 1
+                    out.append((by_key[(r.resample, r.group)], r))
+        out.sort(key=lambda tr: (tr[0].group, tr[0].resample))  # the same order however run
+        return out
+
+    searched, results, info = guided_search(plan, run_groups, time.perf_counter())
+    if store is not None and run_id is not None:
+        from ..store import _dumps
+
+        trials = searched.candidates.astype(object).to_dict("records")
+        store.save_artifact(run_id, "trials", _dumps(trials).encode(), "json")
+    scores = searched.scores_of(results)
+    return searched, scores, info, counts[0], counts[1], results
+
+
+def replay_plan(plan: TrainPlan, trials: list[dict[str, Any]]) -> TrainPlan:
+    """The plan of a finished Bayesian or genetic search from its stored ``trials`` (the
+    candidates in the order asked: one fit group each), for restoring it from the store."""
+    from ..execute import FitGroup
+
+    assert plan.resamples is not None
+    model = plan.model
+    groups = tuple(
+        FitGroup(params=dict(t), subs=[{s: t[s] for s in model.submodel}], candidates=(i,))
+        for i, t in enumerate(trials)
+    )
+    tasks = _plan_tasks(
+        plan.control.method, plan.resamples, len(groups), plan.seed, len(plan.dataset.y)
+    )
+    return dataclasses.replace(
+        plan,
+        candidates=pd.DataFrame(list(trials), columns=model.param_names),
+        context=dataclasses.replace(plan.context, groups=groups),
+        tasks=tuple(tasks),
+    )
+
+
+def _run_guided_tasks(
+    ctx: Context, tasks: list[Task], control: Control, desc: str
+) -> Generator[TaskResult, None, None]:
+    """A search's batch of tasks: with several local workers this process and the workers
+    share them from the first task (no timing probe: a batch is small, the search long)."""
+    from ..progress import Progress
+
+    workers = min(control.workers, len(tasks))
+    if control.executor == "local" and workers > 1:
+        with Progress(len(tasks), desc, "fit", enabled=control.verbose, leave=False) as bar:
+            for r in OverlappedExecutor(workers).run(ctx, tasks):
+                bar.update(1)
+                yield r
+        return
+    yield from run_tasks(ctx, tasks, control, desc)
+
+
+def _budgeted_plan(
+    plan: TrainPlan,
+    done: list[TaskResult],
+    store: Store | None,
+    run_id: int | None,
+    spent: list[float],
+) -> tuple[Scores, SearchInfo, int, int]:
+    """A grid or random search under ``Control(budget=, time=)``: fit groups run simplest
+    first, a chunk of them at a time (as many as there are workers); no chunk starts once the
+    budget is spent, and the chunk in flight finishes and is stored. Returns the scores (the
+    candidates never reached all missing), how the search went, the tasks read back and
+    computed."""
+    from .bayes import SearchInfo
+
+    c = plan.control
+    groups = plan.context.groups
+    info = SearchInfo(search=c.search, budget=c.budget, time=c.time)
+    take = len(groups)
+    if c.budget is not None:  # whole fit groups until the budget's candidates are covered
+        covered = 0
+        for g, group in enumerate(groups):
+            covered += len(group.candidates)
+            if covered >= c.budget:
+                take = g + 1
+                break
+    stored = {(r.resample, r.group): r for r in done}
+    chunk = max(1, c.workers)
+    results: list[TaskResult] = []
+    counts = [0, 0]
+    t0 = time.perf_counter()
+    ran = 0
+    for start in range(0, take, chunk):
+        if c.time is not None and start > 0 and time.perf_counter() - t0 >= c.time:
+            info.ended_by = "time"
+            break
+        want = set(range(start, min(start + chunk, take)))
+        tasks = [t for t in plan.tasks if t.group in want]
+        have = [stored[(t.resample, t.group)] for t in tasks if (t.resample, t.group) in stored]
+        counts[0] += len(have)
+        results.extend(have)
+        todo = [t for t in tasks if (t.resample, t.group) not in stored]
+        if todo:
+            with closing(run_tasks(plan.context, todo, c, f"train {plan.model.name}")) as rs:
+                for r in rs:
+                    if store is not None and run_id is not None:
+                        store.save_task(run_id, r)  # stored before it is counted
+                    spent[0] += r.fit_time + r.predict_time
+                    counts[1] += 1
+                    results.append(r)
+        ran = max(want) + 1
+    if info.ended_by is None and ran < len(groups):
+        info.ended_by = "budget"
+    info.candidates = sum(len(groups[g].candidates) for g in range(ran))
+    info.seconds = time.perf_counter() - t0
+    return plan.scores_of(results), info, counts[0], counts[1]
+
+
+def _objective_table(plan: TrainPlan, res: TrainResult, results: list[TaskResult]) -> pd.DataFrame:
+    """Every candidate's parameters and objectives, ``on_front`` marking the Pareto front."""
+    from .bayes import objective_table
+
+    info = res.search_info
+    table = res.results
+    costs = objective_table(plan, results)
+    out = plan.candidates.copy()
+    for name in info.objectives:
+        out[name] = costs[name].to_numpy() if name in costs else table[name].to_numpy()
+    out["on_front"] = pareto_mask(out[list(info.objectives)].to_numpy(float), info.maximize)
+    return out
 
 
 def race_plan(
@@ -548,19 +820,27 @@ def _execute(
         yield from SerialExecutor().run(ctx, tasks)
 
 
-def _plan_tasks(method: str, resamples: Resamples, n_groups: int, seed: int, n: int) -> list[Task]:
-    """Resample x fit group, plus the apparent (all rows) fits the 632 / optimism rules need."""
+def _plan_tasks(
+    method: str,
+    resamples: Resamples,
+    n_groups: int,
+    seed: int,
+    n: int,
+    only: list[int] | None = None,
+) -> list[Task]:
+    """Resample x fit group, plus the apparent (all rows) fits the 632 / optimism rules need;
+    ``only``: just these fit groups' tasks (a search's newest candidates)."""
     all_rows = np.arange(n)
     tasks: list[Task] = []
+    groups = range(n_groups) if only is None else only
     for r, (_, tr, te) in enumerate(resamples):
         evals = {"values": te}  # named after the Scores array each evaluation fills
         if method == "optimism_boot":
             evals.update(inbag=tr, allrows=all_rows)
-        tasks.extend(Task(r, g, task_seed(seed, r, g), tr, evals) for g in range(n_groups))
+        tasks.extend(Task(r, g, task_seed(seed, r, g), tr, evals) for g in groups)
     if method in ("boot632", "optimism_boot"):
         tasks.extend(
-            Task(-1, g, task_seed(seed, -1, g), all_rows, {"apparent": all_rows})
-            for g in range(n_groups)
+            Task(-1, g, task_seed(seed, -1, g), all_rows, {"apparent": all_rows}) for g in groups
         )
     return tasks
 

@@ -6,9 +6,9 @@ a plan (``persist.py``: what identifies a stored run) needs nothing from train()
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -41,6 +41,9 @@ class TrainPlan:
     metric_names: list[str]
     resamples: Resamples | None
     tasks: tuple[Task, ...]
+    # Bayesian or genetic search: parameter -> Range, Choice or fixed value (tuning/space.py);
+    # the candidates and tasks are then empty until the search asks for them.
+    space: Mapping[str, Any] | None = None
 
     @property
     def fits_per_resample(self) -> int:
