@@ -20,6 +20,7 @@ import pandas as pd
 from ..control import SAMPLERS, Control, make_resamples
 from ..execute import (
     Context,
+    FitGroup,
     OverlappedExecutor,
     ProcessExecutor,
     SerialExecutor,
@@ -155,23 +156,7 @@ def plan_train(
         checked = within_limits(model, cands, shape, generated=grid is None)
         if len(checked) < len(cands):
             cands, groups_ = checked, fit_groups(model, checked)
-    ctx = Context(
-        X=ds.X,
-        y=ds.y,
-        weights=ds.weights,
-        mode=ds.mode,
-        levels=ds.levels,
-        columns=ds.encoder.feature_names,
-        model=model,
-        preprocess=steps,
-        groups=tuple(groups_),
-        class_probs=control.class_probs,
-        sampling=control.sampling,
-        duplicates=control.duplicates,
-        oob=control.method == "oob",
-        formula=ds.encoder.formula if _stateful(ds) else None,
-        raw=ds.frame if _stateful(ds) else None,
-    )
+    ctx = _context(ds, control, model, steps, tuple(groups_))
     tasks: tuple[Task, ...] = ()
     if resamples is not None:
         tasks = tuple(_plan_tasks(control.method, resamples, len(groups_), seed, len(ds.y)))
@@ -222,22 +207,7 @@ def _plan_guided(
     if control.budget is not None:
         size = plan_size(control, len(ds.y), control.budget, control.budget, len(names), 0)
         size.check(control.budget, control.budget, False)
-    ctx = Context(
-        X=ds.X,
-        y=ds.y,
-        weights=ds.weights,
-        mode=ds.mode,
-        levels=ds.levels,
-        columns=ds.encoder.feature_names,
-        model=model,
-        preprocess=steps,
-        groups=(),
-        class_probs=control.class_probs,
-        sampling=control.sampling,
-        oob=control.method == "oob",
-        formula=ds.encoder.formula if ds.frame is not None else None,
-        raw=ds.frame,
-    )
+    ctx = _context(ds, control, model, steps, ())
     _warn_constant_columns(ds, resamples, steps)
     plan = TrainPlan(
         model=model,
@@ -1096,6 +1066,34 @@ def _check_inputs(model: Model, ds: Dataset, steps: PreProcess | None, control: 
 def _default_metric(mode: str, names: list[str]) -> str:
     preferred = "Accuracy" if mode == CLASSIFICATION else "RMSE"
     return preferred if preferred in names else names[0]
+
+
+def _context(
+    ds: Dataset,
+    control: Control,
+    model: Model,
+    steps: PreProcess | None,
+    groups: tuple[FitGroup, ...],
+) -> Context:
+    """What every task of a fit sees: the data, the model, its pre-processing and fit groups,
+    and the run settings a task needs (a stateful formula is refitted per resample)."""
+    return Context(
+        X=ds.X,
+        y=ds.y,
+        weights=ds.weights,
+        mode=ds.mode,
+        levels=ds.levels,
+        columns=ds.encoder.feature_names,
+        model=model,
+        preprocess=steps,
+        groups=groups,
+        class_probs=control.class_probs,
+        sampling=control.sampling,
+        duplicates=control.duplicates,
+        oob=control.method == "oob",
+        formula=ds.encoder.formula if _stateful(ds) else None,
+        raw=ds.frame if _stateful(ds) else None,
+    )
 
 
 def _stateful(ds: Dataset) -> bool:
