@@ -35,8 +35,9 @@ def test_parent_and_worker_share_the_tasks_each_once(tmp_path, training, recordi
     fit_pids = Counter(int(p) for p in pids.read_text().split())
     assert len(by_task) == len(plan.tasks) == 8 * 2
     assert sum(fit_pids.values()) == len(plan.tasks)  # each task fitted exactly once
-    # the first task goes to the worker before the parent starts: both ran tasks
-    assert os.getpid() in fit_pids and len(fit_pids) == 2
+    # the first task goes to the worker before the parent starts: both ran tasks (loky may
+    # replace its worker process mid-run, e.g. after its memory-growth check: more pids then)
+    assert os.getpid() in fit_pids and len(fit_pids) >= 2
 
     serial = {(r.resample, r.group): r for r in SerialExecutor().run(plan.context, plan.tasks)}
     assert serial.keys() == by_task.keys()
