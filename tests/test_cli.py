@@ -139,6 +139,32 @@ def test_run_missing_config(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_a_signal_dropped_inside_a_finalizer_still_ends_the_run_as_interrupted(
+    tmp_path, capsys, monkeypatch
+):
+    """Python prints and drops an exception raised while a ``__del__`` runs (seen in CI when
+    Ctrl-C landed as LightGBM freed a booster: the run then ended with status 0)."""
+    import gc
+    import signal
+
+    import leanfit.experiment
+
+    class FreedWhileRunning:
+        def __del__(self) -> None:
+            signal.raise_signal(signal.SIGINT)  # the handler runs here, inside the finalizer
+
+    def run_experiment(exp, store=None):
+        FreedWhileRunning()
+        gc.collect()
+
+    monkeypatch.setattr(leanfit.experiment, "run_experiment", run_experiment)
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(CONFIG)
+    assert main(["run", str(cfg), "-o", str(tmp_path / "out"), "-q", "--no-store"]) == 130
+    err = capsys.readouterr().err
+    assert "leanfit: interrupted: nothing was kept (--no-store)" in err
+
+
 def _api(training, control, **kw):
     return lf.train("Class ~ .", data=training, control=control, **kw)
 

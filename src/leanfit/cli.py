@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -529,9 +530,16 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-def _raise_interrupted(signum: int, _frame: Any) -> None:
-    """Signal handler: turn SIGINT / SIGTERM into ``Interrupted`` in the main thread."""
-    raise Interrupted(signum)
+def _interrupting(received: list[int]) -> Callable[[int, Any], None]:
+    """A signal handler turning SIGINT / SIGTERM into ``Interrupted`` in the main thread, and
+    noting the signal in ``received``: an exception raised while a finalizer runs (a
+    ``__del__``) is printed and dropped by Python, so the run checks the note as well."""
+
+    def handler(signum: int, _frame: Any) -> None:
+        received.append(signum)
+        raise Interrupted(signum)
+
+    return handler
 
 
 def _interrupted(err: KeyboardInterrupt, store: Store | None, experiment: str | None) -> int:
@@ -568,10 +576,10 @@ def _run(args: argparse.Namespace, state: dict[str, Any]) -> int:
 
     store, name = None, None
     handlers = {}
+    received: list[int] = []
     if threading.current_thread() is threading.main_thread():
-        handlers = {
-            s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)
-        }
+        on_signal = _interrupting(received)
+        handlers = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         from .store import Store, store_exists
 
@@ -594,6 +602,8 @@ def _run(args: argparse.Namespace, state: dict[str, Any]) -> int:
         name = exp.name
         state.update(dest=exp.output or exp.report, running=True)
         run_experiment(exp, store=store)
+        if received:  # the signal's exception was dropped inside a finalizer
+            raise Interrupted(received[0])
         return 0
     except KeyboardInterrupt as err:
         for s in handlers:  # a second signal must not cut the message short
