@@ -268,3 +268,23 @@ def test_default_grids_capped_at_tune_length_fits_and_forests_of_100_trees(data)
         lf.leaderboard(small, "Class", methods=["rf"], options={"gbm": {}})
     with pytest.raises(ValueError, match="max_fits=0 must be a positive integer"):
         lf.leaderboard(small, "Class", methods=["rf"], max_fits=0)
+
+
+def test_missing_values_get_median_impute_for_methods_that_cannot_take_them(data, ctrl):
+    holes = data.copy()
+    rng = np.random.default_rng(3)
+    for col in ["V1", "V11", "V12"]:
+        holes.loc[rng.choice(len(holes), 15, replace=False), col] = np.nan
+    b = lf.leaderboard(holes, "Class", methods=["lda", "gbm"], control=ctrl, seed=7)
+    assert sorted(b.ranked) == ["gbm", "lda"]  # lda would fail without imputation
+    notes = dict(zip(b.table["method"], b.table["note"], strict=True))
+    assert "median_impute" in notes["lda"] and notes["gbm"] == ""  # LightGBM takes NAs
+    # lda's score is exactly that of training it with median_impute on the same resamples
+    direct = lf.train(
+        holes, "Class", method="lda", control=ctrl, seed=7, preprocess=["median_impute"]
+    )
+    got = b.table.set_index("method").loc["lda", "Accuracy"]
+    assert got == pytest.approx(direct.results["Accuracy"].iloc[direct.best_index], abs=1e-12)
+    # the user's own steps are used as given: no step is added, and lda cannot run
+    with pytest.raises(ValueError, match="no method could be planned.*missing values"):
+        lf.leaderboard(holes, "Class", methods=["lda"], control=ctrl, seed=7, preprocess=["center"])

@@ -348,8 +348,11 @@ def leaderboard(
     500}}`` for caret's size). ``budget``: wall seconds from the call; methods run in
     order (the first always) and one not started when the budget is spent is skipped, listed
     with the reason (a running one finishes). A method that fails is listed with its error.
-    ``echo`` gets a line per method.
+    ``preprocess``: steps for every method; when None and the predictors have missing values,
+    each method that cannot take them gets ``median_impute`` (PyCaret imputes by default too),
+    said in its ``note``. ``echo`` gets a line per method.
     """
+    from .models.base import get_model
     from .tuning.train import plan_train, run_plan
 
     t0 = time.perf_counter()
@@ -368,6 +371,7 @@ def leaderboard(
     )
     mode, n_rows = probe.dataset.mode, len(probe.dataset.y)
     names, left_out = methods_for(methods, mode, n_rows)
+    impute = preprocess is None and bool(np.isnan(probe.dataset.X).any())
     size, _ = _sized(n_rows)
     tl = tune_length or size
     cap = tl if max_fits is None else max_fits
@@ -386,13 +390,16 @@ def leaderboard(
 
     plans: dict[str, TrainPlan] = {}
     rows: dict[str, dict[str, Any]] = {}
+    imputed: set[str] = set()  # methods given median_impute: the data have missing values
     for name in names:  # every plan before any fit: settings errors surface now
+        if impute and not get_model(name).takes_missing:
+            imputed.add(name)
         args = {
             "data": data,
             "method": name,
             "control": ctl,
             "tune_length": tl,
-            "preprocess": preprocess,
+            "preprocess": ["median_impute"] if name in imputed else preprocess,
             "metric": metric,
             "seed": seed,
             "task": task,
@@ -447,6 +454,8 @@ def leaderboard(
             continue
         fits[name] = res
         rows[name] = _fit_row(name, res, rank_metric)
+        if name in imputed:
+            rows[name]["note"] = _IMPUTED
         say(
             f"[{i + 1}/{len(names)}] {name}: {rank_metric} {rows[name][rank_metric]:.4f} "
             f"({time.perf_counter() - t_fit:.1f} s)"
@@ -468,6 +477,12 @@ def leaderboard(
         tune_length=tl,
         left_out=left_out,
     )
+
+
+_IMPUTED = (
+    "preprocess=['median_impute'] added: the predictors have missing values and this method "
+    "cannot take them (give preprocess= to choose the steps yourself)"
+)
 
 
 def _first_line(e: BaseException) -> str:
