@@ -12,6 +12,7 @@ import pytest
 import leanfit as lf
 from leanfit import ranking
 from leanfit.cli import main
+from leanfit.encodings import DuplicateRowsWarning
 
 METHODS = ["lda", "knn", "rpart"]
 
@@ -288,3 +289,14 @@ def test_missing_values_get_median_impute_for_methods_that_cannot_take_them(data
     # the user's own steps are used as given: no step is added, and lda cannot run
     with pytest.raises(ValueError, match="no method could be planned.*missing values"):
         lf.leaderboard(holes, "Class", methods=["lda"], control=ctrl, seed=7, preprocess=["center"])
+
+
+def test_duplicate_rows_are_reported_once_with_the_shared_control(data):
+    twice = pd.concat([data, data.iloc[:20]], ignore_index=True)
+    ctl = lf.Control(method="cv", number=3, duplicates="drop")
+    with pytest.warns(DuplicateRowsWarning) as caught:
+        lf.leaderboard(twice, "Class", methods=["lda", "rpart", "knn"], control=ctl, seed=1)
+    dup = [w for w in caught if issubclass(w.category, DuplicateRowsWarning)]
+    assert len(dup) == 1  # not once per method, nor once more for the data check
+    assert "20 of 228 rows repeat" in str(dup[0].message)
+    assert "are dropped from" in str(dup[0].message)  # the leaderboard's Control, not a default

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -352,6 +353,7 @@ def leaderboard(
     each method that cannot take them gets ``median_impute`` (PyCaret imputes by default too),
     said in its ``note``. ``echo`` gets a line per method.
     """
+    from .encodings import DuplicateRowsWarning
     from .models.base import get_model
     from .tuning.train import plan_train, run_plan
 
@@ -366,9 +368,17 @@ def leaderboard(
     if seed is None:
         seed = int(np.random.default_rng().integers(2**31 - 1))
     # the data are checked once, before anything is fitted: a one-candidate plan that fits nothing
-    probe = plan_train(
-        x, y, data=data, method="rpart", control=Control(method="none"), tune_length=1, task=task
-    )
+    with warnings.catch_warnings():  # the first method's plan says it, with the real Control
+        warnings.simplefilter("ignore", DuplicateRowsWarning)
+        probe = plan_train(
+            x,
+            y,
+            data=data,
+            method="rpart",
+            control=Control(method="none"),
+            tune_length=1,
+            task=task,
+        )
     mode, n_rows = probe.dataset.mode, len(probe.dataset.y)
     names, left_out = methods_for(methods, mode, n_rows)
     impute = preprocess is None and bool(np.isnan(probe.dataset.X).any())
@@ -406,10 +416,13 @@ def leaderboard(
             "options": opts[name] or None,
         }
         try:
-            plan = plan_train(x, y, **args)
-            grid = _capped_grid(plan, cap, seed, name)
-            if grid is not None:
-                plan = plan_train(x, y, **{**args, "grid": grid})
+            with warnings.catch_warnings():  # data warnings once, not once per method
+                if plans or rows:
+                    warnings.simplefilter("ignore", DuplicateRowsWarning)
+                plan = plan_train(x, y, **args)
+                grid = _capped_grid(plan, cap, seed, name)
+                if grid is not None:
+                    plan = plan_train(x, y, **{**args, "grid": grid})
             plans[name] = plan
         except Exception as e:  # a method that cannot be planned here: recorded, not raised
             rows[name] = _row(name, "failed", f"{type(e).__name__}: {_first_line(e)}")
