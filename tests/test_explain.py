@@ -89,6 +89,85 @@ def test_lightgbm_matches_shap_treeexplainer_and_adds_up(name, request):
         assert list(e.attributions.columns) == list(rows.columns)
 
 
+def test_lightgbm_classes_walk_only_their_trees_and_match_the_engine(glass, sonar):
+    shap = pytest.importorskip("shap")
+    fit = _train(glass, "Type", "lightgbm", _one(LGB))
+    levels = list(fit.dataset.levels)
+    rows = glass.drop(columns="Type").iloc[::5]
+    X = rows.to_numpy(dtype=float)
+    booster = fit.final_model
+    n, p, k = len(X), X.shape[1], len(levels)
+    # the engine's own TreeSHAP of every class, (n, K, p + 1) with the bias last
+    ref = booster.predict(X, pred_contrib=True).reshape(n, k, p + 1)
+    raw = booster.predict(X, raw_score=True)
+    sh = np.asarray(shap.TreeExplainer(booster).shap_values(X), dtype=float)  # (n, p, K)
+
+    e = lf.explain(fit, rows, classes=[levels[3], levels[0]])
+    assert "each wanted class's trees only" in e.method
+    assert e.outputs == [levels[3], levels[0]] and e.values.shape == (n, p, 2)
+    for j, c in enumerate((3, 0)):
+        assert np.abs(e.values[:, :, j] - ref[:, c, :p]).max() <= 1e-9
+        assert np.abs(e.values[:, :, j] - sh[:, :, c]).max() <= 1e-6
+        assert abs(e.base[j] - ref[0, c, p]) <= 1e-9
+        assert np.abs(e.raw[:, j] - raw[:, c]).max() <= 1e-9
+    assert e.additivity_error() <= 1e-6
+    assert list(e.attributions.columns.get_level_values(0).unique()) == [levels[3], levels[0]]
+    one = lf.explain(fit, rows, classes=levels[2])  # a single label
+    assert one.outputs == [levels[2]]
+    assert np.abs(one.values[:, :, 0] - ref[:, 2, :p]).max() <= 1e-9
+
+    e = lf.explain(fit, rows, classes="predicted")
+    pred = np.argmax(booster.predict(X), axis=1)  # the engine's class probabilities
+    predicted = [levels[c] for c in sorted(set(pred))]
+    assert e.outputs == predicted and len(predicted) > 1
+    for i in range(n):
+        for j, name in enumerate(e.outputs):
+            c = levels.index(name)
+            if c == pred[i]:
+                assert np.abs(e.values[i, :, j] - ref[i, c, :p]).max() <= 1e-9
+                assert abs(e.raw[i, j] - raw[i, c]) <= 1e-9
+            else:
+                assert np.isnan(e.values[i, :, j]).all() and np.isnan(e.raw[i, j])
+    assert e.additivity_error() <= 1e-6
+    assert any("predicted class" in s for s in e.notes)
+    records = e.to_records()
+    assert [list(r["classes"]) for r in records] == [[levels[c]] for c in pred]
+    # the plots keep to the rows explained for the class
+    pytest.importorskip("matplotlib")
+    first = np.flatnonzero(pred != levels.index(e.outputs[0]))[0]
+    with pytest.raises(ValueError, match=f"row {first} is not explained for"):
+        e.plot_waterfall(row=int(first))
+    assert e.plot_summary(kind="bar") is not None
+
+    with pytest.raises(ValueError, match="single output to explain"):
+        lf.explain(_train(sonar, "Class", "lightgbm", _one(LGB)), sonar.iloc[:3], classes=["R"])
+    with pytest.raises(ValueError, match=r"classes names \['nope'\], not classes of this model"):
+        lf.explain(fit, rows, classes=["nope", levels[0]])
+    with pytest.raises(ValueError, match=r"classes=\[\] names no class"):
+        lf.explain(fit, rows, classes=[])
+
+
+def test_other_engines_select_classes_from_all(glass):
+    pytest.importorskip("xgboost")
+    grid = lf.expand_grid(
+        nrounds=20,
+        max_depth=3,
+        eta=0.3,
+        gamma=0,
+        colsample_bytree=1,
+        min_child_weight=1,
+        subsample=1,
+    )
+    fit = _train(glass, "Type", "xgb_tree", grid)
+    levels = list(fit.dataset.levels)
+    rows = glass.drop(columns="Type").iloc[::9]
+    full = lf.explain(fit, rows)
+    e = lf.explain(fit, rows, classes=[levels[1]])
+    assert e.outputs == [levels[1]]
+    assert np.array_equal(e.values[:, :, 0], full.values[:, :, 1])
+    assert any("every class was computed" in s for s in e.notes)
+
+
 def test_gbm_uses_the_chosen_tree_count(sonar):
     grid = lf.expand_grid(interaction_depth=2, n_trees=[10, 60], shrinkage=0.1, n_minobsinnode=5)
     with warnings.catch_warnings():

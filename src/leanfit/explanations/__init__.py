@@ -140,11 +140,13 @@ class Explanation:
             if len(self.outputs) == 1:
                 out.append({"output": self.output, "method": self.method, **per(0)})
             else:
+                # classes="predicted" leaves the other classes unexplained (NaN): left out
+                done = [k for k in range(len(self.outputs)) if not np.isnan(self.raw[i, k])]
                 out.append(
                     {
                         "output": self.output,
                         "method": self.method,
-                        "classes": {o: per(k) for k, o in enumerate(self.outputs)},
+                        "classes": {self.outputs[k]: per(k) for k in done},
                     }
                 )
         return out
@@ -197,11 +199,40 @@ def fit_parts(fit: Any) -> FitParts:
     )
 
 
+def _wanted(parts: FitParts, classes: Any, n: int) -> tuple[Any, list[int] | None]:
+    """``classes`` as what attribute() takes ("predicted", an (n, K) mask, or None) and the
+    class positions asked for by name (None unless a list was given)."""
+    if classes is None:
+        return None, None
+    levels = list(parts.levels)
+    if parts.mode != CLASSIFICATION or len(levels) < 3:
+        what = "a regression" if parts.mode != CLASSIFICATION else "a two-class"
+        raise ValueError(
+            f"classes={classes!r} chooses among the classes of a model of three or more; "
+            f"this is {what} model with a single output to explain"
+        )
+    if isinstance(classes, str) and classes == "predicted":
+        return "predicted", None
+    asked = [classes] if isinstance(classes, str) else list(classes)
+    if not asked:
+        raise ValueError(f"classes=[] names no class; the classes are {levels}")
+    unknown = [c for c in asked if str(c) not in levels]
+    if unknown:
+        raise ValueError(
+            f"classes names {unknown}, not classes of this model: {levels} (or 'predicted')"
+        )
+    idx = list(dict.fromkeys(levels.index(str(c)) for c in asked))
+    mask = np.zeros((n, len(levels)), dtype=bool)
+    mask[:, idx] = True
+    return mask, idx
+
+
 def explain_parts(
     parts: FitParts,
     rows: Any,
     method: str = "auto",
     *,
+    classes: str | list[str] | None = None,
     background: int = 100,
     permutations: int = 10,
     seed: int = 0,
@@ -234,8 +265,15 @@ def explain_parts(
             who=f"method {parts.model.name!r}",
         )
     Z = transformed(parts, X)
+    want, asked = _wanted(parts, classes, len(Z))
     raw = attribute(
-        parts, Z, method, background_rows=background, permutations=permutations, seed=seed
+        parts,
+        Z,
+        method,
+        background_rows=background,
+        permutations=permutations,
+        seed=seed,
+        want=want,
     )
     names, sources, notes = feature_names(parts)
     outputs = (
@@ -245,10 +283,33 @@ def explain_parts(
     )
     if parts.mode == CLASSIFICATION and len(parts.levels) == 2:
         outputs = [parts.levels[1]]
+    values, base, out = raw.values, np.asarray(raw.base, float).reshape(-1), raw.raw
+    if want is not None:
+        # keep the classes asked for (in the order asked) or, for "predicted", those
+        # predicted for some row (in level order); a row's other classes are NaN
+        keep = (
+            asked
+            if asked is not None
+            else [k for k in range(len(outputs)) if not np.isnan(out[:, k]).all()]
+        )
+        values, base, out = values[:, :, keep], base[keep], out[:, keep]
+        outputs = [outputs[k] for k in keep]
+        if asked is None:
+            notes = [
+                *notes,
+                "classes='predicted': each row is explained for its predicted class (largest "
+                "raw output) only; its other classes are NaN",
+            ]
+        if "on each wanted class's trees only" not in raw.method:
+            notes = [
+                *notes,
+                f"classes={classes!r}: every class was computed and the others dropped "
+                "(only LightGBM skips the other classes' trees)",
+            ]
     return Explanation(
-        values=raw.values,
-        base=np.asarray(raw.base, float).reshape(-1),
-        raw=raw.raw,
+        values=values,
+        base=base,
+        raw=out,
         features=names,
         columns=sources,
         outputs=outputs,
@@ -265,6 +326,7 @@ def explain(
     rows: Any,
     method: str = "auto",
     *,
+    classes: str | list[str] | None = None,
     background: int = 100,
     permutations: int = 10,
     seed: int = 0,
@@ -277,10 +339,22 @@ def explain(
     sampled over ``permutations`` column orders, in antithetic pairs, on ``background``
     training rows drawn with ``seed``; exact when there are at most that many orders). A
     method that does not apply is refused, naming those that do.
+
+    ``classes`` (models of three or more classes): None explains every class; a label or a
+    list of labels explains those classes for every row; "predicted" explains each row for its
+    predicted class only (the others are NaN; ``outputs`` lists the classes predicted). A
+    LightGBM fit then walks only those classes' trees (K times less work for one class of K);
+    other models compute every class and drop the rest.
     """
     parts = fit_parts(fit)
     return explain_parts(
-        parts, rows, method, background=background, permutations=permutations, seed=seed
+        parts,
+        rows,
+        method,
+        classes=classes,
+        background=background,
+        permutations=permutations,
+        seed=seed,
     )
 
 

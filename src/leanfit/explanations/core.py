@@ -11,6 +11,7 @@ construction (its base is the mean output over the background rows).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -197,20 +198,110 @@ def _split_contrib(c: np.ndarray, p: int, k: int) -> tuple[np.ndarray, np.ndarra
     return np.transpose(c[:, :, :p], (0, 2, 1)), c[:, :, p]
 
 
-def _tree_engine(parts: FitParts, Z: np.ndarray) -> Raw:
+def _threads() -> int:
+    """Every core this process may use: an explanation is one call that should use the machine
+    (the fits themselves keep one thread each, as resamples run in parallel)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _lightgbm_class_models(booster: Any, count: int, classes: list[int]) -> dict[int, Any]:
+    """One LightGBM booster per class in ``classes``, holding only that class's trees among the
+    first ``count`` rounds, so that pred_contrib walks 1/K of a K-class model's trees.
+
+    LightGBM stores a multiclass model's trees round by round, class by class (tree i belongs
+    to class i % num_tree_per_iteration); a class's trees alone, read back as a one-output
+    model, give that class's raw margin and exactly its TreeSHAP values (TreeSHAP adds up tree
+    by tree)."""
+    import lightgbm as lgb
+
+    k_all = booster.num_model_per_iteration()
+    text = booster.model_to_string(num_iteration=count)
+    head, _, rest = text.partition("\nTree=")
+    trees, _, tail = rest.partition("\nend of trees")
+    blocks = trees.split("\nTree=")
+    if len(blocks) != count * k_all:
+        raise RuntimeError(
+            f"LightGBM's model text has {len(blocks)} trees, expected {count} rounds x {k_all}"
+        )
+    header = []
+    for line in head.split("\n"):
+        key = line.split("=", 1)[0]
+        if key in ("num_class", "num_tree_per_iteration"):
+            line = f"{key}=1"
+        elif key == "objective":
+            line = "objective=regression"  # raw output = the sum of the trees
+        elif key == "tree_sizes":  # optional (it speeds up loading); it changes with the trees
+            continue
+        header.append(line)
+    out = {}
+    for k in classes:
+        mine = [b.split("\n", 1)[1] for b in blocks[k::k_all]]
+        body = "\n".join(f"Tree={j}\n{b}" for j, b in enumerate(mine))
+        model = "\n".join(header) + "\n" + body + "\nend of trees" + tail
+        out[k] = lgb.Booster(model_str=model)
+    return out
+
+
+def _lightgbm_some_classes(
+    parts: FitParts, Z: np.ndarray, count: int, want: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """LightGBM's TreeSHAP of the (row, class) pairs ``want`` (n, K) marks, each class's rows
+    through that class's trees only; values (n, p, K) and bias (K,), NaN where not wanted."""
+    n, p = Z.shape
+    k_all = want.shape[1]
+    values = np.full((n, p, k_all), np.nan)
+    bias = np.full(k_all, np.nan)
+    classes = [k for k in range(k_all) if want[:, k].any()]
+    models = _lightgbm_class_models(parts.fitted, count, classes)
+    for k in classes:
+        rows = np.flatnonzero(want[:, k])
+        c = np.asarray(models[k].predict(Z[rows], pred_contrib=True, num_threads=_threads()), float)
+        values[rows, :, k] = c[:, :p]
+        bias[k] = float(c[0, p])
+    return values, bias
+
+
+Want = np.ndarray | str | None
+
+
+def _resolve_want(want: Want, raw: np.ndarray) -> np.ndarray | None:
+    """``want`` as an (n, K) mask: "predicted" marks each row's class of largest output."""
+    if not isinstance(want, str):
+        return want
+    mask = np.zeros(raw.shape, dtype=bool)
+    mask[np.arange(len(raw)), np.argmax(raw, axis=1)] = True
+    return mask
+
+
+def _tree_engine(parts: FitParts, Z: np.ndarray, want: Want = None) -> Raw:
+    """The engine's own TreeSHAP on every core; ``want`` (n, K) or "predicted", when given,
+    marks the (row, class) pairs wanted: LightGBM then walks only the wanted classes' trees,
+    the other engines compute every class (the rest is set to NaN afterwards)."""
     eng = _engine(parts.fitted)
     count = _count(parts)
     p = Z.shape[1]
     raw = _margins(parts, Z)
     k = raw.shape[1]
+    margin = "log-odds" if k == 1 else "raw margin (before softmax)"
+    output = _output_name(parts, margin)
+    mask = _resolve_want(want, raw)
+    if eng == "lightgbm" and mask is not None and k > 1:
+        values, base = _lightgbm_some_classes(parts, Z, count, mask)
+        how = "LightGBM's TreeSHAP (predict(pred_contrib=True)) on each wanted class's trees only"
+        return Raw(values, base, raw, output, how)
     if eng == "lightgbm":
-        c = parts.fitted.predict(Z, pred_contrib=True, num_iteration=count)
+        c = parts.fitted.predict(Z, pred_contrib=True, num_iteration=count, num_threads=_threads())
         how = "LightGBM's TreeSHAP (predict(pred_contrib=True))"
     elif eng == "xgboost":
         import xgboost as xgb
 
-        dm = xgb.DMatrix(Z, missing=np.nan, nthread=1)
-        c = parts.fitted.est.predict(dm, pred_contribs=True, iteration_range=(0, count))
+        dm = xgb.DMatrix(Z, missing=np.nan, nthread=_threads())
+        booster = parts.fitted.est.copy()  # the fit keeps its one thread
+        booster.set_param({"nthread": _threads()})
+        c = booster.predict(dm, pred_contribs=True, iteration_range=(0, count))
         how = "XGBoost's TreeSHAP (predict(pred_contribs=True))"
     else:
         from catboost import Pool
@@ -219,11 +310,10 @@ def _tree_engine(parts: FitParts, Z: np.ndarray) -> Raw:
         if count < m.tree_count_:
             m = m.copy()
             m.shrink(ntree_end=count)
-        c = m.get_feature_importance(Pool(Z), type="ShapValues", thread_count=1)
+        c = m.get_feature_importance(Pool(Z), type="ShapValues", thread_count=_threads())
         how = "CatBoost's TreeSHAP (get_feature_importance(type='ShapValues'))"
     values, bias = _split_contrib(c, p, k)
-    margin = "log-odds" if k == 1 else "raw margin (before softmax)"
-    return Raw(values, bias.mean(axis=0), raw, _output_name(parts, margin), how)
+    return Raw(values, bias.mean(axis=0), raw, output, how)
 
 
 def _shap() -> Any:
@@ -392,6 +482,16 @@ def _permutation(
     return Raw(values, base, raw, output, how)
 
 
+def _keep_wanted(r: Raw, want: Want) -> Raw:
+    """NaN in the values and raw output of the (row, class) pairs not wanted."""
+    mask = _resolve_want(want, r.raw)
+    if mask is None or mask.all():
+        return r
+    r.values = np.where(mask[:, None, :], r.values, np.nan)
+    r.raw = np.where(mask, r.raw, np.nan)
+    return r
+
+
 def attribute(
     parts: FitParts,
     Z: np.ndarray,
@@ -400,9 +500,12 @@ def attribute(
     background_rows: int = 100,
     permutations: int = 10,
     seed: int = 0,
+    want: Want = None,
 ) -> Raw:
     """Attributions of the rows ``Z`` (the matrix the model sees) by ``method`` ("auto",
-    "tree", "linear" or "permutation")."""
+    "tree", "linear" or "permutation"); ``want`` (n, K) or "predicted" (each row's class of
+    largest output), when given, marks the (row, output) pairs wanted and the others are NaN
+    (LightGBM skips their trees; the other explainers compute every output)."""
     can = applicable(parts)
     if method == "auto":
         method = can[0]
@@ -413,11 +516,13 @@ def attribute(
             f"method={method!r} cannot explain a {parts.model.name!r} fit; these can: {can}"
         )
     if method == "tree":
-        return _tree_engine(parts, Z) if _is_tree_booster(parts) else _tree_forest(parts, Z)
+        if _is_tree_booster(parts):
+            return _keep_wanted(_tree_engine(parts, Z, want), want)
+        return _keep_wanted(_tree_forest(parts, Z), want)
     bg = transformed(parts, parts.background)
     if method == "linear":
-        return _linear(parts, Z, bg)
+        return _keep_wanted(_linear(parts, Z, bg), want)
     if len(bg) > background_rows:
         rng = np.random.default_rng(seed)
         bg = bg[np.sort(rng.choice(len(bg), background_rows, replace=False))]
-    return _permutation(parts, Z, bg, permutations, seed)
+    return _keep_wanted(_permutation(parts, Z, bg, permutations, seed), want)

@@ -48,6 +48,10 @@ def plot_summary(expl: Any, kind: str = "beeswarm", top: int = 20) -> Figure:
         raise ValueError(f"top={top} must be a positive number of columns")
     e = _single(expl)
     vals = e.column_values()[:, :, 0]
+    explained = ~np.isnan(vals).any(axis=1)  # classes="predicted": rows of other classes
+    if not explained.any():
+        raise ValueError(f"no row is explained for {e.outputs[0]!r}: nothing to plot")
+    vals, data = vals[explained], e.data[explained]
     names = e.column_names
     mean_abs = np.abs(vals).mean(axis=0)
     order = np.argsort(-mean_abs, kind="mergesort")[:top]
@@ -66,7 +70,7 @@ def plot_summary(expl: Any, kind: str = "beeswarm", top: int = 20) -> Figure:
         for y, j in zip(pos, order, strict=True):
             x = vals[:, j]
             jitter = rng.uniform(-0.25, 0.25, len(x))
-            c = _colour_values(e.data, names[j])
+            c = _colour_values(data, names[j])
             colours = [cmap(ci) if np.isfinite(ci) else "#BBBBBB" for ci in c]
             ax.scatter(x, y + jitter, s=9, c=colours, linewidths=0, alpha=0.8)
         ax.axvline(0.0, color=INK, linewidth=0.8)
@@ -92,6 +96,11 @@ def plot_waterfall(expl: Any, row: int = 0, top: int = 12) -> Figure:
     if not -n <= row < n:
         raise ValueError(f"row={row} is out of range: the explanation has {n} row(s)")
     vals = e.column_values()[row, :, 0]
+    if np.isnan(vals).any():
+        raise ValueError(
+            f"row {row} is not explained for {e.outputs[0]!r} (classes='predicted' explains "
+            "each row for its predicted class only): plot ex.for_output(that class)"
+        )
     names = e.column_names
     order = list(np.argsort(-np.abs(vals), kind="mergesort"))
     shown, rest = order[:top], order[top:]
