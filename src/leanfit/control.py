@@ -46,7 +46,7 @@ SELECTIONS = ("best", "one_se", "oneSE", "tolerance")
 SAMPLERS = {"bayes": ("tpe", "gp", "cmaes", "random"), "genetic": ("nsga2",)}
 SEARCHES = ("grid", "random", *SAMPLERS)
 # What a multi-objective search can measure per candidate besides the metrics (lower is better).
-COSTS = ("fit_time", "predict_time")
+COSTS = ("fit_time", "predict_time", "size")
 _DEFAULT_NUMBER = {"boot": 25, "boot632": 25, "optimism_boot": 25, "lgocv": 25}
 
 
@@ -106,8 +106,9 @@ class Control:
         sampler is told a whole batch's results before it is asked for the next, so the
         candidates depend on the seed and ``batch`` only, never on ``n_jobs`` or timing.
     objectives: multi-objective search (bayes or genetic): the metric first, then any of
-        "fit_time" (mean seconds per resample fit) and "predict_time" (seconds per held-out
-        row), or other metrics, e.g. ``["ROC", "fit_time"]``. The result has the Pareto front
+        "fit_time" (mean seconds per resample fit), "predict_time" (seconds per held-out
+        row), "size" (mean bytes of the resample fits' model and pre-processing as the store
+        and bundles serialise them) or other metrics, e.g. ``["ROC", "size"]``. The result has the Pareto front
         (``fit.front``) and chooses the candidate within ``tolerance`` percent of the best
         metric on the front that is smallest in the next objective.
     tolerance: percent of the best metric a multi-objective choice may give up (default 1.5).

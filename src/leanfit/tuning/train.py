@@ -208,6 +208,10 @@ def _plan_guided(
         size = plan_size(control, len(ds.y), control.budget, control.budget, len(names), 0)
         size.check(control.budget, control.budget, False)
     ctx = _context(ds, control, model, steps, ())
+    if "size" in (control.objectives or ()):
+        from .bayes import portable_size
+
+        ctx = dataclasses.replace(ctx, measure_size=portable_size)
     _warn_constant_columns(ds, resamples, steps)
     plan = TrainPlan(
         model=model,
