@@ -95,15 +95,16 @@ def replay(plan: Any, roc: np.ndarray) -> tuple[int, int, dict[int, int]]:
     seen = np.zeros_like(roc, dtype=bool)
     groups = plan.context.groups
 
-    def score(new: list[Any]) -> np.ndarray:
+    def score(new: list[Any], now: Any) -> np.ndarray:
         for t in new:
-            seen[t.resample, list(groups[t.group].candidates)] = True
+            seen[t.resample, list(now[t.group].candidates)] = True
         return np.where(seen, roc, np.nan)
 
-    def run(batch: list[Any]) -> Any:
+    def run(batch: list[Any], now: Any) -> Any:
         yield from batch
 
-    _, info = race(plan.tasks, groups, n_res, dict(plan.control.adaptive), True, score, run)
+    trim = plan.model.prefix_submodels
+    _, info = race(plan.tasks, groups, n_res, dict(plan.control.adaptive), True, score, run, trim)
     got = seen.sum(axis=0)
     for c, k in info.stopped.items():
         got[c] = k

@@ -37,6 +37,7 @@ ADAPTIVE_DEFAULTS: dict[str, Any] = {
     "method": "gls",
     "complete": True,
     "eta": 3,
+    "free": False,
 }
 RACING_RULES = ("gls", "BT", "halving")
 SAMPLING = ("down", "up", "smote")
@@ -68,7 +69,10 @@ class Control:
         "halving" (successive halving: rungs of ``min`` resamples, after each rung only the
         best ``ceil(n / eta)`` of the n candidates still racing go on; ``alpha`` unused),
         ``complete`` (True: the last survivor gets every remaining resample), ``eta`` (halving's
-        reduction factor, > 1, default 3).
+        reduction factor, > 1, default 3), ``free`` (default False; True: a candidate that
+        costs no extra fitting is never stopped: one of a fit group still fitted for another
+        candidate whose sub-model value is at most the largest one racing there, e.g. fewer
+        n.trees; the choice is then made on more resamples).
     number: folds (cv, repeatedcv, group_cv; default 10) or resamples (boot*, lgocv; default 25).
     repeats: repetitions of k-fold for "repeatedcv". Caret's trap: leaving it unset in caret
         silently gives ONE repeat, so "repeatedcv" equals "cv". leanfit keeps that default for
@@ -362,10 +366,11 @@ class Control:
                 f"Control(adaptive={{'eta': {eta!r}}}) is for method='halving', not "
                 f"method={out['method']!r}"
             )
-        if not isinstance(out["complete"], bool):
-            raise ValueError(
-                f"Control(adaptive={{'complete': {out['complete']!r}}}) must be True or False"
-            )
+        for flag in ("complete", "free"):
+            if not isinstance(out[flag], bool):
+                raise ValueError(
+                    f"Control(adaptive={{{flag!r}: {out[flag]!r}}}) must be True or False"
+                )
         total = (
             len(self.index)
             if self.index is not None

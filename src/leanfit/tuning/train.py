@@ -649,12 +649,16 @@ def race_plan(
     j = plan.metric_names.index(plan.metric)
     counts = [0, 0]  # read back, computed
 
-    def score(new: list[TaskResult]) -> np.ndarray:
+    def score(new: list[TaskResult], groups: tuple[FitGroup, ...]) -> np.ndarray:
+        ctx = dataclasses.replace(plan.context, groups=groups)
         for r in new:
-            scores.add(r, plan.context, by_key[(r.resample, r.group)], plan.control)
+            fitted = len(next(iter(r.preds.values()), groups[r.group].subs))
+            # a result stored before its group was cut (an older run) holds every candidate
+            use = ctx if fitted == len(groups[r.group].subs) else plan.context
+            scores.add(r, use, by_key[(r.resample, r.group)], plan.control)
         return scores.values[:, :, j]
 
-    def run(batch: list[Task]) -> Generator[TaskResult, None, None]:
+    def run(batch: list[Task], groups: tuple[FitGroup, ...]) -> Generator[TaskResult, None, None]:
         have = [stored[(t.resample, t.group)] for t in batch if (t.resample, t.group) in stored]
         counts[0] += len(have)
         yield from have
@@ -663,7 +667,8 @@ def race_plan(
             return
         if not compute:
             raise LookupError(f"{len(todo)} task result(s) the race needs are not stored")
-        with closing(run_tasks(plan.context, todo, plan.control, f"race {plan.model.name}")) as rs:
+        ctx = dataclasses.replace(plan.context, groups=groups)
+        with closing(run_tasks(ctx, todo, plan.control, f"race {plan.model.name}")) as rs:
             for r in rs:
                 if store is not None and run_id is not None:
                     store.save_task(run_id, r)  # stored before it is counted
@@ -679,6 +684,7 @@ def race_plan(
         plan.maximize,
         score,
         run,
+        trim=plan.model.prefix_submodels,
     )
     for c, k in info.stopped.items():
         scores.values[k:, c] = np.nan
