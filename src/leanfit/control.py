@@ -112,9 +112,9 @@ class Control:
     objectives: multi-objective search (bayes or genetic): the metric first, then any of
         "fit_time" (mean seconds per resample fit), "predict_time" (seconds per held-out
         row), "size" (mean bytes of the resample fits' model and pre-processing as the store
-        and bundles serialise them) or other metrics, e.g. ``["ROC", "size"]``. The result has the Pareto front
-        (``fit.front``) and chooses the candidate within ``tolerance`` percent of the best
-        metric on the front that is smallest in the next objective.
+        and bundles serialise them) or other metrics, e.g. ``["ROC", "size"]``. The result
+        has the Pareto front (``fit.front``) and chooses the candidate within ``tolerance``
+        percent of the best metric on the front that is smallest in the next objective.
     tolerance: percent of the best metric a multi-objective choice may give up (default 1.5).
     return_resamp: "final" (per-resample metrics of the chosen candidate), "all", or "none".
     save_predictions: False/"none", True/"all" (every candidate), or "final".
