@@ -529,3 +529,33 @@ def test_free_halving_never_stops_a_candidate_its_group_scores_anyway(training):
 def test_free_must_be_a_bool():
     with pytest.raises(ValueError, match="'free': 'yes'"):
         lf.Control(method="adaptive_cv", number=10, adaptive={"free": "yes"})
+
+
+def test_later_race_batches_share_tasks_with_the_workers_and_give_the_same_race(
+    training, recording_gbm_cls, tmp_path, monkeypatch
+):
+    """Once the first batch shows workers pay off (here: any work does), a race's later batches
+    run on this process and the local workers from their first task; same stops and scores."""
+    import os
+
+    import leanfit.tuning.train as train_module
+
+    monkeypatch.setattr(train_module, "_PARALLEL_MIN_SECONDS", 0.0)
+    pids = tmp_path / "pids.log"
+    ctl = lf.Control(
+        method="adaptive_cv",
+        number=5,
+        repeats=2,
+        class_probs=True,
+        summary="two_class",
+        n_jobs=2,
+        adaptive={"method": "halving", "min": 2, "free": True},
+    )
+    grid = lf.expand_grid(**_GBM_GRID)
+    kw = dict(data=training, grid=grid, control=ctl, seed=11)
+    two = lf.train("Class ~ .", method=recording_gbm_cls(pid_log=str(pids)), **kw)
+    one = _gbm_halving(training, "gbm", free=True)
+    pd.testing.assert_frame_equal(one.results, two.results, check_exact=True)
+    assert one.stopped == two.stopped and one.best_index == two.best_index
+    fit_pids = [int(p) for p in pids.read_text().split()]
+    assert {os.getpid()} < set(fit_pids)  # this process and a worker both fitted

@@ -539,8 +539,9 @@ def replay_plan(plan: TrainPlan, trials: list[dict[str, Any]]) -> TrainPlan:
 def _run_guided_tasks(
     ctx: Context, tasks: list[Task], control: Control, desc: str
 ) -> Generator[TaskResult, None, None]:
-    """A search's batch of tasks: with several local workers this process and the workers
-    share them from the first task (no timing probe: a batch is small, the search long)."""
+    """A search's (or a race's later) batch of tasks: with several local workers this process
+    and the workers share them from the first task (no timing probe: a batch is small, the
+    search long)."""
     from ..progress import Progress
 
     workers = min(control.workers, len(tasks))
@@ -648,6 +649,7 @@ def race_plan(
     )
     j = plan.metric_names.index(plan.metric)
     counts = [0, 0]  # read back, computed
+    seconds: list[float] = []  # fit + predict seconds of each task computed
 
     def score(new: list[TaskResult], groups: tuple[FitGroup, ...]) -> np.ndarray:
         ctx = dataclasses.replace(plan.context, groups=groups)
@@ -668,11 +670,17 @@ def race_plan(
         if not compute:
             raise LookupError(f"{len(todo)} task result(s) the race needs are not stored")
         ctx = dataclasses.replace(plan.context, groups=groups)
-        with closing(run_tasks(ctx, todo, plan.control, f"race {plan.model.name}")) as rs:
+        desc = f"race {plan.model.name}"
+        # the first batch's tasks tell whether workers pay off; once they do, every later
+        # batch shares its tasks with them from the first task (no probe run here first)
+        worth = bool(seconds) and float(np.mean(seconds)) * len(todo) >= _PARALLEL_MIN_SECONDS
+        source = (_run_guided_tasks if worth else run_tasks)(ctx, todo, plan.control, desc)
+        with closing(source) as rs:
             for r in rs:
                 if store is not None and run_id is not None:
                     store.save_task(run_id, r)  # stored before it is counted
                 spent[0] += r.fit_time + r.predict_time
+                seconds.append(r.fit_time + r.predict_time)
                 counts[1] += 1
                 yield r
 
