@@ -262,6 +262,19 @@ def test_model_size_objective_is_the_fits_serialised_bytes_and_trades_against_ro
     assert "Model size" in lf.plots.plot_front(r, x="size").axes[0].get_xlabel()
 
 
+def test_model_sizes_are_stored_with_the_tasks_and_read_back_on_resume(training, tmp_path):
+    space = {"n_trees": lf.integer(5, 60), "interaction_depth": lf.integer(1, 3)}
+    space.update(shrinkage=0.1, n_minobsinnode=10)
+    kw = dict(method="gbm", space=space, experiment="e", fit="f")
+    kw["control"] = _ctl(budget=4, objectives=["Accuracy", "size"])
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
+        first = lf.train(training, "Class", store=store, **kw)
+        again = lf.train(training, "Class", store=store, **kw)
+    assert again.store_run["computed_tasks"] == 0
+    assert first.objectives["size"].notna().all() and first.objectives["size"].nunique() == 4
+    pd.testing.assert_frame_equal(again.objectives, first.objectives, check_exact=True)
+
+
 def test_unmeasured_objective_lists_the_measured_ones(training):
     ctl = _ctl(objectives=["Accuracy", "memory"])
     with pytest.raises(ValueError, match=r"'memory'.*not measured.*Accuracy.*fit_time.*'size'"):
