@@ -6,7 +6,8 @@ candidate and its resampled ROC, and the targets (>= 3x fewer fits; same choice 
 <= 0.002). Runs the full grid, adaptive_cv with caret's defaults, and adaptive_cv with
 complete=False (the last survivor does not get the remaining resamples).
 
-    python benchmarks/racing.py [--n-jobs 2] [--method gls|BT|halving]  (halving: min 8, eta 3)
+    python benchmarks/racing.py [--n-jobs 2] [--method gls|BT|halving] [--free]
+        (halving: min 8, eta 3; --free: candidates a group's fit scores anyway keep racing)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n-jobs", type=int, default=1)
     ap.add_argument("--method", default="gls", choices=["gls", "BT", "halving"])
+    ap.add_argument("--free", action="store_true", help="adaptive 'free': True")
     args = ap.parse_args()
 
     import leanfit as lf
@@ -36,7 +38,7 @@ def main() -> None:
     )
     common = dict(number=10, repeats=10, index=ref["index"], n_jobs=args.n_jobs)
     common.update(class_probs=True, summary="two_class")
-    rule: dict[str, object] = {"method": args.method}
+    rule: dict[str, object] = {"method": args.method, "free": args.free}
     if args.method == "halving":
         rule.update({"min": 8, "eta": 3})
     controls = {

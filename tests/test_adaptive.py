@@ -415,3 +415,147 @@ def test_restored_halving_run_has_the_same_stops_and_choice(tmp_path):
     assert len(res.stopped) == 4  # 5 -> 2 -> 1
     assert back.stopped == res.stopped and back.best_index == res.best_index
     pd.testing.assert_frame_equal(back.results, res.results)
+
+
+# ------------------------------------------------------------ cut fit groups, free candidates
+
+_GBM_GRID = dict(
+    interaction_depth=[1, 2, 3], n_trees=[10, 20, 40], shrinkage=0.1, n_minobsinnode=10
+)
+
+
+def _gbm_halving(training, method, **adaptive):
+    ctl = lf.Control(
+        method="adaptive_cv",
+        number=5,
+        repeats=2,
+        class_probs=True,
+        summary="two_class",
+        adaptive={"method": "halving", "min": 2, **adaptive},
+    )
+    grid = lf.expand_grid(**_GBM_GRID)
+    return lf.train("Class ~ .", data=training, method=method, grid=grid, control=ctl, seed=11)
+
+
+def _alive_at(res, c: int, r: int) -> bool:
+    """Whether candidate c was still racing when resample r was fitted."""
+    return c not in res.stopped or res.stopped[c] > r
+
+
+def test_a_race_fits_each_group_only_as_far_as_its_racing_candidates(training, recording_gbm_cls):
+    """gbm's groups are fitted only up to the largest n_trees still racing in them (LightGBM's
+    first trees do not depend on how many follow), and the scores are exactly those of the
+    uncut groups fitted to their largest n_trees (prefix_submodels off)."""
+    from dataclasses import dataclass
+
+    @dataclass
+    class Uncut(recording_gbm_cls):
+        prefix_submodels = False
+
+    cut, whole = recording_gbm_cls(), Uncut()
+    a = _gbm_halving(training, cut)
+    b = _gbm_halving(training, whole)
+    pd.testing.assert_frame_equal(a.results, b.results, check_exact=True)
+    assert a.stopped == b.stopped and a.best_index == b.best_index
+    assert len(a.stopped) == 8
+    table = a.results
+    # per fit: (depth, trees fitted); expected from the stops: per group and resample it was
+    # fitted on, the largest n_trees among its candidates still racing
+    fitted = sorted(
+        (c["params"]["interaction_depth"], max(s["n_trees"] for s in c["subs"]))
+        for c in cut.calls[:-1]
+    )
+    expected = []
+    for depth, rows in table.groupby("interaction_depth").groups.items():
+        for r in range(10):
+            live = [c for c in rows if _alive_at(a, c, r) and r < table["Resamples"][c]]
+            if live:
+                expected.append((depth, int(table["n_trees"][live].max())))
+    assert fitted == sorted(expected)
+    uncut = [max(s["n_trees"] for s in c["subs"]) for c in whole.calls[:-1]]
+    assert len(uncut) == len(fitted) and set(uncut) == {40}
+    assert sum(t for _, t in fitted) < sum(uncut)  # some fits stopped short of 40 trees
+
+
+def test_free_riders_by_hand():
+    from leanfit.execute import FitGroup
+    from leanfit.tuning.racing import free_riders
+
+    subs = [{"n_trees": 10}, {"n_trees": 20}, {"n_trees": 40}]
+    groups = [FitGroup({}, subs, (0, 1, 2)), FitGroup({}, subs, (3, 4, 5))]
+    alive = np.ones(6, dtype=bool)
+    assert free_riders(groups, np.array([1]), alive, True).tolist() == [0, 1]
+    assert free_riders(groups, np.array([1]), alive, False).tolist() == [0, 1, 2]
+    assert free_riders(groups, np.array([1, 5]), alive, True).tolist() == [0, 1, 3, 4, 5]
+    alive[0] = False  # stopped earlier: not brought back
+    assert free_riders(groups, np.array([2]), alive, True).tolist() == [1, 2]
+
+
+def test_free_halving_never_stops_a_candidate_its_group_scores_anyway(training):
+    """adaptive={"free": True}: a candidate is stopped only when no candidate of its group with
+    as many or more n_trees goes on; each estimate is the mean of the plain 5x2 CV's first
+    resamples (same folds and seeds), and the choice the best of those with the most."""
+    res = _gbm_halving(training, "gbm", free=True)
+    plain = lf.train(
+        "Class ~ .",
+        data=training,
+        method="gbm",
+        grid=lf.expand_grid(**_GBM_GRID),
+        metric="ROC",
+        seed=11,
+        control=lf.Control(
+            method="repeatedcv", number=5, repeats=2, class_probs=True, summary="two_class"
+        ),
+    )
+    roc = plain.scores.values[:, :, plain.metric_names.index("ROC")]
+    table = res.results
+    assert res.stopped  # something was stopped, and never a free rider
+    for c, r in res.stopped.items():
+        same = table.index[table["interaction_depth"] == table["interaction_depth"][c]]
+        more = [d for d in same if table["n_trees"][d] >= table["n_trees"][c] and d != c]
+        assert not any(_alive_at(res, d, r) for d in more), (c, r)
+    got = table["Resamples"].to_numpy()
+    np.testing.assert_allclose(
+        table["ROC"], [roc[: got[c], c].mean() for c in range(len(table))], rtol=1e-12
+    )
+    alive = [c for c in range(len(table)) if c not in res.stopped]
+    assert len(alive) > 1  # the free riders of the last group raced with it to the end
+    top = [c for c in alive if got[c] == got[alive].max()]
+    assert res.best_index == max(top, key=lambda c: table["ROC"][c])
+    # without free the same race stops them: fewer survive
+    assert len(_gbm_halving(training, "gbm").stopped) > len(res.stopped)
+
+
+def test_free_must_be_a_bool():
+    with pytest.raises(ValueError, match="'free': 'yes'"):
+        lf.Control(method="adaptive_cv", number=10, adaptive={"free": "yes"})
+
+
+def test_later_race_batches_share_tasks_with_the_workers_and_give_the_same_race(
+    training, recording_gbm_cls, tmp_path, monkeypatch
+):
+    """Once the first batch shows workers pay off (here: any work does), a race's later batches
+    run on this process and the local workers from their first task; same stops and scores."""
+    import os
+
+    import leanfit.tuning.train as train_module
+
+    monkeypatch.setattr(train_module, "_PARALLEL_MIN_SECONDS", 0.0)
+    pids = tmp_path / "pids.log"
+    ctl = lf.Control(
+        method="adaptive_cv",
+        number=5,
+        repeats=2,
+        class_probs=True,
+        summary="two_class",
+        n_jobs=2,
+        adaptive={"method": "halving", "min": 2, "free": True},
+    )
+    grid = lf.expand_grid(**_GBM_GRID)
+    kw = dict(data=training, grid=grid, control=ctl, seed=11)
+    two = lf.train("Class ~ .", method=recording_gbm_cls(pid_log=str(pids)), **kw)
+    one = _gbm_halving(training, "gbm", free=True)
+    pd.testing.assert_frame_equal(one.results, two.results, check_exact=True)
+    assert one.stopped == two.stopped and one.best_index == two.best_index
+    fit_pids = [int(p) for p in pids.read_text().split()]
+    assert {os.getpid()} < set(fit_pids)  # this process and a worker both fitted

@@ -225,9 +225,59 @@ def test_front_is_printed_plotted_and_reported(training):
         lf.plots.plot_front(lf.train(training, "Class", method="glmnet", control=_ctl(budget=2)))
 
 
+def test_model_size_objective_is_the_fits_serialised_bytes_and_trades_against_roc(training):
+    """objectives=["ROC", "size"]: each candidate's size is the mean over its resample fits of
+    the bytes of LightGBM's own model text (refitted here on the same rows with the same
+    seeds, measured with LightGBM, not with leanfit); the front trades size for ROC."""
+    from leanfit.models.base import TrainingData
+    from leanfit.tuning.plan import task_seed
+
+    space = {"n_trees": lf.integer(5, 150), "interaction_depth": lf.integer(1, 4)}
+    space.update(shrinkage=0.1, n_minobsinnode=10)
+    ctl = _ctl(budget=8, class_probs=True, summary="two_class", objectives=["ROC", "size"])
+    r = lf.train(training, "Class", method="gbm", control=ctl, metric="ROC", space=space)
+    table = r.objectives
+    assert list(table.columns)[-3:] == ["ROC", "size", "on_front"]
+    ctx = r.context
+    for i, group in enumerate(ctx.groups):
+        sizes = []
+        for k, (_, tr, _) in enumerate(r.resamples):
+            data = TrainingData(
+                X=ctx.X[tr], y=ctx.y[tr], mode=ctx.mode, levels=ctx.levels, columns=ctx.columns
+            )
+            booster = r.model.fit(data, group.params, group.subs, task_seed(r.seed, k, i))
+            sizes.append(len(booster.model_to_string().encode("utf-8")))
+        assert table["size"].iloc[i] == pytest.approx(np.mean(sizes), rel=0, abs=1e-9)
+    # more trees of more leaves: more bytes (the largest model has the most leaves in all)
+    leaves = table["n_trees"] * (table["interaction_depth"] + 1)
+    assert table["size"].idxmax() == leaves.idxmax()
+    assert table["size"].idxmin() == leaves.idxmin()
+    # the front: smaller models give up ROC, and the choice is the smallest within tolerance
+    front = r.front.sort_values("size")
+    assert len(front) >= 2
+    assert (np.diff(front["ROC"].to_numpy()) > 0).all()
+    best = front["ROC"].max()
+    within = front[front["ROC"] >= best - 0.015 * best]
+    assert r.best_index == within["size"].idxmin()
+    assert "Model size" in lf.plots.plot_front(r, x="size").axes[0].get_xlabel()
+
+
+def test_model_sizes_are_stored_with_the_tasks_and_read_back_on_resume(training, tmp_path):
+    space = {"n_trees": lf.integer(5, 60), "interaction_depth": lf.integer(1, 3)}
+    space.update(shrinkage=0.1, n_minobsinnode=10)
+    kw = dict(method="gbm", space=space, experiment="e", fit="f")
+    kw["control"] = _ctl(budget=4, objectives=["Accuracy", "size"])
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
+        first = lf.train(training, "Class", store=store, **kw)
+        again = lf.train(training, "Class", store=store, **kw)
+    assert again.store_run["computed_tasks"] == 0
+    assert first.objectives["size"].notna().all() and first.objectives["size"].nunique() == 4
+    pd.testing.assert_frame_equal(again.objectives, first.objectives, check_exact=True)
+
+
 def test_unmeasured_objective_lists_the_measured_ones(training):
-    ctl = _ctl(objectives=["Accuracy", "size"])
-    with pytest.raises(ValueError, match=r"'size'.*not measured.*Accuracy.*fit_time"):
+    ctl = _ctl(objectives=["Accuracy", "memory"])
+    with pytest.raises(ValueError, match=r"'memory'.*not measured.*Accuracy.*fit_time.*'size'"):
         lf.train(training, "Class", method="glmnet", control=ctl)
     with pytest.raises(ValueError, match="must start with a metric"):
         lf.train(training, "Class", method="glmnet", control=_ctl(objectives=["fit_time", "Kappa"]))

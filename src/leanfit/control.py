@@ -37,6 +37,7 @@ ADAPTIVE_DEFAULTS: dict[str, Any] = {
     "method": "gls",
     "complete": True,
     "eta": 3,
+    "free": False,
 }
 RACING_RULES = ("gls", "BT", "halving")
 SAMPLING = ("down", "up", "smote")
@@ -46,7 +47,7 @@ SELECTIONS = ("best", "one_se", "oneSE", "tolerance")
 SAMPLERS = {"bayes": ("tpe", "gp", "cmaes", "random"), "genetic": ("nsga2",)}
 SEARCHES = ("grid", "random", *SAMPLERS)
 # What a multi-objective search can measure per candidate besides the metrics (lower is better).
-COSTS = ("fit_time", "predict_time")
+COSTS = ("fit_time", "predict_time", "size")
 _DEFAULT_NUMBER = {"boot": 25, "boot632": 25, "optimism_boot": 25, "lgocv": 25}
 
 
@@ -68,7 +69,10 @@ class Control:
         "halving" (successive halving: rungs of ``min`` resamples, after each rung only the
         best ``ceil(n / eta)`` of the n candidates still racing go on; ``alpha`` unused),
         ``complete`` (True: the last survivor gets every remaining resample), ``eta`` (halving's
-        reduction factor, > 1, default 3).
+        reduction factor, > 1, default 3), ``free`` (default False; True: a candidate that
+        costs no extra fitting is never stopped: one of a fit group still fitted for another
+        candidate whose sub-model value is at most the largest one racing there, e.g. fewer
+        n.trees; the choice is then made on more resamples).
     number: folds (cv, repeatedcv, group_cv; default 10) or resamples (boot*, lgocv; default 25).
     repeats: repetitions of k-fold for "repeatedcv". Caret's trap: leaving it unset in caret
         silently gives ONE repeat, so "repeatedcv" equals "cv". leanfit keeps that default for
@@ -106,10 +110,11 @@ class Control:
         sampler is told a whole batch's results before it is asked for the next, so the
         candidates depend on the seed and ``batch`` only, never on ``n_jobs`` or timing.
     objectives: multi-objective search (bayes or genetic): the metric first, then any of
-        "fit_time" (mean seconds per resample fit) and "predict_time" (seconds per held-out
-        row), or other metrics, e.g. ``["ROC", "fit_time"]``. The result has the Pareto front
-        (``fit.front``) and chooses the candidate within ``tolerance`` percent of the best
-        metric on the front that is smallest in the next objective.
+        "fit_time" (mean seconds per resample fit), "predict_time" (seconds per held-out
+        row), "size" (mean bytes of the resample fits' model and pre-processing as the store
+        and bundles serialise them) or other metrics, e.g. ``["ROC", "size"]``. The result
+        has the Pareto front (``fit.front``) and chooses the candidate within ``tolerance``
+        percent of the best metric on the front that is smallest in the next objective.
     tolerance: percent of the best metric a multi-objective choice may give up (default 1.5).
     return_resamp: "final" (per-resample metrics of the chosen candidate), "all", or "none".
     save_predictions: False/"none", True/"all" (every candidate), or "final".
@@ -361,10 +366,11 @@ class Control:
                 f"Control(adaptive={{'eta': {eta!r}}}) is for method='halving', not "
                 f"method={out['method']!r}"
             )
-        if not isinstance(out["complete"], bool):
-            raise ValueError(
-                f"Control(adaptive={{'complete': {out['complete']!r}}}) must be True or False"
-            )
+        for flag in ("complete", "free"):
+            if not isinstance(out[flag], bool):
+                raise ValueError(
+                    f"Control(adaptive={{{flag!r}: {out[flag]!r}}}) must be True or False"
+                )
         total = (
             len(self.index)
             if self.index is not None

@@ -10,7 +10,7 @@ import copy
 import time
 import traceback
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -46,6 +46,9 @@ class Context:
     # held-out rows, so nothing the terms learn comes from held-out rows.
     formula: Any = None
     raw: pd.DataFrame | None = None
+    # Bytes of a fit's portable form, (fitted model, fitted pre-processing) -> int: set by
+    # train() when a search minimises model size; each task records it as info["size"].
+    measure_size: Callable[[Any, Any], int] | None = None
 
 
 @dataclass
@@ -147,6 +150,11 @@ def run_task(ctx: Context, task: Task) -> TaskResult:
                     out.probs[name] = prob
             out.fit_time, out.predict_time = t1 - t0, time.perf_counter() - t1
             out.info = dict(ctx.model.describe_fit(fitted))
+            if ctx.measure_size is not None:  # outside the timings
+                try:
+                    out.info["size"] = int(ctx.measure_size(fitted, pp))
+                except Exception as err:  # a fit that cannot be serialised has no size
+                    out.info["size_error"] = f"{type(err).__name__}: {err}"
         if caught:
             out.info["warnings"] = distinct_warnings(caught)
     except Exception:  # a failed fit is recorded against its candidates, never dropped

@@ -152,6 +152,10 @@ class Model:
     tags: ClassVar[tuple[str, ...]] = ()
     params: ClassVar[tuple[Param, ...]] = ()
     submodel: ClassVar[tuple[str, ...]] = ()
+    # True when a fit for fewer subs scores each of them exactly as a fit for more does (a
+    # boosting fit's first trees do not depend on how many follow): a race then fits a group
+    # only as far as its candidates still racing need.
+    prefix_submodels: ClassVar[bool] = False
     # The default search space of Bayesian and genetic search (``models.space``: parameter ->
     # Range, Choice or one value); empty: the user's ``space=`` must cover the parameters.
     space: ClassVar[Mapping[str, Any]] = MappingProxyType({})

@@ -223,6 +223,8 @@ class LightGBMBoosting(StagedBoosting):
     """What ``gbm`` and ``lightgbm`` share: a bare LightGBM ``Booster`` as the fit, trained
     deterministically, and scored at every count from one pass over its trees."""
 
+    prefix_submodels = True  # deterministic boosting: the first k trees of any longer fit
+
     def _threads(self) -> int:
         return int(self.options.get("num_threads", 1))
 

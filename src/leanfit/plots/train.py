@@ -364,6 +364,7 @@ def plot_resample_distribution(
 _OBJECTIVE_LABELS = {
     "fit_time": "Fit time per resample (s)",
     "predict_time": "Prediction latency (s per row)",
+    "size": "Model size (bytes, serialised)",
 }
 
 

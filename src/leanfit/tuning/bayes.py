@@ -94,6 +94,18 @@ def objective_names(plan: TrainPlan) -> tuple[list[str], list[bool]]:
     return out, ups
 
 
+def portable_size(fitted: Any, preprocess: Any) -> int:
+    """Bytes of a fit in its portable form: the model (and its fitted pre-processing) as the
+    store and bundles serialise them (an engine's own format, else skops; no pickle). It
+    exists for every model, unlike ONNX export (which also sits above train())."""
+    from ..store.artifacts import dump_model
+
+    size = len(dump_model(fitted)[1])
+    if preprocess is not None:
+        size += len(dump_model(preprocess)[1])
+    return size
+
+
 def make_sampler(plan: TrainPlan, multi: bool) -> Any:
     """The Optuna sampler the control names, seeded from the run's seed."""
     import optuna
@@ -220,7 +232,8 @@ def _batch_objectives(
     names: list[str],
 ) -> np.ndarray:
     """(n, objectives) values of the batch's candidates: metrics' resampled estimates, mean
-    fit seconds per resample, predict seconds per held-out row; NaN where nothing scored."""
+    fit seconds per resample, predict seconds per held-out row, mean bytes of the fits'
+    portable form; NaN where nothing scored."""
     assert plan.resamples is not None
     local = dataclasses.replace(
         ctx,
@@ -233,6 +246,7 @@ def _batch_objectives(
     fit = np.zeros(n)
     pred = np.zeros(n)
     rows = np.zeros(n)
+    size, sized = np.zeros(n), np.zeros(n)
     for task, r in new:
         scores.add(r, local, task, plan.control)
         k = r.group - first
@@ -240,6 +254,9 @@ def _batch_objectives(
         if r.error is None and "values" in task.evals:
             pred[k] += r.predict_time
             rows[k] += len(task.evals["values"])
+        if r.error is None and "size" in r.info:
+            size[k] += r.info["size"]
+            sized[k] += 1
     if plan.control.method == "loocv":
         scores.pool(local, plan.control)
     mean, _ = scores.estimates()
@@ -251,16 +268,21 @@ def _batch_objectives(
         elif name == "predict_time":
             with np.errstate(divide="ignore", invalid="ignore"):
                 out[:, j] = np.where(rows > 0, pred / rows, np.nan)
+        elif name == "size":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[:, j] = np.where(sized > 0, size / sized, np.nan)
         else:
             out[:, j] = mean[:, plan.metric_names.index(name)]
     return out
 
 
 def objective_table(plan: TrainPlan, results: Iterable[TaskResult]) -> pd.DataFrame:
-    """Per candidate: mean fit seconds per resample fit (``fit_time``) and predict seconds per
-    held-out row (``predict_time``), from the task results."""
+    """Per candidate: mean fit seconds per resample fit (``fit_time``), predict seconds per
+    held-out row (``predict_time``) and mean bytes of the fits' portable form (``size``;
+    missing where not measured), from the task results."""
     n = len(plan.candidates)
     fit, fits, pred, rows = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    size, sized = np.zeros(n), np.zeros(n)
     by_key = {(t.resample, t.group): t for t in plan.tasks}
     for r in results:
         task = by_key.get((r.resample, r.group))
@@ -272,11 +294,15 @@ def objective_table(plan: TrainPlan, results: Iterable[TaskResult]) -> pd.DataFr
             if r.error is None and "values" in task.evals:
                 pred[cand] += r.predict_time
                 rows[cand] += len(task.evals["values"])
+            if r.error is None and "size" in r.info:
+                size[cand] += r.info["size"]
+                sized[cand] += 1
     with np.errstate(divide="ignore", invalid="ignore"):
         return pd.DataFrame(
             {
                 "fit_time": np.where(fits > 0, fit / np.maximum(fits, 1), np.nan),
                 "predict_time": np.where(rows > 0, pred / rows, np.nan),
+                "size": np.where(sized > 0, size / sized, np.nan),
             }
         )
 

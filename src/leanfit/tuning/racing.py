@@ -27,7 +27,16 @@ from scipy import stats
 from ..execute import FitGroup, TaskResult
 from .plan import Task
 
-__all__ = ["Race", "bt_survivors", "gls_pvalues", "gls_survivors", "halving_survivors", "race"]
+__all__ = [
+    "Race",
+    "bt_survivors",
+    "gls_pvalues",
+    "gls_survivors",
+    "free_riders",
+    "halving_survivors",
+    "live_groups",
+    "race",
+]
 
 
 def _oriented(values: np.ndarray, maximize: bool) -> np.ndarray:
@@ -198,24 +207,68 @@ class Race:
     fits: int = 0  # tasks run or read back for this race
 
 
+def live_groups(groups: Sequence[FitGroup], alive: np.ndarray) -> tuple[FitGroup, ...]:
+    """The fit groups cut to their candidates still racing (``alive``: one bool per
+    candidate): a group's fit then goes only as far as its largest racing sub-model (fewer
+    trees). A group with no candidate racing is left whole (it is not fitted)."""
+    out = []
+    for g in groups:
+        keep = [k for k, c in enumerate(g.candidates) if alive[c]]
+        if not keep or len(keep) == len(g.candidates):
+            out.append(g)
+        else:
+            subs = [g.subs[k] for k in keep]
+            out.append(FitGroup(g.params, subs, tuple(g.candidates[k] for k in keep)))
+    return tuple(out)
+
+
+def free_riders(
+    groups: Sequence[FitGroup], kept: np.ndarray, alive: np.ndarray, trim: bool
+) -> np.ndarray:
+    """``kept`` and every candidate still racing whose scores cost no extra fitting: one of a
+    group that keeps a candidate, whose sub-model values are at most the largest kept there
+    (with ``trim``, a group is fitted only that far; else it is fitted whole anyway)."""
+    keep = set(int(c) for c in kept)
+    for g in groups:
+        here = [k for k, c in enumerate(g.candidates) if c in keep]
+        if not here:
+            continue
+        top = max(_sub_key(g.subs[k]) for k in here)
+        for k, c in enumerate(g.candidates):
+            if alive[c] and (not trim or _sub_key(g.subs[k]) <= top):
+                keep.add(int(c))
+    return np.array(sorted(keep), dtype=int)
+
+
+def _sub_key(sub: dict[str, object]) -> tuple[object, ...]:
+    return tuple(sub[k] for k in sorted(sub))
+
+
 def race(
     tasks: Sequence[Task],
     groups: Sequence[FitGroup],
     n_resamples: int,
     settings: dict[str, object],
     maximize: bool,
-    score: Callable[[list[TaskResult]], np.ndarray],
-    run: Callable[[list[Task]], Iterator[TaskResult]],
+    score: Callable[[list[TaskResult], tuple[FitGroup, ...]], np.ndarray],
+    run: Callable[[list[Task], tuple[FitGroup, ...]], Iterator[TaskResult]],
+    trim: bool = False,
 ) -> tuple[list[TaskResult], Race]:
     """Run ``tasks`` resample by resample with futility stops.
 
-    ``score(new_results)`` adds results to the caller's scores and gives the (resamples,
-    candidates) selection metric of all results so far; ``run(batch)`` runs a batch of tasks
-    (reading stored ones back) and yields their results. The first ``min`` resamples run as
-    one batch, then (futility tests) one resample at a time or (halving) one rung of ``min``
-    resamples at a time, for the groups with a racing candidate; when one candidate is left
-    the race ends, and with ``complete`` its group gets the remaining resamples as one
-    batch."""
+    ``score(new_results, groups)`` adds results to the caller's scores and gives the
+    (resamples, candidates) selection metric of all results so far; ``run(batch, groups)``
+    runs a batch of tasks (reading stored ones back) and yields their results; ``groups`` are
+    the fit groups those tasks fit and score. The first ``min`` resamples run as one batch,
+    then (futility tests) one resample at a time or (halving) one rung of ``min`` resamples
+    at a time, for the groups with a racing candidate; when one candidate is left the race
+    ends, and with ``complete`` its group gets the remaining resamples as one batch. With the
+    setting ``free`` a candidate is never stopped while it costs nothing (``free_riders``). With
+    ``trim`` (a model whose fits for fewer subs score them exactly as longer fits do:
+    ``Model.prefix_submodels``) each batch's groups hold only their racing candidates, so a
+    group is fitted only as far as they need; the scores are the same as without it. As the
+    groups a batch uses depend only on the stops so far, a resumed race cuts them the same."""
+    free = bool(settings.get("free", False))
     low = int(settings["min"])  # type: ignore[call-overload]
     alpha = float(settings["alpha"])  # type: ignore[arg-type]
     halving = settings["method"] == "halving"
@@ -237,12 +290,15 @@ def race(
             for t in by_resample.get(r, [])
             if alive[list(groups[t.group].candidates)].any()
         ]
-        got = list(run(wanted))
+        now = live_groups(groups, alive) if trim else tuple(groups)
+        got = list(run(wanted, now))
         results.extend(got)
         out.fits += len(got)
-        current[0] = score(got)
+        current[0] = score(got, now)
 
     def stop(racing: np.ndarray, kept: np.ndarray, r: int) -> None:
+        if free:
+            kept = free_riders(groups, kept, alive, trim)
         for c in racing:
             if c not in kept:
                 alive[c] = False

@@ -208,6 +208,10 @@ def _plan_guided(
         size = plan_size(control, len(ds.y), control.budget, control.budget, len(names), 0)
         size.check(control.budget, control.budget, False)
     ctx = _context(ds, control, model, steps, ())
+    if "size" in (control.objectives or ()):
+        from .bayes import portable_size
+
+        ctx = dataclasses.replace(ctx, measure_size=portable_size)
     _warn_constant_columns(ds, resamples, steps)
     plan = TrainPlan(
         model=model,
@@ -535,8 +539,9 @@ def replay_plan(plan: TrainPlan, trials: list[dict[str, Any]]) -> TrainPlan:
 def _run_guided_tasks(
     ctx: Context, tasks: list[Task], control: Control, desc: str
 ) -> Generator[TaskResult, None, None]:
-    """A search's batch of tasks: with several local workers this process and the workers
-    share them from the first task (no timing probe: a batch is small, the search long)."""
+    """A search's (or a race's later) batch of tasks: with several local workers this process
+    and the workers share them from the first task (no timing probe: a batch is small, the
+    search long)."""
     from ..progress import Progress
 
     workers = min(control.workers, len(tasks))
@@ -644,13 +649,18 @@ def race_plan(
     )
     j = plan.metric_names.index(plan.metric)
     counts = [0, 0]  # read back, computed
+    seconds: list[float] = []  # fit + predict seconds of each task computed
 
-    def score(new: list[TaskResult]) -> np.ndarray:
+    def score(new: list[TaskResult], groups: tuple[FitGroup, ...]) -> np.ndarray:
+        ctx = dataclasses.replace(plan.context, groups=groups)
         for r in new:
-            scores.add(r, plan.context, by_key[(r.resample, r.group)], plan.control)
+            fitted = len(next(iter(r.preds.values()), groups[r.group].subs))
+            # a result stored before its group was cut (an older run) holds every candidate
+            use = ctx if fitted == len(groups[r.group].subs) else plan.context
+            scores.add(r, use, by_key[(r.resample, r.group)], plan.control)
         return scores.values[:, :, j]
 
-    def run(batch: list[Task]) -> Generator[TaskResult, None, None]:
+    def run(batch: list[Task], groups: tuple[FitGroup, ...]) -> Generator[TaskResult, None, None]:
         have = [stored[(t.resample, t.group)] for t in batch if (t.resample, t.group) in stored]
         counts[0] += len(have)
         yield from have
@@ -659,11 +669,18 @@ def race_plan(
             return
         if not compute:
             raise LookupError(f"{len(todo)} task result(s) the race needs are not stored")
-        with closing(run_tasks(plan.context, todo, plan.control, f"race {plan.model.name}")) as rs:
+        ctx = dataclasses.replace(plan.context, groups=groups)
+        desc = f"race {plan.model.name}"
+        # the first batch's tasks tell whether workers pay off; once they do, every later
+        # batch shares its tasks with them from the first task (no probe run here first)
+        worth = bool(seconds) and float(np.mean(seconds)) * len(todo) >= _PARALLEL_MIN_SECONDS
+        source = (_run_guided_tasks if worth else run_tasks)(ctx, todo, plan.control, desc)
+        with closing(source) as rs:
             for r in rs:
                 if store is not None and run_id is not None:
                     store.save_task(run_id, r)  # stored before it is counted
                 spent[0] += r.fit_time + r.predict_time
+                seconds.append(r.fit_time + r.predict_time)
                 counts[1] += 1
                 yield r
 
@@ -675,6 +692,7 @@ def race_plan(
         plan.maximize,
         score,
         run,
+        trim=plan.model.prefix_submodels,
     )
     for c, k in info.stopped.items():
         scores.values[k:, c] = np.nan
