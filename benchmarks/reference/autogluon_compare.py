@@ -1,9 +1,10 @@
 """leanfit (leaderboard + ensemble of its top models) against AutoGluon's TabularPredictor with an
-equal wall budget on the same train/test split: test metric and prediction latency side by side.
+equal wall budget on the same train/test splits: test metric and prediction latency side by side.
 Benchmark only: AutoGluon is never a leanfit dependency and runs in its own environment.
 
     python3.11 -m venv /tmp/agvenv
-    /tmp/agvenv/bin/pip install torch==2.13.0 "autogluon.tabular[lightgbm,catboost,xgboost,fastai]==1.6.3"
+    /tmp/agvenv/bin/pip install torch==2.13.0 \\
+        "autogluon.tabular[lightgbm,catboost,xgboost,fastai]==1.6.3"
     python benchmarks/reference/autogluon_compare.py --agpython /tmp/agvenv/bin/python \\
         [--data sonar breastcancer bostonhousing] [--budget 300] [--splits 5]
 
