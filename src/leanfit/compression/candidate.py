@@ -19,7 +19,7 @@ TECHNIQUES = {
     "prune": "structured pruning of whole neurons, then fine-tuning",
     "magnitude": "magnitude pruning (sparse weights)",
     "lowrank": "low-rank factorisation of dense layers (truncated SVD), then fine-tuning",
-    "int8_weights": "int8 weights and biases, float32 activations (weight-only, dequantized on load)",
+    "int8_weights": "int8 weights and biases, float32 activations (dequantized at load)",
     "int8_dynamic": "int8 quantization in ONNX Runtime, dynamic",
     "int8_static": "int8 quantization in ONNX Runtime, static (calibrated on training rows)",
     "fp16": "float16 weights",

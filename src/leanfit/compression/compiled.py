@@ -110,7 +110,11 @@ class CompiledTrees:
         # a small forest's comparisons
         self._out1 = np.zeros((1, self.n_outputs), dtype=self._out_dtype)
         out_ptr = ctypes.c_void_p(int(self._out1.ctypes.data))
-        one, p, k = ctypes.c_int64(1), ctypes.c_int64(self.n_features), ctypes.c_int64(self.n_outputs)
+        one, p, k = (
+            ctypes.c_int64(1),
+            ctypes.c_int64(self.n_features),
+            ctypes.c_int64(self.n_outputs),
+        )
         self._single = {}
         for dt, name in ((np.float32, "leanfit_rows_f32"), (np.float64, "leanfit_rows_f64")):
             buf = np.zeros((1, self.n_features), dtype=dt)
@@ -159,7 +163,9 @@ class CompiledTrees:
         if X.ndim == 1:
             X = X[None, :]
         if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise ValueError(f"rows have shape {X.shape}; the model takes {self.n_features} columns")
+            raise ValueError(
+                f"rows have shape {X.shape}; the model takes {self.n_features} columns"
+            )
         n = X.shape[0]
         if n == 1:
             buf, call = self._single[X.dtype]

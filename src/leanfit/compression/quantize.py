@@ -204,8 +204,10 @@ def int8_weights_graph(onnx_bytes: bytes, per_neuron: bool = False) -> bytes:
                 codes, scale = _int8(a, axis if per_axis else None)
                 q, sc, out = f"{name}_q", f"{name}_s", f"{name}_dq"
                 new_inits += [numpy_helper.from_array(codes, q), numpy_helper.from_array(scale, sc)]
-                attrs = {"axis": axis} if per_axis else {}
-                new_nodes.append(helper.make_node("DequantizeLinear", [q, sc], [out], **attrs))
+                dq = helper.make_node("DequantizeLinear", [q, sc], [out])
+                if per_axis:
+                    dq.attribute.append(helper.make_attribute("axis", axis))
+                new_nodes.append(dq)
                 n.input[pos] = out
                 gone.add(name)
         new_nodes.append(n)

@@ -409,9 +409,7 @@ def network_onnx(
     layer = 0
     for m in body.modules():
         if isinstance(m, torch.nn.Linear):
-            W, b = folded.get(
-                id(m), (_numpy(m.weight), None if m.bias is None else _numpy(m.bias))
-            )
+            W, b = folded.get(id(m), (_numpy(m.weight), None if m.bias is None else _numpy(m.bias)))
             inputs = [cur, const(W, f"W{layer}")]
             if b is not None:
                 inputs.append(const(b, f"b{layer}"))

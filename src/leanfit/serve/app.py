@@ -30,8 +30,8 @@ from starlette.routing import Route
 
 from ..bundle import Bundle, BundleError
 from ..bundle.runner import OnnxRunner
-from ..export.runtime import fast_runner
 from ..explanations import FitParts, explain_parts
+from ..export.runtime import fast_runner
 from .reqlog import RequestLog
 from .rows import BodyError, parse_body, quick_clean
 
