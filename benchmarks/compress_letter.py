@@ -208,7 +208,7 @@ def small_teacher(args: argparse.Namespace, label: str, table: pd.DataFrame, tar
         tolerance="2%",
         techniques=TECHNIQUES,
         options={
-            "student_sizes": [[8], [16], [32], [64]],
+            "student_sizes": [[16], [64], [128], [256]],
             "student_epochs": args.epochs,
             "student_prune_ratios": [0.5],
             "finetune_epochs": args.tune_epochs,
