@@ -3,14 +3,19 @@ the figures of the compression issue, each with its target, in one run.
 
 1. Letter (bundled letterrecognition): first 16 000 rows train, last 4 000 test; the teacher is
    the distillation benchmark's tuned LightGBM (``distill_letter.tuned_teacher``: 3-fold CV over
-   leaves x tree counts). ``lf.compress(..., techniques=[student, int8_dynamic, int8_static,
-   fp16], tolerance="2%")``: the smallest candidate with >= 98 % of the best test accuracy. Printed:
-   its size ratio and single-row latency ratio against the teacher (targets >= 500x smaller,
-   >= 100x faster; published mark ~1 000x), and the int8 figures of the chosen network (its int8
-   form >= 3.5x smaller than its fp32 form for <= 0.5 points of accuracy; latency either way).
-2. Small teacher: 6 letters (A-F) of Letter, the first 4 000 such rows (3 000 train, 1 000 test),
-   LightGBM tuned with tune_length 2 by 3-fold CV; the chosen student must be >= 20x smaller
-   (ONNX bytes) than the teacher with >= 98 % of its test accuracy.
+   leaves x tree counts). ``lf.compress(..., techniques=[student, prune, int8_weights,
+   int8_dynamic, int8_static, fp16], tolerance="2%")``: students of five sizes, each also pruned
+   by half and fine-tuned on its transfer set (the chain), every network also quantized; the
+   smallest candidate with >= 98 % of the best test accuracy. Printed: its size ratio and
+   single-row latency ratio against the teacher (targets >= 500x smaller, >= 100x faster;
+   published mark ~1 000x), and the int8 figures of the chosen network (its int8 form >= 3.5x
+   smaller than its fp32 form for <= 0.5 points of accuracy; latency either way).
+2. Small teachers: LightGBM tuned with tune_length 2 by 3-fold CV on a 6-class table of 4 000
+   rows (3 000 train, 1 000 test); the chosen student must be >= 20x smaller (ONNX bytes) than
+   the teacher with >= 98 % of its test accuracy. Two tables: 6 letters (A-F) of Letter (its
+   first 4 000 such rows), and mlbench's Satellite (Landsat, 36 features, 6 classes; exported by
+   Rscript from R's mlbench package into a temporary CSV; 4 000 rows drawn with a seeded
+   shuffle).
 
 Every candidate is measured the same way (ONNX Runtime, one thread, the same test rows and
 repetitions), teacher included, so ratios are against a reference measured in the same run.
@@ -32,6 +37,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from distill_letter import tuned_teacher  # noqa: E402  (the same teacher as distillation's)
 
+QUANT = ("int8_weights", "int8_dynamic", "int8_static", "fp16")
+TECHNIQUES = ["student", "prune", *QUANT]
+
 
 def _line(name: str, value: float, op: str, target: float, unit: str = "") -> None:
     ok = value >= target if op == ">=" else value <= target
@@ -49,7 +57,7 @@ def _int8_figures(res: object, table: pd.DataFrame) -> None:
         return
     row = chosen.iloc[0]
     base = row["name"]
-    for tech in ("int8_dynamic", "int8_static", "fp16"):
+    for tech in QUANT:
         suffix = f" {tech}"
         if base.endswith(suffix):
             base = base[: -len(suffix)]
@@ -58,7 +66,7 @@ def _int8_figures(res: object, table: pd.DataFrame) -> None:
         f"  fp32 form: {base}: {int(fp32['size_bytes'])} bytes, accuracy "
         f"{fp32['Accuracy']:.4f}, p50 {fp32['p50_us']:.1f} µs"
     )
-    for tech in ("int8_dynamic", "int8_static", "fp16"):
+    for tech in QUANT:
         q = table[table["name"] == f"{base} {tech}"]
         if q.empty:
             continue
@@ -94,14 +102,19 @@ def letter(args: argparse.Namespace) -> None:
         test,
         tolerance="2%",
         objective="size",
-        techniques=["student", "int8_dynamic", "int8_static", "fp16"],
-        options={"student_sizes": sizes, "student_epochs": args.epochs},
+        techniques=TECHNIQUES,
+        options={
+            "student_sizes": sizes,
+            "student_epochs": args.epochs,
+            "student_prune_ratios": [0.5],
+            "finetune_epochs": args.tune_epochs,
+        },
         seed=args.seed,
         n_single=args.single,
         progress=True,
     )
     print(
-        f"compress (students {sizes}, quantization, measurement): "
+        f"compress (students {sizes}, each pruned by half, quantization, measurement): "
         f"{time.perf_counter() - t0:.0f} s\n"
     )
     print(res)
@@ -143,39 +156,70 @@ def letter(args: argparse.Namespace) -> None:
     _int8_figures(res, t)
 
 
-def small_teacher(args: argparse.Namespace) -> None:
+def satellite() -> pd.DataFrame:
+    """mlbench's Satellite (6 435 rows, 36 features, 6 classes), exported by Rscript."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "satellite.csv"
+        code = (
+            "suppressMessages(library(mlbench)); data(Satellite); "
+            f"write.csv(Satellite, '{path}', row.names = FALSE)"
+        )
+        subprocess.run(["Rscript", "-e", code], check=True, capture_output=True)
+        frame = pd.read_csv(path)
+    frame.columns = [c.replace(".", "_") for c in frame.columns]
+    frame["classes"] = frame["classes"].astype(str)
+    return frame
+
+
+def small_tables(seed: int) -> dict[str, tuple[pd.DataFrame, str]]:
     import leanfit as lf
 
     data = lf.datasets.load("letter")
     six = data[data["lettr"].isin(list("ABCDEF"))].iloc[:4_000].copy()
     six["lettr"] = six["lettr"].astype(str)
-    train, test = six.iloc[:3_000], six.iloc[3_000:]
+    sat = satellite().sample(n=4_000, random_state=seed).reset_index(drop=True)
+    return {"6 letters of Letter": (six, "lettr"), "Satellite (mlbench)": (sat, "classes")}
+
+
+def small_teacher(args: argparse.Namespace, label: str, table: pd.DataFrame, target: str) -> None:
+    import leanfit as lf
+
+    train, test = table.iloc[:3_000], table.iloc[3_000:]
     t0 = time.perf_counter()
     fit = lf.train(
         train,
-        "lettr",
+        target,
         method="lightgbm",
         tune_length=2,
         control=lf.Control(method="cv", number=3, n_jobs=2),
         seed=args.seed,
     )
     print(
-        f"\nsmall teacher: 6 letters, {len(train)} training / {len(test)} test rows; LightGBM "
-        f"tune_length 2, 3-fold CV in {time.perf_counter() - t0:.0f} s; {fit.best_params}"
+        f"\nsmall teacher, {label}: {table[target].nunique()} classes, {train.shape[1] - 1} "
+        f"features, {len(train)} training / {len(test)} test rows; LightGBM tune_length 2, "
+        f"3-fold CV in {time.perf_counter() - t0:.0f} s; {fit.best_params}"
     )
     res = lf.compress(
         fit,
         test,
         tolerance="2%",
-        techniques=["student", "int8_dynamic", "int8_static", "fp16"],
-        options={"student_sizes": [[8], [16], [32], [64]], "student_epochs": args.epochs},
+        techniques=TECHNIQUES,
+        options={
+            "student_sizes": [[16], [64], [128], [256]],
+            "student_epochs": args.epochs,
+            "student_prune_ratios": [0.5],
+            "finetune_epochs": args.tune_epochs,
+        },
         seed=args.seed,
         n_single=args.single,
     )
     print(res)
     t = res.table
     teacher = t.iloc[0]
-    print("\nsmall-teacher figures")
+    print(f"\nsmall-teacher figures, {label}")
     if res.chosen is None:
         print("  nothing chosen within 2 % of the best accuracy")
         return
@@ -198,18 +242,26 @@ def small_teacher(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument(
+        "--tune-epochs", type=int, default=5, help="fine-tuning epochs of the pruned students"
+    )
     parser.add_argument("--single", type=int, default=5_000, help="single-row calls timed")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", choices=["letter", "small"], default=None)
+    parser.add_argument(
+        "--tables", default="all", help="small teachers: 'all', 'letter' or 'satellite'"
+    )
     args = parser.parse_args()
     np.set_printoptions(linewidth=140)
     pd.set_option("display.width", 200)
     t0 = time.perf_counter()
-    print(f"{os.cpu_count()} cores; one thread per measured model")
+    print(f"{os.cpu_count()} cores; one thread per measured model; load {os.getloadavg()}")
     if args.only in (None, "letter"):
         letter(args)
     if args.only in (None, "small"):
-        small_teacher(args)
+        for label, (table, target) in small_tables(args.seed).items():
+            if args.tables == "all" or args.tables.lower() in label.lower():
+                small_teacher(args, label, table, target)
     print(f"\nwhole benchmark: {(time.perf_counter() - t0) / 60:.1f} min")
 
 

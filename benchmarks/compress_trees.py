@@ -101,7 +101,7 @@ def compiled_vs(label: str, booster, X: np.ndarray, k: int | None) -> None:
     from onnxmltools.convert.common.data_types import FloatTensorType
 
     from leanfit.compression.compiled import compile_trees
-    from leanfit.export.runtime import onnx_session
+    from leanfit.export.runtime import fast_runner, onnx_session
 
     cut = lgb.Booster(model_str=booster.model_to_string(num_iteration=k))
     t0 = time.perf_counter()
@@ -113,13 +113,13 @@ def compiled_vs(label: str, booster, X: np.ndarray, k: int | None) -> None:
         zipmap=False,
         target_opset=15,
     ).SerializeToString()
-    sess = onnx_session(onnx, threads=1)
+    run = fast_runner(onnx_session(onnx, threads=1))  # as every ONNX candidate is timed
     rows = X[:300].astype(np.float32)
     ref = cut.predict(rows, num_threads=1)
     got = lib.predict(rows)
     err = float(np.abs(got.reshape(ref.shape) - ref).max())
     t_lgb = single_row(lambda r: cut.predict(r, num_threads=1), rows)
-    t_ort = single_row(lambda r: sess.run(None, {"X": r}), rows)
+    t_ort = single_row(lambda r: run({"X": r}), rows)
     t_lib = single_row(lib.predict, rows)
     print(f"\n2. Compiled LightGBM, {label}: {cut.num_trees()} trees")
     print(f"   compiled in {compile_s:.0f} s")

@@ -229,8 +229,11 @@ def test_magnitude_pruning_zeros_the_smallest_weights_and_ships_a_sparse_file():
     flat = np.concatenate([w.ravel() for w in orig])
     n_zero = int(round(0.9 * flat.size))  # over all weights together
     threshold = np.sort(np.abs(flat))[n_zero]  # the smallest |w| that survives
-    for name, W in zip(names, orig, strict=True):
-        np.testing.assert_array_equal(got[name], np.where(np.abs(W) >= threshold, W, 0.0))
+    # the graph's first layer holds the standardisation folded in: W0 / scale, column by column
+    scale = np.asarray(st.state["0.scale"], dtype=np.float64)
+    for i, (name, W) in enumerate(zip(names, orig, strict=True)):
+        kept = np.where(np.abs(W) >= threshold, W, 0.0)
+        np.testing.assert_allclose(got[name], kept / scale[None, :] if i == 0 else kept, rtol=1e-6)
     assert sum(int((got[n] == 0).sum()) for n in names) == n_zero
     assert c0.settings["zero_share"] == pytest.approx(n_zero / flat.size)
     # COO pays off (12 bytes per nonzero against 4 per entry) only below 1/3 density

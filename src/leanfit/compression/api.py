@@ -196,7 +196,7 @@ def _students(source: Source, options: Mapping[str, Any]) -> list[Candidate]:
             l2=0.0,
         )
         st = _fit_student(spec, teach, Xa, labels, t_out, len(X), T, alpha)
-        graph = st.to_onnx()
+        graph = _student_graph(st)
         size = "x".join(str(h) for h in spec.hidden)
         out.append(
             Candidate(
@@ -206,7 +206,70 @@ def _students(source: Source, options: Mapping[str, Any]) -> list[Candidate]:
                 size_bytes=len(graph),
                 settings={"hidden": list(spec.hidden), "parameters": st.n_parameters},
                 onnx=graph,
+                origin=StudentOrigin(st, Xa, labels, t_out, T, alpha),
             )
+        )
+    return out
+
+
+def _student_graph(student: Any) -> bytes:
+    """A distilled mlp student's graph as the network compressions write theirs (standardisation
+    folded into the first layer), so a student and its pruned or quantized forms differ only in
+    what was compressed; the student's own export where that does not apply."""
+    from .networks import network_parts
+
+    try:
+        parts = network_parts(student)
+    except (ValueError, ImportError):
+        return bytes(student.to_onnx())
+    from .surgery import network_onnx
+
+    return network_onnx(parts, parts.body)
+
+
+@dataclass
+class StudentOrigin:
+    """A student made by the "students" generator with its transfer set: what chained
+    compressions (pruning the student) fine-tune on."""
+
+    student: Any
+    rows: np.ndarray
+    labels: np.ndarray
+    teacher_outputs: np.ndarray
+    T: float
+    alpha: float
+
+
+#: hidden-neuron shares the chained pruning removes from each student
+STUDENT_PRUNE_RATIOS = (0.5,)
+
+
+def _pruned_students(source: Source, options: Mapping[str, Any]) -> list[Candidate]:
+    """Structured pruning chained after distillation: every student made before (its
+    ``origin``) loses ``student_prune_ratios`` of its hidden neurons and is fine-tuned on its
+    own transfer set with the distillation loss; e.g. "student 256 prune 50%" (128 units)."""
+    from .networks import student_network_candidates
+
+    ratios = options.get("student_prune_ratios", STUDENT_PRUNE_RATIOS)
+    net_options: dict[str, Any] = {"techniques": ("prune",), "ratios": ratios}
+    for ours, theirs in (("finetune_epochs", "epochs"), ("finetune_lr", "lr")):
+        if ours in options:
+            net_options[theirs] = options[ours]
+    out: list[Candidate] = []
+    for c in options.get("previous", ()):
+        origin = c.origin
+        if not isinstance(origin, StudentOrigin) or c.technique != "student":
+            continue
+        out += student_network_candidates(
+            origin.student,
+            origin.rows,
+            origin.labels,
+            origin.teacher_outputs,
+            origin.T,
+            origin.alpha,
+            net_options,
+            prefix=f"{c.name} ",
+            seed=source.seed,
         )
     return out
 
@@ -278,6 +341,13 @@ GENERATORS: tuple[Generator, ...] = (
         "classification fits with class probabilities, regression fits, distilled students",
     ),
     Generator(
+        "student_pruning",
+        students_apply,
+        _pruned_students,
+        ("prune",),
+        "the mlp students made here (structured pruning chained after distillation)",
+    ),
+    Generator(
         "quantize",
         quantize_applies,
         _quantize,
@@ -299,6 +369,8 @@ OPTION_KEYS = {
     "trees": "tree counts of the fewer-trees candidates (default: the sub-model profile's)",
     "compile": "which tree counts to compile: 'full', 'all', 'none' or a list of counts",
     "prune_ratios": "fractions of hidden neurons to remove, each in (0, 1)",
+    "student_prune_ratios": "fractions of each student's hidden neurons removed by the pruning "
+    "chained after distillation, each in (0, 1) (default [0.5])",
     "prune_criterion": "'l1' or 'l2' (the norm scoring a neuron)",
     "sparsities": "fractions of weights zeroed by magnitude pruning, each in (0, 1)",
     "lowrank_energies": "shares of each layer's squared singular values kept, each in (0, 1]",
@@ -444,6 +516,10 @@ def resolve_techniques(techniques: Sequence[str] | None, source: Source) -> set[
                 )
     if not is_network(source) and not ({"student"} & wanted & applicable):
         applicable -= set(QUANTIZE_TECHNIQUES)  # int8 / fp16 need a network: none would exist
+        # pruning students needs students; what else prunes this model (none here) stays
+        others = {t for g in GENERATORS if g.name != "student_pruning" and g.applies(source)
+                  for t in g.techniques}  # fmt: skip
+        applicable -= {"prune"} - others
     asked = wanted - {"original"}
     runnable = asked & applicable
     if not runnable:

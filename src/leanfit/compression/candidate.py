@@ -19,6 +19,7 @@ TECHNIQUES = {
     "prune": "structured pruning of whole neurons, then fine-tuning",
     "magnitude": "magnitude pruning (sparse weights)",
     "lowrank": "low-rank factorisation of dense layers (truncated SVD), then fine-tuning",
+    "int8_weights": "int8 weights and biases, float32 activations (dequantized at load)",
     "int8_dynamic": "int8 quantization in ONNX Runtime, dynamic",
     "int8_static": "int8 quantization in ONNX Runtime, static (calibrated on training rows)",
     "fp16": "float16 weights",
@@ -58,7 +59,8 @@ class Candidate:
     returns class probabilities ``(n, K)`` in the fit's level order, or predictions ``(n,)`` for
     regression. ``size_bytes`` is the size of what would be shipped (the ONNX graph, the
     compiled library, the engine's model file). ``onnx`` is the graph where the candidate is one,
-    so the chosen model can be saved or bundled.
+    so the chosen model can be saved or bundled. ``origin`` holds what a later generator needs
+    to compress the candidate further (a distilled student and its transfer set), else None.
     """
 
     name: str
@@ -68,6 +70,7 @@ class Candidate:
     settings: dict[str, Any] = field(default_factory=dict)
     onnx: bytes | None = None
     note: str = ""
+    origin: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.technique not in TECHNIQUES:

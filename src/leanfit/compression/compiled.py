@@ -1,23 +1,27 @@
 """Compiled tree prediction: treelite turns the trees into a model, tl2cgen into C, gcc into a
-shared library whose ``predict`` function is called on each row directly (no per-call data
-structures), so a single row costs the trees' comparisons and little else.
-
-The library's ``union Entry`` holds one feature as a float (float32 or float64, the model's
-threshold type) or, for a missing value, the integer -1; the output buffer has the model's leaf
-type. Both types are read from the library itself.
+shared library. Beside tl2cgen's code the library gets leanfit's own loop over rows
+(``leanfit_rows_f32`` / ``_f64``): one ctypes call per block of rows copies each row into the
+library's ``union Entry`` buffer (a NaN becomes the missing mark, the integer -1), calls the
+generated ``predict`` and writes the outputs; so a single row costs the trees' comparisons, one
+foreign call and one output array, and the caller's rows are never written to (tl2cgen's
+``predict`` overwrites its Entry buffer with quantized thresholds).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import io
+import json
 import os
+import re
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -58,10 +62,35 @@ def _treelite_model(method: str, fitted: Any, k: int | None) -> Any:
     raise ValueError(f"compiled trees cover gbm, lightgbm, xgb_tree and rf, not {method!r}")
 
 
+#: leanfit's row loop, compiled into the library beside tl2cgen's sources (LEAF_T: the type of
+#: ``predict``'s result, read from tl2cgen's header)
+_ROWS_C = """
+#include "header.h"
+
+#define LEANFIT_ROWS(NAME, T)                                                        \\
+  void NAME(const T* X, int64_t n, int64_t p, LEAF_T* out, int64_t k) {               \\
+    union Entry* e = (union Entry*)malloc(sizeof(union Entry) * (size_t)(p > 0 ? p : 1)); \\
+    if (e == NULL) return;                                                            \\
+    for (int64_t i = 0; i < n; ++i) {                                                 \\
+      const T* x = X + i * p;                                                         \\
+      for (int64_t j = 0; j < p; ++j) {                                               \\
+        if (isnan(x[j])) { e[j].missing = -1; } else { e[j].fvalue = x[j]; }          \\
+      }                                                                               \\
+      for (int64_t c = 0; c < k; ++c) out[i * k + c] = 0; /* predict adds to it */    \\
+      predict(e, 0, out + i * k);                                                     \\
+    }                                                                                 \\
+    free(e);                                                                          \\
+  }
+
+LEANFIT_ROWS(leanfit_rows_f32, float)
+LEANFIT_ROWS(leanfit_rows_f64, double)
+"""
+
+
 @dataclass
 class CompiledTrees:
     """A compiled tree ensemble: ``predict`` maps rows to the engine's outputs (probabilities or
-    values, with its link applied), one row at a time through the library's own function."""
+    values, with its link applied), all rows in one call of the library's row loop."""
 
     path: str
     n_features: int
@@ -71,6 +100,31 @@ class CompiledTrees:
     _dtype: Any
     _int: Any
     _out_dtype: Any
+    _single: dict[Any, tuple[np.ndarray, Callable[[], None]]] = field(init=False, repr=False)
+    _out1: np.ndarray = field(init=False, repr=False)
+    _lock: Any = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # single rows go through buffers made once, their addresses and sizes bound once as
+        # ctypes objects: a numpy array's ``.ctypes.data`` alone costs about 1 us, as much as
+        # a small forest's comparisons
+        self._out1 = np.zeros((1, self.n_outputs), dtype=self._out_dtype)
+        out_ptr = ctypes.c_void_p(int(self._out1.ctypes.data))
+        one, p, k = (
+            ctypes.c_int64(1),
+            ctypes.c_int64(self.n_features),
+            ctypes.c_int64(self.n_outputs),
+        )
+        self._single = {}
+        for dt, name in ((np.float32, "leanfit_rows_f32"), (np.float64, "leanfit_rows_f64")):
+            buf = np.zeros((1, self.n_features), dtype=dt)
+            fn = self._lib[name]  # its own function object: no argtypes, ctypes args as given
+            fn.restype = None
+            self._single[np.dtype(dt)] = (
+                buf,
+                functools.partial(fn, ctypes.c_void_p(int(buf.ctypes.data)), one, p, out_ptr, k),
+            )
+        self._lock = threading.Lock()  # the buffers are shared; ctypes releases the GIL
 
     @classmethod
     def load(cls, path: str) -> CompiledTrees:
@@ -82,8 +136,11 @@ class CompiledTrees:
         n_target = int(lib.get_num_target())
         classes = (ctypes.c_int32 * n_target)()
         lib.get_num_class(classes)
-        lib.predict.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
-        lib.predict.restype = None
+        rows = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64]
+        for name in ("leanfit_rows_f32", "leanfit_rows_f64"):
+            fn = getattr(lib, name)
+            fn.argtypes = rows
+            fn.restype = None
         dtype, as_int = _TYPES[lib.get_threshold_type().decode()]
         out_dtype = _TYPES[lib.get_leaf_output_type().decode()][0]
         return cls(
@@ -98,49 +155,65 @@ class CompiledTrees:
         )
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Outputs (n, n_outputs) for rows X (NaN is a missing value)."""
-        X = np.asarray(X, dtype=self._dtype)
+        """Outputs (n, n_outputs) as float64 for rows X (float32 or float64 rows are read as
+        they are; NaN is a missing value)."""
+        X = np.asarray(X)
+        if X.dtype != np.float32 and X.dtype != np.float64:
+            X = X.astype(np.float64)
         if X.ndim == 1:
             X = X[None, :]
-        if X.shape[1] != self.n_features:
-            raise ValueError(f"rows have {X.shape[1]} columns; the model takes {self.n_features}")
-        out = np.zeros((len(X), self.n_outputs), dtype=self._out_dtype)
-        fn = self._lib.predict
-        step = out.strides[0]
-        nan = np.isnan(X)
-        if not nan.any():  # a row of floats is already an array of the library's Entry
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(
+                f"rows have shape {X.shape}; the model takes {self.n_features} columns"
+            )
+        n = X.shape[0]
+        if n == 1:
+            buf, call = self._single[X.dtype]
+            with self._lock:
+                buf[:] = X
+                call()
+                return self._out1.astype(np.float64)  # a copy: the buffer is reused
+        if not X.flags.c_contiguous:
             X = np.ascontiguousarray(X)
-            rows, width = X.ctypes.data, X.strides[0]
-            outs = out.ctypes.data
-            for i in range(len(X)):
-                fn(rows + i * width, 0, outs + i * step)
-            return out.astype(float, copy=False)
-        entry = np.empty(self.n_features, dtype=self._dtype)
-        missing = entry.view(self._int)  # the union's int: -1 marks a missing value
-        ptr = entry.ctypes.data
-        for i in range(len(X)):
-            entry[:] = X[i]
-            missing[nan[i]] = -1
-            fn(ptr, 0, out[i].ctypes.data)
-        return out.astype(float, copy=False)
+        out = np.empty((n, self.n_outputs), dtype=self._out_dtype)
+        fn = self._lib.leanfit_rows_f32 if X.dtype == np.float32 else self._lib.leanfit_rows_f64
+        fn(X.ctypes.data, n, self.n_features, out.ctypes.data, self.n_outputs)
+        return out if out.dtype == np.float64 else out.astype(np.float64)
 
 
 def compile_trees(method: str, fitted: Any, k: int | None, quantize: bool = True) -> CompiledTrees:
     """Compile a fit's trees (the first ``k`` iterations) to a shared library in a new temporary
-    directory (kept while the process runs: the library is loaded from it)."""
+    directory (kept while the process runs: the library is loaded from it): tl2cgen's C code
+    plus leanfit's row loop, built by gcc -O3."""
     _, tl2cgen = _need_compiler()
     model = _treelite_model(method, fitted, k)
     folder = tempfile.mkdtemp(prefix="leanfit-trees-")
-    path = os.path.join(folder, "trees.so")
+    src = os.path.join(folder, "src")
     with _output_kept(os.path.join(folder, "compile.log")):
-        tl2cgen.export_lib(
-            model,
-            toolchain="gcc",
-            libpath=path,
-            params={"parallel_comp": max(os.cpu_count() or 1, 1), "quantize": int(quantize)},
-            verbose=False,
-        )
+        params = {"parallel_comp": max(os.cpu_count() or 1, 1), "quantize": int(quantize)}
+        tl2cgen.generate_c_code(model, src, params, verbose=False)
+        _add_row_loop(src)
+        built = tl2cgen.create_shared("gcc", src, verbose=False)
+    path = os.path.join(folder, "trees.so")
+    os.replace(built, path)
     return CompiledTrees.load(path)
+
+
+def _add_row_loop(src: str) -> None:
+    """Write leanfit's row loop beside tl2cgen's sources and list it in tl2cgen's recipe."""
+    with open(os.path.join(src, "header.h")) as f:
+        found = re.search(r"void predict\(union Entry\* \w+, int \w+, (\w+)\* \w+\)", f.read())
+    if found is None:
+        raise RuntimeError("tl2cgen's header.h has no predict(union Entry*, int, T*) to call")
+    code = f"#define LEAF_T {found.group(1)}\n" + _ROWS_C
+    with open(os.path.join(src, "leanfit_rows.c"), "w") as f:
+        f.write(code)
+    recipe_path = os.path.join(src, "recipe.json")
+    with open(recipe_path) as f:
+        recipe = json.load(f)
+    recipe["sources"].append({"name": "leanfit_rows", "length": code.count("\n")})
+    with open(recipe_path, "w") as f:
+        json.dump(recipe, f)
 
 
 @contextlib.contextmanager

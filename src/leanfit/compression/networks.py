@@ -357,13 +357,63 @@ def network_candidates(source: Source, options: Mapping[str, Any] | None = None)
     found = _found(source.model)
     tuning = _tuning(found, source)
     seed = int(source.seed if o.seed is None else o.seed)
+    return _made(found.parts, tuning, o, seed)
+
+
+def student_network_candidates(
+    student: Any,
+    rows: np.ndarray,
+    labels: np.ndarray,
+    teacher_outputs: np.ndarray,
+    T: float,
+    alpha: float,
+    options: Mapping[str, Any] | None = None,
+    *,
+    prefix: str = "",
+    seed: int = 0,
+) -> list[Candidate]:
+    """The network compressions of a distilled mlp ``student`` (a chain after distillation:
+    e.g. a 256-unit student pruned to 128 units), fine-tuned as the student was trained: the
+    distillation loss with its ``T`` and ``alpha`` on its transfer set (``rows``, their hard
+    ``labels`` with -1 / NaN on synthetic rows, and ``teacher_outputs``). Candidate names
+    start with ``prefix``."""
+    from leanfit.distillation import distillation_loss
+    from leanfit.models.base import CLASSIFICATION
+
+    from .surgery import Tuning
+
+    o = network_options(options)
+    parts = _found(student).parts
+    X = np.ascontiguousarray(rows, dtype=np.float32)
+    out = np.asarray(teacher_outputs, dtype=float)
+    if len(X) != len(out) or len(X) != len(labels):
+        raise ValueError(
+            f"the transfer set has {len(X)} rows, {len(labels)} labels and {len(out)} teacher "
+            "outputs: they must match"
+        )
+    if parts.mode == CLASSIFICATION:
+        targets = (np.asarray(labels, dtype=np.int64), out.astype(np.float32))
+    else:
+        scaled = (np.asarray(labels, dtype=float) - parts.y_center) / parts.y_scale
+        soft = (out.reshape(-1) - parts.y_center) / parts.y_scale
+        targets = (scaled.astype(np.float32), soft.astype(np.float32))
+    what = f"the student's transfer set (distillation loss, T={T:g}, alpha={alpha:g})"
+    tuning = Tuning(X, targets, distillation_loss(parts.mode, T, alpha), what)
+    made = _made(parts, tuning, o, int(seed if o.seed is None else o.seed))
+    for c in made:
+        c.name = f"{prefix}{c.name}"
+    return made
+
+
+def _made(parts: NetworkParts, tuning: Tuning, o: NetworkOptions, seed: int) -> list[Candidate]:
+    """Every candidate ``o`` asks for, from one network and its fine-tuning data."""
     out: list[Candidate] = []
     if "prune" in o.techniques:
-        out += [_pruned(found.parts, tuning, o, ratio, seed) for ratio in o.ratios]
+        out += [_pruned(parts, tuning, o, ratio, seed) for ratio in o.ratios]
     if "magnitude" in o.techniques:
-        out += [_magnitude(found.parts, tuning, o, s, seed) for s in o.sparsities]
+        out += [_magnitude(parts, tuning, o, s, seed) for s in o.sparsities]
     if "lowrank" in o.techniques:
-        out += _low_rank(found.parts, tuning, o, seed)
+        out += _low_rank(parts, tuning, o, seed)
     return out
 
 

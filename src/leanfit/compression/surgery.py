@@ -328,9 +328,56 @@ _ACTIVATION_OPS: dict[type, tuple[str, Callable[[Any], dict[str, float]]]] = {
 }
 
 
-def network_onnx(parts: NetworkParts, body: torch.nn.Sequential, name: str = "leanfit") -> bytes:
+#: the centring is folded into the first layer's bias only while max |center / scale| is at most
+#: this: ``W' x - W' c`` in float32 loses about ``eps32 * max|c / s|`` relative precision to
+#: cancellation (Glass's Si, centred at 72.6 with sd 0.77, would cost 1.5e-5 in probability)
+FOLD_CENTER_LIMIT = 16.0
+
+
+def folded_first_layer(
+    parts: NetworkParts, body: torch.nn.Sequential, *, center: bool = True
+) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
+    """The standardisation ``(x - center) / scale`` folded into the first layer: for a dense
+    first layer ``W x' + b``, ``W' = W / scale`` (column by column) and ``b' = b - W' center``;
+    for a factorised one ``B (A x') + b``, ``A' = A / scale`` and ``b' = b - B A' center``.
+    ``center=False`` folds the scale only (the graph keeps its ``x - center``).
+    Returns ``{id(linear): (weight, bias)}`` for the Linear layers that change (float64
+    arithmetic, stored as float32)."""
+    first = _linear_slots(body)[0]
+    centre = np.asarray(parts.center, dtype=np.float64) if center else None
+    scale = np.asarray(parts.scale, dtype=np.float64)
+    lins = list(first) if isinstance(first, torch.nn.Sequential) else [first]
+    head, tail = lins[0], lins[-1]
+    assert isinstance(head, torch.nn.Linear) and isinstance(tail, torch.nn.Linear)
+    A = head.weight.detach().double().numpy() / scale[None, :]
+    shift = A @ centre if centre is not None else np.zeros(A.shape[0])
+    for lin in lins[1:]:
+        assert isinstance(lin, torch.nn.Linear)
+        shift = lin.weight.detach().double().numpy() @ shift
+    out: dict[int, tuple[np.ndarray, np.ndarray | None]] = {
+        id(lin): (_numpy(lin.weight), None if lin.bias is None else _numpy(lin.bias))
+        for lin in lins
+        if isinstance(lin, torch.nn.Linear)
+    }
+    out[id(head)] = (A.astype(np.float32), out[id(head)][1])
+    W, b = out[id(tail)]
+    bias = np.zeros(tail.out_features) if b is None else b.astype(np.float64)
+    out[id(tail)] = (W, (bias - shift).astype(np.float32))
+    return out
+
+
+def network_onnx(
+    parts: NetworkParts, body: torch.nn.Sequential, name: str = "leanfit", *, fold: bool = True
+) -> bytes:
     """``body`` behind the standardisation as an ONNX graph under leanfit's export contract:
-    input "X" float32 [N, p]; output "probabilities" (softmax of the logits) or "prediction"."""
+    input "X" float32 [N, p]; output "probabilities" (softmax of the logits) or "prediction".
+
+    ``fold`` (default): the standardisation folded into the first layer's weights and bias
+    (:func:`folded_first_layer`), so the graph has no Sub / Div nodes and no center / scale
+    tensors: two nodes fewer per call, and int8 quantization then covers the whole input map.
+    Where some ``|center / scale|`` exceeds ``FOLD_CENTER_LIMIT`` only the scale is folded and
+    the graph keeps its Sub (float32 cancellation). ``fold=False`` writes both nodes as the
+    torch exporter does."""
     from onnx import TensorProto, helper, numpy_helper
 
     from leanfit.export.onnx import OPSET, _finalize, _Spec
@@ -348,15 +395,24 @@ def network_onnx(parts: NetworkParts, body: torch.nn.Sequential, name: str = "le
         nodes.append(helper.make_node(op, inputs, [out], **attrs))
         return out
 
-    cur = node("Sub", ["X", const(parts.center, "center")])
-    cur = node("Div", [cur, const(parts.scale, "scale")])
+    cur = "X"
+    folded: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+    offset = np.abs(np.asarray(parts.center, np.float64) / np.asarray(parts.scale, np.float64))
+    fold_center = fold and float(offset.max(initial=0.0)) <= FOLD_CENTER_LIMIT
+    if not fold_center:
+        cur = node("Sub", [cur, const(parts.center, "center")])
+    if fold:
+        folded = folded_first_layer(parts, body, center=fold_center)
+    else:
+        cur = node("Div", [cur, const(parts.scale, "scale")])
     linears = [m for m in body.modules() if isinstance(m, torch.nn.Linear)]
     layer = 0
     for m in body.modules():
         if isinstance(m, torch.nn.Linear):
-            inputs = [cur, const(_numpy(m.weight), f"W{layer}")]
-            if m.bias is not None:
-                inputs.append(const(_numpy(m.bias), f"b{layer}"))
+            W, b = folded.get(id(m), (_numpy(m.weight), None if m.bias is None else _numpy(m.bias)))
+            inputs = [cur, const(W, f"W{layer}")]
+            if b is not None:
+                inputs.append(const(b, f"b{layer}"))
             cur = node("Gemm", inputs, transB=1)
             layer += 1
         elif isinstance(m, torch.nn.GELU):
