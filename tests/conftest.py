@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +22,13 @@ from leanfit.models.boosting import GBM
 class RecordingGBM(GBM):
     """gbm that records every fit: in ``calls`` (this process) and, if ``log`` is set, as one
     line per fit in that file (works when fits run in worker processes); ``pid_log`` likewise
-    gets the process id of every fit, to tell which fits ran in worker processes."""
+    gets the process id of every fit, to tell which fits ran in worker processes; ``delay``
+    seconds of sleep per fit give a starting worker time to take tasks."""
 
     calls: list = field(default_factory=list)
     log: str | None = None
     pid_log: str | None = None
+    delay: float = 0.0
 
     def fit(self, data, params, subs, seed):
         self.calls.append(
@@ -37,6 +40,8 @@ class RecordingGBM(GBM):
         if self.pid_log:
             with open(self.pid_log, "a") as f:
                 f.write(f"{os.getpid()}\n")
+        if self.delay:
+            time.sleep(self.delay)
         return super().fit(data, params, subs, seed)
 
 

@@ -553,7 +553,10 @@ def test_later_race_batches_share_tasks_with_the_workers_and_give_the_same_race(
     )
     grid = lf.expand_grid(**_GBM_GRID)
     kw = dict(data=training, grid=grid, control=ctl, seed=11)
-    two = lf.train("Class ~ .", method=recording_gbm_cls(pid_log=str(pids)), **kw)
+    # a fit slow enough that the worker, started with the race, takes some of the tasks: this
+    # process runs a task itself only when none is left that a worker has not taken
+    slow = recording_gbm_cls(pid_log=str(pids), delay=0.3)
+    two = lf.train("Class ~ .", method=slow, **kw)
     one = _gbm_halving(training, "gbm", free=True)
     pd.testing.assert_frame_equal(one.results, two.results, check_exact=True)
     assert one.stopped == two.stopped and one.best_index == two.best_index

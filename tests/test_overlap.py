@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from concurrent.futures import Future
 
 import pandas as pd
 
@@ -54,3 +55,26 @@ def test_train_with_two_jobs_equals_serial(training):
     two = train("Class ~ .", control=Control(**ctl, n_jobs=2), **kw)
     pd.testing.assert_frame_equal(one.results, two.results, check_exact=True)
     pd.testing.assert_frame_equal(one.predictions, two.predictions, check_exact=True)
+
+
+def test_tasks_no_worker_has_taken_run_here_without_being_handed_back(training, monkeypatch):
+    """A worker that never takes its tasks (the pool's futures stay pending: a worker still
+    starting, or the pool's manager thread starved): this process runs every task, and a task
+    it takes back from the pool is run here, not handed back (that spun, submit, cancel,
+    submit..., for minutes in CI until the worker happened to get one)."""
+    from leanfit.execute import _WorkerPool
+
+    submitted: Counter = Counter()
+
+    def never_taken(self, task):
+        submitted[(task.resample, task.group)] += 1
+        if sum(submitted.values()) > 100:  # fail, rather than spin for ever
+            raise RuntimeError(f"handed to the pool over and over: {submitted.most_common(3)}")
+        return Future()  # pending until cancelled
+
+    monkeypatch.setattr(_WorkerPool, "warm_up", lambda self: None)
+    monkeypatch.setattr(_WorkerPool, "submit", never_taken)
+    plan = _plan(training, "gbm")
+    got = {(r.resample, r.group) for r in OverlappedExecutor(2).run(plan.context, plan.tasks)}
+    assert len(got) == len(plan.tasks) == 16
+    assert max(submitted.values()) == 1  # handed out once, taken back once, run here

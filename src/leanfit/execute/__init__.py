@@ -376,9 +376,13 @@ class OverlappedExecutor:
                         yield run_task(ctx, queue.pop())
                         continue
                     # nothing left to take: reclaim tasks still waiting for a starting worker
+                    # and run one here now (handing it straight back to the pool would spin:
+                    # submit, cancel, submit... while the worker never gets it)
                     for fut in [f for f in inflight if f.cancel()]:
                         queue.append(inflight.pop(fut))
-                    if inflight and not queue:
+                    if queue:
+                        yield run_task(ctx, queue.pop())
+                    elif inflight:
                         wait(inflight, return_when=FIRST_COMPLETED)
             interrupted = False
         finally:
