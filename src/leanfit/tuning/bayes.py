@@ -243,68 +243,62 @@ def _batch_objectives(
         ),
     )
     scores = Scores.empty(len(plan.resamples), n, plan.metric_names, plan.control.method)
-    fit = np.zeros(n)
-    pred = np.zeros(n)
-    rows = np.zeros(n)
-    size, sized = np.zeros(n), np.zeros(n)
+    costs = _Costs(n)
     for task, r in new:
         scores.add(r, local, task, plan.control)
-        k = r.group - first
-        fit[k] += r.fit_time
-        if r.error is None and "values" in task.evals:
-            pred[k] += r.predict_time
-            rows[k] += len(task.evals["values"])
-        if r.error is None and "size" in r.info:
-            size[k] += r.info["size"]
-            sized[k] += 1
+        costs.add(r.group - first, task, r)
     if plan.control.method == "loocv":
         scores.pool(local, plan.control)
     mean, _ = scores.estimates()
-    fits = np.array([sum(1 for t, _ in new if t.group - first == k) for k in range(n)])
+    means = costs.means()
     out = np.full((n, len(names)), np.nan)
     for j, name in enumerate(names):
-        if name == "fit_time":
-            out[:, j] = fit / np.maximum(fits, 1)
-        elif name == "predict_time":
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out[:, j] = np.where(rows > 0, pred / rows, np.nan)
-        elif name == "size":
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out[:, j] = np.where(sized > 0, size / sized, np.nan)
-        else:
-            out[:, j] = mean[:, plan.metric_names.index(name)]
+        out[:, j] = means[name] if name in means else mean[:, plan.metric_names.index(name)]
     return out
+
+
+class _Costs:
+    """Per candidate, sums of what the cost objectives average: fit seconds per resample fit,
+    predict seconds per held-out row, bytes of the fits' portable form where measured."""
+
+    def __init__(self, n: int):
+        self.fit, self.fits, self.pred, self.rows, self.size, self.sized = (
+            np.zeros(n) for _ in range(6)
+        )
+
+    def add(self, k: int, task: Task, r: TaskResult) -> None:
+        self.fit[k] += r.fit_time
+        self.fits[k] += 1
+        if r.error is None and "values" in task.evals:
+            self.pred[k] += r.predict_time
+            self.rows[k] += len(task.evals["values"])
+        if r.error is None and "size" in r.info:
+            self.size[k] += r.info["size"]
+            self.sized[k] += 1
+
+    def means(self) -> dict[str, np.ndarray]:
+        """The cost objectives (names as in ``COSTS``); NaN where nothing was measured."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return {
+                "fit_time": np.where(self.fits > 0, self.fit / np.maximum(self.fits, 1), np.nan),
+                "predict_time": np.where(self.rows > 0, self.pred / self.rows, np.nan),
+                "size": np.where(self.sized > 0, self.size / self.sized, np.nan),
+            }
 
 
 def objective_table(plan: TrainPlan, results: Iterable[TaskResult]) -> pd.DataFrame:
     """Per candidate: mean fit seconds per resample fit (``fit_time``), predict seconds per
     held-out row (``predict_time``) and mean bytes of the fits' portable form (``size``;
     missing where not measured), from the task results."""
-    n = len(plan.candidates)
-    fit, fits, pred, rows = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
-    size, sized = np.zeros(n), np.zeros(n)
+    costs = _Costs(len(plan.candidates))
     by_key = {(t.resample, t.group): t for t in plan.tasks}
     for r in results:
         task = by_key.get((r.resample, r.group))
         if task is None:
             continue
         for cand in plan.context.groups[r.group].candidates:
-            fit[cand] += r.fit_time
-            fits[cand] += 1
-            if r.error is None and "values" in task.evals:
-                pred[cand] += r.predict_time
-                rows[cand] += len(task.evals["values"])
-            if r.error is None and "size" in r.info:
-                size[cand] += r.info["size"]
-                sized[cand] += 1
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return pd.DataFrame(
-            {
-                "fit_time": np.where(fits > 0, fit / np.maximum(fits, 1), np.nan),
-                "predict_time": np.where(rows > 0, pred / rows, np.nan),
-                "size": np.where(sized > 0, size / sized, np.nan),
-            }
-        )
+            costs.add(cand, task, r)
+    return pd.DataFrame(costs.means())
 
 
 def space_config(space: Mapping[str, Any]) -> dict[str, str]:
