@@ -11,13 +11,13 @@ construction (its base is the mean output over the background rows).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ..control import available_cores
 from ..frame import Encoder, feature_sources
 from ..models.base import CLASSIFICATION, Model
 
@@ -198,15 +198,6 @@ def _split_contrib(c: np.ndarray, p: int, k: int) -> tuple[np.ndarray, np.ndarra
     return np.transpose(c[:, :, :p], (0, 2, 1)), c[:, :, p]
 
 
-def _threads() -> int:
-    """Every core this process may use: an explanation is one call that should use the machine
-    (the fits themselves keep one thread each, as resamples run in parallel)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def _lightgbm_class_models(booster: Any, count: int, classes: list[int]) -> dict[int, Any]:
     """One LightGBM booster per class in ``classes``, holding only that class's trees among the
     first ``count`` rounds, so that pred_contrib walks 1/K of a K-class model's trees.
@@ -258,7 +249,9 @@ def _lightgbm_some_classes(
     models = _lightgbm_class_models(parts.fitted, count, classes)
     for k in classes:
         rows = np.flatnonzero(want[:, k])
-        c = np.asarray(models[k].predict(Z[rows], pred_contrib=True, num_threads=_threads()), float)
+        c = np.asarray(
+            models[k].predict(Z[rows], pred_contrib=True, num_threads=available_cores()), float
+        )
         values[rows, :, k] = c[:, :p]
         bias[k] = float(c[0, p])
     return values, bias
@@ -293,14 +286,16 @@ def _tree_engine(parts: FitParts, Z: np.ndarray, want: Want = None) -> Raw:
         how = "LightGBM's TreeSHAP (predict(pred_contrib=True)) on each wanted class's trees only"
         return Raw(values, base, raw, output, how)
     if eng == "lightgbm":
-        c = parts.fitted.predict(Z, pred_contrib=True, num_iteration=count, num_threads=_threads())
+        c = parts.fitted.predict(
+            Z, pred_contrib=True, num_iteration=count, num_threads=available_cores()
+        )
         how = "LightGBM's TreeSHAP (predict(pred_contrib=True))"
     elif eng == "xgboost":
         import xgboost as xgb
 
-        dm = xgb.DMatrix(Z, missing=np.nan, nthread=_threads())
+        dm = xgb.DMatrix(Z, missing=np.nan, nthread=available_cores())
         booster = parts.fitted.est.copy()  # the fit keeps its one thread
-        booster.set_param({"nthread": _threads()})
+        booster.set_param({"nthread": available_cores()})
         c = booster.predict(dm, pred_contribs=True, iteration_range=(0, count))
         how = "XGBoost's TreeSHAP (predict(pred_contribs=True))"
     else:
@@ -310,7 +305,7 @@ def _tree_engine(parts: FitParts, Z: np.ndarray, want: Want = None) -> Raw:
         if count < m.tree_count_:
             m = m.copy()
             m.shrink(ntree_end=count)
-        c = m.get_feature_importance(Pool(Z), type="ShapValues", thread_count=_threads())
+        c = m.get_feature_importance(Pool(Z), type="ShapValues", thread_count=available_cores())
         how = "CatBoost's TreeSHAP (get_feature_importance(type='ShapValues'))"
     values, bias = _split_contrib(c, p, k)
     return Raw(values, bias.mean(axis=0), raw, output, how)
