@@ -1,6 +1,6 @@
 """int8 and fp16 forms of a network's ONNX graph, made by ONNX Runtime's own tools.
 
-int8 weights (weight-only: each weight matrix int8 with one scale per output neuron, each bias
+int8 weights (weight-only: each weight matrix int8 with one scale for the matrix, each bias
 int8 with one scale, read by DequantizeLinear nodes that ONNX Runtime folds into float32 weights
 when it opens the graph: an int8 file computing at float32 speed), int8 dynamic
 (``quantize_dynamic``: weights int8, activations quantized per call), int8 static
@@ -234,7 +234,7 @@ def int8_weights(base: Candidate) -> Candidate:
         "a session without it dequantizes on every call"
     )
     return _onnx_candidate(
-        base, "int8_weights", graph, {"weights": "int8 per neuron, float32 compute"}, note
+        base, "int8_weights", graph, {"weights": "int8 (a scale per tensor)"}, note
     )
 
 
@@ -318,10 +318,10 @@ def quantized(
         if not is_network_graph(base.onnx):
             continue
         makers = {
-            "int8_weights": lambda b: int8_weights(b),
-            "int8_dynamic": lambda b: int8_dynamic(b),
+            "int8_weights": int8_weights,
+            "int8_dynamic": int8_dynamic,
             "int8_static": lambda b: int8_static(b, X_train, rows=calibration, seed=seed),
-            "fp16": lambda b: fp16(b),
+            "fp16": fp16,
         }
         for technique in QUANTIZE_TECHNIQUES:
             if technique not in techniques:
