@@ -69,7 +69,7 @@ def test_lightgbm_matches_shap_treeexplainer_and_adds_up(name, request):
     fit = _train(data, target, "lightgbm", _one(LGB))
     rows = data.drop(columns=target).iloc[::7]
     e = lf.explain(fit, rows)
-    assert e.method.startswith("LightGBM's TreeSHAP")
+    assert e.method.startswith("TreeSHAP (exact")
     X = rows.to_numpy(dtype=float)
     booster = fit.final_model
     raw = booster.predict(X, raw_score=True)  # the engine's own margins

@@ -456,7 +456,7 @@ def test_explain_answers_equal_lf_explain(fit, rows, tmp_path):
         assert s.stop() == 0
     assert status == 200, got
     want = lf.explain(fit, pd.DataFrame(rows[:5]))
-    assert want.method.startswith("LightGBM's TreeSHAP")
+    assert want.method.startswith("TreeSHAP (exact")
     attributions = want.attributions
     for i, answer in enumerate(got["predictions"]):
         ex = answer["explanation"]

@@ -20,6 +20,7 @@ import numpy as np
 from ..control import available_cores
 from ..frame import Encoder, feature_sources
 from ..models.base import CLASSIFICATION, Model
+from . import treeshap
 
 __all__ = ["METHODS", "FitParts", "Raw", "applicable", "attribute"]
 
@@ -269,6 +270,18 @@ def _resolve_want(want: Want, raw: np.ndarray) -> np.ndarray | None:
     return mask
 
 
+def _lightgbm_forest(booster: Any, count: int) -> treeshap.Forest | None:
+    """The booster's trees for leanfit's compiled TreeSHAP, or None where LightGBM's own
+    pred_contrib must do (numba not installed; categorical splits, linear trees or averaged
+    random-forest output, which the compiled one does not handle)."""
+    if not treeshap.available():
+        return None
+    try:
+        return treeshap.read_lightgbm(booster, count)
+    except ValueError:
+        return None
+
+
 def _tree_engine(parts: FitParts, Z: np.ndarray, want: Want = None) -> Raw:
     """The engine's own TreeSHAP on every core; ``want`` (n, K) or "predicted", when given,
     marks the (row, class) pairs wanted: LightGBM then walks only the wanted classes' trees,
@@ -276,11 +289,20 @@ def _tree_engine(parts: FitParts, Z: np.ndarray, want: Want = None) -> Raw:
     eng = _engine(parts.fitted)
     count = _count(parts)
     p = Z.shape[1]
-    raw = _margins(parts, Z)
+    forest = _lightgbm_forest(parts.fitted, count) if eng == "lightgbm" else None
+    raw = (
+        _margins(parts, Z) if forest is None else treeshap.raw_scores(forest, Z, available_cores())
+    )
     k = raw.shape[1]
     margin = "log-odds" if k == 1 else "raw margin (before softmax)"
     output = _output_name(parts, margin)
     mask = _resolve_want(want, raw)
+    if forest is not None:
+        values = treeshap.shap_values(forest, Z, mask, available_cores())
+        how = "TreeSHAP (exact, path-dependent, as LightGBM's pred_contrib) compiled by numba"
+        if mask is not None and k > 1:
+            how += " on each wanted class's trees only"
+        return Raw(values, forest.base, raw, output, how)
     if eng == "lightgbm" and mask is not None and k > 1:
         values, base = _lightgbm_some_classes(parts, Z, count, mask)
         how = "LightGBM's TreeSHAP (predict(pred_contrib=True)) on each wanted class's trees only"
