@@ -99,7 +99,10 @@ def _numbers(parts: list[str], dtype: Any) -> np.ndarray:
 
 def _fields(text: str) -> tuple[dict[str, list[str]], int]:
     """Each tree's fields of ``_KEYS`` from LightGBM's model text, and trees per round;
-    ValueError for categorical splits, linear trees or averaged (random-forest) output."""
+    ValueError for categorical splits, linear trees or averaged (random-forest) output.
+
+    LightGBM writes every tree's lines in one order, so each field sits at the same offset
+    from its tree's ``Tree=`` line; every line taken is checked to be the field expected."""
     head, _, rest = text.partition("\nTree=")
     if "\naverage_output" in head:  # random-forest mode: LightGBM averages the trees
         raise ValueError("average_output")
@@ -107,18 +110,21 @@ def _fields(text: str) -> tuple[dict[str, list[str]], int]:
     for line in head.split("\n"):
         if line.startswith("num_tree_per_iteration="):
             per_round = int(line.split("=", 1)[1])
-    trees = rest.partition("\nend of trees")[0].split("\nTree=")
-    out: dict[str, list[str]] = {k: [] for k in _KEYS}
-    marks = [(k, f"\n{k}=") for k in _KEYS]
-    for block in trees:
-        for key, mark in marks:
-            i = block.find(mark)
-            if i < 0:
-                raise ValueError(f"LightGBM's model text has no {key!r} in a tree")
-            i += len(mark)
-            out[key].append(block[i : block.find("\n", i)])
-        if "\nnum_cat=0\n" not in block or "\nis_linear=0\n" not in block:
-            raise ValueError("categorical splits or linear trees")
+    lines = ("Tree=" + rest.partition("\nend of trees")[0]).split("\n")
+    starts = [i for i, line in enumerate(lines) if line.startswith("Tree=")]
+    first = lines[starts[0] : starts[1] if len(starts) > 1 else len(lines)]
+    offset = {line.partition("=")[0]: i for i, line in enumerate(first)}
+    out: dict[str, list[str]] = {}
+    for key in ("num_cat", *_KEYS, "is_linear"):  # num_cat first: categorical trees differ below
+        if key not in offset:
+            raise ValueError(f"LightGBM's model text has no {key!r} in its first tree")
+        mark = key + "="
+        taken = [lines[s + offset[key]] for s in starts]
+        if not all(t.startswith(mark) for t in taken):
+            raise ValueError(f"LightGBM's trees are not all written alike ({key!r})")
+        out[key] = [t[len(mark) :] for t in taken]
+        if key in ("num_cat", "is_linear") and any(v != "0" for v in out.pop(key)):
+            raise ValueError("categorical splits" if key == "num_cat" else "linear trees")
     return out, per_round
 
 
