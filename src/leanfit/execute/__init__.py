@@ -327,10 +327,10 @@ class OverlappedExecutor:
     The workers start at once and, while they start (a fresh worker imports Python, pandas and
     the engine: about as long as a whole small grid), this process computes. ``probe`` tasks
     run here first: when the last of them shows the rest would take under ``min_seconds``
-    here, the workers get nothing (their start is not waited for). Otherwise each worker is
-    handed tasks as it takes them, a couple at a time, while this process works from the other
-    end of the queue: a first train() pays the start-up in the background, a warm one loses
-    nothing.
+    here, the workers get nothing (their start is not waited for). Otherwise a feeder thread
+    hands each worker its next task the moment it returns one, while this process works from
+    the other end of the queue: a first train() pays the start-up in the background, a warm
+    one loses nothing, and a long task here never leaves a worker waiting for work.
     """
 
     def __init__(self, workers: int, probe: int = 0, min_seconds: float = 0.0):
@@ -339,6 +339,7 @@ class OverlappedExecutor:
         self.min_seconds = min_seconds
 
     def run(self, ctx: Context, tasks: Iterable[Task]) -> Iterator[TaskResult]:
+        import threading
         from collections import deque
         from concurrent.futures import FIRST_COMPLETED, wait
 
@@ -348,15 +349,37 @@ class OverlappedExecutor:
         helpers = self.workers - 1
         pool = _WorkerPool(ctx, helpers)
         pool.warm_up()
+        lock = threading.Lock()  # guards queue, inflight, finished and started
         inflight: dict[Future[TaskResult], Task] = {}
-        started = False  # a worker has returned a task: from then on keep two queued each
+        finished: deque[Future[TaskResult]] = deque()
+        started = [False]  # a worker has returned a task
+        closing = threading.Event()  # this process has taken the last task: feed no more
+
+        def collect() -> None:
+            for fut in [f for f in inflight if f.done()]:
+                del inflight[fut]
+                finished.append(fut)
+                started[0] = True
+
+        def feed() -> None:
+            """Hand each worker its next task the moment it returns one, even while this
+            process is computing: two queued while many remain, one near the end (a queued
+            task cannot be taken back, and this process would wait for it)."""
+            while True:
+                with lock:
+                    collect()
+                    ahead = 2 if started[0] and len(queue) > 2 * helpers else 1
+                    while not closing.is_set() and queue and len(inflight) < helpers * ahead:
+                        task = queue.popleft()
+                        inflight[pool.submit(task)] = task
+                    waiting = list(inflight)
+                    if not waiting and (closing.is_set() or not queue):
+                        return
+                # a future cancelled here wakes no waiter until loky drops it: look again soon
+                wait(waiting, timeout=0.05, return_when=FIRST_COMPLETED)
+
+        feeder = threading.Thread(target=feed, name="leanfit-feeder", daemon=True)
         interrupted = True
-
-        def top_up() -> None:
-            while queue and len(inflight) < helpers * (2 if started else 1):
-                task = queue.popleft()
-                inflight[pool.submit(task)] = task
-
         try:
             with one_thread():
                 for _ in range(min(self.probe, len(queue))):
@@ -365,28 +388,36 @@ class OverlappedExecutor:
                 if self.probe and (r.fit_time + r.predict_time) * len(queue) < self.min_seconds:
                     while queue:  # quick work: not worth a worker
                         yield run_task(ctx, queue.popleft())
-                top_up()
-                while queue or inflight:
-                    for fut in [f for f in inflight if f.done()]:
-                        del inflight[fut]
-                        started = True
+                feeder.start()
+                while True:
+                    with lock:
+                        collect()
+                        ready = list(finished)
+                        finished.clear()
+                        task = queue.pop() if queue else None  # this process: from the end
+                        if task is None:
+                            closing.set()
+                            # tasks still waiting for a starting worker run here now
+                            for fut in [f for f in inflight if f.cancel()]:
+                                queue.append(inflight.pop(fut))
+                            task = queue.pop() if queue else None
+                        waiting = list(inflight)
+                    for fut in ready:
                         yield fut.result()
-                    top_up()
-                    if queue:  # the parent works from the other end of the queue
-                        yield run_task(ctx, queue.pop())
-                        continue
-                    # nothing left to take: reclaim tasks still waiting for a starting worker
-                    # and run one here now (handing it straight back to the pool would spin:
-                    # submit, cancel, submit... while the worker never gets it)
-                    for fut in [f for f in inflight if f.cancel()]:
-                        queue.append(inflight.pop(fut))
-                    if queue:
-                        yield run_task(ctx, queue.pop())
-                    elif inflight:
-                        wait(inflight, return_when=FIRST_COMPLETED)
+                    if task is not None:
+                        yield run_task(ctx, task)
+                    elif waiting:
+                        wait(waiting, return_when=FIRST_COMPLETED)
+                    elif not ready:
+                        break
             interrupted = False
         finally:
-            pool.close(list(inflight), interrupted)
+            closing.set()
+            with lock:
+                left = list(inflight)
+            pool.close(left, interrupted)
+            if feeder.is_alive() and not interrupted:
+                feeder.join()
 
 
 def make_executor(workers: int) -> Executor:
