@@ -23,12 +23,15 @@ class RecordingGBM(GBM):
     """gbm that records every fit: in ``calls`` (this process) and, if ``log`` is set, as one
     line per fit in that file (works when fits run in worker processes); ``pid_log`` likewise
     gets the process id of every fit, to tell which fits ran in worker processes; ``delay``
-    seconds of sleep per fit give a starting worker time to take tasks."""
+    seconds of sleep per fit give a starting worker time to take tasks; ``first_here`` seconds
+    of sleep on the first fit in the process that made the model (a long task there)."""
 
     calls: list = field(default_factory=list)
     log: str | None = None
     pid_log: str | None = None
     delay: float = 0.0
+    first_here: float = 0.0
+    home: int = field(default_factory=os.getpid)
 
     def fit(self, data, params, subs, seed):
         self.calls.append(
@@ -42,6 +45,8 @@ class RecordingGBM(GBM):
                 f.write(f"{os.getpid()}\n")
         if self.delay:
             time.sleep(self.delay)
+        if self.first_here and os.getpid() == self.home and len(self.calls) == 1:
+            time.sleep(self.first_here)
         return super().fit(data, params, subs, seed)
 
 

@@ -78,3 +78,21 @@ def test_tasks_no_worker_has_taken_run_here_without_being_handed_back(training, 
     got = {(r.resample, r.group) for r in OverlappedExecutor(2).run(plan.context, plan.tasks)}
     assert len(got) == len(plan.tasks) == 16
     assert max(submitted.values()) == 1  # handed out once, taken back once, run here
+
+
+def test_a_worker_gets_work_while_this_process_runs_a_long_task(
+    tmp_path, training, recording_gbm_cls
+):
+    """While this process spends 3 s on its first task, the (warm) worker is handed every
+    other task as it returns the previous one; it used to get two and then wait for this
+    process to finish its task before getting more."""
+    executor = OverlappedExecutor(2)
+    warm = _plan(training, "gbm")
+    list(executor.run(warm.context, warm.tasks))  # the worker started and imported
+    pids = tmp_path / "pids.log"
+    plan = _plan(training, recording_gbm_cls(pid_log=str(pids), first_here=3.0))
+    got = {(r.resample, r.group) for r in executor.run(plan.context, plan.tasks)}
+    assert len(got) == len(plan.tasks) == 16
+    fit_pids = Counter(int(p) for p in pids.read_text().split())
+    assert sum(fit_pids.values()) == 16
+    assert fit_pids[os.getpid()] == 1  # the long task; the worker fitted the other 15
