@@ -152,3 +152,21 @@ def test_lf_explain_without_numba_uses_lightgbm_and_agrees(monkeypatch):
     assert np.abs(fast.raw - slow.raw).max() <= 1e-12
     assert fast_one.outputs == slow_one.outputs
     assert np.allclose(fast_one.values, slow_one.values, atol=1e-12, equal_nan=True)
+
+
+def test_one_fit_parts_reads_the_trees_once(monkeypatch):
+    """A server keeps one FitParts: the trees are read on its first explanation only."""
+    from leanfit.explanations import explain_parts, fit_parts
+
+    sonar = lf.datasets.load("sonar")
+    fit = _lgb_fit(sonar, "Class")
+    reads = []
+    real = treeshap.read_lightgbm
+    monkeypatch.setattr(treeshap, "read_lightgbm", lambda b, c: reads.append(c) or real(b, c))
+    parts = fit_parts(fit)
+    rows = sonar.drop(columns="Class")
+    first = explain_parts(parts, rows.iloc[:5])
+    again = explain_parts(parts, rows.iloc[5:9])
+    assert reads == [30]
+    assert np.array_equal(again.values, lf.explain(fit, rows.iloc[5:9]).values)
+    assert first.additivity_error() <= 1e-12

@@ -44,6 +44,9 @@ class FitParts:
     mode: str
     levels: tuple[str, ...]
     background: np.ndarray
+    # the LightGBM trees read for the compiled TreeSHAP, per tree count: a server keeps one
+    # FitParts and reads them once
+    forests: dict[int, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass
@@ -270,16 +273,18 @@ def _resolve_want(want: Want, raw: np.ndarray) -> np.ndarray | None:
     return mask
 
 
-def _lightgbm_forest(booster: Any, count: int) -> treeshap.Forest | None:
-    """The booster's trees for leanfit's compiled TreeSHAP, or None where LightGBM's own
-    pred_contrib must do (numba not installed; categorical splits, linear trees or averaged
-    random-forest output, which the compiled one does not handle)."""
+def _lightgbm_forest(parts: FitParts, count: int) -> treeshap.Forest | None:
+    """The booster's trees for leanfit's compiled TreeSHAP (read once per FitParts), or None
+    where LightGBM's own pred_contrib must do (numba not installed; categorical splits, linear
+    trees or averaged random-forest output, which the compiled one does not handle)."""
     if not treeshap.available():
         return None
-    try:
-        return treeshap.read_lightgbm(booster, count)
-    except ValueError:
-        return None
+    if count not in parts.forests:
+        try:
+            parts.forests[count] = treeshap.read_lightgbm(parts.fitted, count)
+        except ValueError:
+            parts.forests[count] = None
+    return parts.forests[count]
 
 
 def _tree_engine(parts: FitParts, Z: np.ndarray, want: Want = None) -> Raw:
@@ -289,7 +294,7 @@ def _tree_engine(parts: FitParts, Z: np.ndarray, want: Want = None) -> Raw:
     eng = _engine(parts.fitted)
     count = _count(parts)
     p = Z.shape[1]
-    forest = _lightgbm_forest(parts.fitted, count) if eng == "lightgbm" else None
+    forest = _lightgbm_forest(parts, count) if eng == "lightgbm" else None
     raw = (
         _margins(parts, Z) if forest is None else treeshap.raw_scores(forest, Z, available_cores())
     )
