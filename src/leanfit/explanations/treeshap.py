@@ -17,8 +17,8 @@ polynomial of degree d - 1, which Gauss-Legendre quadrature with ceil(d/2) nodes
 exactly (the idea of Linear TreeSHAP, Yu et al., NeurIPS 2022). That is O(depth^2 / 2) per
 leaf with no recursion. Features a row does not follow share one value, so they cost O(1).
 
-Categorical splits and linear trees are not handled here (``read_lightgbm`` refuses them); the
-caller then uses LightGBM's own pred_contrib.
+Categorical splits, linear trees and random-forest mode (averaged trees) are not handled here
+(``read_lightgbm`` refuses them); the caller then uses LightGBM's own pred_contrib.
 """
 
 from __future__ import annotations
