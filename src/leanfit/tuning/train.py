@@ -650,6 +650,7 @@ def race_plan(
     j = plan.metric_names.index(plan.metric)
     counts = [0, 0]  # read back, computed
     seconds: list[float] = []  # fit + predict seconds of each task computed
+    shared = [False]  # a batch was worth the workers: they are started, later batches share
 
     def score(new: list[TaskResult], groups: tuple[FitGroup, ...]) -> np.ndarray:
         ctx = dataclasses.replace(plan.context, groups=groups)
@@ -672,9 +673,11 @@ def race_plan(
         ctx = dataclasses.replace(plan.context, groups=groups)
         desc = f"race {plan.model.name}"
         # the first batch's tasks tell whether workers pay off; once they do, every later
-        # batch shares its tasks with them from the first task (no probe run here first)
+        # batch shares its tasks with them from the first task (no probe run here first),
+        # however small: the workers are running by then
         worth = bool(seconds) and float(np.mean(seconds)) * len(todo) >= _PARALLEL_MIN_SECONDS
-        source = (_run_guided_tasks if worth else run_tasks)(ctx, todo, plan.control, desc)
+        shared[0] = shared[0] or worth
+        source = (_run_guided_tasks if shared[0] else run_tasks)(ctx, todo, plan.control, desc)
         with closing(source) as rs:
             for r in rs:
                 if store is not None and run_id is not None:
