@@ -562,3 +562,39 @@ def test_later_race_batches_share_tasks_with_the_workers_and_give_the_same_race(
     assert one.stopped == two.stopped and one.best_index == two.best_index
     fit_pids = [int(p) for p in pids.read_text().split()]
     assert {os.getpid()} < set(fit_pids)  # this process and a worker both fitted
+
+
+def test_once_workers_pay_off_every_later_rung_shares_them(
+    training, recording_gbm_cls, monkeypatch
+):
+    """A race's first rung runs behind the timing probe; once a rung's work was worth the
+    workers, every later rung shares its tasks with them however few they are (gbmFit3's last
+    rungs of 8 quick tasks used to run in this process alone, its warm worker idle)."""
+    import leanfit.tuning.train as tt
+
+    routes: list[tuple[str, int]] = []
+
+    def recorded(name, real):
+        def run(ctx, tasks, control, desc):
+            routes.append((name, len(tasks)))
+            return real(ctx, tasks, control, desc)
+
+        return run
+
+    monkeypatch.setattr(tt, "_run_guided_tasks", recorded("shared", tt._run_guided_tasks))
+    monkeypatch.setattr(tt, "run_tasks", recorded("probed", tt.run_tasks))
+    # one candidate per fit group; rungs of 2 resamples: 8 groups -> 4 -> 2 -> 1, which then
+    # goes on to the last resample; each fit takes 0.2 s: the rung of 8 tasks (1.6 s) is worth
+    # the workers, the rung of 4 after it (0.8 s) alone would not be
+    grid = lf.expand_grid(
+        interaction_depth=list(range(1, 9)), n_trees=40, shrinkage=0.1, n_minobsinnode=10
+    )
+    adaptive = {"method": "halving", "min": 2, "eta": 2}
+    ctl = dict(method="adaptive_cv", number=5, repeats=2, adaptive=adaptive)
+    model = recording_gbm_cls(delay=0.2)
+    kw = dict(data=training, grid=grid, seed=2)
+    fit = lf.train("Class ~ .", method=model, control=lf.Control(**ctl, n_jobs=2), **kw)
+    assert [n for _, n in routes] == [16, 8, 4, 4]
+    assert [name for name, _ in routes] == ["probed", "shared", "shared", "shared"]
+    serial = lf.train("Class ~ .", method="gbm", control=lf.Control(**ctl), **kw)
+    pd.testing.assert_frame_equal(fit.results, serial.results, check_exact=True)
