@@ -339,6 +339,11 @@ def test_errors(sonar_mlp, monkeypatch) -> None:  # type: ignore[no-untyped-def]
         lf.compress(fit, test, objective="cost")
     with pytest.raises(ValueError, match="options student_sizes"):
         lf.compress(fit, test, options={"student_sizes": [[0]]})
+    with pytest.raises(
+        ValueError,
+        match=r"unknown compress option\(s\) \['student_size'\]; valid: .*'student_sizes'",
+    ):
+        lf.compress(fit, test, options={"student_size": [[8]]})
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(ImportError, match=r"pip install 'leanfit\[onnx\]'"):
         lf.compress(fit, test)

@@ -541,8 +541,13 @@ def _describe(model: Any) -> str:
 
 
 def _check_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` checked before any work: every key one of ``OPTION_KEYS`` (a misspelt key
+    would otherwise be ignored without a word), sizes and counts valid."""
     if not isinstance(options, Mapping):
         raise TypeError(f"options must be a mapping, got {type(options).__name__}")
+    unknown = sorted(str(k) for k in options if k not in OPTION_KEYS)
+    if unknown:
+        raise ValueError(f"unknown compress option(s) {unknown}; valid: {sorted(OPTION_KEYS)}")
     out = dict(options)
     if "student_sizes" in out:
         sizes = out["student_sizes"]
