@@ -63,7 +63,7 @@ CASES = {
         X,
         num_leaves=63,
         min_data_in_leaf=2,
-    ),  # fmt: skip
+    ),
     "one-leaf trees": lambda X: _booster(
         "regression", np.random.default_rng(2).normal(size=len(X)), X, min_data_in_leaf=300
     ),
