@@ -1,7 +1,7 @@
 """TreeSHAP on the Letter LightGBM teacher: lf.explain's time for 1 000 rows and its additivity
 error, against the shap library's TreeExplainer on the same booster, in one run; then
-lf.explain(classes="predicted") (each row's predicted class only: LightGBM walks that class's
-trees alone), and the libraries evaluated as faster exact TreeSHAP, where installed:
+lf.explain(classes="predicted") (each row's predicted class only: only that class's trees are
+walked), and the libraries evaluated as faster exact TreeSHAP, where installed:
 WOODELF (pip install woodelf-explainer; one class per explainer, so all 26 are timed) and
 Fast TreeSHAP v2 (fasttreeshap_fixed; it requires the CUDA `xgboost` package, which clashes
 with xgboost-cpu, so install it with --no-deps --target DIR and put DIR on PYTHONPATH).

@@ -424,13 +424,14 @@ _GBM_GRID = dict(
 )
 
 
-def _gbm_halving(training, method, **adaptive):
+def _gbm_halving(training, method, n_jobs=1, **adaptive):
     ctl = lf.Control(
         method="adaptive_cv",
         number=5,
         repeats=2,
         class_probs=True,
         summary="two_class",
+        n_jobs=n_jobs,
         adaptive={"method": "halving", "min": 2, **adaptive},
     )
     grid = lf.expand_grid(**_GBM_GRID)
@@ -542,21 +543,10 @@ def test_later_race_batches_share_tasks_with_the_workers_and_give_the_same_race(
 
     monkeypatch.setattr(train_module, "_PARALLEL_MIN_SECONDS", 0.0)
     pids = tmp_path / "pids.log"
-    ctl = lf.Control(
-        method="adaptive_cv",
-        number=5,
-        repeats=2,
-        class_probs=True,
-        summary="two_class",
-        n_jobs=2,
-        adaptive={"method": "halving", "min": 2, "free": True},
-    )
-    grid = lf.expand_grid(**_GBM_GRID)
-    kw = dict(data=training, grid=grid, control=ctl, seed=11)
     # a fit slow enough that the worker, started with the race, takes some of the tasks: this
     # process runs a task itself only when none is left that a worker has not taken
     slow = recording_gbm_cls(pid_log=str(pids), delay=0.3)
-    two = lf.train("Class ~ .", method=slow, **kw)
+    two = _gbm_halving(training, slow, n_jobs=2, free=True)
     one = _gbm_halving(training, "gbm", free=True)
     pd.testing.assert_frame_equal(one.results, two.results, check_exact=True)
     assert one.stopped == two.stopped and one.best_index == two.best_index

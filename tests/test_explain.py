@@ -54,6 +54,17 @@ LGB = {
 }
 
 
+XGB = {
+    "nrounds": 30,
+    "max_depth": 3,
+    "eta": 0.3,
+    "gamma": 0,
+    "colsample_bytree": 1,
+    "min_child_weight": 1,
+    "subsample": 1,
+}
+
+
 def _one(grid: dict) -> pd.DataFrame:
     return pd.DataFrame({k: [v] for k, v in grid.items()})
 
@@ -149,15 +160,7 @@ def test_lightgbm_classes_walk_only_their_trees_and_match_the_engine(glass, sona
 
 def test_other_engines_select_classes_from_all(glass):
     pytest.importorskip("xgboost")
-    grid = lf.expand_grid(
-        nrounds=20,
-        max_depth=3,
-        eta=0.3,
-        gamma=0,
-        colsample_bytree=1,
-        min_child_weight=1,
-        subsample=1,
-    )
+    grid = _one({**XGB, "nrounds": 20})
     fit = _train(glass, "Type", "xgb_tree", grid)
     levels = list(fit.dataset.levels)
     rows = glass.drop(columns="Type").iloc[::9]
@@ -198,15 +201,7 @@ def test_gbm_uses_the_chosen_tree_count(sonar):
 def test_xgboost_and_catboost_add_up_to_their_margins(sonar, glass):
     xgb = pytest.importorskip("xgboost")
     pytest.importorskip("catboost")
-    xgrid = lf.expand_grid(
-        nrounds=30,
-        max_depth=3,
-        eta=0.3,
-        gamma=0,
-        colsample_bytree=1,
-        min_child_weight=1,
-        subsample=1,
-    )
+    xgrid = _one(XGB)
     cgrid = lf.expand_grid(iterations=30, depth=3, learning_rate=0.2, l2_leaf_reg=3)
     for data, target in ((sonar, "Class"), (glass, "Type")):
         rows = data.drop(columns=target).iloc[::9]

@@ -352,14 +352,15 @@ class OverlappedExecutor:
         lock = threading.Lock()  # guards queue, inflight, finished and started
         inflight: dict[Future[TaskResult], Task] = {}
         finished: deque[Future[TaskResult]] = deque()
-        started = [False]  # a worker has returned a task
+        started = False  # a worker has returned a task
         closing = threading.Event()  # this process has taken the last task: feed no more
 
         def collect() -> None:
+            nonlocal started
             for fut in [f for f in inflight if f.done()]:
                 del inflight[fut]
                 finished.append(fut)
-                started[0] = True
+                started = True
 
         def feed() -> None:
             """Hand each worker its next task the moment it returns one, even while this
@@ -368,7 +369,7 @@ class OverlappedExecutor:
             while True:
                 with lock:
                     collect()
-                    ahead = 2 if started[0] and len(queue) > 2 * helpers else 1
+                    ahead = 2 if started and len(queue) > 2 * helpers else 1
                     while not closing.is_set() and queue and len(inflight) < helpers * ahead:
                         task = queue.popleft()
                         inflight[pool.submit(task)] = task

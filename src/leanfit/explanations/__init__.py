@@ -300,7 +300,7 @@ def explain_parts(
                 "classes='predicted': each row is explained for its predicted class (largest "
                 "raw output) only; its other classes are NaN",
             ]
-        if "on each wanted class's trees only" not in raw.method:
+        if not raw.only_wanted:
             notes = [
                 *notes,
                 f"classes={classes!r}: every class was computed and the others dropped "

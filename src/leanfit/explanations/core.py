@@ -60,6 +60,8 @@ class Raw:
     output: str
     method: str
     notes: list[str] = field(default_factory=list)
+    # only the wanted (row, class) pairs were computed (LightGBM); else every class was
+    only_wanted: bool = False
 
 
 def _engine(fitted: Any) -> str | None:
@@ -213,7 +215,7 @@ def _lightgbm_class_models(booster: Any, count: int, classes: list[int]) -> dict
     import lightgbm as lgb
 
     k_all = booster.num_model_per_iteration()
-    text = booster.model_to_string(num_iteration=count)
+    text = treeshap.model_text(booster, count)
     head, _, rest = text.partition("\nTree=")
     trees, _, tail = rest.partition("\nend of trees")
     blocks = trees.split("\nTree=")
@@ -304,14 +306,15 @@ def _tree_engine(parts: FitParts, Z: np.ndarray, want: Want = None) -> Raw:
     mask = _resolve_want(want, raw)
     if forest is not None:
         values = treeshap.shap_values(forest, Z, mask, available_cores())
+        some = mask is not None and k > 1
         how = "TreeSHAP (exact, path-dependent, as LightGBM's pred_contrib) compiled by numba"
-        if mask is not None and k > 1:
+        if some:
             how += " on each wanted class's trees only"
-        return Raw(values, forest.base, raw, output, how)
+        return Raw(values, forest.base, raw, output, how, only_wanted=some)
     if eng == "lightgbm" and mask is not None and k > 1:
         values, base = _lightgbm_some_classes(parts, Z, count, mask)
         how = "LightGBM's TreeSHAP (predict(pred_contrib=True)) on each wanted class's trees only"
-        return Raw(values, base, raw, output, how)
+        return Raw(values, base, raw, output, how, only_wanted=True)
     if eng == "lightgbm":
         c = parts.fitted.predict(
             Z, pred_contrib=True, num_iteration=count, num_threads=available_cores()

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Forest", "available", "raw_scores", "read_lightgbm", "shap_values"]
+__all__ = ["Forest", "available", "model_text", "raw_scores", "read_lightgbm", "shap_values"]
 
 _KEYS = (
     "num_leaves",
@@ -128,14 +128,20 @@ def _fields(text: str) -> tuple[dict[str, list[str]], int]:
     return out, per_round
 
 
-def read_lightgbm(booster: Any, count: int) -> Forest:
-    """The first ``count`` rounds of a LightGBM booster as a ``Forest``; ValueError if it has
-    categorical splits, linear trees or averaged output (random-forest mode)."""
-    with tempfile.TemporaryDirectory() as tmp:  # half model_to_string's time: it writes twice
+def model_text(booster: Any, count: int) -> str:
+    """LightGBM's model text of the first ``count`` rounds, through ``save_model``: it
+    serialises once, where ``model_to_string`` serialises twice for a large model."""
+    with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.txt")
         booster.save_model(path, num_iteration=count)
         with open(path, encoding="utf-8") as fh:
-            f, per_round = _fields(fh.read())
+            return fh.read()
+
+
+def read_lightgbm(booster: Any, count: int) -> Forest:
+    """The first ``count`` rounds of a LightGBM booster as a ``Forest``; ValueError if it has
+    categorical splits, linear trees or averaged output (random-forest mode)."""
+    f, per_round = _fields(model_text(booster, count))
     leaves = _numbers(f["num_leaves"], np.int64)
     inner = np.maximum(leaves - 1, 0)
     node_off = np.concatenate([[0], np.cumsum(inner)]).astype(np.int64)

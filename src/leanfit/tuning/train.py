@@ -649,7 +649,6 @@ def race_plan(
     )
     j = plan.metric_names.index(plan.metric)
     counts = [0, 0]  # read back, computed
-    seconds: list[float] = []  # fit + predict seconds of each task computed
     shared = [False]  # a batch was worth the workers: they are started, later batches share
 
     def score(new: list[TaskResult], groups: tuple[FitGroup, ...]) -> np.ndarray:
@@ -674,16 +673,16 @@ def race_plan(
         desc = f"race {plan.model.name}"
         # the first batch's tasks tell whether workers pay off; once they do, every later
         # batch shares its tasks with them from the first task (no probe run here first),
-        # however small: the workers are running by then
-        worth = bool(seconds) and float(np.mean(seconds)) * len(todo) >= _PARALLEL_MIN_SECONDS
-        shared[0] = shared[0] or worth
+        # however small: the workers are running by then (spent: the fit + predict seconds of
+        # the counts[1] tasks computed so far)
+        mean = spent[0] / counts[1] if counts[1] else 0.0
+        shared[0] = shared[0] or mean * len(todo) >= _PARALLEL_MIN_SECONDS
         source = (_run_guided_tasks if shared[0] else run_tasks)(ctx, todo, plan.control, desc)
         with closing(source) as rs:
             for r in rs:
                 if store is not None and run_id is not None:
                     store.save_task(run_id, r)  # stored before it is counted
                 spent[0] += r.fit_time + r.predict_time
-                seconds.append(r.fit_time + r.predict_time)
                 counts[1] += 1
                 yield r
 
