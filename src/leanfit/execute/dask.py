@@ -14,6 +14,7 @@ without ``if __name__ == "__main__":`` (or cannot find ``<stdin>``) and fails by
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Iterable, Iterator
@@ -96,8 +97,21 @@ def local_cluster(workers: int) -> Any:
         scheduler=scheduler,
         worker=worker,
         name="leanfit-local",
-        silence_logs=logging.CRITICAL,  # a lost worker is said in one ClusterError line
     )
+
+
+@contextlib.contextmanager
+def _quiet_local_cluster() -> Iterator[None]:
+    """Dask's own log lines silenced in this process (where a local cluster's scheduler runs)
+    until the cluster's event loop has stopped: a lost worker is said in one ClusterError line,
+    and a connection closed during shutdown is not a traceback. SpecCluster's own silence_logs
+    ends before its loop stops, so a late line still got through."""
+    import logging
+
+    from distributed.utils import silence_logging_cmgr
+
+    with silence_logging_cmgr(logging.CRITICAL):
+        yield
 
 
 def connect(address: str | None, workers: int, timeout: float = 10.0) -> Any:
@@ -159,6 +173,12 @@ class DaskExecutor:
         self.address, self.workers = address, workers
 
     def run(self, ctx: Context, tasks: Iterable[Task]) -> Iterator[TaskResult]:
+        with contextlib.ExitStack() as stack:
+            if self.address is None:
+                stack.enter_context(_quiet_local_cluster())
+            yield from self._run(ctx, tasks)
+
+    def _run(self, ctx: Context, tasks: Iterable[Task]) -> Iterator[TaskResult]:
         client = connect(self.address, self.workers)
         try:
             if self.address is not None:  # scatter would wait for a first worker for ever
