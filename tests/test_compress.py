@@ -94,7 +94,13 @@ def test_int8_dynamic_is_smaller_and_predicts_close() -> None:
     p_fp32, p_int8 = base.predict(X), q.predict(X)
     assert p_int8.shape == p_fp32.shape == (500, 3)
     assert np.max(np.abs(p_int8 - p_fp32)) < 0.05
-    assert np.mean(p_int8.argmax(1) == p_fp32.argmax(1)) >= 0.97
+    # an untrained network's three probabilities are near ties (median top-two margin 0.02):
+    # a class may flip only where the margin is within int8's error, never on a clear row
+    top2 = np.sort(p_fp32, axis=1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 0.03
+    assert clear.sum() > 100
+    assert np.array_equal(p_int8.argmax(1)[clear], p_fp32.argmax(1)[clear])
+    assert np.mean(p_int8.argmax(1) == p_fp32.argmax(1)) >= 0.9
     # fp16: about half the bytes, float32 in and out, close predictions
     h = fp16(base)
     assert h.onnx is not None and len(h.onnx) < 0.6 * len(graph)
