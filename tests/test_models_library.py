@@ -212,6 +212,23 @@ def _ends(name: str, data: TrainingData) -> list[tuple[dict, list[dict]]]:
 
 
 # -- the contract, for every model ----------------------------------------------------------
+
+
+def test_the_registry_loads_no_engine_and_not_the_distillation_api():
+    """registry() runs before a first train() starts its workers: importing every model family
+    must not import SciPy, scikit-learn or the distillation report (0.4 s before any work)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from leanfit.models.base import registry; assert 'distill_mlp' in registry(); "
+        "print(sorted(m for m in ('scipy', 'sklearn', 'lightgbm', 'torch', "
+        "'leanfit.distillation.api') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_every_model_is_registered_with_its_contract():
     reg = registry()
     for name in ALL:
