@@ -43,17 +43,20 @@ def _line(name: str, value: float, unit: str = "") -> None:
     )
 
 
-def _median_time(fn, repeats: int) -> tuple[float, object]:
-    """Median wall seconds of ``repeats`` calls (and the CPU seconds of this process, printed:
-    on a shared machine the wall time counts other jobs too)."""
+def _median_time(fn, repeats: int) -> tuple[float, float, object]:
+    """Median wall seconds of ``repeats`` calls and median CPU seconds of this process (on a
+    shared machine the wall time counts other jobs too), and the last call's result."""
     times, cpu, out = [], [], None
     for _ in range(repeats):
         t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
-    print(f"  (median CPU seconds of this process: {statistics.median(cpu):.3g})")
-    return statistics.median(times), out
+    return statistics.median(times), statistics.median(cpu), out
+
+
+def _cpu(seconds: float) -> None:
+    print(f"  (median CPU seconds of this process: {seconds:.3g})")
 
 
 def main() -> None:
@@ -99,7 +102,7 @@ def main() -> None:
         f"({booster.num_trees()} trees)"
     )
 
-    secs, e = _median_time(lambda: lf.explain(fit, rows), args.repeats)
+    secs, cpu, e = _median_time(lambda: lf.explain(fit, rows), args.repeats)
     X = rows.to_numpy(dtype=float)
     count = int(fit.best_params["n_estimators"])
     raw = booster.predict(X, raw_score=True, num_iteration=count)
@@ -110,8 +113,9 @@ def main() -> None:
     )
     _line("seconds", secs, " s")
     _line("additivity", additivity)
+    _cpu(cpu)
 
-    secs1, e1 = _median_time(lambda: lf.explain(fit, rows, classes="predicted"), args.repeats)
+    secs1, cpu1, e1 = _median_time(lambda: lf.explain(fit, rows, classes="predicted"), args.repeats)
     pred = np.argmax(raw, axis=1)
     cols = [e1.outputs.index(fit.dataset.levels[c]) for c in pred]
     mine = e1.values[np.arange(len(X)), :, cols]
@@ -124,6 +128,7 @@ def main() -> None:
     _line("additivity", e1.additivity_error())
     print(f"  max |value - all-class value| {float(np.abs(mine - theirs).max()):.2e}")
     print(f"  all classes / one class time: {secs / secs1:.1f}x")
+    _cpu(cpu1)
 
     try:
         import shap
@@ -131,13 +136,14 @@ def main() -> None:
         print("\nshap is not installed: no reference time (pip install 'leanfit[explain]')")
     else:
         explainer = shap.TreeExplainer(booster)
-        ref_secs, ref = _median_time(
+        ref_secs, ref_cpu, ref = _median_time(
             lambda: np.asarray(explainer.shap_values(X), dtype=float), args.repeats
         )
         gap = float(np.abs(np.asarray(ref) - e.values).max())
         print(f"\nshap {shap.__version__} TreeExplainer on the same booster and rows:")
         print(f"  seconds      {ref_secs:.3g} s  (lf.explain is {ref_secs / secs:.2f}x its speed)")
         print(f"  max |shap - lf.explain| {gap:.2e}")
+        _cpu(ref_cpu)
     if not args.no_libraries:
         _woodelf(booster, rows, e, raw)
         _fasttreeshap(booster, X, e)
