@@ -290,6 +290,54 @@ def test_stray_strings_read_from_a_csv_are_named(tmp_path, table, capsys, fits):
     assert fits == []
 
 
+def _dated(table: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """``table`` with a column ``t`` of 8 distinct dates, durations, periods or complex numbers
+    (5 rows each: as a factor it would pass every level check)."""
+    day = np.arange(40) % 8
+    values = {
+        "datetime": pd.Timestamp("2024-01-01") + pd.to_timedelta(day, "D"),
+        "datetime_tz": (pd.Timestamp("2024-01-01") + pd.to_timedelta(day, "D")).tz_localize("UTC"),
+        "date_objects": pd.Series(pd.Timestamp("2024-01-01") + pd.to_timedelta(day, "D")).dt.date,
+        "timedelta": pd.to_timedelta(day, "h"),
+        "period": pd.period_range("2024-01", periods=8, freq="M")[day],
+        "complex": day + 1j,
+    }[kind]
+    return table.assign(t=np.asarray(values) if kind == "date_objects" else values)
+
+
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("datetime", r"holds dates \(datetime64"),
+        ("datetime_tz", r"holds dates \(datetime64\[\w+, UTC\]"),
+        ("date_objects", r"holds dates \(object"),
+        ("timedelta", r"holds durations \(timedelta64"),
+        ("period", r"holds periods \(period\[M\]"),
+        ("complex", "holds complex numbers"),
+    ],
+)
+def test_dates_durations_and_complex_numbers_are_refused_with_a_conversion(table, fits, kind, says):
+    """Dates used to become a factor (a level per date, a later date unknown at prediction)
+    and complex numbers lost their imaginary part, without a word."""
+    bad = _dated(table, kind)
+    msg = _refused(
+        fits, "predictor column 't' " + says, "y ~ .", data=bad, method="lda", control=CV3
+    )
+    assert "drop it" in msg
+    _refused(fits, "predictor column 't' " + says, bad, "y", method="lda", control=CV3)
+    _refused(fits, "target 't' " + says, "t ~ a + b", data=bad, method="lm", control=CV3)
+    res = train("y ~ . - t", data=bad, method="lda", control=CV3, seed=1)  # not used: no matter
+    assert res.dataset.encoder.feature_names == ("a", "b", "z")
+
+
+def test_the_suggested_date_conversion_is_what_a_model_takes(table):
+    bad = _dated(table, "datetime")
+    days = (pd.to_datetime(bad["t"]) - pd.to_datetime(bad["t"]).min()).dt.days
+    res = train("y ~ .", data=bad.assign(t=days), method="lda", control=CV3, seed=1)
+    assert res.dataset.encoder.feature_names == ("a", "b", "z", "t")
+    assert sorted(np.unique(res.dataset.X[:, 3])) == list(range(8))
+
+
 def test_factors_with_numeric_looking_levels_still_work(table, fits):
     ok = table.copy()
     ok["c"] = np.array(["1", "2", "3", "other"], dtype=object)[np.arange(40) % 4]

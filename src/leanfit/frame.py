@@ -280,6 +280,42 @@ def _id_problem(s: pd.Series, name: str, levels: tuple[str, ...]) -> str | None:
     )
 
 
+def _dtype_problem(s: pd.Series, name: str, what: str) -> str | None:
+    """Why a column of dates, durations or complex numbers cannot be used as it is, or None.
+
+    As a factor each date would be a level (and a date after the training rows an unknown
+    one); a complex number would lose its imaginary part. How they should enter a model is the
+    user's call, so the message shows the usual conversions."""
+    ref = f"df[{name!r}]"
+    kind = pd.api.types.infer_dtype(s, skipna=True) if s.dtype == object else None
+    drop = f"or drop it (df.drop(columns=[{name!r}]))"
+    if isinstance(s.dtype, pd.PeriodDtype) or kind == "period":
+        return (
+            f"{what} {name!r} holds periods ({s.dtype}): make it a number, e.g. its year and "
+            f"month ({ref}.dt.year, {ref}.dt.month) or its start ({ref}.dt.to_timestamp(), "
+            f"then days since the first), {drop}"
+        )
+    if pd.api.types.is_datetime64_any_dtype(s.dtype) or kind in ("datetime", "datetime64", "date"):
+        return (
+            f"{what} {name!r} holds dates ({s.dtype}): as a factor every date would be a level "
+            f"and a later date unknown; make it numbers, e.g. days since the first "
+            f"(pd.to_datetime({ref}) - pd.to_datetime({ref}).min()).dt.days, or parts such "
+            f"as pd.to_datetime({ref}).dt.month and .dt.dayofweek, {drop}"
+        )
+    if pd.api.types.is_timedelta64_dtype(s.dtype) or kind in ("timedelta", "timedelta64"):
+        return (
+            f"{what} {name!r} holds durations ({s.dtype}): make it a number, e.g. "
+            f"pd.to_timedelta({ref}).dt.total_seconds(), {drop}"
+        )
+    if pd.api.types.is_complex_dtype(s.dtype) or kind == "complex":
+        return (
+            f"{what} {name!r} holds complex numbers: no model takes them, and the imaginary "
+            f"part would be dropped; use two columns (np.real({ref}), np.imag({ref})) or the "
+            f"modulus (np.abs({ref})), {drop}"
+        )
+    return None
+
+
 def _term(name: str) -> str:
     """``name`` as a formula term (backquoted unless it is a plain identifier)."""
     return name if name.isidentifier() else f"`{name}`"
@@ -517,6 +553,10 @@ def _fit_encoder(frame: pd.DataFrame, encode_factors: bool) -> Encoder:
     problems: list[str] = []
     for col in frame.columns:
         s = frame[col]
+        kind = _dtype_problem(s, col, "predictor column")
+        if kind:
+            problems.append(kind)
+            continue
         if _is_factor(s) and len(s) and s.isna().all():  # all None: no level, no number
             problems.append(
                 f"predictor column {col!r} is empty (all {len(s)} values missing): drop it "
@@ -570,6 +610,9 @@ def _encode_target(
             f"target {name!r} has {n_missing} missing value(s) (first rows {rows}); "
             "drop or impute those rows first"
         )
+    kind = _dtype_problem(ys, name, "target")
+    if kind:
+        raise ValueError(kind)
     check_text_column(ys, name, "target")
     if ys.nunique() < 2:
         raise ValueError(f"target {name!r} is constant ({ys.iloc[0]!r}): nothing to learn")
