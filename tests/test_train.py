@@ -561,6 +561,29 @@ def test_predict_and_predict_proba(gbm_roc, testing):
         gbm_roc.predict(testing[["V1", "V2"]])
 
 
+@pytest.mark.parametrize("formula", ["Class ~ .", "Class ~ V1 * V2 + ."])
+def test_new_rows_as_mappings_and_numbers_read_as_text(training, testing, formula):
+    """A row as {column: value} (a web form, a JSON record) used to fail in float(); a numeric
+    column read as text, or all missing as None, got advice for the training call (or, through
+    a formula, formulaic's words about generated columns)."""
+    fit = train(formula, data=training, method="lda", control=Control(method="none"), seed=1)
+    rows = testing.drop(columns="Class").head(4)
+    expected = fit.predict(rows).tolist()
+    assert fit.predict(rows.iloc[0].to_dict()).tolist() == expected[:1]
+    assert fit.predict(rows.to_dict("list")).tolist() == expected
+    as_text = rows.assign(V2=rows["V2"].astype(str))
+    with pytest.raises(
+        ValueError, match=r"new data's column 'V2' is (str|object), but it was numeric"
+    ):
+        fit.predict(as_text)
+    assert fit.predict(as_text.assign(V2=pd.to_numeric(as_text["V2"]))).tolist() == expected
+    # all missing (None in every row): the missing-value rule applies, as for NaN
+    with pytest.raises(
+        ValueError, match=r"4 of 4 new row\(s\) have missing values in column\(s\) \['V2'"
+    ):
+        fit.predict(rows.assign(V2=None))
+
+
 def test_preprocess_is_applied_at_predict_time(training, testing, centroid_cls):
     model = centroid_cls()
     res = train(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,11 +54,15 @@ class Encoder:
     unseen: tuple[str, ...] = ()
 
     def transform(self, data: Any, *, mark_unseen: bool = False) -> np.ndarray:
-        """Encode new data (a DataFrame with the training predictor columns, or an array).
+        """Encode new data: a DataFrame with the training predictor columns, a mapping of column
+        to one value (one row) or to values, or an array.
 
         ``mark_unseen``: for a fit whose pre-processing maps unseen levels (the columns in
         ``unseen``), mark them (+inf) instead of refusing them; only such a fit may ask."""
         data = to_pandas(data)
+        if isinstance(data, Mapping):  # {column: value} is one row, {column: values} a table
+            one_row = all(np.ndim(v) == 0 for v in data.values())
+            data = pd.DataFrame([data] if one_row else data)
         if not isinstance(data, pd.DataFrame):
             arr = np.asarray(data, dtype=float)
             if arr.ndim == 1:
@@ -72,10 +77,24 @@ class Encoder:
         missing = [c for c in self.columns if c not in data.columns]
         if missing:
             raise ValueError(f"new data lacks the predictor column(s) {missing}")
+        cats = dict(self.categorical)
+        empty = {}  # numeric columns all missing in the new rows (None read from JSON or CSV)
+        for col in self.columns:
+            s = data[col]
+            if col in cats or s.dtype == bool or pd.api.types.is_numeric_dtype(s.dtype):
+                continue
+            if s.isna().all():
+                empty[col] = s.astype(float)
+            else:
+                raise ValueError(
+                    f"new data's column {col!r} is {s.dtype}, but it was numeric in the training "
+                    f"data; convert it as the training data was (e.g. df[{col!r}] = "
+                    f"pd.to_numeric(df[{col!r}]))"
+                )
+        data = data.assign(**empty) if empty else data
         if self.formula is not None:
             _check_levels(data, self.categorical)
             return self.formula.matrix(data[list(self.columns)])
-        cats = dict(self.categorical)
         parts = []
         for col in self.columns:
             s = data[col]
