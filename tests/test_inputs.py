@@ -298,11 +298,12 @@ def _dated(table: pd.DataFrame, kind: str) -> pd.DataFrame:
         "datetime": pd.Timestamp("2024-01-01") + pd.to_timedelta(day, "D"),
         "datetime_tz": (pd.Timestamp("2024-01-01") + pd.to_timedelta(day, "D")).tz_localize("UTC"),
         "date_objects": pd.Series(pd.Timestamp("2024-01-01") + pd.to_timedelta(day, "D")).dt.date,
+        "date_text": (pd.Timestamp("2024-01-01") + pd.to_timedelta(day, "D")).strftime("%Y-%m-%d"),
         "timedelta": pd.to_timedelta(day, "h"),
         "period": pd.period_range("2024-01", periods=8, freq="M")[day],
         "complex": day + 1j,
     }[kind]
-    return table.assign(t=np.asarray(values) if kind == "date_objects" else values)
+    return table.assign(t=np.asarray(values, dtype=object) if "date_" in kind else values)
 
 
 @pytest.mark.parametrize(
@@ -314,6 +315,7 @@ def _dated(table: pd.DataFrame, kind: str) -> pd.DataFrame:
         ("timedelta", r"holds durations \(timedelta64"),
         ("period", r"holds periods \(period\[M\]"),
         ("complex", "holds complex numbers"),
+        ("date_text", r"holds dates written as text \((object|str)\)"),
     ],
 )
 def test_dates_durations_and_complex_numbers_are_refused_with_a_conversion(table, fits, kind, says):
@@ -325,7 +327,11 @@ def test_dates_durations_and_complex_numbers_are_refused_with_a_conversion(table
     )
     assert "drop it" in msg
     _refused(fits, "predictor column 't' " + says, bad, "y", method="lda", control=CV3)
-    _refused(fits, "target 't' " + says, "t ~ a + b", data=bad, method="lm", control=CV3)
+    if kind == "date_text":  # dates as text may be a target's classes
+        res = train("t ~ a + b", data=bad, method="lda", control=CV3, seed=1)
+        assert res.dataset.levels[0] == "2024-01-01" and len(res.dataset.levels) == 8
+    else:
+        _refused(fits, "target 't' " + says, "t ~ a + b", data=bad, method="lm", control=CV3)
     res = train("y ~ . - t", data=bad, method="lda", control=CV3, seed=1)  # not used: no matter
     assert res.dataset.encoder.feature_names == ("a", "b", "z")
 

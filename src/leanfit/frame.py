@@ -299,24 +299,44 @@ def _id_problem(s: pd.Series, name: str, levels: tuple[str, ...]) -> str | None:
     )
 
 
-def _dtype_problem(s: pd.Series, name: str, what: str) -> str | None:
+# A text value that is an ISO 8601 date or time stamp, as CSV files write them.
+_ISO_DATE = re.compile(
+    r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+)
+
+
+def _dtype_problem(s: pd.Series, name: str, what: str, text_dates: bool = True) -> str | None:
     """Why a column of dates, durations or complex numbers cannot be used as it is, or None.
 
     As a factor each date would be a level (and a date after the training rows an unknown
     one); a complex number would lose its imaginary part. How they should enter a model is the
-    user's call, so the message shows the usual conversions."""
+    user's call, so the message shows the usual conversions. ``text_dates``: text that is all
+    ISO dates (a CSV's date column) counts as dates too (not for a target: dates can be classes)."""
     ref = f"df[{name!r}]"
     kind = pd.api.types.infer_dtype(s, skipna=True) if s.dtype == object else None
-    drop = f"or drop it (df.drop(columns=[{name!r}]))"
+    if text_dates and _is_factor(s) and not isinstance(s.dtype, pd.CategoricalDtype):
+        texts = pd.Series(s.dropna().unique())
+        if (
+            len(texts)
+            and texts.map(lambda v: isinstance(v, str) and bool(_ISO_DATE.match(v))).all()
+        ):
+            kind = "date text"  # a CSV's dates: every value an ISO 8601 date or time stamp
+    drop = f"or drop it (df.drop(columns=[{name!r}]), or '- {_term(name)}' in the formula)"
     if isinstance(s.dtype, pd.PeriodDtype) or kind == "period":
         return (
             f"{what} {name!r} holds periods ({s.dtype}): make it a number, e.g. its year and "
             f"month ({ref}.dt.year, {ref}.dt.month) or its start ({ref}.dt.to_timestamp(), "
             f"then days since the first), {drop}"
         )
-    if pd.api.types.is_datetime64_any_dtype(s.dtype) or kind in ("datetime", "datetime64", "date"):
+    if pd.api.types.is_datetime64_any_dtype(s.dtype) or kind in (
+        "datetime",
+        "datetime64",
+        "date",
+        "date text",
+    ):
+        held = "dates written as text" if kind == "date text" else "dates"
         return (
-            f"{what} {name!r} holds dates ({s.dtype}): as a factor every date would be a level "
+            f"{what} {name!r} holds {held} ({s.dtype}): as a factor every date would be a level "
             f"and a later date unknown; make it numbers, e.g. days since the first "
             f"(pd.to_datetime({ref}) - pd.to_datetime({ref}).min()).dt.days, or parts such "
             f"as pd.to_datetime({ref}).dt.month and .dt.dayofweek, {drop}"
@@ -629,7 +649,7 @@ def _encode_target(
             f"target {name!r} has {n_missing} missing value(s) (first rows {rows}); "
             "drop or impute those rows first"
         )
-    kind = _dtype_problem(ys, name, "target")
+    kind = _dtype_problem(ys, name, "target", text_dates=False)
     if kind:
         raise ValueError(kind)
     check_text_column(ys, name, "target")
