@@ -314,7 +314,8 @@ def _dtype_problem(s: pd.Series, name: str, what: str, text_dates: bool = True) 
     ISO dates (a CSV's date column) counts as dates too (not for a target: dates can be classes)."""
     ref = f"df[{name!r}]"
     kind = pd.api.types.infer_dtype(s, skipna=True) if s.dtype == object else None
-    if text_dates and _is_factor(s) and not isinstance(s.dtype, pd.CategoricalDtype):
+    text = pd.api.types.is_string_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype)
+    if text_dates and text:
         texts = pd.Series(s.dropna().unique())
         if (
             len(texts)

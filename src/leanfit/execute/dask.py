@@ -173,9 +173,7 @@ class DaskExecutor:
         self.address, self.workers = address, workers
 
     def run(self, ctx: Context, tasks: Iterable[Task]) -> Iterator[TaskResult]:
-        with contextlib.ExitStack() as stack:
-            if self.address is None:
-                stack.enter_context(_quiet_local_cluster())
+        with _quiet_local_cluster() if self.address is None else contextlib.nullcontext():
             yield from self._run(ctx, tasks)
 
     def _run(self, ctx: Context, tasks: Iterable[Task]) -> Iterator[TaskResult]:
