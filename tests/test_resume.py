@@ -384,3 +384,41 @@ def test_resumed_run_reports_compute_over_every_invocation(tmp_path, capsys):
     assert f"resumed: {t['wall_total']:.2f} s wall over 2 invocations" in printed
     report = (tmp_path / "o2" / "report.html").read_text()
     assert f"resumed: 2 invocations, {t['wall_total']:.2f} s wall in all" in report
+
+
+def test_wall_time_over_invocations_reads_the_same_in_summary_printout_and_report(
+    tmp_path, training
+):
+    """Each invocation's wall seconds are logged rounded to 3 decimals; their sum is rounded the
+    same way, so 0.034 + 0.051 (0.08499999… in floating point) reads 0.09 s in the report, as in
+    the summary and the printed line (which show the rounded summary figure)."""
+    import json as _json
+
+    from leanfit.report import _resumed
+    from leanfit.store import Store, _dumps
+    from leanfit.tuning.train import _finish_run
+
+    store = Store.open(f"sqlite:///{tmp_path / 's.db'}")
+    res = lf.train(
+        "Class ~ .",
+        data=training,
+        method="lda",
+        control=lf.Control(method="cv", number=3),
+        store=store,
+        experiment="e",
+        fit="f",
+    )
+    run_id = res.store_run["run_id"]
+    log = [
+        {"started": None, "seconds": 0.034, "computed_tasks": 3, "status": "finished"},
+        {"started": None, "seconds": None, "computed_tasks": None, "status": "running"},
+    ]
+    store.save_artifact(run_id, "invocations", _dumps(log).encode(), "json")
+    res.times["everything"] = 0.051
+    _finish_run(store, run_id, res)
+    assert [e["seconds"] for e in _json.loads(store.load_artifact(run_id, "invocations"))] == [
+        0.034,
+        0.051,
+    ]
+    assert res.times["wall_total"] == 0.085
+    assert _resumed(res) == "resumed: 2 invocations, 0.09 s wall in all"

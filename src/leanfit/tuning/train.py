@@ -760,7 +760,8 @@ def _finish_run(store: Store, run_id: int, res: TrainResult) -> None:
     computed = (res.store_run or {}).get("computed_tasks")
     # this invocation's wall time as times["everything"] counts it (storing the model aside)
     log = _end_invocation(store, run_id, res.times["everything"], "finished", computed)
-    res.times["wall_total"] = sum(e["seconds"] or 0.0 for e in log)
+    # rounded as each logged figure is, so the summary, the printed line and the report agree
+    res.times["wall_total"] = round(sum(e["seconds"] or 0.0 for e in log), 3)
     res.store_run = {
         **(res.store_run or {}),
         "resumed": len(log) > 1,
