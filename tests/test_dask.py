@@ -99,11 +99,10 @@ def test_a_worker_killed_mid_run_changes_nothing(cluster, training):
 
 
 def test_an_address_that_does_not_answer_fails_before_fitting(training):
+    """Nothing listens there: the refusal is the error (not the client's retries to timeout)."""
     dead = f"tcp://127.0.0.1:{free_port()}"
-    t0 = time.time()
-    with pytest.raises(ValueError, match=f"Dask scheduler at '{dead}' does not answer"):
+    with pytest.raises(ValueError, match=f"scheduler at '{dead}' does not answer: .*refused"):
         _fit(training, lf.Control(method="cv", number=3, executor="dask", scheduler=dead))
-    assert time.time() - t0 < 30
 
 
 def test_control_checks_the_executor():

@@ -136,9 +136,26 @@ def connect(address: str | None, workers: int, timeout: float = 10.0) -> Any:
         client.run(_ignore_sigint)
         return client
     try:
+        _refused_at_once(address)
         return Client(address, timeout=timeout)
     except OSError as err:
         raise ValueError(f"the Dask scheduler at {address!r} does not answer: {err}") from None
+
+
+def _refused_at_once(address: str) -> None:
+    """Fail now (an OSError) when a TCP address refuses the connection or cannot be reached,
+    where the client would retry for its whole timeout; a silent address is left to it."""
+    import socket
+
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    scheme, location = parse_address(address)
+    if scheme == "tcp":
+        with (
+            contextlib.suppress(TimeoutError),
+            socket.create_connection(parse_host_port(location), 2),
+        ):
+            pass
 
 
 def plan_token(ctx: Context) -> str:
