@@ -30,7 +30,7 @@ fits:
     method: gbm
     control: cv
     seed: 9
-    grid: {interaction_depth: [1, 4], n_trees: [50, 600], shrinkage: 0.1, n_minobsinnode: 10}
+    grid: {interaction_depth: [1, 4], n_trees: [50, 200], shrinkage: 0.1, n_minobsinnode: 10}
 """
 TOTAL = 20 * 2  # resamples x fit groups
 
@@ -52,8 +52,19 @@ def _run(cfg: Path, out: Path, store: str, jobs: str = "1") -> subprocess.Popen:
     )
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    """The output folder of CONFIG run once without interruption, on its own store."""
+    tmp = tmp_path_factory.mktemp("clean")
+    cfg = tmp / "c.yaml"
+    cfg.write_text(CONFIG)
+    clean = _run(cfg, tmp / "clean", f"sqlite:///{tmp / 'other.db'}")
+    assert clean.wait(timeout=300) == 0
+    return tmp / "clean"
+
+
 @pytest.mark.parametrize("fraction", [0.3, 0.7])
-def test_sigkill_then_rerun_gives_identical_results(tmp_path, fraction):
+def test_sigkill_then_rerun_gives_identical_results(tmp_path, fraction, uninterrupted):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(CONFIG)
     db = tmp_path / "store.db"
@@ -74,17 +85,13 @@ def test_sigkill_then_rerun_gives_identical_results(tmp_path, fraction):
     assert f"(resumed: {kept} task results read from the store, {TOTAL - kept} computed)" in out
     assert _stored(db) == TOTAL  # no duplicates, nothing missing
 
-    clean = _run(cfg, tmp_path / "clean", f"sqlite:///{tmp_path / 'other.db'}")
-    assert clean.wait(timeout=300) == 0
     a = pd.read_csv(tmp_path / "resumed" / "gbmFit_results.csv")
-    b = pd.read_csv(tmp_path / "clean" / "gbmFit_results.csv")
+    b = pd.read_csv(uninterrupted / "gbmFit_results.csv")
     pd.testing.assert_frame_equal(a, b, check_exact=True)
     s = json.loads((tmp_path / "resumed" / "summary.json").read_text())
     assert (
         s["fits"]["gbmFit"]["best_params"]
-        == json.loads((tmp_path / "clean" / "summary.json").read_text())["fits"]["gbmFit"][
-            "best_params"
-        ]
+        == json.loads((uninterrupted / "summary.json").read_text())["fits"]["gbmFit"]["best_params"]
     )
 
 
