@@ -240,22 +240,24 @@ def test_seedless_config_draws_one_seed_stores_it_and_resumes(tmp_path, capsys):
         )
 
 
+def _stored_lda(training, store):
+    """lda in 3-fold CV, stored as experiment 'e', fit 'f' (no seed given)."""
+    return lf.train(
+        "Class ~ .",
+        data=training,
+        method="lda",
+        control=lf.Control(method="cv", number=3),
+        store=store,
+        experiment="e",
+        fit="f",
+    )
+
+
 def test_train_without_seed_reuses_the_stored_runs_seed(tmp_path, training):
     from leanfit.store import Store
 
     with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
-        fits = [
-            lf.train(
-                "Class ~ .",
-                data=training,
-                method="lda",
-                control=lf.Control(method="cv", number=3),
-                store=store,
-                experiment="e",
-                fit="f",
-            )
-            for _ in range(2)
-        ]
+        fits = [_stored_lda(training, store) for _ in range(2)]
         assert int(store.runs()["seed"].iloc[0]) == fits[0].seed == fits[1].seed
     assert fits[1].store_run["resumed_tasks"] == 3 and fits[1].store_run["computed_tasks"] == 0
     pd.testing.assert_frame_equal(fits[0].results, fits[1].results, check_exact=True)
@@ -399,22 +401,12 @@ def test_wall_time_over_invocations_reads_the_same_in_summary_printout_and_repor
     """Each invocation's wall seconds are logged rounded to 3 decimals; their sum is rounded the
     same way, so 0.034 + 0.051 (0.08499999… in floating point) reads 0.09 s in the report, as in
     the summary and the printed line (which show the rounded summary figure)."""
-    import json as _json
-
     from leanfit.report import _resumed
     from leanfit.store import Store, _dumps
     from leanfit.tuning.train import _finish_run
 
     store = Store.open(f"sqlite:///{tmp_path / 's.db'}")
-    res = lf.train(
-        "Class ~ .",
-        data=training,
-        method="lda",
-        control=lf.Control(method="cv", number=3),
-        store=store,
-        experiment="e",
-        fit="f",
-    )
+    res = _stored_lda(training, store)
     run_id = res.store_run["run_id"]
     log = [
         {"started": None, "seconds": 0.034, "computed_tasks": 3, "status": "finished"},
@@ -423,7 +415,7 @@ def test_wall_time_over_invocations_reads_the_same_in_summary_printout_and_repor
     store.save_artifact(run_id, "invocations", _dumps(log).encode(), "json")
     res.times["everything"] = 0.051
     _finish_run(store, run_id, res)
-    assert [e["seconds"] for e in _json.loads(store.load_artifact(run_id, "invocations"))] == [
+    assert [e["seconds"] for e in json.loads(store.load_artifact(run_id, "invocations"))] == [
         0.034,
         0.051,
     ]
