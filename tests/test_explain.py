@@ -100,6 +100,33 @@ def test_lightgbm_matches_shap_treeexplainer_and_adds_up(name, request):
         assert list(e.attributions.columns) == list(rows.columns)
 
 
+def test_repeated_explanations_read_the_trees_once_per_final_model(glass, monkeypatch):
+    """A second lf.explain of the same fit reuses the trees read by the first (same values);
+    a fit whose final model was replaced has its new trees read."""
+    from leanfit.explanations import treeshap
+
+    reads = []
+    real = treeshap.read_lightgbm
+
+    def counted(booster, count):
+        reads.append(booster)
+        return real(booster, count)
+
+    monkeypatch.setattr(treeshap, "read_lightgbm", counted)
+    fit = _train(glass, "Type", "lightgbm", _one(LGB))
+    rows = glass.drop(columns="Type").iloc[::7]
+    first = lf.explain(fit, rows)
+    again = lf.explain(fit, rows)
+    assert len(reads) == 1 and reads[0] is fit.final_model
+    np.testing.assert_array_equal(first.values, again.values)
+    other = _train(glass, "Type", "lightgbm", _one({**LGB, "n_estimators": 20}))
+    fit.final_model = other.final_model  # as a refit on another candidate replaces it
+    fewer = lf.explain(fit, rows)
+    assert len(reads) == 2 and reads[1] is other.final_model
+    assert np.abs(fewer.values - first.values).max() > 1e-3  # the new model's trees
+    assert fewer.additivity_error() <= 1e-6
+
+
 def test_lightgbm_classes_walk_only_their_trees_and_match_the_engine(glass, sonar):
     shap = pytest.importorskip("shap")
     fit = _train(glass, "Type", "lightgbm", _one(LGB))

@@ -187,6 +187,8 @@ def fit_parts(fit: Any) -> FitParts:
     if fit.final_model is None:
         raise ValueError(f"the {fit.method!r} result has no final model to explain")
     ds = fit.dataset
+    if fit.explain_cache is None or fit.explain_cache[0] is not fit.final_model:
+        fit.explain_cache = (fit.final_model, {})  # a new final model: its trees are unread
     return FitParts(
         model=fit.model,
         fitted=fit.final_model,
@@ -196,6 +198,7 @@ def fit_parts(fit: Any) -> FitParts:
         mode=ds.mode,
         levels=tuple(ds.levels),
         background=np.asarray(ds.X, dtype=float),
+        forests=fit.explain_cache[1],
     )
 
 

@@ -45,7 +45,7 @@ class FitParts:
     levels: tuple[str, ...]
     background: np.ndarray
     # the LightGBM trees read for the compiled TreeSHAP, per tree count: a server keeps one
-    # FitParts and reads them once
+    # FitParts, and a TrainResult this dict (its explain_cache), so each reads them once
     forests: dict[int, Any] = field(default_factory=dict, compare=False, repr=False)
 
 

@@ -176,6 +176,11 @@ class TrainResult:
     # multi-objective search: every scored candidate's objectives, and ``on_front`` (True on
     # the Pareto front); None otherwise
     objectives: pd.DataFrame | None = None
+    # lf.explain's reading of the final model's trees (per tree count), with the model it was
+    # read from: repeated explanations of the same final model read its trees once
+    explain_cache: tuple[Any, dict[int, Any]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def front(self) -> pd.DataFrame | None:
